@@ -1,0 +1,20 @@
+//! Plumbing shared by every function in this repository, written once:
+//! configuration, logging, the DynamoDB client and table definitions, problem+json
+//! errors and extractors, failure injection, pagination, and the entry point that runs a
+//! `Router` under Lambda or as a plain HTTP server.
+
+pub mod clock;
+pub mod config;
+pub mod dynamo;
+pub mod extract;
+pub mod failure;
+pub mod pagination;
+pub mod problem;
+pub mod serve;
+pub mod tables;
+pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod validate;
+
+pub use problem::Problem;

@@ -1,0 +1,153 @@
+//! The entry point every function shares: the same `Router` runs under the Lambda
+//! runtime (in AWS and under `cargo lambda watch`) or as a plain HTTP server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+use crate::config::{self, ServiceConfig};
+use crate::extract::MAX_BODY_BYTES;
+use crate::problem::Problem;
+use aws_sdk_dynamodb::Client;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// True inside a Lambda execution environment, including `cargo lambda watch`.
+pub fn running_in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// The whole `main` of a domain service: logging, configuration, the DynamoDB client,
+/// then [`run`] with the router `build` makes from them.
+pub async fn run_service(
+    build: impl FnOnce(Client, &ServiceConfig) -> Router,
+) -> Result<(), BoxError> {
+    crate::telemetry::init();
+    let config = ServiceConfig::from_env()?;
+    let client = crate::dynamo::client_from_env().await;
+    run(build(client, &config)).await
+}
+
+/// Serves `router` under the Lambda runtime when one is present, otherwise on
+/// `HOST:PORT` (default 127.0.0.1:3000) until SIGINT or SIGTERM.
+pub async fn run(router: Router) -> Result<(), BoxError> {
+    let app = edge(router);
+    if running_in_lambda() {
+        return run_in_lambda(app).await;
+    }
+    let host: IpAddr = config::optional("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?;
+    let port: u16 = config::optional("PORT", 3000)?;
+    let listener = TcpListener::bind(SocketAddr::new(host, port)).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Hands each invocation to the router. Responses are buffered into Lambda's body type
+/// (Lambda buffers them anyway), which lets invocations run concurrently where the
+/// runtime allows it (`cargo lambda watch`, Lambda managed instances).
+async fn run_in_lambda(app: Router) -> Result<(), BoxError> {
+    let handler = lambda_http::service_fn(move |request: lambda_http::Request| {
+        let app = app.clone();
+        async move {
+            let response = match app.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            Ok::<_, lambda_http::Error>(lambda_http::IntoResponse::into_response(response).await)
+        }
+    });
+    lambda_http::run_concurrent(handler).await
+}
+
+/// Wraps a service's routes with what every edge needs: problem+json for unknown
+/// routes, wrong methods, oversized bodies and panics, and a span per request.
+pub fn edge(router: Router) -> Router {
+    router
+        .fallback(|| async { Problem::not_found("There is no such resource.") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(request_span))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // The panic message was already printed by the panic hook; it may hold
+            // internal detail, so the client gets the opaque problem.
+            tracing::error!("request handler panicked");
+            Problem::internal().into_response()
+        }))
+}
+
+/// One span per request carrying the request id (Lambda's, the caller's
+/// `x-request-id`, or a fresh one), echoed back in `x-request-id`.
+async fn request_span(request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<lambda_http::Context>()
+        .map(|context| context.request_id.clone())
+        .or_else(|| {
+            request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .filter(|value| value.len() <= 128)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "handled"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,174 @@
+//! Test support (feature `test-support`): every service's integration tests run the
+//! real router over real HTTP against DynamoDB Local, each test in a fresh table.
+//!
+//! `infra/test.sh` starts DynamoDB Local and exports `AWS_ENDPOINT_URL_DYNAMODB`,
+//! region and dummy credentials before running the tests.
+
+use aws_sdk_dynamodb::Client;
+use axum::Router;
+pub use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::config::ServiceConfig;
+
+/// A DynamoDB client for the tests, from the same environment chain the services use.
+pub async fn dynamo() -> Client {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "integration tests need DynamoDB Local: run them with infra/test.sh"
+    );
+    crate::dynamo::client_from_env().await
+}
+
+/// Creates a uniquely named table with `owner`'s definition, so tests never share state.
+pub async fn fresh_table(client: &Client, owner: &str) -> ServiceConfig {
+    let name = format!("test-{owner}-{}", uuid::Uuid::new_v4().simple());
+    crate::tables::create(client, owner, &name)
+        .await
+        .expect("create test table");
+    ServiceConfig::for_table(name)
+}
+
+/// Serves `router` with the production edge layers on an ephemeral port.
+pub async fn spawn(router: Router) -> Api {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        axum::serve(listener, crate::serve::edge(router))
+            .await
+            .expect("serve");
+    });
+    Api {
+        base_url: format!("http://{address}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A running service and an HTTP client for it.
+#[derive(Clone)]
+pub struct Api {
+    pub base_url: String,
+    pub http: reqwest::Client,
+}
+
+/// A response reduced to what tests assert on.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts `status` and returns the body, showing the whole reply on mismatch.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:#?}");
+        self.body
+    }
+
+    /// Asserts a problem+json reply with this status and type slug.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, slug: &str) -> Value {
+        assert_eq!(
+            self.content_type,
+            crate::problem::CONTENT_TYPE,
+            "not a problem: {self:#?}"
+        );
+        let body = self.expect(status);
+        assert_eq!(body["type"], format!("/problems/{slug}"), "{body:#}");
+        assert_eq!(body["status"], status);
+        body
+    }
+}
+
+impl Api {
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Sends a raw body with the given content type (malformed-input tests).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header("content-type", content_type)
+            .body(body);
+        Self::reply(request).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request).await
+    }
+
+    /// Asserts the answers every JSON endpoint gives to bodies that are not JSON at
+    /// all: malformed (400), not declared as JSON (415) and oversized (413).
+    pub async fn assert_rejects_unparseable_bodies(&self, method: Method, path: &str) {
+        self.send_raw(method.clone(), path, "application/json", "{not json")
+            .await
+            .expect_problem(400, "malformed-json");
+        self.send_raw(method.clone(), path, "text/plain", "{}")
+            .await
+            .expect_problem(415, "unsupported-media-type");
+        let oversized = format!(
+            "{{\"padding\":\"{}\"}}",
+            "x".repeat(crate::extract::MAX_BODY_BYTES)
+        );
+        self.send_raw(method, path, "application/json", oversized)
+            .await
+            .expect_problem(413, "body-too-large");
+    }
+
+    async fn reply(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the service");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.bytes().await.expect("read body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "body is not JSON ({status}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+}

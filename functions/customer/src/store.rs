@@ -1,0 +1,172 @@
+//! Where customers live. The table holds two item kinds:
+//! - `CUSTOMER#<id> / PROFILE`: the customer and its password hash;
+//! - `EMAIL#<email> / EMAIL`: a claim on an email address, pointing at the customer.
+//!
+//! Both are written in one transaction, each conditional on not existing, so an email
+//! can be claimed once however many registrations race for it.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
+
+use crate::domain::{CustomerRecord, Email, ProfileUpdate};
+
+/// The outcome of trying to store a new customer.
+#[derive(Debug)]
+pub enum Insert {
+    Created,
+    /// The email already belongs to a customer; nothing was written.
+    EmailTaken,
+}
+
+pub trait CustomerStore: Send + Sync + 'static {
+    fn insert(
+        &self,
+        record: &CustomerRecord,
+    ) -> impl Future<Output = Result<Insert, StoreError>> + Send;
+
+    fn get(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<CustomerRecord>, StoreError>> + Send;
+
+    fn find_by_email(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<Option<CustomerRecord>, StoreError>> + Send;
+
+    /// Applies `update` to an existing customer; `None` if there is no such customer.
+    fn update_profile(
+        &self,
+        id: &str,
+        update: &ProfileUpdate,
+        now: &str,
+    ) -> impl Future<Output = Result<Option<CustomerRecord>, StoreError>> + Send;
+}
+
+pub struct DynamoCustomerStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCustomerStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn customer_pk(id: &str) -> String {
+    format!("CUSTOMER#{id}")
+}
+
+fn email_pk(email: &Email) -> String {
+    format!("EMAIL#{}", email.as_str())
+}
+
+const PROFILE: &str = "PROFILE";
+const EMAIL: &str = "EMAIL";
+
+impl CustomerStore for DynamoCustomerStore {
+    async fn insert(&self, record: &CustomerRecord) -> Result<Insert, StoreError> {
+        let customer = &record.customer;
+        let claim = dynamo::key(email_pk(&customer.email), EMAIL)
+            .into_iter()
+            .chain([("customer_id".to_owned(), s(&customer.id))])
+            .collect();
+        let profile = dynamo::to_item(record, customer_pk(&customer.id), PROFILE)?;
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Failed(e.to_string()))
+        };
+        let claim = TransactWriteItem::builder().put(put(claim)?).build();
+        let profile = TransactWriteItem::builder().put(put(profile)?).build();
+        let result = dynamo::retry_transaction_conflicts(|| {
+            self.client
+                .transact_write_items()
+                .transact_items(claim.clone())
+                .transact_items(profile.clone())
+                .send()
+        })
+        .await;
+        match result {
+            Ok(_) => Ok(Insert::Created),
+            Err(error) => match dynamo::cancellation_reasons(&error) {
+                Some([claim, _]) if is_condition_failure(claim) => Ok(Insert::EmailTaken),
+                _ => Err(error.into()),
+            },
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(customer_pk(id), PROFILE)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(dynamo::from_item).transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<CustomerRecord>, StoreError> {
+        let claim = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(email_pk(email), EMAIL)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(id) = claim
+            .item
+            .as_ref()
+            .and_then(|item| item.get("customer_id"))
+            .and_then(|id| id.as_s().ok())
+        else {
+            return Ok(None);
+        };
+        self.get(id).await
+    }
+
+    async fn update_profile(
+        &self,
+        id: &str,
+        update: &ProfileUpdate,
+        now: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let mut assignments = vec!["updated_at = :now"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(customer_pk(id), PROFILE)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew);
+        if let Some(name) = &update.name {
+            assignments.push("#name = :name");
+            request = request
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", s(name));
+        }
+        if let Some(address) = &update.shipping_address {
+            assignments.push("shipping_address = :address");
+            request = request.expression_attribute_values(":address", s(address));
+        }
+        let result = request
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .send()
+            .await;
+        dynamo::updated(result)
+    }
+}

@@ -1,0 +1,235 @@
+//! HTTP routes of the inventory service. The service is private: the gateway decides
+//! who may manage the catalog; the order saga reserves, releases and commits.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use service_kit::Problem;
+use service_kit::extract::{Json, Path, Query};
+use service_kit::pagination::{self, Page};
+use service_kit::validate::{parse_amount, parse_currency, parse_id, parse_text};
+
+use crate::domain::{Line, MAX_QUANTITY, Product, ProductUpdate, Reservation, normalise_lines};
+use crate::operations::{self, Outcome};
+use crate::store::{CATALOG_PARTITION, InventoryStore};
+
+pub fn routes<S: InventoryStore>(store: Arc<S>) -> Router {
+    Router::new()
+        .route(
+            "/products",
+            get(list_products::<S>).post(create_product::<S>),
+        )
+        .route(
+            "/products/{sku}",
+            get(get_product::<S>).patch(update_product::<S>),
+        )
+        .route("/products/{sku}/stock", put(set_stock::<S>))
+        .route(
+            "/reservations/{order_id}",
+            put(reserve::<S>).get(get_reservation::<S>),
+        )
+        .route("/reservations/{order_id}/release", post(release::<S>))
+        .route("/reservations/{order_id}/commit", post(commit::<S>))
+        .with_state(store)
+}
+
+fn status(outcome: Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Existing => StatusCode::OK,
+    }
+}
+
+fn id(raw: &str, field: &str) -> Result<String, Problem> {
+    // An id that cannot exist is simply not found.
+    parse_id(raw, field).map_err(Problem::not_found)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list_products<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<Product>>, Problem> {
+    let limit = pagination::limit(query.limit)?;
+    let start = pagination::decode_cursor(
+        query.cursor.as_deref(),
+        &[
+            ("pk", None),
+            ("sk", None),
+            ("gsi1pk", Some(CATALOG_PARTITION)),
+            ("gsi1sk", None),
+        ],
+    )?;
+    let (items, last_key) = operations::list_products(store.as_ref(), limit, start).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: pagination::encode_cursor(last_key.as_ref()),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewProductBody {
+    sku: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    price: u64,
+    currency: String,
+    available: u32,
+}
+
+async fn create_product<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Json(body): Json<NewProductBody>,
+) -> Result<(StatusCode, Json<Product>), Problem> {
+    let now = service_kit::clock::now();
+    let product = Product {
+        sku: parse_id(&body.sku, "sku").map_err(Problem::invalid)?,
+        name: parse_text(&body.name, "name", 100, false).map_err(Problem::invalid)?,
+        description: description(&body.description)?,
+        price: parse_amount(body.price, "price").map_err(Problem::invalid)?,
+        currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
+        available: stock(body.available)?,
+        reserved: 0,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let (product, outcome) = operations::create_product(store.as_ref(), product).await?;
+    Ok((status(outcome), Json(product)))
+}
+
+fn description(raw: &str) -> Result<String, Problem> {
+    if raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    parse_text(raw, "description", 2000, true).map_err(Problem::invalid)
+}
+
+fn stock(available: u32) -> Result<u32, Problem> {
+    if available > MAX_QUANTITY * 100 {
+        return Err(Problem::invalid(format!(
+            "`available` must be at most {}.",
+            MAX_QUANTITY * 100
+        )));
+    }
+    Ok(available)
+}
+
+async fn get_product<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(sku): Path<String>,
+) -> Result<Json<Product>, Problem> {
+    let sku = id(&sku, "sku")?;
+    Ok(Json(operations::get_product(store.as_ref(), &sku).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateProductBody {
+    name: Option<String>,
+    description: Option<String>,
+    price: Option<u64>,
+}
+
+async fn update_product<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(sku): Path<String>,
+    Json(body): Json<UpdateProductBody>,
+) -> Result<Json<Product>, Problem> {
+    let sku = id(&sku, "sku")?;
+    let update = ProductUpdate {
+        name: body
+            .name
+            .map(|name| parse_text(&name, "name", 100, false))
+            .transpose()
+            .map_err(Problem::invalid)?,
+        description: body.description.as_deref().map(description).transpose()?,
+        price: body
+            .price
+            .map(|price| parse_amount(price, "price"))
+            .transpose()
+            .map_err(Problem::invalid)?,
+    };
+    if update.is_empty() {
+        return Err(Problem::invalid(
+            "Give at least one of `name`, `description` and `price`.",
+        ));
+    }
+    Ok(Json(
+        operations::update_product(store.as_ref(), &sku, &update).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    available: u32,
+}
+
+/// Sets the units available for reservation (units held by reservations are apart).
+async fn set_stock<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(sku): Path<String>,
+    Json(body): Json<StockBody>,
+) -> Result<Json<Product>, Problem> {
+    let sku = id(&sku, "sku")?;
+    let available = stock(body.available)?;
+    Ok(Json(
+        operations::set_available(store.as_ref(), &sku, available).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReserveBody {
+    lines: Vec<Line>,
+}
+
+/// 201 with the new reservation, 200 with the same one when repeated.
+async fn reserve<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+    Json(body): Json<ReserveBody>,
+) -> Result<(StatusCode, Json<Reservation>), Problem> {
+    let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
+    let lines = normalise_lines(body.lines).map_err(Problem::invalid)?;
+    let (reservation, outcome) = operations::reserve(store.as_ref(), &order_id, lines).await?;
+    Ok((status(outcome), Json(reservation)))
+}
+
+async fn get_reservation<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+) -> Result<Json<Reservation>, Problem> {
+    let order_id = id(&order_id, "order_id")?;
+    Ok(Json(
+        operations::get_reservation(store.as_ref(), &order_id).await?,
+    ))
+}
+
+async fn release<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+) -> Result<Json<Reservation>, Problem> {
+    let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
+    Ok(Json(operations::release(store.as_ref(), &order_id).await?))
+}
+
+async fn commit<S: InventoryStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+) -> Result<Json<Reservation>, Problem> {
+    let order_id = id(&order_id, "order_id")?;
+    Ok(Json(operations::commit(store.as_ref(), &order_id).await?))
+}

@@ -1,0 +1,234 @@
+//! The inventory operations, over any [`InventoryStore`].
+
+use axum::http::StatusCode;
+use service_kit::Problem;
+use service_kit::dynamo::{Item, StoreError};
+
+use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
+use crate::store::{CreateOutcome, InventoryStore, MoveOutcome, ReserveOutcome, Shortage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no product {0}")]
+    ProductNotFound(String),
+    #[error("product {0} exists with other details")]
+    ProductExists(String),
+    #[error("no reservation for order {0}")]
+    ReservationNotFound(String),
+    #[error("order {0} already has a different reservation")]
+    ReservationMismatch(String),
+    #[error("reservation for order {} is {:?}", .0.order_id, .0.status)]
+    WrongStatus(Reservation),
+    #[error("unknown products {0:?}")]
+    UnknownProducts(Vec<String>),
+    #[error("out of stock")]
+    OutOfStock(Vec<Shortage>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<InventoryError> for Problem {
+    fn from(error: InventoryError) -> Self {
+        match error {
+            InventoryError::Invalid(detail) => Problem::invalid(detail),
+            InventoryError::ProductNotFound(sku) => {
+                Problem::not_found(format!("There is no product {sku:?}."))
+            }
+            InventoryError::ProductExists(sku) => Problem::conflict(
+                "product-exists",
+                "Product exists",
+                format!("A product {sku:?} already exists with other details; update it instead."),
+            ),
+            InventoryError::ReservationNotFound(order_id) => {
+                Problem::not_found(format!("There is no reservation for order {order_id:?}."))
+            }
+            InventoryError::ReservationMismatch(order_id) => Problem::conflict(
+                "reservation-mismatch",
+                "Reservation mismatch",
+                format!("Order {order_id:?} already holds a reservation for other lines."),
+            ),
+            InventoryError::WrongStatus(reservation) => {
+                let (slug, title, detail) = match reservation.status {
+                    ReservationStatus::Released => (
+                        "reservation-released",
+                        "Reservation released",
+                        "The reservation for this order was released.",
+                    ),
+                    ReservationStatus::Committed => (
+                        "reservation-committed",
+                        "Reservation committed",
+                        "The reservation for this order was committed; its stock is sold.",
+                    ),
+                    ReservationStatus::Reserved => (
+                        "reservation-active",
+                        "Reservation active",
+                        "The reservation for this order is still active.",
+                    ),
+                };
+                Problem::conflict(slug, title, detail).with_extension("reservation", reservation)
+            }
+            InventoryError::UnknownProducts(skus) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown-product",
+                "Unknown product",
+            )
+            .with_detail(format!("There is no product {}.", skus.join(", ")))
+            .with_extension("skus", skus),
+            InventoryError::OutOfStock(shortages) => Problem::conflict(
+                "out-of-stock",
+                "Out of stock",
+                shortages
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}: {} requested, {} available",
+                            s.sku, s.requested, s.available
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .with_extension("shortages", shortages),
+            InventoryError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Whether a call created the resource or found it already there (a retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Existing,
+}
+
+/// Adds a product. Repeating the creation returns the product as it is now; creating
+/// a SKU that exists with other details is refused.
+pub async fn create_product<S: InventoryStore>(
+    store: &S,
+    product: Product,
+) -> Result<(Product, Outcome), InventoryError> {
+    match store.create_product(&product).await? {
+        CreateOutcome::Created(product) => Ok((product, Outcome::Created)),
+        CreateOutcome::Exists(existing)
+            if existing.name == product.name
+                && existing.description == product.description
+                && existing.price == product.price
+                && existing.currency == product.currency =>
+        {
+            Ok((existing, Outcome::Existing))
+        }
+        CreateOutcome::Exists(existing) => Err(InventoryError::ProductExists(existing.sku)),
+    }
+}
+
+pub async fn get_product<S: InventoryStore>(
+    store: &S,
+    sku: &str,
+) -> Result<Product, InventoryError> {
+    store
+        .get_product(sku)
+        .await?
+        .ok_or_else(|| InventoryError::ProductNotFound(sku.to_owned()))
+}
+
+pub async fn list_products<S: InventoryStore>(
+    store: &S,
+    limit: i32,
+    start: Option<Item>,
+) -> Result<(Vec<Product>, Option<Item>), InventoryError> {
+    Ok(store.list_products(limit, start).await?)
+}
+
+pub async fn update_product<S: InventoryStore>(
+    store: &S,
+    sku: &str,
+    update: &ProductUpdate,
+) -> Result<Product, InventoryError> {
+    store
+        .update_product(sku, update, &service_kit::clock::now())
+        .await?
+        .ok_or_else(|| InventoryError::ProductNotFound(sku.to_owned()))
+}
+
+pub async fn set_available<S: InventoryStore>(
+    store: &S,
+    sku: &str,
+    available: u32,
+) -> Result<Product, InventoryError> {
+    store
+        .set_available(sku, available, &service_kit::clock::now())
+        .await?
+        .ok_or_else(|| InventoryError::ProductNotFound(sku.to_owned()))
+}
+
+/// Reserves every line for the order, or nothing. Repeating it returns the same
+/// reservation and takes no more stock.
+pub async fn reserve<S: InventoryStore>(
+    store: &S,
+    order_id: &str,
+    lines: Vec<Line>,
+) -> Result<(Reservation, Outcome), InventoryError> {
+    let now = service_kit::clock::now();
+    let reservation = Reservation {
+        order_id: order_id.to_owned(),
+        lines,
+        status: ReservationStatus::Reserved,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    match store.reserve(&reservation).await? {
+        ReserveOutcome::Reserved(reservation) => Ok((reservation, Outcome::Created)),
+        ReserveOutcome::Exists(existing) if existing.lines == reservation.lines => {
+            Ok((existing, Outcome::Existing))
+        }
+        // Released before it was ever made: the order is closed for reservations.
+        ReserveOutcome::Exists(existing) if existing.lines.is_empty() => {
+            Err(InventoryError::WrongStatus(existing))
+        }
+        ReserveOutcome::Exists(_) => Err(InventoryError::ReservationMismatch(order_id.to_owned())),
+        ReserveOutcome::UnknownProducts(skus) => Err(InventoryError::UnknownProducts(skus)),
+        ReserveOutcome::Insufficient(shortages) => Err(InventoryError::OutOfStock(shortages)),
+    }
+}
+
+pub async fn get_reservation<S: InventoryStore>(
+    store: &S,
+    order_id: &str,
+) -> Result<Reservation, InventoryError> {
+    store
+        .get_reservation(order_id)
+        .await?
+        .ok_or_else(|| InventoryError::ReservationNotFound(order_id.to_owned()))
+}
+
+/// Puts the order's stock back, once. Safe to call for an order that never reserved.
+pub async fn release<S: InventoryStore>(
+    store: &S,
+    order_id: &str,
+) -> Result<Reservation, InventoryError> {
+    moved(
+        order_id,
+        store.release(order_id, &service_kit::clock::now()).await?,
+    )
+}
+
+/// Marks the order's stock as sold, once.
+pub async fn commit<S: InventoryStore>(
+    store: &S,
+    order_id: &str,
+) -> Result<Reservation, InventoryError> {
+    moved(
+        order_id,
+        store.commit(order_id, &service_kit::clock::now()).await?,
+    )
+}
+
+fn moved(order_id: &str, outcome: MoveOutcome) -> Result<Reservation, InventoryError> {
+    match outcome {
+        MoveOutcome::Done(reservation) => Ok(reservation),
+        MoveOutcome::WrongStatus(reservation) => Err(InventoryError::WrongStatus(reservation)),
+        MoveOutcome::NotFound => Err(InventoryError::ReservationNotFound(order_id.to_owned())),
+    }
+}

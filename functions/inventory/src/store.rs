@@ -1,0 +1,497 @@
+//! Where products and reservations live. The table holds:
+//! - `PRODUCT#<sku> / PRODUCT`: a product and its stock, also in the `catalog` index
+//!   (`gsi1pk = CATALOG`, `gsi1sk = <sku>`) for listing;
+//! - `RESERVATION#<order id> / RESERVATION`: the stock held for one order.
+//!
+//! Every stock movement is one transaction that changes the reservation's status and
+//! the products' counters together, each write conditional on the state it expects, so
+//! stock moves exactly once however often a request is repeated or raced.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use service_kit::dynamo::{self, Item, StoreError, is_condition_failure, n, s};
+
+use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
+
+pub const CATALOG_INDEX: &str = "catalog";
+pub const CATALOG_PARTITION: &str = "CATALOG";
+const PRODUCT: &str = "PRODUCT";
+const RESERVATION: &str = "RESERVATION";
+
+/// A line that could not be reserved because too little is available.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Shortage {
+    pub sku: String,
+    pub requested: u32,
+    pub available: u32,
+}
+
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created(Product),
+    /// A product with this SKU exists; nothing was written.
+    Exists(Product),
+}
+
+#[derive(Debug)]
+pub enum ReserveOutcome {
+    Reserved(Reservation),
+    /// A reservation for this order exists; nothing was written.
+    Exists(Reservation),
+    /// Nothing was written: some lines name unknown products...
+    UnknownProducts(Vec<String>),
+    /// ...or ask for more than is available.
+    Insufficient(Vec<Shortage>),
+}
+
+#[derive(Debug)]
+pub enum MoveOutcome {
+    /// The reservation moved to the requested status (or already had it).
+    Done(Reservation),
+    /// The reservation has another final status; nothing was written.
+    WrongStatus(Reservation),
+    NotFound,
+}
+
+pub trait InventoryStore: Send + Sync + 'static {
+    fn create_product(
+        &self,
+        product: &Product,
+    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    fn get_product(
+        &self,
+        sku: &str,
+    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+
+    /// One page of the catalog in SKU order, and the key to continue from.
+    fn list_products(
+        &self,
+        limit: i32,
+        start: Option<Item>,
+    ) -> impl Future<Output = Result<(Vec<Product>, Option<Item>), StoreError>> + Send;
+
+    fn update_product(
+        &self,
+        sku: &str,
+        update: &ProductUpdate,
+        now: &str,
+    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+
+    fn set_available(
+        &self,
+        sku: &str,
+        available: u32,
+        now: &str,
+    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+
+    fn reserve(
+        &self,
+        reservation: &Reservation,
+    ) -> impl Future<Output = Result<ReserveOutcome, StoreError>> + Send;
+
+    fn get_reservation(
+        &self,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<Reservation>, StoreError>> + Send;
+
+    /// RESERVED → RELEASED, returning the stock. Releasing an order that has no
+    /// reservation closes it (an empty RELEASED reservation) so that a reservation
+    /// arriving late cannot take stock.
+    fn release(
+        &self,
+        order_id: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<MoveOutcome, StoreError>> + Send;
+
+    /// RESERVED → COMMITTED: the held stock is sold.
+    fn commit(
+        &self,
+        order_id: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<MoveOutcome, StoreError>> + Send;
+}
+
+pub struct DynamoInventoryStore {
+    client: Client,
+    table: String,
+}
+
+fn product_pk(sku: &str) -> String {
+    format!("PRODUCT#{sku}")
+}
+
+fn reservation_pk(order_id: &str) -> String {
+    format!("RESERVATION#{order_id}")
+}
+
+/// How many times a reservation move re-reads and retries after losing a race to
+/// another move of the same reservation. Each loss means the status changed, and a
+/// reservation changes status at most twice, so this is never exhausted in practice.
+const MOVE_ATTEMPTS: usize = 4;
+
+impl DynamoInventoryStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+        built.map_err(|e| StoreError::Failed(e.to_string()))
+    }
+
+    /// A conditional update of one product's counters inside a transaction.
+    fn stock_update(
+        &self,
+        line: &Line,
+        expression: &str,
+        condition: &str,
+        now: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Self::build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(dynamo::key(product_pk(&line.sku), PRODUCT)))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_values(":q", n(line.quantity))
+                .expression_attribute_values(":now", s(now))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Moves a reservation from RESERVED to `to`, applying `product_expression` to
+    /// each of its products in the same transaction.
+    async fn move_reservation(
+        &self,
+        order_id: &str,
+        to: ReservationStatus,
+        product_expression: &str,
+        now: &str,
+    ) -> Result<MoveOutcome, StoreError> {
+        for _ in 0..MOVE_ATTEMPTS {
+            let Some(reservation) = self.get_reservation(order_id).await? else {
+                if to != ReservationStatus::Released {
+                    return Ok(MoveOutcome::NotFound);
+                }
+                match self.close_unreserved(order_id, now).await? {
+                    Some(closed) => return Ok(MoveOutcome::Done(closed)),
+                    None => continue, // a reservation appeared meanwhile: release it
+                }
+            };
+            match reservation.status {
+                status if status == to => return Ok(MoveOutcome::Done(reservation)),
+                ReservationStatus::Reserved => {}
+                _ => return Ok(MoveOutcome::WrongStatus(reservation)),
+            }
+            let status = Self::build(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
+                    .update_expression("SET #status = :to, updated_at = :now")
+                    .condition_expression("#status = :reserved")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":to", dynamo::to_value(&to)?)
+                    .expression_attribute_values(
+                        ":reserved",
+                        dynamo::to_value(&ReservationStatus::Reserved)?,
+                    )
+                    .expression_attribute_values(":now", s(now))
+                    .build(),
+            )?;
+            let mut items = vec![TransactWriteItem::builder().update(status).build()];
+            for line in &reservation.lines {
+                items.push(self.stock_update(
+                    line,
+                    product_expression,
+                    "attribute_exists(pk)",
+                    now,
+                )?);
+            }
+            let result = dynamo::retry_transaction_conflicts(|| {
+                self.client
+                    .transact_write_items()
+                    .set_transact_items(Some(items.clone()))
+                    .send()
+            })
+            .await;
+            match result {
+                Ok(_) => {
+                    return Ok(MoveOutcome::Done(Reservation {
+                        status: to,
+                        updated_at: now.to_owned(),
+                        ..reservation
+                    }));
+                }
+                Err(error) => match dynamo::cancellation_reasons(&error) {
+                    // Another request moved it first: look again.
+                    Some([first, ..]) if is_condition_failure(first) => continue,
+                    _ => return Err(error.into()),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "reservation {order_id} kept changing under a move"
+        )))
+    }
+
+    /// Writes an empty RELEASED reservation if there is none. `None` if one appeared.
+    async fn close_unreserved(
+        &self,
+        order_id: &str,
+        now: &str,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let closed = Reservation {
+            order_id: order_id.to_owned(),
+            lines: Vec::new(),
+            status: ReservationStatus::Released,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(
+                &closed,
+                reservation_pk(order_id),
+                RESERVATION,
+            )?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(closed)),
+            Err(error) if dynamo::failed_condition(&error) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+impl InventoryStore for DynamoInventoryStore {
+    async fn create_product(&self, product: &Product) -> Result<CreateOutcome, StoreError> {
+        let mut item = dynamo::to_item(product, product_pk(&product.sku), PRODUCT)?;
+        item.insert("gsi1pk".into(), s(CATALOG_PARTITION));
+        item.insert("gsi1sk".into(), s(&product.sku));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateOutcome::Created(product.clone())),
+            Err(error) if dynamo::failed_condition(&error) => {
+                match self.get_product(&product.sku).await? {
+                    Some(existing) => Ok(CreateOutcome::Exists(existing)),
+                    None => Err(StoreError::Failed("product vanished".into())),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(product_pk(sku), PRODUCT)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(dynamo::from_item).transpose()
+    }
+
+    async fn list_products(
+        &self,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<Product>, Option<Item>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CATALOG_INDEX)
+            .key_condition_expression("gsi1pk = :catalog")
+            .expression_attribute_values(":catalog", s(CATALOG_PARTITION))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let products = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((products, output.last_evaluated_key))
+    }
+
+    async fn update_product(
+        &self,
+        sku: &str,
+        update: &ProductUpdate,
+        now: &str,
+    ) -> Result<Option<Product>, StoreError> {
+        let mut assignments = vec!["updated_at = :now"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(product_pk(sku), PRODUCT)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew);
+        if let Some(name) = &update.name {
+            assignments.push("#name = :name");
+            request = request
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", s(name));
+        }
+        if let Some(description) = &update.description {
+            assignments.push("description = :description");
+            request = request.expression_attribute_values(":description", s(description));
+        }
+        if let Some(price) = update.price {
+            assignments.push("price = :price");
+            request = request.expression_attribute_values(":price", n(price));
+        }
+        let result = request
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .send()
+            .await;
+        dynamo::updated(result)
+    }
+
+    async fn set_available(
+        &self,
+        sku: &str,
+        available: u32,
+        now: &str,
+    ) -> Result<Option<Product>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(product_pk(sku), PRODUCT)))
+            .update_expression("SET available = :available, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":available", n(available))
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        dynamo::updated(result)
+    }
+
+    async fn reserve(&self, reservation: &Reservation) -> Result<ReserveOutcome, StoreError> {
+        let claim = Self::build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(dynamo::to_item(
+                    reservation,
+                    reservation_pk(&reservation.order_id),
+                    RESERVATION,
+                )?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().put(claim).build()];
+        for line in &reservation.lines {
+            items.push(self.stock_update(
+                line,
+                "SET available = available - :q, reserved = reserved + :q, updated_at = :now",
+                "attribute_exists(pk) AND available >= :q",
+                &reservation.updated_at,
+            )?);
+        }
+        let result = dynamo::retry_transaction_conflicts(|| {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+        })
+        .await;
+        let error = match result {
+            Ok(_) => return Ok(ReserveOutcome::Reserved(reservation.clone())),
+            Err(error) => error,
+        };
+        let Some([claim, product_reasons @ ..]) = dynamo::cancellation_reasons(&error) else {
+            return Err(error.into());
+        };
+        if is_condition_failure(claim) {
+            return match self.get_reservation(&reservation.order_id).await? {
+                Some(existing) => Ok(ReserveOutcome::Exists(existing)),
+                None => Err(StoreError::Failed("reservation vanished".into())),
+            };
+        }
+        let mut unknown = Vec::new();
+        let mut shortages = Vec::new();
+        for (line, reason) in reservation.lines.iter().zip(product_reasons) {
+            if !is_condition_failure(reason) {
+                continue;
+            }
+            match reason.item() {
+                Some(item) => {
+                    let product: Product = dynamo::from_item(item.clone())?;
+                    shortages.push(Shortage {
+                        sku: line.sku.clone(),
+                        requested: line.quantity,
+                        available: product.available,
+                    });
+                }
+                None => unknown.push(line.sku.clone()),
+            }
+        }
+        match (unknown.is_empty(), shortages.is_empty()) {
+            (false, _) => Ok(ReserveOutcome::UnknownProducts(unknown)),
+            (true, false) => Ok(ReserveOutcome::Insufficient(shortages)),
+            (true, true) => Err(error.into()),
+        }
+    }
+
+    async fn get_reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(dynamo::from_item).transpose()
+    }
+
+    async fn release(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {
+        self.move_reservation(
+            order_id,
+            ReservationStatus::Released,
+            "SET available = available + :q, reserved = reserved - :q, updated_at = :now",
+            now,
+        )
+        .await
+    }
+
+    async fn commit(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {
+        self.move_reservation(
+            order_id,
+            ReservationStatus::Committed,
+            "SET reserved = reserved - :q, updated_at = :now",
+            now,
+        )
+        .await
+    }
+}

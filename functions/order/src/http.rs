@@ -1,0 +1,138 @@
+//! HTTP routes of the order service. The service is private: the order saga creates
+//! and moves orders; the gateway reads them on behalf of their customers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use service_kit::Problem;
+use service_kit::extract::{Json, Path, Query};
+use service_kit::pagination::{self, Page};
+use service_kit::validate::{parse_currency, parse_id, parse_text};
+
+use crate::domain::{Order, OrderLine, OrderStatus, normalise_lines};
+use crate::operations::{self, NewOrder, Outcome};
+use crate::store::{OrderStore, customer_partition};
+
+pub fn routes<S: OrderStore>(store: Arc<S>) -> Router {
+    Router::new()
+        .route("/orders/{order_id}", put(create::<S>).get(get_order::<S>))
+        .route("/orders/{order_id}/status", post(transition::<S>))
+        .route(
+            "/customers/{customer_id}/orders",
+            get(list_by_customer::<S>),
+        )
+        .with_state(store)
+}
+
+fn id(raw: &str, field: &str) -> Result<String, Problem> {
+    // An id that cannot exist is simply not found.
+    parse_id(raw, field).map_err(Problem::not_found)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    customer_id: String,
+    lines: Vec<OrderLine>,
+    currency: String,
+}
+
+/// 201 with the new PENDING order, 200 with the order as it is when repeated.
+async fn create<S: OrderStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+    Json(body): Json<CreateBody>,
+) -> Result<(StatusCode, Json<Order>), Problem> {
+    let (lines, total) = normalise_lines(body.lines).map_err(Problem::invalid)?;
+    let new = NewOrder {
+        order_id: parse_id(&order_id, "order_id").map_err(Problem::invalid)?,
+        customer_id: parse_id(&body.customer_id, "customer_id").map_err(Problem::invalid)?,
+        lines,
+        total,
+        currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
+    };
+    let (order, outcome) = operations::create(store.as_ref(), new).await?;
+    let status = match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(order)))
+}
+
+async fn get_order<S: OrderStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+) -> Result<Json<Order>, Problem> {
+    let order_id = id(&order_id, "order_id")?;
+    Ok(Json(operations::get(store.as_ref(), &order_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitionBody {
+    status: OrderStatus,
+    reason: Option<String>,
+}
+
+async fn transition<S: OrderStore>(
+    State(store): State<Arc<S>>,
+    Path(order_id): Path<String>,
+    Json(body): Json<TransitionBody>,
+) -> Result<Json<Order>, Problem> {
+    let order_id = id(&order_id, "order_id")?;
+    let reason = match (body.status, body.reason) {
+        (OrderStatus::Pending, _) => {
+            return Err(Problem::invalid("An order cannot move back to PENDING."));
+        }
+        (OrderStatus::Cancelled, Some(reason)) => {
+            Some(parse_text(&reason, "reason", 500, false).map_err(Problem::invalid)?)
+        }
+        (OrderStatus::Cancelled, None) => {
+            return Err(Problem::invalid("Cancelling an order needs a `reason`."));
+        }
+        (_, Some(_)) => {
+            return Err(Problem::invalid("Only CANCELLED takes a `reason`."));
+        }
+        (_, None) => None,
+    };
+    Ok(Json(
+        operations::transition(store.as_ref(), &order_id, body.status, reason).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A customer's orders, newest first.
+async fn list_by_customer<S: OrderStore>(
+    State(store): State<Arc<S>>,
+    Path(customer_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<Order>>, Problem> {
+    let customer_id = id(&customer_id, "customer_id")?;
+    let limit = pagination::limit(query.limit)?;
+    let partition = customer_partition(&customer_id);
+    let start = pagination::decode_cursor(
+        query.cursor.as_deref(),
+        &[
+            ("pk", None),
+            ("sk", None),
+            ("gsi1pk", Some(&partition)),
+            ("gsi1sk", None),
+        ],
+    )?;
+    let (items, last_key) =
+        operations::list_by_customer(store.as_ref(), &customer_id, limit, start).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: pagination::encode_cursor(last_key.as_ref()),
+    }))
+}

@@ -1,0 +1,139 @@
+//! The order operations, over any [`OrderStore`].
+
+use service_kit::Problem;
+use service_kit::dynamo::{Item, StoreError};
+
+use crate::domain::{Order, OrderLine, OrderStatus, StatusChange};
+use crate::store::{CreateOutcome, OrderStore, TransitionOutcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no order {0}")]
+    NotFound(String),
+    #[error("order {0} exists with other details")]
+    Mismatch(String),
+    #[error("order {} is {:?} and cannot become {:?}", .order.order_id, .order.status, .to)]
+    InvalidTransition { order: Box<Order>, to: OrderStatus },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<OrderError> for Problem {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::Invalid(detail) => Problem::invalid(detail),
+            OrderError::NotFound(id) => Problem::not_found(format!("There is no order {id:?}.")),
+            OrderError::Mismatch(id) => Problem::conflict(
+                "order-mismatch",
+                "Order mismatch",
+                format!("An order {id:?} already exists with other details."),
+            ),
+            OrderError::InvalidTransition { order, to } => Problem::conflict(
+                "invalid-transition",
+                "Invalid status transition",
+                format!("The order is {:?} and cannot become {to:?}.", order.status),
+            )
+            .with_extension("current_status", order.status),
+            OrderError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Whether a call created the resource or found it already there (a retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Existing,
+}
+
+/// A validated request to create an order.
+#[derive(Debug)]
+pub struct NewOrder {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub total: u64,
+    pub currency: String,
+}
+
+/// Creates a PENDING order. Repeating the same creation returns the order as it is
+/// now; the same id with other details is refused.
+pub async fn create<S: OrderStore>(
+    store: &S,
+    new: NewOrder,
+) -> Result<(Order, Outcome), OrderError> {
+    let now = service_kit::clock::now();
+    let order = Order {
+        order_id: new.order_id,
+        customer_id: new.customer_id,
+        lines: new.lines,
+        currency: new.currency,
+        total: new.total,
+        status: OrderStatus::Pending,
+        cancel_reason: None,
+        history: vec![StatusChange {
+            status: OrderStatus::Pending,
+            at: now.clone(),
+            reason: None,
+        }],
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    match store.create(&order).await? {
+        CreateOutcome::Created(order) => Ok((order, Outcome::Created)),
+        CreateOutcome::Exists(existing)
+            if existing.customer_id == order.customer_id
+                && existing.lines == order.lines
+                && existing.currency == order.currency =>
+        {
+            Ok((existing, Outcome::Existing))
+        }
+        CreateOutcome::Exists(existing) => Err(OrderError::Mismatch(existing.order_id)),
+    }
+}
+
+pub async fn get<S: OrderStore>(store: &S, order_id: &str) -> Result<Order, OrderError> {
+    store
+        .get(order_id)
+        .await?
+        .ok_or_else(|| OrderError::NotFound(order_id.to_owned()))
+}
+
+pub async fn list_by_customer<S: OrderStore>(
+    store: &S,
+    customer_id: &str,
+    limit: i32,
+    start: Option<Item>,
+) -> Result<(Vec<Order>, Option<Item>), OrderError> {
+    Ok(store.list_by_customer(customer_id, limit, start).await?)
+}
+
+/// Moves the order to `to` if the state machine allows it from where it is. Asking
+/// for the status the order already has changes nothing and succeeds, so a retried
+/// transition is harmless.
+pub async fn transition<S: OrderStore>(
+    store: &S,
+    order_id: &str,
+    to: OrderStatus,
+    reason: Option<String>,
+) -> Result<Order, OrderError> {
+    let change = StatusChange {
+        status: to,
+        at: service_kit::clock::now(),
+        reason,
+    };
+    match store
+        .transition(order_id, to.allowed_from(), &change)
+        .await?
+    {
+        TransitionOutcome::Moved(order) => Ok(order),
+        TransitionOutcome::Refused(order) if order.status == to => Ok(order),
+        TransitionOutcome::Refused(order) => Err(OrderError::InvalidTransition {
+            order: Box::new(order),
+            to,
+        }),
+        TransitionOutcome::NotFound => Err(OrderError::NotFound(order_id.to_owned())),
+    }
+}

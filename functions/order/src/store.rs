@@ -1,0 +1,191 @@
+//! Where orders live: `ORDER#<id> / ORDER`, also in the `by_customer` index
+//! (`gsi1pk = CUSTOMER#<customer id>`, `gsi1sk = <created_at>#<order id>`) so a
+//! customer's orders list newest first.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
+use service_kit::dynamo::{self, Item, StoreError, s};
+
+use crate::domain::{Order, OrderStatus, StatusChange};
+
+pub const BY_CUSTOMER_INDEX: &str = "by_customer";
+const ORDER: &str = "ORDER";
+
+pub fn customer_partition(customer_id: &str) -> String {
+    format!("CUSTOMER#{customer_id}")
+}
+
+fn order_pk(order_id: &str) -> String {
+    format!("ORDER#{order_id}")
+}
+
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created(Order),
+    /// An order with this id exists; nothing was written.
+    Exists(Order),
+}
+
+#[derive(Debug)]
+pub enum TransitionOutcome {
+    Moved(Order),
+    /// The order was not in any of the expected states; nothing was written.
+    Refused(Order),
+    NotFound,
+}
+
+pub trait OrderStore: Send + Sync + 'static {
+    fn create(
+        &self,
+        order: &Order,
+    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    fn get(&self, order_id: &str)
+    -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+
+    /// One page of a customer's orders, newest first, and the key to continue from.
+    fn list_by_customer(
+        &self,
+        customer_id: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> impl Future<Output = Result<(Vec<Order>, Option<Item>), StoreError>> + Send;
+
+    /// Moves the order to `change.status` if it is in one of `from`, appending
+    /// `change` to its history.
+    fn transition(
+        &self,
+        order_id: &str,
+        from: &[OrderStatus],
+        change: &StatusChange,
+    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
+}
+
+pub struct DynamoOrderStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoOrderStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl OrderStore for DynamoOrderStore {
+    async fn create(&self, order: &Order) -> Result<CreateOutcome, StoreError> {
+        let mut item = dynamo::to_item(order, order_pk(&order.order_id), ORDER)?;
+        item.insert("gsi1pk".into(), s(customer_partition(&order.customer_id)));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}", order.created_at, order.order_id)),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateOutcome::Created(order.clone())),
+            Err(error) if dynamo::failed_condition(&error) => {
+                match self.get(&order.order_id).await? {
+                    Some(existing) => Ok(CreateOutcome::Exists(existing)),
+                    None => Err(StoreError::Failed("order vanished".into())),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn get(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(order_pk(order_id), ORDER)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(dynamo::from_item).transpose()
+    }
+
+    async fn list_by_customer(
+        &self,
+        customer_id: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<Order>, Option<Item>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_CUSTOMER_INDEX)
+            .key_condition_expression("gsi1pk = :customer")
+            .expression_attribute_values(":customer", s(customer_partition(customer_id)))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((orders, output.last_evaluated_key))
+    }
+
+    async fn transition(
+        &self,
+        order_id: &str,
+        from: &[OrderStatus],
+        change: &StatusChange,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let mut assignments = vec![
+            "#status = :to",
+            "updated_at = :at",
+            "history = list_append(history, :change)",
+        ];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(order_pk(order_id), ORDER)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", dynamo::to_value(&change.status)?)
+            .expression_attribute_values(":at", s(&change.at))
+            .expression_attribute_values(":change", dynamo::to_value(&[change])?)
+            .return_values(ReturnValue::AllNew);
+        let mut allowed = Vec::new();
+        for (i, status) in from.iter().enumerate() {
+            let placeholder = format!(":from{i}");
+            request = request.expression_attribute_values(&placeholder, dynamo::to_value(status)?);
+            allowed.push(placeholder);
+        }
+        if let Some(reason) = &change.reason {
+            assignments.push("cancel_reason = :reason");
+            request = request.expression_attribute_values(":reason", s(reason));
+        }
+        let result = request
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .condition_expression(format!("#status IN ({})", allowed.join(", ")))
+            .send()
+            .await;
+        match dynamo::updated(result)? {
+            Some(order) => Ok(TransitionOutcome::Moved(order)),
+            None => Ok(match self.get(order_id).await? {
+                Some(order) => TransitionOutcome::Refused(order),
+                None => TransitionOutcome::NotFound,
+            }),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! HTTP routes of the payment service. The service is private: the order saga
+//! charges and refunds; the gateway reads ledgers.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde::Deserialize;
+use service_kit::Problem;
+use service_kit::extract::{Json, Path};
+use service_kit::failure::FailureMode;
+use service_kit::validate::{parse_amount, parse_currency, parse_id};
+
+use crate::domain::{Charge, Ledger, Refund};
+use crate::operations::{self, ChargeRequest, Outcome, ProviderSettings};
+use crate::store::PaymentStore;
+
+pub struct PaymentState<S> {
+    pub store: S,
+    pub slow_delay: std::time::Duration,
+}
+
+pub fn routes<S: PaymentStore>(state: Arc<PaymentState<S>>) -> Router {
+    Router::new()
+        .route("/payments/{order_id}", get(ledger::<S>))
+        .route("/payments/{order_id}/charge", post(charge::<S>))
+        .route("/payments/{order_id}/refund", post(refund::<S>))
+        .with_state(state)
+}
+
+fn status(outcome: Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Existing => StatusCode::OK,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChargeBody {
+    amount: u64,
+    currency: String,
+    method: String,
+}
+
+/// 201 with an approved charge, 200 with the same charge when repeated, 402 when
+/// declined (every time), 503 when the provider failed transiently (nothing charged).
+async fn charge<S: PaymentStore>(
+    State(state): State<Arc<PaymentState<S>>>,
+    Extension(mode): Extension<FailureMode>,
+    Path(order_id): Path<String>,
+    Json(body): Json<ChargeBody>,
+) -> Result<(StatusCode, Json<Charge>), Problem> {
+    let request = ChargeRequest {
+        order_id: parse_id(&order_id, "order_id").map_err(Problem::invalid)?,
+        amount: parse_amount(body.amount, "amount").map_err(Problem::invalid)?,
+        currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
+        method: body.method.parse().map_err(Problem::invalid)?,
+    };
+    let provider = ProviderSettings {
+        declining: mode == FailureMode::Decline,
+        slow_delay: state.slow_delay,
+    };
+    let (charge, outcome) = operations::charge(&state.store, request, provider).await?;
+    Ok((status(outcome), Json(charge)))
+}
+
+/// 201 with the refund of whatever was captured, 200 with the same refund when repeated.
+async fn refund<S: PaymentStore>(
+    State(state): State<Arc<PaymentState<S>>>,
+    Path(order_id): Path<String>,
+) -> Result<(StatusCode, Json<Refund>), Problem> {
+    let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
+    let (refund, outcome) = operations::refund(&state.store, &order_id).await?;
+    Ok((status(outcome), Json(refund)))
+}
+
+async fn ledger<S: PaymentStore>(
+    State(state): State<Arc<PaymentState<S>>>,
+    Path(order_id): Path<String>,
+) -> Result<Json<Ledger>, Problem> {
+    let order_id = parse_id(&order_id, "order_id").map_err(Problem::not_found)?;
+    Ok(Json(operations::ledger(&state.store, &order_id).await?))
+}

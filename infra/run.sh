@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole system locally, offline, with real components:
+# installs what is missing, starts DynamoDB Local and the Temporal dev server (both
+# persisted under .local/data), creates the tables, starts the services, and seeds
+# the demo users and catalog. Ctrl-C (or SIGTERM) stops everything it started.
+#
+# Ports and the data folder can be moved with DYNAMODB_PORT, TEMPORAL_PORT,
+# TEMPORAL_UI_PORT, SERVICE_PORT_BASE (customer is BASE+1 ... notification BASE+5)
+# and DATA_DIR.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
+TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
+TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
+SERVICE_PORT_BASE=${SERVICE_PORT_BASE:-3000}
+DATA_DIR=${DATA_DIR:-$LOCAL/data}
+TABLE_PREFIX=local-
+
+# service name, its table's owner name in infra/tables.json, its port offset.
+SERVICES=(
+  "customer customers 1"
+  "inventory inventory 2"
+  "order orders 3"
+  "payment payments 4"
+  "notification notifications 5"
+)
+
+command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
+ensure_components
+
+for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" $(seq $((SERVICE_PORT_BASE + 1)) $((SERVICE_PORT_BASE + 5))); do
+  port_open "$port" && die "port $port is in use (is the stack already running?)"
+done
+
+say "building the services"
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --bins
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+
+trap stop_started EXIT
+trap 'say "stopping"; exit 0' INT TERM
+
+say "starting DynamoDB Local on port $DYNAMODB_PORT and Temporal on port $TEMPORAL_PORT"
+start_dynamodb "$DYNAMODB_PORT" "$DATA_DIR/dynamodb"
+start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.db"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+
+TABLE_PREFIX=$TABLE_PREFIX "$BIN/devstack" create-tables >/dev/null
+
+for entry in "${SERVICES[@]}"; do
+  read -r name table offset <<<"$entry"
+  port=$((SERVICE_PORT_BASE + offset))
+  start "$name" "$LOCAL/logs/$name.log" \
+    env TABLE_NAME="$TABLE_PREFIX$table" PORT="$port" RUST_LOG="${RUST_LOG:-info}" "$BIN/$name"
+done
+for entry in "${SERVICES[@]}"; do
+  read -r name _ offset <<<"$entry"
+  wait_for_port "$name" $((SERVICE_PORT_BASE + offset))
+done
+
+say "seeding demo users and catalog"
+CUSTOMER_URL="http://127.0.0.1:$((SERVICE_PORT_BASE + 1))" \
+  INVENTORY_URL="http://127.0.0.1:$((SERVICE_PORT_BASE + 2))" \
+  "$BIN/devstack" seed >/dev/null
+
+cat <<SUMMARY
+
+  The stack is up.
+    customer      http://localhost:$((SERVICE_PORT_BASE + 1))
+    inventory     http://localhost:$((SERVICE_PORT_BASE + 2))
+    order         http://localhost:$((SERVICE_PORT_BASE + 3))
+    payment       http://localhost:$((SERVICE_PORT_BASE + 4))
+    notification  http://localhost:$((SERVICE_PORT_BASE + 5))
+    DynamoDB      http://localhost:$DYNAMODB_PORT   (tables ${TABLE_PREFIX}*)
+    Temporal      localhost:$TEMPORAL_PORT, Web UI http://localhost:$TEMPORAL_UI_PORT
+  Demo users: admin@example.com / admin-password, demo@example.com / demo-password
+  Logs in .local/logs. Press Ctrl-C to stop.
+
+SUMMARY
+
+# Returns when any component exits on its own; the EXIT trap then stops the rest.
+wait -n "${STARTED_PIDS[@]}" || true
+for i in "${!STARTED_PIDS[@]}"; do
+  kill -0 "${STARTED_PIDS[$i]}" 2>/dev/null || die "${STARTED_NAMES[$i]} stopped; see .local/logs"
+done
