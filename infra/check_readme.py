@@ -1,9 +1,10 @@
 """Proves the README's quick start and API examples true.
 
 Starts infra/run.sh on free ports with a fresh data folder, runs every ```sh block of
-the README's "Service APIs" section against it (each curl must answer 2xx), stops
-it with SIGTERM and checks that nothing it started is left running. Then starts it
-once more on the same data, to prove that setting up again is idempotent.
+the README's "Service APIs" and "The order saga" sections against it (each curl must
+answer 2xx, each temporal command succeed), stops it with SIGTERM and checks that
+nothing it started is left running. Then starts it once more on the same data, to
+prove that setting up again is idempotent.
 """
 
 import os
@@ -41,15 +42,28 @@ def free_service_base() -> int:
     raise SystemExit("no five consecutive free ports")
 
 
+CHECKED_SECTIONS = ["Service APIs", "The order saga"]
+
+
 def readme_examples() -> list[str]:
     text = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Service APIs\n(.*?)(?=^## )", text, re.M | re.S)
-    if not section:
-        raise SystemExit("README.md has no '## Service APIs' section")
-    blocks = re.findall(r"^```sh\n(.*?)^```", section.group(1), re.M | re.S)
-    if not blocks:
-        raise SystemExit("README.md's Service APIs section has no sh examples")
+    blocks = []
+    for title in CHECKED_SECTIONS:
+        section = re.search(rf"^## {title}\n(.*?)(?=^## )", text, re.M | re.S)
+        if not section:
+            raise SystemExit(f"README.md has no '## {title}' section")
+        found = re.findall(r"^```sh\n(.*?)^```", section.group(1), re.M | re.S)
+        if not found:
+            raise SystemExit(f"README.md's {title} section has no sh examples")
+        blocks += found
     return blocks
+
+
+def localise(block: str, ports: dict, base: int) -> str:
+    """Rewrites the README's default ports to the ones this check runs on."""
+    block = re.sub(r"localhost:300([1-5])", lambda m: f"localhost:{base + int(m.group(1))}", block)
+    block = block.replace("localhost:7233", f"localhost:{ports['TEMPORAL_PORT']}")
+    return block.replace("localhost:9090", f"localhost:{ports['WORKER_STATUS_PORT']}")
 
 
 class Stack:
@@ -105,6 +119,7 @@ def main() -> None:
         "DYNAMODB_PORT": free_port(),
         "TEMPORAL_PORT": free_port(),
         "TEMPORAL_UI_PORT": free_port(),
+        "WORKER_STATUS_PORT": free_port(),
     }
     all_ports = list(ports.values()) + [base + i for i in range(1, 6)]
     with tempfile.TemporaryDirectory(prefix="readme-check-") as data_dir:
@@ -114,13 +129,11 @@ def main() -> None:
 
         with Stack(env, log):
             for block in examples:
-                # The README speaks of the default ports 3001..3005.
-                script = re.sub(r"localhost:300([1-5])",
-                                lambda m: f"localhost:{base + int(m.group(1))}", block)
+                script = localise(block, ports, base)
                 result = subprocess.run(
                     ["bash", "-euo", "pipefail", "-c",
                      'curl() { command curl --fail-with-body -sS "$@"; }\n' + script],
-                    capture_output=True, text=True, timeout=60,
+                    capture_output=True, text=True, timeout=120, cwd=ROOT,
                 )
                 if result.returncode != 0:
                     raise SystemExit(f"README example failed:\n{block}\n"

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole system locally, offline, with real components:
 # installs what is missing, starts DynamoDB Local and the Temporal dev server (both
-# persisted under .local/data), creates the tables, starts the services, and seeds
-# the demo users and catalog. Ctrl-C (or SIGTERM) stops everything it started.
+# persisted under .local/data), creates the tables, starts the services and the saga
+# worker, and seeds the demo users and catalog. Ctrl-C (or SIGTERM) stops everything
+# it started.
 #
 # Ports and the data folder can be moved with DYNAMODB_PORT, TEMPORAL_PORT,
-# TEMPORAL_UI_PORT, SERVICE_PORT_BASE (customer is BASE+1 ... notification BASE+5)
-# and DATA_DIR.
+# TEMPORAL_UI_PORT, SERVICE_PORT_BASE (customer is BASE+1 ... notification BASE+5),
+# WORKER_STATUS_PORT and DATA_DIR.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 SERVICE_PORT_BASE=${SERVICE_PORT_BASE:-3000}
+WORKER_STATUS_PORT=${WORKER_STATUS_PORT:-9090}
 DATA_DIR=${DATA_DIR:-$LOCAL/data}
 TABLE_PREFIX=local-
 
@@ -28,11 +30,11 @@ SERVICES=(
 command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
 ensure_components
 
-for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" $(seq $((SERVICE_PORT_BASE + 1)) $((SERVICE_PORT_BASE + 5))); do
+for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" $(seq $((SERVICE_PORT_BASE + 1)) $((SERVICE_PORT_BASE + 5))); do
   port_open "$port" && die "port $port is in use (is the stack already running?)"
 done
 
-say "building the services"
+say "building the services and the worker"
 cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --bins
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
@@ -57,10 +59,16 @@ for entry in "${SERVICES[@]}"; do
   wait_for_port "$name" $((SERVICE_PORT_BASE + offset))
 done
 
+service_url() { echo "http://127.0.0.1:$((SERVICE_PORT_BASE + $1))"; }
+start worker "$LOCAL/logs/worker.log" \
+  env TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_NAMESPACE=default \
+  INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
+  PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
+  WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
+wait_for_port worker "$WORKER_STATUS_PORT"
+
 say "seeding demo users and catalog"
-CUSTOMER_URL="http://127.0.0.1:$((SERVICE_PORT_BASE + 1))" \
-  INVENTORY_URL="http://127.0.0.1:$((SERVICE_PORT_BASE + 2))" \
-  "$BIN/devstack" seed >/dev/null
+CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" "$BIN/devstack" seed >/dev/null
 
 cat <<SUMMARY
 
@@ -72,6 +80,7 @@ cat <<SUMMARY
     notification  http://localhost:$((SERVICE_PORT_BASE + 5))
     DynamoDB      http://localhost:$DYNAMODB_PORT   (tables ${TABLE_PREFIX}*)
     Temporal      localhost:$TEMPORAL_PORT, Web UI http://localhost:$TEMPORAL_UI_PORT
+    saga worker   task queue order-saga, breakers at http://localhost:$WORKER_STATUS_PORT/breakers
   Demo users: admin@example.com / admin-password, demo@example.com / demo-password
   Logs in .local/logs. Press Ctrl-C to stop.
 

@@ -14,6 +14,11 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// Formats a `SystemTime` (such as a Temporal workflow's deterministic clock).
+pub fn format_system_time(at: std::time::SystemTime) -> String {
+    format(OffsetDateTime::from(at))
+}
+
 pub fn format(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(RFC3339_MILLIS)

@@ -8,6 +8,12 @@ use std::time::Duration;
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 /// A variable that must be set and non-empty.
 pub fn required(name: &str) -> Result<String, ConfigError> {
     match std::env::var(name) {

@@ -132,7 +132,7 @@ async fn request_span(request: Request, next: Next) -> Response {
     response
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

@@ -4,7 +4,13 @@
 /// characters of ASCII letters, digits, `-`, `_` and `.`, so they are safe in keys,
 /// paths and logs.
 pub fn parse_id(raw: &str, field: &str) -> Result<String, String> {
-    let valid = (1..=64).contains(&raw.len())
+    parse_token(raw, field, 64)
+}
+
+/// Like [`parse_id`], up to `max_len` characters: for keys derived from ids, such as
+/// an idempotency key `<order id>.<event>`.
+pub fn parse_token(raw: &str, field: &str, max_len: usize) -> Result<String, String> {
+    let valid = (1..=max_len).contains(&raw.len())
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -12,7 +18,7 @@ pub fn parse_id(raw: &str, field: &str) -> Result<String, String> {
         Ok(raw.to_owned())
     } else {
         Err(format!(
-            "`{field}` must be 1 to 64 characters of letters, digits, '-', '_' or '.'."
+            "`{field}` must be 1 to {max_len} characters of letters, digits, '-', '_' or '.'."
         ))
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::pagination;
-use service_kit::validate::{parse_id, parse_text};
+use service_kit::validate::{parse_id, parse_text, parse_token};
 
 use crate::domain::{Notification, parse_seq};
 use crate::operations::{self, FeedPage, Outcome};
@@ -53,7 +53,8 @@ async fn record<S: NotificationStore>(
     let draft = Notification {
         id: String::new(),
         user_id: parse_id(&user_id, "user_id").map_err(Problem::invalid)?,
-        key: parse_id(&body.key, "key").map_err(Problem::invalid)?,
+        // Keys are usually derived from an id (`<order id>.<event>`), hence longer.
+        key: parse_token(&body.key, "key", 128).map_err(Problem::invalid)?,
         kind: parse_id(&body.kind, "kind").map_err(Problem::invalid)?,
         title: parse_text(&body.title, "title", 200, false).map_err(Problem::invalid)?,
         body: match body.body.trim() {

@@ -1,0 +1,244 @@
+//! The order saga's contract with whoever starts, signals and queries it (the gateway,
+//! the tests, the benchmark): names and plain serde types, no Temporal dependency.
+//!
+//! The workflow id of a saga is its order id, so starting the same order twice starts
+//! one workflow.
+
+use serde::{Deserialize, Serialize};
+
+/// The registered workflow type.
+pub const WORKFLOW_TYPE: &str = "OrderSaga";
+/// The task queue the worker polls unless `TASK_QUEUE` says otherwise.
+pub const DEFAULT_TASK_QUEUE: &str = "order-saga";
+
+/// Signal: the customer approves a large order (no payload).
+pub const APPROVE_SIGNAL: &str = "approve";
+/// Signal: the customer rejects a large order; payload [`Decision`].
+pub const REJECT_SIGNAL: &str = "reject";
+/// Signal: cancel the order if the payment has not been captured; payload [`Decision`].
+pub const CANCEL_SIGNAL: &str = "cancel";
+/// Query: the saga's [`SagaStatus`].
+pub const STATUS_QUERY: &str = "status";
+
+/// Notifications to this user id are for administrators (e.g. a stuck compensation).
+pub const ADMIN_USER: &str = "admins";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: String,
+    pub quantity: u32,
+    /// Price of one unit in minor units, as quoted by the inventory.
+    pub unit_price: u64,
+}
+
+/// When a large order needs the customer's approval, and for how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalPolicy {
+    /// Orders whose total is above this (minor units) wait for approval.
+    pub threshold: u64,
+    /// How long to wait before the order is cancelled.
+    pub timeout_secs: u64,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 50_000,
+            timeout_secs: 15 * 60,
+        }
+    }
+}
+
+/// The input of one saga. Everything the workflow decides on is in here, so that
+/// replaying it never depends on the worker's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaInput {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub currency: String,
+    /// A payment service test card, e.g. `card_approve`.
+    pub payment_method: String,
+    #[serde(default)]
+    pub approval: ApprovalPolicy,
+}
+
+impl SagaInput {
+    /// The order total in minor units (saturating: the order service rejects absurd
+    /// totals as invalid).
+    pub fn total(&self) -> u64 {
+        self.lines.iter().fold(0u64, |total, line| {
+            total.saturating_add(u64::from(line.quantity).saturating_mul(line.unit_price))
+        })
+    }
+
+    pub fn needs_approval(&self) -> bool {
+        self.total() > self.approval.threshold
+    }
+}
+
+/// The payload of the `reject` and `cancel` signals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The steps of the saga, forward then compensating, in the order they can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepName {
+    CreateOrder,
+    ReserveInventory,
+    AwaitApproval,
+    ChargePayment,
+    ConfirmOrder,
+    NotifyCustomer,
+    RefundPayment,
+    ReleaseInventory,
+    CancelOrder,
+    NotifyFailure,
+}
+
+impl StepName {
+    pub fn is_compensation(self) -> bool {
+        matches!(
+            self,
+            Self::RefundPayment | Self::ReleaseInventory | Self::CancelOrder | Self::NotifyFailure
+        )
+    }
+
+    /// A short human title, e.g. for notifications.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::CreateOrder => "Create order",
+            Self::ReserveInventory => "Reserve inventory",
+            Self::AwaitApproval => "Await approval",
+            Self::ChargePayment => "Charge payment",
+            Self::ConfirmOrder => "Confirm order",
+            Self::NotifyCustomer => "Notify customer",
+            Self::RefundPayment => "Refund payment",
+            Self::ReleaseInventory => "Release inventory",
+            Self::CancelOrder => "Cancel order",
+            Self::NotifyFailure => "Notify customer of failure",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    /// The last attempt failed transiently; Temporal will retry it.
+    Retrying,
+    /// Waiting for a signal or a timer (approval).
+    Waiting,
+    Completed,
+    Failed,
+    /// Not needed for this order (e.g. no approval below the threshold).
+    Skipped,
+}
+
+/// One step of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub name: StepName,
+    pub status: StepStatus,
+    /// Attempts made so far (activity attempts for service calls).
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SagaPhase {
+    Running,
+    AwaitingApproval,
+    Compensating,
+    Completed,
+    Cancelled,
+}
+
+/// What the `status` query returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaStatus {
+    pub order_id: String,
+    pub phase: SagaPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_step: Option<StepName>,
+    pub steps: Vec<StepRecord>,
+    /// While awaiting approval: when the order will be cancelled (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_deadline: Option<String>,
+    /// Why the order was cancelled, once it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Completed,
+    Cancelled,
+}
+
+/// The saga's result. A cancelled order is a normal business outcome, not a workflow
+/// failure: the workflow completes either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaResult {
+    pub order_id: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(lines: &[(u32, u64)], threshold: u64) -> SagaInput {
+        SagaInput {
+            order_id: "o".into(),
+            customer_id: "c".into(),
+            lines: lines
+                .iter()
+                .map(|&(quantity, unit_price)| OrderLine {
+                    sku: "S".into(),
+                    quantity,
+                    unit_price,
+                })
+                .collect(),
+            currency: "EUR".into(),
+            payment_method: "card_approve".into(),
+            approval: ApprovalPolicy {
+                threshold,
+                timeout_secs: 60,
+            },
+        }
+    }
+
+    #[test]
+    fn orders_above_the_threshold_need_approval() {
+        assert_eq!(input(&[(2, 300), (1, 400)], 1000).total(), 1000);
+        assert!(!input(&[(2, 300), (1, 400)], 1000).needs_approval());
+        assert!(input(&[(2, 300), (1, 401)], 1000).needs_approval());
+    }
+
+    #[test]
+    fn absurd_totals_saturate_instead_of_overflowing() {
+        assert_eq!(input(&[(u32::MAX, u64::MAX)], 0).total(), u64::MAX);
+    }
+
+    #[test]
+    fn the_approval_policy_defaults_to_fifteen_minutes() {
+        let json = r#"{"order_id":"o","customer_id":"c","lines":[],"currency":"EUR","payment_method":"card_approve"}"#;
+        let input: SagaInput = serde_json::from_str(json).expect("parses");
+        assert_eq!(input.approval.timeout_secs, 900);
+    }
+}

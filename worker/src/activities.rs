@@ -1,0 +1,311 @@
+//! The saga's activities: one call each to one service's HTTP API, never to another
+//! service's table. Every one is safe to run again: the services key every mutation by
+//! the order id (or the notification's key) and answer a repeat with the same result.
+//!
+//! How failures reach Temporal:
+//! - the service refused (4xx): non-retryable, typed with the problem's slug
+//!   (`out-of-stock`, `payment-declined`...), since asking again gets the same answer;
+//! - no answer, 5xx, timeout: retryable, by the step's retry policy;
+//! - circuit open: retryable, with `next_retry_delay` set to the end of the cool-down.
+//!
+//! Each failed attempt of a step's activity is also reported to the workflow with the
+//! `attempt_failed` signal, so the saga's timeline shows retries and their errors live.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saga_contract::{OrderLine, SagaInput};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use temporalio_client::WorkflowSignalOptions;
+use temporalio_macros::activities;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::services::{CallError, ServiceClient};
+use crate::workflow::{AttemptFailure, OrderSaga};
+
+/// What every activity returns: on which attempt it succeeded (the workflow cannot see
+/// attempts otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub attempt: u32,
+}
+
+/// Failure details every activity attaches, for the same reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureDetails {
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReserveRequest {
+    pub order_id: String,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest {
+    pub order_id: String,
+    /// `RESERVED`, `PAID`, `COMPLETED` or `CANCELLED`.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRequest {
+    pub order_id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRequest {
+    pub user_id: String,
+    /// Idempotency key: the same key records one notification however often it is sent.
+    pub key: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub order_id: Option<String>,
+    pub data: Map<String, Value>,
+}
+
+/// The clients the activities call through, one per service, each with its breaker.
+pub struct SagaActivities {
+    pub inventory: ServiceClient,
+    pub order: ServiceClient,
+    pub payment: ServiceClient,
+    pub notification: ServiceClient,
+}
+
+/// The services answer with JSON bodies the activities do not need to read.
+type Ignored = serde::de::IgnoredAny;
+
+#[activities]
+impl SagaActivities {
+    #[activity(name = "create_order")]
+    pub async fn create_order(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: SagaInput,
+    ) -> Result<Attempt, ActivityError> {
+        let body = json!({
+            "customer_id": input.customer_id,
+            "lines": input.lines,
+            "currency": input.currency,
+        });
+        let result = self
+            .order
+            .put::<Ignored>(&format!("/orders/{}", input.order_id), &body)
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    #[activity(name = "reserve_inventory")]
+    pub async fn reserve_inventory(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: ReserveRequest,
+    ) -> Result<Attempt, ActivityError> {
+        let lines: Vec<Value> = request
+            .lines
+            .iter()
+            .map(|line| json!({"sku": line.sku, "quantity": line.quantity}))
+            .collect();
+        let result = self
+            .inventory
+            .put::<Ignored>(
+                &format!("/reservations/{}", request.order_id),
+                &json!({ "lines": lines }),
+            )
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    #[activity(name = "set_order_status")]
+    pub async fn set_order_status(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: StatusRequest,
+    ) -> Result<Attempt, ActivityError> {
+        let body = json!({"status": request.status, "reason": request.reason});
+        let result = self
+            .order
+            .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    #[activity(name = "charge_payment")]
+    pub async fn charge_payment(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: ChargeRequest,
+    ) -> Result<Attempt, ActivityError> {
+        let body = json!({
+            "amount": request.amount,
+            "currency": request.currency,
+            "method": request.method,
+        });
+        let result = self
+            .payment
+            .post::<Ignored>(
+                &format!("/payments/{}/charge", request.order_id),
+                Some(&body),
+            )
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    #[activity(name = "commit_inventory")]
+    pub async fn commit_inventory(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        order_id: String,
+    ) -> Result<Attempt, ActivityError> {
+        let result = self
+            .inventory
+            .post::<Ignored>(&format!("/reservations/{order_id}/commit"), None::<&()>)
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    /// Refunds whatever was captured; safe when nothing was (the refund is zero and
+    /// closes the order to a charge that might still be in flight).
+    #[activity(name = "refund_payment")]
+    pub async fn refund_payment(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        order_id: String,
+    ) -> Result<Attempt, ActivityError> {
+        let result = self
+            .payment
+            .post::<Ignored>(&format!("/payments/{order_id}/refund"), None::<&()>)
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    /// Puts the stock back; safe when nothing was reserved (the order is then closed
+    /// to a reservation that might still be in flight).
+    #[activity(name = "release_inventory")]
+    pub async fn release_inventory(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        order_id: String,
+    ) -> Result<Attempt, ActivityError> {
+        let result = self
+            .inventory
+            .post::<Ignored>(&format!("/reservations/{order_id}/release"), None::<&()>)
+            .await;
+        finish(&ctx, result, true).await
+    }
+
+    /// Cancels the order with the reason. An order that was never created has nothing
+    /// to cancel.
+    #[activity(name = "cancel_order")]
+    pub async fn cancel_order(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: StatusRequest,
+    ) -> Result<Attempt, ActivityError> {
+        let body = json!({"status": "CANCELLED", "reason": request.reason});
+        let result = match self
+            .order
+            .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
+            .await
+        {
+            Err(CallError::Refused { status: 404, .. }) => Ok(serde::de::IgnoredAny),
+            other => other,
+        };
+        finish(&ctx, result, true).await
+    }
+
+    #[activity(name = "record_notification")]
+    pub async fn record_notification(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: NotificationRequest,
+    ) -> Result<Attempt, ActivityError> {
+        let body = json!({
+            "key": request.key,
+            "kind": request.kind,
+            "title": request.title,
+            "body": request.body,
+            "order_id": request.order_id,
+            "data": request.data,
+        });
+        let result = self
+            .notification
+            .post::<Ignored>(
+                &format!("/users/{}/notifications", request.user_id),
+                Some(&body),
+            )
+            .await;
+        // Notifications are the saga's own reporting: their failures are not reported.
+        finish(&ctx, result, false).await
+    }
+}
+
+/// Turns a call's outcome into the activity's, reporting a failed attempt to the
+/// workflow when `report` is set.
+async fn finish<T>(
+    ctx: &ActivityContext,
+    result: Result<T, CallError>,
+    report: bool,
+) -> Result<Attempt, ActivityError> {
+    let attempt = ctx.info().attempt;
+    let error = match result {
+        Ok(_) => return Ok(Attempt { attempt }),
+        Err(error) => error,
+    };
+    tracing::warn!(attempt, activity = %ctx.info().activity_type, %error, "activity attempt failed");
+    let details = FailureDetails { attempt };
+    let failure = match &error {
+        CallError::Refused { kind, .. } => ApplicationFailure::builder(error.to_string())
+            .type_name(kind.clone())
+            .non_retryable(true)
+            .details(details)
+            .build(),
+        CallError::Transient { .. } => ApplicationFailure::builder(error.to_string())
+            .type_name("transient".to_owned())
+            .details(details)
+            .build(),
+        CallError::CircuitOpen { retry_after, .. } => {
+            ApplicationFailure::builder(error.to_string())
+                .type_name("circuit-open".to_owned())
+                .next_retry_delay(*retry_after)
+                .details(details)
+                .build()
+        }
+    };
+    if report && !matches!(error, CallError::Refused { .. }) {
+        report_attempt_failure(ctx, attempt, &error).await;
+    }
+    Err(ActivityError::application(failure))
+}
+
+/// How long a failure report may hold up an activity's retry.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Best effort: the report only feeds the timeline; the retry happens regardless.
+async fn report_attempt_failure(ctx: &ActivityContext, attempt: u32, error: &CallError) {
+    let Some(handle) = ctx.workflow_handle::<OrderSaga>() else {
+        return;
+    };
+    let report = AttemptFailure {
+        attempt,
+        error: error.to_string(),
+    };
+    let signal = handle.signal(
+        OrderSaga::attempt_failed,
+        report,
+        WorkflowSignalOptions::default(),
+    );
+    match tokio::time::timeout(REPORT_TIMEOUT, signal).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "could not report a failed attempt"),
+        Err(_) => tracing::warn!("reporting a failed attempt timed out"),
+    }
+}

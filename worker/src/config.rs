@@ -1,0 +1,59 @@
+//! The worker's configuration, from the environment. The Temporal connection itself
+//! (address, namespace, API key, TLS) comes from the SDK's standard variables and
+//! `temporal.toml` profiles; see `connect` in `lib.rs`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use service_kit::config::{ConfigError, optional, required};
+
+use crate::breaker::BreakerSettings;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `TASK_QUEUE` (default `order-saga`).
+    pub task_queue: String,
+    /// `CUSTOMER_URL`... base URLs of the services the activities call.
+    pub services: ServiceUrls,
+    /// `BREAKER_FAILURE_THRESHOLD` (default 5) and `BREAKER_COOL_DOWN_MS` (default 10 000).
+    pub breaker: BreakerSettings,
+    /// `DOWNSTREAM_TIMEOUT_MS` (default 8000): the longest one service call may take.
+    pub downstream_timeout: Duration,
+    /// `WORKER_STATUS_ADDR` (default 127.0.0.1:9090): where `/health` and `/breakers` are
+    /// served; empty to serve nothing.
+    pub status_addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceUrls {
+    pub inventory: String,
+    pub order: String,
+    pub payment: String,
+    pub notification: String,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let status_addr: String = optional("WORKER_STATUS_ADDR", "127.0.0.1:9090".to_owned())?;
+        Ok(Self {
+            task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
+            services: ServiceUrls {
+                inventory: required("INVENTORY_URL")?,
+                order: required("ORDER_URL")?,
+                payment: required("PAYMENT_URL")?,
+                notification: required("NOTIFICATION_URL")?,
+            },
+            breaker: BreakerSettings {
+                failure_threshold: optional("BREAKER_FAILURE_THRESHOLD", 5)?,
+                cool_down: Duration::from_millis(optional("BREAKER_COOL_DOWN_MS", 10_000)?),
+            },
+            downstream_timeout: Duration::from_millis(optional("DOWNSTREAM_TIMEOUT_MS", 8_000)?),
+            status_addr: match status_addr.trim() {
+                "" => None,
+                addr => Some(addr.parse().map_err(|e| {
+                    ConfigError::new(format!("WORKER_STATUS_ADDR={addr:?} is invalid: {e}"))
+                })?),
+            },
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! The order saga on Temporal: the [`workflow::OrderSaga`] workflow, its
+//! [`activities`] over the services' HTTP APIs, a [`breaker`] per service, and the
+//! long-running worker that hosts them against a local dev server or Temporal Cloud.
+
+pub mod activities;
+pub mod bench;
+pub mod breaker;
+pub mod config;
+pub mod policies;
+pub mod services;
+pub mod status;
+pub mod timeline;
+pub mod workflow;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use service_kit::serve::BoxError;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+use crate::activities::SagaActivities;
+use crate::breaker::CircuitBreaker;
+use crate::config::WorkerConfig;
+use crate::services::ServiceClient;
+
+/// How long running activities may finish after shutdown begins before they are
+/// cancelled (and retried by Temporal on another worker).
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+
+/// Connects to Temporal from the SDK's standard environment: `TEMPORAL_ADDRESS`,
+/// `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`, and the profiles of
+/// `temporal.toml` (`TEMPORAL_CONFIG_FILE`, `TEMPORAL_PROFILE`). The same binary thus
+/// talks to a local dev server or to Temporal Cloud, with an API key or mTLS.
+pub async fn connect() -> Result<Client, BoxError> {
+    // The SDK's config error is not `Send`; keep its message.
+    let (connection, options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|error| format!("Temporal connection settings: {error}"))?;
+    Ok(Client::new(
+        Connection::connect(connection).await?,
+        options,
+    )?)
+}
+
+/// The activities and the breakers they share, one per downstream service.
+pub fn saga_activities(
+    config: &WorkerConfig,
+) -> Result<(SagaActivities, Vec<Arc<CircuitBreaker>>), BoxError> {
+    let http = reqwest::Client::builder()
+        .timeout(config.downstream_timeout)
+        .build()?;
+    let mut breakers = Vec::new();
+    let mut client = |service: &'static str, url: &str| {
+        let breaker = Arc::new(CircuitBreaker::new(service, config.breaker));
+        breakers.push(breaker.clone());
+        ServiceClient::new(url, http.clone(), breaker)
+    };
+    let activities = SagaActivities {
+        inventory: client("inventory", &config.services.inventory),
+        order: client("order", &config.services.order),
+        payment: client("payment", &config.services.payment),
+        notification: client("notification", &config.services.notification),
+    };
+    Ok((activities, breakers))
+}
+
+/// A worker for the saga on `config.task_queue`, and its breakers.
+pub fn saga_worker(
+    runtime: &Runtime,
+    client: Client,
+    config: &WorkerConfig,
+) -> Result<(Worker, Vec<Arc<CircuitBreaker>>), BoxError> {
+    let (activities, breakers) = saga_activities(config)?;
+    let options = WorkerOptions::new(config.task_queue.clone())
+        .register_workflow::<workflow::OrderSaga>()?
+        .register_activities(activities)
+        .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
+        .build();
+    Ok((Worker::new(runtime, client, options)?, breakers))
+}
+
+/// Runs the worker until SIGTERM or Ctrl-C, then shuts down gracefully: polling stops,
+/// running activities get [`GRACEFUL_SHUTDOWN`] to finish.
+pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let client = connect().await?;
+    let (mut worker, breakers) = saga_worker(&runtime, client, &config)?;
+    if let Some(addr) = config.status_addr {
+        tokio::spawn(async move {
+            if let Err(error) = status::serve(addr, breakers).await {
+                tracing::error!(%error, "status endpoint stopped");
+            }
+        });
+    }
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        service_kit::serve::shutdown_signal().await;
+        shutdown();
+    });
+    tracing::info!(task_queue = %config.task_queue, "worker polling");
+    // Not `Send`: it must run on this task, never under `tokio::spawn`.
+    worker.run().await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}

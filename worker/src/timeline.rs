@@ -1,0 +1,384 @@
+//! The saga's timeline: what the `status` query returns and what the customer's event
+//! feed is made of. Pure state, changed only by the workflow (deterministically) and by
+//! its signal handlers.
+
+use saga_contract::{SagaPhase, SagaStatus, StepName, StepRecord, StepStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// An event to record in the customer's notification feed, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SagaEvent {
+    pub kind: String,
+    pub title: String,
+    pub data: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    order_id: String,
+    phase: Option<SagaPhase>,
+    steps: Vec<StepRecord>,
+    /// Attempts of the step made by its earlier activities (a step may call several).
+    attempts_before_activity: u32,
+    approval_deadline: Option<String>,
+    cancel_reason: Option<String>,
+    events: Vec<SagaEvent>,
+    published: usize,
+}
+
+impl Timeline {
+    /// A timeline with the forward steps pending (approval skipped when not needed).
+    pub fn new(order_id: &str, needs_approval: bool) -> Self {
+        let forward = [
+            StepName::CreateOrder,
+            StepName::ReserveInventory,
+            StepName::AwaitApproval,
+            StepName::ChargePayment,
+            StepName::ConfirmOrder,
+            StepName::NotifyCustomer,
+        ];
+        let steps = forward
+            .into_iter()
+            .map(|name| StepRecord {
+                name,
+                status: if name == StepName::AwaitApproval && !needs_approval {
+                    StepStatus::Skipped
+                } else {
+                    StepStatus::Pending
+                },
+                attempts: 0,
+                started_at: None,
+                finished_at: None,
+                last_error: None,
+            })
+            .collect();
+        Self {
+            order_id: order_id.to_owned(),
+            phase: Some(SagaPhase::Running),
+            steps,
+            ..Self::default()
+        }
+    }
+
+    pub fn status(&self) -> SagaStatus {
+        let current_step = self
+            .steps
+            .iter()
+            .rev()
+            .find(|s| {
+                matches!(
+                    s.status,
+                    StepStatus::Running | StepStatus::Retrying | StepStatus::Waiting
+                )
+            })
+            .map(|s| s.name);
+        SagaStatus {
+            order_id: self.order_id.clone(),
+            phase: self.phase.unwrap_or(SagaPhase::Running),
+            current_step,
+            steps: self.steps.clone(),
+            approval_deadline: self.approval_deadline.clone(),
+            cancel_reason: self.cancel_reason.clone(),
+        }
+    }
+
+    pub fn current_step(&self) -> Option<StepName> {
+        self.status().current_step
+    }
+
+    fn step_mut(&mut self, name: StepName) -> &mut StepRecord {
+        let index = match self.steps.iter().rposition(|s| s.name == name) {
+            Some(index) => index,
+            None => {
+                // Compensation steps join the timeline when compensation starts.
+                self.steps.push(StepRecord {
+                    name,
+                    status: StepStatus::Pending,
+                    attempts: 0,
+                    started_at: None,
+                    finished_at: None,
+                    last_error: None,
+                });
+                self.steps.len() - 1
+            }
+        };
+        &mut self.steps[index]
+    }
+
+    pub fn step(&self, name: StepName) -> Option<&StepRecord> {
+        self.steps.iter().rev().find(|s| s.name == name)
+    }
+
+    pub fn start(&mut self, name: StepName, at: &str) {
+        let step = self.step_mut(name);
+        step.status = StepStatus::Running;
+        step.started_at.get_or_insert_with(|| at.to_owned());
+        self.attempts_before_activity = self.step_mut(name).attempts;
+    }
+
+    /// The next activity of the running step begins; its attempts add to the step's.
+    pub fn next_activity(&mut self, name: StepName) {
+        self.attempts_before_activity = self.step_mut(name).attempts;
+    }
+
+    /// An attempt of the current activity failed and Temporal will retry it (reported
+    /// by the activity itself through a signal).
+    pub fn attempt_failed(&mut self, attempt: u32, error: &str) {
+        let Some(name) = self.current_step() else {
+            return;
+        };
+        let before = self.attempts_before_activity;
+        let step = self.step_mut(name);
+        if step.status == StepStatus::Waiting {
+            return;
+        }
+        step.attempts = step.attempts.max(before + attempt);
+        step.status = StepStatus::Retrying;
+        step.last_error = Some(error.to_owned());
+        let event = step_event(step);
+        self.events.push(event);
+    }
+
+    /// The current activity of `name` succeeded on `attempt`.
+    pub fn activity_succeeded(&mut self, name: StepName, attempt: u32) {
+        let before = self.attempts_before_activity;
+        let step = self.step_mut(name);
+        step.attempts = step.attempts.max(before + attempt);
+        if step.status == StepStatus::Retrying {
+            step.status = StepStatus::Running;
+        }
+    }
+
+    pub fn complete(&mut self, name: StepName, at: &str) {
+        let step = self.step_mut(name);
+        step.status = StepStatus::Completed;
+        step.finished_at = Some(at.to_owned());
+        // The notification steps are themselves the customer's event.
+        if !matches!(name, StepName::NotifyCustomer | StepName::NotifyFailure) {
+            let event = step_event(step);
+            self.events.push(event);
+        }
+    }
+
+    pub fn fail(&mut self, name: StepName, at: &str, attempts: Option<u32>, error: &str) {
+        let before = self.attempts_before_activity;
+        let step = self.step_mut(name);
+        if let Some(attempt) = attempts {
+            step.attempts = step.attempts.max(before + attempt);
+        }
+        step.status = StepStatus::Failed;
+        step.finished_at = Some(at.to_owned());
+        step.last_error = Some(error.to_owned());
+        let event = step_event(step);
+        self.events.push(event);
+    }
+
+    pub fn await_approval(&mut self, at: &str, deadline: &str, total: u64, currency: &str) {
+        let step = self.step_mut(StepName::AwaitApproval);
+        step.status = StepStatus::Waiting;
+        step.started_at = Some(at.to_owned());
+        self.phase = Some(SagaPhase::AwaitingApproval);
+        self.approval_deadline = Some(deadline.to_owned());
+        self.events.push(SagaEvent {
+            kind: "order.approval_required".into(),
+            title: "Your approval is needed".into(),
+            data: object(json!({"deadline": deadline, "total": total, "currency": currency})),
+        });
+    }
+
+    pub fn approval_settled(&mut self) {
+        self.phase = Some(SagaPhase::Running);
+        self.approval_deadline = None;
+    }
+
+    /// Marks pending forward steps skipped and enters compensation.
+    pub fn start_compensating(&mut self, reason: &str) {
+        for step in &mut self.steps {
+            if step.status == StepStatus::Pending {
+                step.status = StepStatus::Skipped;
+            }
+        }
+        self.phase = Some(SagaPhase::Compensating);
+        self.cancel_reason = Some(reason.to_owned());
+    }
+
+    pub fn finish(&mut self, phase: SagaPhase) {
+        self.phase = Some(phase);
+    }
+
+    /// Events not yet recorded, with their sequence numbers (stable across replays, so
+    /// they make idempotency keys).
+    pub fn unpublished(&self) -> Vec<(usize, SagaEvent)> {
+        self.events
+            .iter()
+            .enumerate()
+            .skip(self.published)
+            .map(|(seq, event)| (seq, event.clone()))
+            .collect()
+    }
+
+    pub fn has_unpublished(&self) -> bool {
+        self.published < self.events.len()
+    }
+
+    pub fn mark_published(&mut self, seq: usize) {
+        self.published = self.published.max(seq + 1);
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn step_event(step: &StepRecord) -> SagaEvent {
+    let status = serde_json::to_value(step.status).unwrap_or(Value::Null);
+    let name = serde_json::to_value(step.name).unwrap_or(Value::Null);
+    let verb = match step.status {
+        StepStatus::Completed => "done",
+        StepStatus::Failed => "failed",
+        StepStatus::Retrying => "retrying",
+        _ => "updated",
+    };
+    let mut data = object(json!({"step": name, "status": status, "attempts": step.attempts}));
+    if let Some(error) = &step.last_error {
+        data.insert("error".into(), Value::String(error.clone()));
+    }
+    SagaEvent {
+        kind: "order.step".into(),
+        title: format!("{}: {verb}", step.name.title()),
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(timeline: &Timeline) -> Vec<(StepName, StepStatus)> {
+        timeline
+            .status()
+            .steps
+            .iter()
+            .map(|s| (s.name, s.status))
+            .collect()
+    }
+
+    #[test]
+    fn approval_is_skipped_below_the_threshold() {
+        let timeline = Timeline::new("o-1", false);
+        assert_eq!(
+            timeline.step(StepName::AwaitApproval).map(|s| s.status),
+            Some(StepStatus::Skipped)
+        );
+        let timeline = Timeline::new("o-1", true);
+        assert_eq!(
+            timeline.step(StepName::AwaitApproval).map(|s| s.status),
+            Some(StepStatus::Pending)
+        );
+    }
+
+    #[test]
+    fn attempts_accumulate_across_a_steps_activities() {
+        let mut timeline = Timeline::new("o-1", false);
+        timeline.start(StepName::ReserveInventory, "t1");
+        timeline.attempt_failed(1, "inventory failed: 503");
+        timeline.attempt_failed(2, "inventory failed: 503");
+        let step = timeline.step(StepName::ReserveInventory).expect("step");
+        assert_eq!((step.status, step.attempts), (StepStatus::Retrying, 2));
+        timeline.activity_succeeded(StepName::ReserveInventory, 3);
+        timeline.next_activity(StepName::ReserveInventory);
+        timeline.activity_succeeded(StepName::ReserveInventory, 1);
+        timeline.complete(StepName::ReserveInventory, "t2");
+        let step = timeline.step(StepName::ReserveInventory).expect("step");
+        assert_eq!((step.status, step.attempts), (StepStatus::Completed, 4));
+        assert_eq!(step.last_error.as_deref(), Some("inventory failed: 503"));
+        assert_eq!(step.started_at.as_deref(), Some("t1"));
+        assert_eq!(step.finished_at.as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn the_current_step_is_the_one_running_or_waiting() {
+        let mut timeline = Timeline::new("o-1", true);
+        assert_eq!(timeline.current_step(), None);
+        timeline.start(StepName::CreateOrder, "t");
+        assert_eq!(timeline.current_step(), Some(StepName::CreateOrder));
+        timeline.complete(StepName::CreateOrder, "t");
+        timeline.await_approval("t", "deadline", 90_000, "EUR");
+        assert_eq!(timeline.current_step(), Some(StepName::AwaitApproval));
+        assert_eq!(timeline.status().phase, SagaPhase::AwaitingApproval);
+        assert_eq!(
+            timeline.status().approval_deadline.as_deref(),
+            Some("deadline")
+        );
+    }
+
+    #[test]
+    fn a_late_failure_report_does_not_disturb_a_waiting_step() {
+        let mut timeline = Timeline::new("o-1", true);
+        timeline.await_approval("t", "deadline", 1, "EUR");
+        timeline.attempt_failed(1, "boom");
+        assert_eq!(
+            timeline.step(StepName::AwaitApproval).map(|s| s.status),
+            Some(StepStatus::Waiting)
+        );
+    }
+
+    #[test]
+    fn compensation_skips_what_was_not_started_and_appends_its_steps() {
+        let mut timeline = Timeline::new("o-1", false);
+        timeline.start(StepName::CreateOrder, "t");
+        timeline.complete(StepName::CreateOrder, "t");
+        timeline.start(StepName::ReserveInventory, "t");
+        timeline.fail(StepName::ReserveInventory, "t", Some(1), "out of stock");
+        timeline.start_compensating("out of stock");
+        timeline.start(StepName::CancelOrder, "t");
+        timeline.complete(StepName::CancelOrder, "t");
+        timeline.finish(SagaPhase::Cancelled);
+        assert_eq!(
+            statuses(&timeline),
+            [
+                (StepName::CreateOrder, StepStatus::Completed),
+                (StepName::ReserveInventory, StepStatus::Failed),
+                (StepName::AwaitApproval, StepStatus::Skipped),
+                (StepName::ChargePayment, StepStatus::Skipped),
+                (StepName::ConfirmOrder, StepStatus::Skipped),
+                (StepName::NotifyCustomer, StepStatus::Skipped),
+                (StepName::CancelOrder, StepStatus::Completed),
+            ]
+        );
+        let status = timeline.status();
+        assert_eq!(status.phase, SagaPhase::Cancelled);
+        assert_eq!(status.cancel_reason.as_deref(), Some("out of stock"));
+    }
+
+    #[test]
+    fn events_are_numbered_once_and_published_in_order() {
+        let mut timeline = Timeline::new("o-1", false);
+        timeline.start(StepName::CreateOrder, "t");
+        timeline.complete(StepName::CreateOrder, "t");
+        timeline.start(StepName::ReserveInventory, "t");
+        timeline.attempt_failed(1, "503");
+        let pending = timeline.unpublished();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].0, 0);
+        assert_eq!(pending[0].1.data["status"], "completed");
+        assert_eq!(pending[1].1.data["status"], "retrying");
+        assert_eq!(pending[1].1.data["error"], "503");
+        timeline.mark_published(0);
+        assert_eq!(timeline.unpublished()[0].0, 1);
+        timeline.mark_published(1);
+        assert!(!timeline.has_unpublished());
+    }
+
+    #[test]
+    fn the_notification_steps_are_not_announced_twice() {
+        let mut timeline = Timeline::new("o-1", false);
+        timeline.start(StepName::NotifyCustomer, "t");
+        timeline.complete(StepName::NotifyCustomer, "t");
+        assert!(!timeline.has_unpublished());
+    }
+}

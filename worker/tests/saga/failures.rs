@@ -1,0 +1,290 @@
+//! The saga under failure: lost responses, a worker killed mid-saga, a service down
+//! for a while, a compensation that cannot finish.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
+use saga_contract::{ADMIN_USER, Outcome, SagaPhase, StepName};
+use serde_json::{Value, json};
+use worker::breaker::BreakerState;
+use worker::config::WorkerConfig;
+
+use crate::support::{CUSTOMER, InProcessWorker, Stack, Wrap, eventually, saga, unique};
+
+/// Lets the service handle the first matching request, then throws its successful
+/// answer away and says 502: the effect happened, the caller does not know it.
+fn lose_first_success(
+    method: Method,
+    path_prefix: &'static str,
+    path_suffix: &'static str,
+) -> Wrap {
+    Box::new(move |router: Router| {
+        let lost = Arc::new(AtomicBool::new(false));
+        router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let lost = lost.clone();
+            let method = method.clone();
+            async move {
+                let path = request.uri().path();
+                let matches = request.method() == method
+                    && path.starts_with(path_prefix)
+                    && path.ends_with(path_suffix);
+                let response = next.run(request).await;
+                if matches && response.status().is_success() && !lost.swap(true, Ordering::SeqCst) {
+                    return (StatusCode::BAD_GATEWAY, "response lost").into_response();
+                }
+                response
+            }
+        }))
+    })
+}
+
+#[tokio::test]
+async fn activities_re_executed_after_they_succeeded_have_no_double_effect() {
+    let wraps = HashMap::from([
+        (
+            "inventory",
+            lose_first_success(Method::PUT, "/reservations/", ""),
+        ),
+        (
+            "payment",
+            lose_first_success(Method::POST, "/payments/", "/charge"),
+        ),
+    ]);
+    let stack = Stack::start_with(wraps).await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("MUG", 10, 1250).await;
+    let input = saga(&unique("re-executed"), &[("MUG", 2, 1250)], "card_approve");
+    stack.start_saga(&input).await;
+
+    assert_eq!(
+        stack.result(&input.order_id).await.outcome,
+        Outcome::Completed
+    );
+    // Both reservation and charge ran twice at the services...
+    assert_eq!(stack.calls("payment"), 2);
+    assert_eq!(
+        stack.calls("inventory"),
+        2 + 1 + 1,
+        "the product's creation, the reservation twice, the commit"
+    );
+    // ...and took effect once.
+    assert_eq!(stack.stock("MUG").await, (8, 0));
+    assert_eq!(stack.ledger(&input.order_id).await, (2500, 0));
+    let status = stack.status(&input.order_id).await;
+    for step in [StepName::ReserveInventory, StepName::ChargePayment] {
+        let record = status.steps.iter().find(|s| s.name == step).expect("step");
+        // Two attempts of the effectful call, one of the status update.
+        assert_eq!(record.attempts, 3, "{record:?}");
+    }
+}
+
+/// A worker running as its own process, killed with SIGKILL on drop.
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    fn start(config: &WorkerConfig) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_worker"))
+            .env("TASK_QUEUE", &config.task_queue)
+            .env("INVENTORY_URL", &config.services.inventory)
+            .env("ORDER_URL", &config.services.order)
+            .env("PAYMENT_URL", &config.services.payment)
+            .env("NOTIFICATION_URL", &config.services.notification)
+            .env("WORKER_STATUS_ADDR", "")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the worker binary");
+        Self(child)
+    }
+
+    /// SIGKILL: no graceful shutdown, in-flight activities are simply lost.
+    fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL the worker");
+        self.0.wait().expect("reap the worker");
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_saga_is_replaced_and_effects_happen_exactly_once() {
+    let stack = Stack::start().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let config = stack.worker_config();
+    let mut first = WorkerProcess::start(&config);
+    // card_slow keeps the charge in flight for seconds: the kill lands mid-call.
+    let input = saga(&unique("sigkill"), &[("MUG", 2, 1250)], "card_slow");
+    stack.start_saga(&input).await;
+    eventually(
+        Duration::from_secs(60),
+        "the charge to be in flight",
+        || async { (stack.calls("payment") > 0).then_some(()) },
+    )
+    .await;
+    first.kill();
+
+    let _second = WorkerProcess::start(&config);
+    let result = stack.result(&input.order_id).await;
+    assert_eq!(result.outcome, Outcome::Completed);
+    // The lost charge was retried by the new worker and took effect once.
+    assert!(stack.calls("payment") >= 2, "the charge was re-executed");
+    assert_eq!(stack.ledger(&input.order_id).await, (2500, 0));
+    assert_eq!(stack.stock("MUG").await, (8, 0));
+    let order = stack.order(&input.order_id).await;
+    let history: Vec<&str> = order["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|c| c["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(history, ["PENDING", "RESERVED", "PAID", "COMPLETED"]);
+    let notifications = stack.notifications(CUSTOMER).await;
+    let keys: HashSet<&str> = notifications
+        .iter()
+        .map(|n| n["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        notifications.len(),
+        "no notification recorded twice"
+    );
+    let completed = notifications
+        .iter()
+        .filter(|n| n["kind"] == "order.completed")
+        .count();
+    assert_eq!(completed, 1);
+}
+
+#[tokio::test]
+async fn the_breaker_spares_a_service_that_is_down_and_closes_when_it_is_back() {
+    let stack = Stack::start().await;
+    let worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("MUG", 100, 1250).await;
+    stack
+        .set_failure(&stack.inventory, json!({"mode": "down"}))
+        .await;
+    let calls_before = stack.calls("inventory");
+
+    let orders: Vec<_> = (0..8)
+        .map(|i| {
+            saga(
+                &unique(&format!("breaker-{i}")),
+                &[("MUG", 1, 1250)],
+                "card_approve",
+            )
+        })
+        .collect();
+    for input in &orders {
+        stack.start_saga(input).await;
+    }
+    // Let the outage last: the breaker opens, a probe fails, it opens again, twice.
+    eventually(
+        Duration::from_secs(60),
+        "the breaker to open three times",
+        || async {
+            let breaker = worker.breaker("inventory");
+            (breaker.times_opened >= 3).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(worker.breaker("inventory").state, BreakerState::Open);
+    let calls_while_down = stack.calls("inventory") - calls_before;
+    let mut attempts_while_down = 0;
+    for input in &orders {
+        let status = stack.status(&input.order_id).await;
+        let reserve = status
+            .steps
+            .iter()
+            .find(|s| s.name == StepName::ReserveInventory)
+            .expect("reserve step");
+        attempts_while_down += reserve.attempts as usize;
+    }
+    stack
+        .set_failure(&stack.inventory, json!({"mode": "off"}))
+        .await;
+
+    for input in &orders {
+        assert_eq!(
+            stack.result(&input.order_id).await.outcome,
+            Outcome::Completed
+        );
+    }
+    assert_eq!(stack.stock("MUG").await, (92, 0));
+    let breaker = worker.breaker("inventory");
+    assert_eq!(breaker.state, BreakerState::Closed);
+    assert!(
+        calls_while_down * 2 <= attempts_while_down,
+        "the service got {calls_while_down} calls for {attempts_while_down} attempts"
+    );
+}
+
+#[tokio::test]
+async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("ESPRESSO", 3, 89_900).await;
+    let input = saga(&unique("stuck"), &[("ESPRESSO", 2, 89_900)], "card_approve");
+    stack.start_saga(&input).await;
+    eventually(
+        Duration::from_secs(30),
+        "the saga to await approval",
+        || async {
+            (stack.status(&input.order_id).await.phase == SagaPhase::AwaitingApproval).then_some(())
+        },
+    )
+    .await;
+    // The release will fail until the inventory comes back.
+    stack
+        .set_failure(&stack.inventory, json!({"mode": "down"}))
+        .await;
+    stack
+        .client
+        .get_workflow_handle::<worker::workflow::OrderSaga>(input.order_id.as_str())
+        .signal(
+            worker::workflow::OrderSaga::reject,
+            saga_contract::Decision {
+                reason: Some("too expensive".into()),
+            },
+            temporalio_client::WorkflowSignalOptions::default(),
+        )
+        .await
+        .expect("signal reject");
+
+    let alert: Value = eventually(Duration::from_secs(90), "an admin alert", || async {
+        stack
+            .notifications(ADMIN_USER)
+            .await
+            .into_iter()
+            .find(|n| n["kind"] == "saga.compensation_stuck")
+    })
+    .await;
+    assert_eq!(alert["order_id"], input.order_id.as_str());
+    assert_eq!(alert["data"]["step"], "release_inventory");
+    let status = stack.status(&input.order_id).await;
+    assert_eq!(status.phase, SagaPhase::Compensating);
+
+    stack
+        .set_failure(&stack.inventory, json!({"mode": "off"}))
+        .await;
+    let result = stack.result(&input.order_id).await;
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert_eq!(
+        result.reason.as_deref(),
+        Some("rejected by the customer: too expensive")
+    );
+    assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
+    assert_eq!(stack.order(&input.order_id).await["status"], "CANCELLED");
+}

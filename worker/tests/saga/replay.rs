@@ -1,0 +1,42 @@
+//! Replays the recorded history of every saga path against the current workflow code:
+//! a change that breaks determinism fails here, before it can break running sagas.
+//! Re-record with `RECORD_HISTORIES=1 infra/test.sh` after an intended change of the
+//! workflow's commands (and version it with `ctx.patched` if sagas are in flight).
+
+use temporalio_client::WorkflowHistory;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use worker::workflow::OrderSaga;
+
+use crate::support::histories_dir;
+
+const PATHS: &[&str] = &[
+    "success",
+    "out_of_stock",
+    "decline",
+    "retry_then_success",
+    "approval_timeout",
+    "approval_granted",
+    "cancel",
+];
+
+#[tokio::test]
+async fn every_recorded_saga_path_replays_deterministically() {
+    let replayer = WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<OrderSaga>()
+            .expect("register the workflow")
+            .build(),
+    )
+    .expect("replayer");
+    for path in PATHS {
+        let file = histories_dir().join(format!("{path}.json"));
+        let json = std::fs::read(&file).unwrap_or_else(|e| {
+            panic!("{}: {e}; record it with RECORD_HISTORIES=1", file.display())
+        });
+        let history = WorkflowHistory::from_json(&json)
+            .unwrap_or_else(|e| panic!("{}: not a history: {e}", file.display()));
+        if let Err(error) = replayer.replay_workflow(history).await {
+            panic!("{path} no longer replays: {error}");
+        }
+    }
+}

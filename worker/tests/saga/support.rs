@@ -1,0 +1,377 @@
+//! The real stack for saga tests: the four services the saga calls, on fresh tables in
+//! DynamoDB Local, each wrapped in a layer that counts the calls it receives; a worker
+//! on a task queue of its own; a client of the Temporal dev server.
+//!
+//! `infra/test.sh` starts DynamoDB Local and the dev server and exports their addresses.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use saga_contract::{ApprovalPolicy, OrderLine, SagaInput, SagaResult, SagaStatus};
+use serde_json::{Value, json};
+use service_kit::testing::{self, Api};
+use temporalio_client::{
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
+};
+use temporalio_sdk::Runtime;
+use worker::breaker::{BreakerSettings, BreakerSnapshot, CircuitBreaker};
+use worker::config::{ServiceUrls, WorkerConfig};
+use worker::workflow::OrderSaga;
+
+/// How long a saga may take in these tests before they give up on it.
+pub const SAGA_DEADLINE: Duration = Duration::from_secs(120);
+/// `card_slow` in these tests.
+pub const SLOW_CARD_DELAY: Duration = Duration::from_secs(3);
+pub const CUSTOMER: &str = "c-1";
+
+/// Transforms a service's router before it is served (e.g. to lose responses).
+pub type Wrap = Box<dyn FnOnce(Router) -> Router>;
+
+pub struct Stack {
+    pub inventory: Api,
+    pub order: Api,
+    pub payment: Api,
+    pub notification: Api,
+    calls: HashMap<&'static str, Arc<AtomicUsize>>,
+    pub task_queue: String,
+    pub client: Client,
+    pub breaker: BreakerSettings,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(HashMap::new()).await
+    }
+
+    /// Starts the services, wrapping those named in `wraps`.
+    pub async fn start_with(mut wraps: HashMap<&'static str, Wrap>) -> Self {
+        let dynamo = testing::dynamo().await;
+        let tables = [
+            inventory::TABLE,
+            order::TABLE,
+            payment::TABLE,
+            notification::TABLE,
+        ];
+        let mut configs = Vec::new();
+        for table in tables {
+            configs.push(testing::fresh_table(&dynamo, table).await);
+        }
+        let routers = [
+            ("inventory", inventory::router(dynamo.clone(), &configs[0])),
+            ("order", order::router(dynamo.clone(), &configs[1])),
+            (
+                "payment",
+                payment::router(dynamo.clone(), &configs[2], SLOW_CARD_DELAY),
+            ),
+            (
+                "notification",
+                notification::router(dynamo.clone(), &configs[3]),
+            ),
+        ];
+        let mut calls = HashMap::new();
+        let mut apis = Vec::new();
+        for (name, mut router) in routers {
+            if let Some(wrap) = wraps.remove(name) {
+                router = wrap(router);
+            }
+            let counter = Arc::new(AtomicUsize::new(0));
+            calls.insert(name, counter.clone());
+            let counted = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+                let counter = counter.clone();
+                async move { count(&counter, request, next).await }
+            }));
+            apis.push(testing::spawn(counted).await);
+        }
+        let [inventory, order, payment, notification] =
+            <[Api; 4]>::try_from(apis).unwrap_or_else(|_| unreachable!("four services"));
+        Self {
+            inventory,
+            order,
+            payment,
+            notification,
+            calls,
+            task_queue: format!("saga-test-{}", uuid::Uuid::new_v4().simple()),
+            client: worker::connect()
+                .await
+                .expect("connect to the Temporal dev server"),
+            breaker: BreakerSettings {
+                failure_threshold: 3,
+                cool_down: Duration::from_secs(2),
+            },
+        }
+    }
+
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            task_queue: self.task_queue.clone(),
+            services: ServiceUrls {
+                inventory: self.inventory.base_url.clone(),
+                order: self.order.base_url.clone(),
+                payment: self.payment.base_url.clone(),
+                notification: self.notification.base_url.clone(),
+            },
+            breaker: self.breaker,
+            downstream_timeout: Duration::from_secs(8),
+            status_addr: None,
+        }
+    }
+
+    /// The calls `service` has received (failure-mode changes excluded).
+    pub fn calls(&self, service: &str) -> usize {
+        self.calls[service].load(Ordering::SeqCst)
+    }
+
+    pub async fn add_product(&self, sku: &str, available: u32, price: u64) {
+        self.inventory
+            .post(
+                "/products",
+                json!({"sku": sku, "name": sku, "price": price, "currency": "EUR", "available": available}),
+            )
+            .await
+            .expect(201);
+    }
+
+    /// (available, reserved) of a product.
+    pub async fn stock(&self, sku: &str) -> (u64, u64) {
+        let product = self
+            .inventory
+            .get(&format!("/products/{sku}"))
+            .await
+            .expect(200);
+        (
+            product["available"].as_u64().expect("available"),
+            product["reserved"].as_u64().expect("reserved"),
+        )
+    }
+
+    /// (charged, refunded) of an order; zeros when it has no payment at all.
+    pub async fn ledger(&self, order_id: &str) -> (u64, u64) {
+        let reply = self.payment.get(&format!("/payments/{order_id}")).await;
+        if reply.status == 404 {
+            return (0, 0);
+        }
+        let ledger = reply.expect(200);
+        (
+            ledger["charged"].as_u64().expect("charged"),
+            ledger["refunded"].as_u64().expect("refunded"),
+        )
+    }
+
+    pub async fn order(&self, order_id: &str) -> Value {
+        self.order
+            .get(&format!("/orders/{order_id}"))
+            .await
+            .expect(200)
+    }
+
+    pub async fn notifications(&self, user: &str) -> Vec<Value> {
+        let page = self
+            .notification
+            .get(&format!("/users/{user}/notifications?limit=100"))
+            .await
+            .expect(200);
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn set_failure(&self, api: &Api, mode: Value) {
+        api.put("/admin/failure-mode", mode).await.expect(200);
+    }
+
+    pub async fn start_saga(&self, input: &SagaInput) {
+        self.client
+            .start_workflow(
+                OrderSaga::run,
+                input.clone(),
+                WorkflowStartOptions::new(self.task_queue.clone(), input.order_id.clone()).build(),
+            )
+            .await
+            .expect("start the saga");
+    }
+
+    pub async fn result(&self, order_id: &str) -> SagaResult {
+        let handle = self.client.get_workflow_handle::<OrderSaga>(order_id);
+        tokio::time::timeout(
+            SAGA_DEADLINE,
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("saga {order_id} did not finish within {SAGA_DEADLINE:?}"))
+        .expect("saga result")
+    }
+
+    pub async fn status(&self, order_id: &str) -> SagaStatus {
+        self.client
+            .get_workflow_handle::<OrderSaga>(order_id)
+            .query(OrderSaga::status, (), WorkflowQueryOptions::default())
+            .await
+            .expect("query the saga")
+    }
+
+    pub async fn approve(&self, order_id: &str) {
+        self.client
+            .get_workflow_handle::<OrderSaga>(order_id)
+            .signal(OrderSaga::approve, (), WorkflowSignalOptions::default())
+            .await
+            .expect("signal approve");
+    }
+
+    pub async fn cancel(&self, order_id: &str, reason: &str) {
+        let decision = saga_contract::Decision {
+            reason: Some(reason.to_owned()),
+        };
+        self.client
+            .get_workflow_handle::<OrderSaga>(order_id)
+            .signal(
+                OrderSaga::cancel,
+                decision,
+                WorkflowSignalOptions::default(),
+            )
+            .await
+            .expect("signal cancel");
+    }
+
+    /// Saves the saga's history under `worker/tests/histories/<name>.json` when
+    /// `RECORD_HISTORIES` is set; the replay test replays every file there.
+    pub async fn record_history(&self, order_id: &str, name: &str) {
+        if std::env::var_os("RECORD_HISTORIES").is_none() {
+            return;
+        }
+        let json = self
+            .client
+            .get_workflow_handle::<OrderSaga>(order_id)
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await
+            .expect("fetch history");
+        std::fs::write(histories_dir().join(format!("{name}.json")), json).expect("save history");
+    }
+}
+
+pub fn histories_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
+}
+
+async fn count(counter: &AtomicUsize, request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/admin/") {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+    next.run(request).await
+}
+
+/// A saga input for `lines` of (sku, quantity, unit price).
+pub fn saga(order_id: &str, lines: &[(&str, u32, u64)], method: &str) -> SagaInput {
+    SagaInput {
+        order_id: order_id.to_owned(),
+        customer_id: CUSTOMER.to_owned(),
+        lines: lines
+            .iter()
+            .map(|&(sku, quantity, unit_price)| OrderLine {
+                sku: sku.to_owned(),
+                quantity,
+                unit_price,
+            })
+            .collect(),
+        currency: "EUR".to_owned(),
+        payment_method: method.to_owned(),
+        approval: ApprovalPolicy {
+            threshold: 100_000,
+            timeout_secs: 900,
+        },
+    }
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Polls `check` until it yields a value or `within` passes.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A worker running in this process on a thread of its own (its run loop is not
+/// `Send`), stopped and joined on drop.
+pub struct InProcessWorker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    breakers: Arc<Mutex<Vec<Arc<CircuitBreaker>>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcessWorker {
+    pub fn start(config: WorkerConfig) -> Self {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let breakers = Arc::new(Mutex::new(Vec::new()));
+        let shared = breakers.clone();
+        let thread = std::thread::spawn(move || {
+            let tokio = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            tokio.block_on(async move {
+                let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+                let client = worker::connect().await.expect("connect");
+                let (mut saga_worker, breakers) =
+                    worker::saga_worker(&runtime, client, &config).expect("worker");
+                *shared.lock().expect("breakers") = breakers;
+                // Shutdown spawns an RPC onto the calling runtime: call it from this one.
+                let shutdown = saga_worker.shutdown_handle();
+                tokio::spawn(async move {
+                    let _ = stopped.await;
+                    shutdown();
+                });
+                ready_tx.send(()).expect("report ready");
+                saga_worker.run().await.expect("worker run");
+            });
+            // Dropping the runtime would wait for the SDK's blocking tasks indefinitely.
+            tokio.shutdown_timeout(Duration::from_secs(2));
+        });
+        ready_rx.recv().expect("worker started");
+        Self {
+            stop: Some(stop),
+            breakers,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn breaker(&self, service: &str) -> BreakerSnapshot {
+        let breakers = self.breakers.lock().expect("breakers");
+        let breaker = breakers
+            .iter()
+            .find(|b| b.service() == service)
+            .expect("a breaker per service");
+        breaker.snapshot(Instant::now())
+    }
+}
+
+impl Drop for InProcessWorker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
