@@ -35,3 +35,36 @@ pub async fn serve(addr: SocketAddr, breakers: Vec<Arc<CircuitBreaker>>) -> std:
     tracing::info!(address = %listener.local_addr()?, "status endpoint listening");
     axum::serve(listener, service_kit::serve::edge(router(breakers))).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::breaker::BreakerSettings;
+
+    #[tokio::test]
+    async fn breakers_are_served_with_their_state() {
+        let settings = BreakerSettings {
+            failure_threshold: 1,
+            cool_down: Duration::from_secs(60),
+        };
+        let inventory = Arc::new(CircuitBreaker::new("inventory", settings));
+        let payment = Arc::new(CircuitBreaker::new("payment", settings));
+        inventory.record_failure(Instant::now());
+        let api = service_kit::testing::spawn(router(vec![inventory, payment])).await;
+
+        let breakers = api.get("/breakers").await.expect(200);
+        assert_eq!(breakers[0]["service"], "inventory");
+        assert_eq!(breakers[0]["state"], "open");
+        assert_eq!(breakers[0]["times_opened"], 1);
+        assert!(
+            breakers[0]["retry_after_ms"]
+                .as_u64()
+                .is_some_and(|ms| ms > 0)
+        );
+        assert_eq!(breakers[1]["service"], "payment");
+        assert_eq!(breakers[1]["state"], "closed");
+        assert_eq!(api.get("/health").await.expect(200)["status"], "ok");
+    }
+}

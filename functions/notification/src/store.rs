@@ -8,7 +8,9 @@
 //! sequence order: whoever can see number N can see every number below it, which is
 //! what lets a client catch up after a reconnect with no gap.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -82,7 +84,14 @@ pub trait NotificationStore: Send + Sync + 'static {
 pub struct DynamoNotificationStore {
     client: Client,
     table: String,
+    /// The last sequence number this instance saw per user: a guess that saves reading
+    /// the feed before each recording. The transaction's condition checks it; a stale
+    /// guess costs one retry with a fresh read.
+    last_seq: Mutex<HashMap<String, u64>>,
 }
+
+/// How many users' sequence numbers an instance remembers before starting afresh.
+const REMEMBERED_FEEDS: usize = 10_000;
 
 /// A busy feed makes concurrent recordings retry: each round at least one of them
 /// wins, so the bound only has to exceed the number of writers racing on one feed.
@@ -93,6 +102,30 @@ impl DynamoNotificationStore {
         Self {
             client,
             table: table.into(),
+            last_seq: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remembered_seq(&self, user_id: &str) -> Option<u64> {
+        self.last_seq
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user_id)
+            .copied()
+    }
+
+    fn remember_seq(&self, user_id: &str, seq: Option<u64>) {
+        let mut last_seq = self.last_seq.lock().unwrap_or_else(|e| e.into_inner());
+        match seq {
+            Some(seq) => {
+                if last_seq.len() >= REMEMBERED_FEEDS {
+                    last_seq.clear();
+                }
+                last_seq.insert(user_id.to_owned(), seq);
+            }
+            None => {
+                last_seq.remove(user_id);
+            }
         }
     }
 
@@ -144,8 +177,11 @@ impl NotificationStore for DynamoNotificationStore {
         let user = &draft.user_id;
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
         for _ in 0..RECORD_ATTEMPTS {
-            let feed = self.feed(user).await?;
-            let seq = feed.seq + 1;
+            let current = match self.remembered_seq(user) {
+                Some(seq) => seq,
+                None => self.feed(user).await?.seq,
+            };
+            let seq = current + 1;
             let notification = Notification {
                 id: seq.to_string(),
                 ..draft.clone()
@@ -154,17 +190,17 @@ impl NotificationStore for DynamoNotificationStore {
                 .table_name(&self.table)
                 .set_key(Some(dynamo::key(user_pk(user), FEED)))
                 .update_expression("SET seq = :next ADD unread :one")
-                .condition_expression(if feed.seq == 0 {
+                .condition_expression(if current == 0 {
                     "attribute_not_exists(seq)"
                 } else {
                     "seq = :current"
                 })
                 .expression_attribute_values(":next", n(seq))
                 .expression_attribute_values(":one", n(1));
-            let advance = if feed.seq == 0 {
+            let advance = if current == 0 {
                 advance
             } else {
-                advance.expression_attribute_values(":current", n(feed.seq))
+                advance.expression_attribute_values(":current", n(current))
             };
             let claim = dynamo::key(user_pk(user), key_sk(&draft.key))
                 .into_iter()
@@ -199,9 +235,14 @@ impl NotificationStore for DynamoNotificationStore {
                 .send()
                 .await;
             let error = match result {
-                Ok(_) => return Ok(RecordOutcome::Recorded(notification)),
+                Ok(_) => {
+                    self.remember_seq(user, Some(seq));
+                    return Ok(RecordOutcome::Recorded(notification));
+                }
                 Err(error) => error,
             };
+            // Whatever happened, the guess may be stale now.
+            self.remember_seq(user, None);
             match dynamo::cancellation_reasons(&error) {
                 Some([_, claimed, _]) if is_condition_failure(claimed) => {
                     return Ok(RecordOutcome::Exists(

@@ -229,6 +229,18 @@ async fn invalid_notifications_are_422_and_record_nothing() {
 }
 
 #[tokio::test]
+async fn keys_may_be_longer_than_ids_but_are_bounded() {
+    let api = notification_service().await;
+    let long_key = format!("{}.order.completed", "o".repeat(64));
+    api.post("/users/u-1/notifications", event(&long_key))
+        .await
+        .expect(201);
+    api.post("/users/u-1/notifications", event(&"k".repeat(129)))
+        .await
+        .expect_problem(422, "validation-failed");
+}
+
+#[tokio::test]
 async fn bad_cursors_and_limits_are_400() {
     let api = notification_service().await;
     for query in [

@@ -17,7 +17,9 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use worker::bench::{LoadReport, NoopActivities, NoopWorkflow, load, peak_rss};
 use worker::workflow::OrderSaga;
 
-const SKU: &str = "BENCH-ITEM";
+/// Orders spread over this many products and customers, as a shop's orders do; one hot
+/// item or one customer with every order would measure contention on that item.
+const SPREAD: usize = 100;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -30,14 +32,18 @@ async fn main() -> Result<(), BoxError> {
     let inventory = required("INVENTORY_URL")?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
 
-    let created = reqwest::Client::new()
-        .post(format!("{inventory}/products"))
-        .json(&json!({"sku": SKU, "name": "Benchmark item", "price": 100, "currency": "EUR", "available": 10_000_000}))
-        .send()
-        .await?
-        .status();
-    if !created.is_success() {
-        return Err(format!("creating the benchmark product answered {created}").into());
+    let http = reqwest::Client::new();
+    for i in 0..SPREAD {
+        let product = json!({"sku": sku(i), "name": "Benchmark item", "price": 100, "currency": "EUR", "available": 1_000_000});
+        let created = http
+            .post(format!("{inventory}/products"))
+            .json(&product)
+            .send()
+            .await?
+            .status();
+        if !created.is_success() {
+            return Err(format!("creating a benchmark product answered {created}").into());
+        }
     }
 
     let runtime = Runtime::from_current_tokio(Default::default())?;
@@ -46,12 +52,12 @@ async fn main() -> Result<(), BoxError> {
         let client = client.clone();
         let order_id = format!("bench-{run_id}-{phase}-{i}");
         let task_queue = task_queue.clone();
-        async move { run_saga(&client, &task_queue, order_id).await }
+        async move { run_saga(&client, &task_queue, order_id, i).await }
     };
 
     // How many activities one saga runs: the baseline runs as many.
     let probe = format!("bench-{run_id}-probe");
-    run_saga(&client, &task_queue, probe.clone()).await?;
+    run_saga(&client, &task_queue, probe.clone(), 0).await?;
     let activities = activities_in(&client, &probe).await?;
 
     let noop_queue = format!("bench-noop-{run_id}");
@@ -119,12 +125,21 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn run_saga(client: &Client, task_queue: &str, order_id: String) -> Result<(), String> {
+fn sku(i: usize) -> String {
+    format!("BENCH-{}", i % SPREAD)
+}
+
+async fn run_saga(
+    client: &Client,
+    task_queue: &str,
+    order_id: String,
+    i: usize,
+) -> Result<(), String> {
     let input = SagaInput {
         order_id: order_id.clone(),
-        customer_id: "bench".to_owned(),
+        customer_id: format!("bench-customer-{}", i % SPREAD),
         lines: vec![OrderLine {
-            sku: SKU.to_owned(),
+            sku: sku(i),
             quantity: 1,
             unit_price: 100,
         }],
