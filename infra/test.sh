@@ -2,7 +2,8 @@
 # Runs every check and test: formatting, clippy, unit tests, integration tests of
 # every service and of the order saga against a real DynamoDB Local and a real
 # Temporal dev server (started here, in memory, on free ports), the replay of the
-# recorded saga histories, and the README's curl examples against infra/run.sh.
+# recorded saga histories, the UI's unit tests, and the whole system as infra/run.sh
+# starts it: the README's examples, the OpenAPI document and the browser tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
@@ -27,6 +28,10 @@ AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" \
   cargo test --workspace --all-features
 stop_started
 
-say "README examples against infra/run.sh"
-"$VENV/bin/python" "$ROOT/infra/check_readme.py"
+say "the UI's unit tests"
+(cd "$ROOT/frontend" && npm run --silent typecheck && npm test --silent)
+
+say "the whole system, as started by infra/run.sh: README examples, OpenAPI, browser"
+ensure_chromium
+"$VENV/bin/python" "$ROOT/infra/system_check.py"
 say "all checks passed"

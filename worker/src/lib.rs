@@ -9,6 +9,8 @@ pub mod config;
 pub mod policies;
 pub mod services;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timeline;
 pub mod workflow;
 

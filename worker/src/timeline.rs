@@ -17,6 +17,7 @@ pub struct SagaEvent {
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
     order_id: String,
+    customer_id: String,
     phase: Option<SagaPhase>,
     steps: Vec<StepRecord>,
     /// Attempts of the step made by its earlier activities (a step may call several).
@@ -29,7 +30,7 @@ pub struct Timeline {
 
 impl Timeline {
     /// A timeline with the forward steps pending (approval skipped when not needed).
-    pub fn new(order_id: &str, needs_approval: bool) -> Self {
+    pub fn new(order_id: &str, customer_id: &str, needs_approval: bool) -> Self {
         let forward = [
             StepName::CreateOrder,
             StepName::ReserveInventory,
@@ -55,6 +56,7 @@ impl Timeline {
             .collect();
         Self {
             order_id: order_id.to_owned(),
+            customer_id: customer_id.to_owned(),
             phase: Some(SagaPhase::Running),
             steps,
             ..Self::default()
@@ -75,6 +77,7 @@ impl Timeline {
             .map(|s| s.name);
         SagaStatus {
             order_id: self.order_id.clone(),
+            customer_id: self.customer_id.clone(),
             phase: self.phase.unwrap_or(SagaPhase::Running),
             current_step,
             steps: self.steps.clone(),
@@ -269,12 +272,12 @@ mod tests {
 
     #[test]
     fn approval_is_skipped_below_the_threshold() {
-        let timeline = Timeline::new("o-1", false);
+        let timeline = Timeline::new("o-1", "c-1", false);
         assert_eq!(
             timeline.step(StepName::AwaitApproval).map(|s| s.status),
             Some(StepStatus::Skipped)
         );
-        let timeline = Timeline::new("o-1", true);
+        let timeline = Timeline::new("o-1", "c-1", true);
         assert_eq!(
             timeline.step(StepName::AwaitApproval).map(|s| s.status),
             Some(StepStatus::Pending)
@@ -283,7 +286,7 @@ mod tests {
 
     #[test]
     fn attempts_accumulate_across_a_steps_activities() {
-        let mut timeline = Timeline::new("o-1", false);
+        let mut timeline = Timeline::new("o-1", "c-1", false);
         timeline.start(StepName::ReserveInventory, "t1");
         timeline.attempt_failed(1, "inventory failed: 503");
         timeline.attempt_failed(2, "inventory failed: 503");
@@ -302,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_current_step_is_the_one_running_or_waiting() {
-        let mut timeline = Timeline::new("o-1", true);
+        let mut timeline = Timeline::new("o-1", "c-1", true);
         assert_eq!(timeline.current_step(), None);
         timeline.start(StepName::CreateOrder, "t");
         assert_eq!(timeline.current_step(), Some(StepName::CreateOrder));
@@ -318,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_late_failure_report_does_not_disturb_a_waiting_step() {
-        let mut timeline = Timeline::new("o-1", true);
+        let mut timeline = Timeline::new("o-1", "c-1", true);
         timeline.await_approval("t", "deadline", 1, "EUR");
         timeline.attempt_failed(1, "boom");
         assert_eq!(
@@ -329,7 +332,7 @@ mod tests {
 
     #[test]
     fn compensation_skips_what_was_not_started_and_appends_its_steps() {
-        let mut timeline = Timeline::new("o-1", false);
+        let mut timeline = Timeline::new("o-1", "c-1", false);
         timeline.start(StepName::CreateOrder, "t");
         timeline.complete(StepName::CreateOrder, "t");
         timeline.start(StepName::ReserveInventory, "t");
@@ -357,7 +360,7 @@ mod tests {
 
     #[test]
     fn events_are_numbered_once_and_published_in_order() {
-        let mut timeline = Timeline::new("o-1", false);
+        let mut timeline = Timeline::new("o-1", "c-1", false);
         timeline.start(StepName::CreateOrder, "t");
         timeline.complete(StepName::CreateOrder, "t");
         timeline.start(StepName::ReserveInventory, "t");
@@ -376,7 +379,7 @@ mod tests {
 
     #[test]
     fn the_notification_steps_are_not_announced_twice() {
-        let mut timeline = Timeline::new("o-1", false);
+        let mut timeline = Timeline::new("o-1", "c-1", false);
         timeline.start(StepName::NotifyCustomer, "t");
         timeline.complete(StepName::NotifyCustomer, "t");
         assert!(!timeline.has_unpublished());

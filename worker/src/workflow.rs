@@ -119,7 +119,7 @@ impl OrderSaga {
         ctx.state_mut(|s| {
             s.order_id = input.order_id.clone();
             s.customer_id = input.customer_id.clone();
-            s.timeline = Timeline::new(&input.order_id, input.needs_approval());
+            s.timeline = Timeline::new(&input.order_id, &input.customer_id, input.needs_approval());
         });
         let result = match Self::forward(ctx, &input).await {
             Ok(()) => {
@@ -632,4 +632,22 @@ fn step_key(step: StepName) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use saga_contract::temporal;
+    use temporalio_common::{QueryDefinition, SignalDefinition, WorkflowDefinition};
+
+    use super::*;
+
+    /// Callers use the contract's definitions: they must name what the worker runs.
+    #[test]
+    fn the_contract_names_the_registered_workflow_signals_and_query() {
+        assert_eq!(OrderSaga::run.name(), temporal::OrderSaga.name());
+        assert_eq!(OrderSaga::approve.name(), temporal::Approve.name());
+        assert_eq!(OrderSaga::reject.name(), temporal::Reject.name());
+        assert_eq!(OrderSaga::cancel.name(), temporal::Cancel.name());
+        assert_eq!(OrderSaga::status.name(), temporal::Status.name());
+    }
 }

@@ -4,6 +4,9 @@
 //! The workflow id of a saga is its order id, so starting the same order twice starts
 //! one workflow.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
 /// The registered workflow type.
@@ -24,6 +27,7 @@ pub const STATUS_QUERY: &str = "status";
 pub const ADMIN_USER: &str = "admins";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: u32,
@@ -33,6 +37,7 @@ pub struct OrderLine {
 
 /// When a large order needs the customer's approval, and for how long to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalPolicy {
     /// Orders whose total is above this (minor units) wait for approval.
     pub threshold: u64,
@@ -52,6 +57,7 @@ impl Default for ApprovalPolicy {
 /// The input of one saga. Everything the workflow decides on is in here, so that
 /// replaying it never depends on the worker's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SagaInput {
     pub order_id: String,
     pub customer_id: String,
@@ -77,8 +83,71 @@ impl SagaInput {
     }
 }
 
+/// The deterministic test cards of the simulated provider. Each one always behaves
+/// the same way, so the UI and the tests can drive every path of the order saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMethod {
+    /// `card_approve`: approved at once.
+    Approve,
+    /// `card_decline`: declined; a permanent business failure, never worth a retry.
+    Decline,
+    /// `card_transient_N` (N = 1..=9): the provider fails transiently for the first N
+    /// attempts at an order, then approves.
+    Transient(u32),
+    /// `card_slow`: approved after a delay (`PAYMENT_SLOW_MS`).
+    Slow,
+}
+
+impl FromStr for PaymentMethod {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "card_approve" => Ok(Self::Approve),
+            "card_decline" => Ok(Self::Decline),
+            "card_slow" => Ok(Self::Slow),
+            _ => raw
+                .strip_prefix("card_transient_")
+                .and_then(|n| n.parse().ok())
+                .filter(|n| (1..=9).contains(n))
+                .map(Self::Transient)
+                .ok_or_else(|| {
+                    format!(
+                        "Unknown payment method {raw:?}: use card_approve, card_decline, \
+                         card_transient_1 to card_transient_9, or card_slow."
+                    )
+                }),
+        }
+    }
+}
+
+impl fmt::Display for PaymentMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Approve => f.write_str("card_approve"),
+            Self::Decline => f.write_str("card_decline"),
+            Self::Transient(n) => write!(f, "card_transient_{n}"),
+            Self::Slow => f.write_str("card_slow"),
+        }
+    }
+}
+
+impl Serialize for PaymentMethod {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The payload of the `reject` and `cancel` signals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     #[serde(default)]
     pub reason: Option<String>,
@@ -86,6 +155,7 @@ pub struct Decision {
 
 /// The steps of the saga, forward then compensating, in the order they can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepName {
     CreateOrder,
@@ -126,6 +196,7 @@ impl StepName {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -142,6 +213,7 @@ pub enum StepStatus {
 
 /// One step of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepRecord {
     pub name: StepName,
     pub status: StepStatus,
@@ -156,6 +228,7 @@ pub struct StepRecord {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SagaPhase {
     Running,
@@ -167,8 +240,11 @@ pub enum SagaPhase {
 
 /// What the `status` query returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SagaStatus {
     pub order_id: String,
+    /// Whose order this is: callers check it before showing or signalling.
+    pub customer_id: String,
     pub phase: SagaPhase,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_step: Option<StepName>,
@@ -182,6 +258,7 @@ pub struct SagaStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
     Completed,
@@ -191,6 +268,7 @@ pub enum Outcome {
 /// The saga's result. A cancelled order is a normal business outcome, not a workflow
 /// failure: the workflow completes either way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SagaResult {
     pub order_id: String,
     pub outcome: Outcome,
@@ -224,6 +302,28 @@ mod tests {
     }
 
     #[test]
+    fn methods_round_trip_through_their_names() {
+        for name in [
+            "card_approve",
+            "card_decline",
+            "card_transient_3",
+            "card_slow",
+        ] {
+            let method: PaymentMethod = name.parse().expect("known");
+            assert_eq!(method.to_string(), name);
+        }
+        for bad in [
+            "visa",
+            "card_transient_0",
+            "card_transient_10",
+            "card_transient_x",
+            "",
+        ] {
+            assert!(bad.parse::<PaymentMethod>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn orders_above_the_threshold_need_approval() {
         assert_eq!(input(&[(2, 300), (1, 400)], 1000).total(), 1000);
         assert!(!input(&[(2, 300), (1, 400)], 1000).needs_approval());
@@ -240,5 +340,72 @@ mod tests {
         let json = r#"{"order_id":"o","customer_id":"c","lines":[],"currency":"EUR","payment_method":"card_approve"}"#;
         let input: SagaInput = serde_json::from_str(json).expect("parses");
         assert_eq!(input.approval.timeout_secs, 900);
+    }
+}
+
+/// Typed Temporal definitions of the saga for callers that start, signal and query it
+/// without linking the worker (feature `temporal`). The worker's test suite checks that
+/// they match the workflow it registers.
+#[cfg(feature = "temporal")]
+pub mod temporal {
+    use temporalio_common::{
+        HasWorkflowDefinition, QueryDefinition, SignalDefinition, WorkflowDefinition,
+    };
+
+    use super::{Decision, SagaInput, SagaResult, SagaStatus};
+
+    pub struct OrderSaga;
+
+    impl WorkflowDefinition for OrderSaga {
+        type Input = SagaInput;
+        type Output = SagaResult;
+        fn name(&self) -> &str {
+            super::WORKFLOW_TYPE
+        }
+    }
+
+    impl HasWorkflowDefinition for OrderSaga {
+        type Run = Self;
+    }
+
+    pub struct Approve;
+
+    impl SignalDefinition for Approve {
+        type Workflow = OrderSaga;
+        type Input = ();
+        fn name(&self) -> &str {
+            super::APPROVE_SIGNAL
+        }
+    }
+
+    pub struct Reject;
+
+    impl SignalDefinition for Reject {
+        type Workflow = OrderSaga;
+        type Input = Decision;
+        fn name(&self) -> &str {
+            super::REJECT_SIGNAL
+        }
+    }
+
+    pub struct Cancel;
+
+    impl SignalDefinition for Cancel {
+        type Workflow = OrderSaga;
+        type Input = Decision;
+        fn name(&self) -> &str {
+            super::CANCEL_SIGNAL
+        }
+    }
+
+    pub struct Status;
+
+    impl QueryDefinition for Status {
+        type Workflow = OrderSaga;
+        type Input = ();
+        type Output = SagaStatus;
+        fn name(&self) -> &str {
+            super::STATUS_QUERY
+        }
     }
 }

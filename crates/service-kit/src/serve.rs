@@ -50,9 +50,13 @@ pub async fn run(router: Router) -> Result<(), BoxError> {
     let port: u16 = config::optional("PORT", 3000)?;
     let listener = TcpListener::bind(SocketAddr::new(host, port)).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // With the peer's address, for rate limiting by client IP.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 

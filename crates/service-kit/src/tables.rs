@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -25,6 +25,16 @@ pub struct TableDefinition {
     pub key_schema: Vec<KeySpec>,
     #[serde(default)]
     pub global_secondary_indexes: Vec<IndexSpec>,
+    /// Items expire at the epoch seconds in this attribute.
+    #[serde(default)]
+    pub time_to_live_specification: Option<TtlSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TtlSpec {
+    pub attribute_name: String,
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -135,6 +145,26 @@ pub async fn create(client: &Client, owner: &str, table_name: &str) -> Result<()
         .wait(Duration::from_secs(120))
         .await
         .map_err(|error| create_error(DisplayErrorContext(&error).to_string()))?;
+    if let Some(ttl) = definition.time_to_live_specification {
+        let specification = TimeToLiveSpecification::builder()
+            .attribute_name(ttl.attribute_name)
+            .enabled(ttl.enabled)
+            .build()
+            .map_err(invalid)?;
+        let result = client
+            .update_time_to_live()
+            .table_name(table_name)
+            .time_to_live_specification(specification)
+            .send()
+            .await;
+        // Enabling TTL twice is refused as "already enabled": that is the goal anyway.
+        if let Err(error) = result {
+            let message = DisplayErrorContext(&error).to_string();
+            if !message.contains("already enabled") {
+                return Err(create_error(message));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -155,17 +185,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_service_has_a_table_keyed_by_pk_and_sk() {
+    fn every_function_has_a_table_keyed_by_pk_and_sk() {
         let definitions = definitions().expect("infra/tables.json parses");
         let owners: Vec<_> = definitions.keys().map(String::as_str).collect();
         assert_eq!(
             owners,
             [
                 "customers",
+                "gateway",
                 "inventory",
                 "notifications",
                 "orders",
-                "payments"
+                "payments",
+                "ratelimits"
             ]
         );
         for (owner, definition) in &definitions {

@@ -36,9 +36,13 @@ pub async fn spawn(router: Router) -> Api {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        axum::serve(listener, crate::serve::edge(router))
-            .await
-            .expect("serve");
+        let app = crate::serve::edge(router);
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
     Api {
         base_url: format!("http://{address}"),
@@ -145,7 +149,7 @@ impl Api {
             .expect_problem(413, "body-too-large");
     }
 
-    async fn reply(request: reqwest::RequestBuilder) -> Reply {
+    pub async fn reply(request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("request reaches the service");
         let status = response.status();
         let content_type = response

@@ -1,73 +1,11 @@
 //! Charges, refunds and the simulated payment provider, independent of storage and
 //! HTTP.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The deterministic test cards of the simulated provider. Each one always behaves
-/// the same way, so the UI and the tests can drive every path of the order saga.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentMethod {
-    /// `card_approve`: approved at once.
-    Approve,
-    /// `card_decline`: declined; a permanent business failure, never worth a retry.
-    Decline,
-    /// `card_transient_N` (N = 1..=9): the provider fails transiently for the first N
-    /// attempts at an order, then approves.
-    Transient(u32),
-    /// `card_slow`: approved after a delay (`PAYMENT_SLOW_MS`).
-    Slow,
-}
-
-impl FromStr for PaymentMethod {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        match raw {
-            "card_approve" => Ok(Self::Approve),
-            "card_decline" => Ok(Self::Decline),
-            "card_slow" => Ok(Self::Slow),
-            _ => raw
-                .strip_prefix("card_transient_")
-                .and_then(|n| n.parse().ok())
-                .filter(|n| (1..=9).contains(n))
-                .map(Self::Transient)
-                .ok_or_else(|| {
-                    format!(
-                        "Unknown payment method {raw:?}: use card_approve, card_decline, \
-                         card_transient_1 to card_transient_9, or card_slow."
-                    )
-                }),
-        }
-    }
-}
-
-impl fmt::Display for PaymentMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Approve => f.write_str("card_approve"),
-            Self::Decline => f.write_str("card_decline"),
-            Self::Transient(n) => write!(f, "card_transient_{n}"),
-            Self::Slow => f.write_str("card_slow"),
-        }
-    }
-}
-
-impl Serialize for PaymentMethod {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for PaymentMethod {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub use saga_contract::PaymentMethod;
 
 /// What the provider says about one attempt to charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,28 +111,6 @@ mod tests {
     use super::*;
 
     const SLOW: Duration = Duration::from_millis(5);
-
-    #[test]
-    fn methods_round_trip_through_their_names() {
-        for name in [
-            "card_approve",
-            "card_decline",
-            "card_transient_3",
-            "card_slow",
-        ] {
-            let method: PaymentMethod = name.parse().expect("known");
-            assert_eq!(method.to_string(), name);
-        }
-        for bad in [
-            "visa",
-            "card_transient_0",
-            "card_transient_10",
-            "card_transient_x",
-            "",
-        ] {
-            assert!(bad.parse::<PaymentMethod>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn a_transient_card_fails_n_times_then_approves() {

@@ -1,10 +1,12 @@
-"""Proves the README's quick start and API examples true.
+"""Tests the whole system as a user meets it, started by the README's run command.
 
-Starts infra/run.sh on free ports with a fresh data folder, runs every ```sh block of
-the README's "Service APIs" and "The order saga" sections against it (each curl must
-answer 2xx, each temporal command succeed), stops it with SIGTERM and checks that
-nothing it started is left running. Then starts it once more on the same data, to
-prove that setting up again is idempotent.
+Starts infra/run.sh on free ports with a fresh data folder; runs every ```sh block of
+the README's "The API gateway", "Service APIs" and "The order saga" sections against it
+(each curl must answer 2xx, each temporal command succeed); validates the OpenAPI
+document the gateway serves; runs the browser end-to-end tests (frontend/e2e, Debian's
+Chromium) against the UI it serves; stops it with SIGTERM and checks that nothing it
+started is left running. Then starts it once more on the same data, to prove that
+setting up again is idempotent.
 """
 
 import os
@@ -34,15 +36,15 @@ def free_port() -> int:
 
 
 def free_service_base() -> int:
-    """A base such that base+1..base+5 are all free."""
+    """A base such that base..base+5 are all free (gateway, then the services)."""
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + 5 < 65536 and all(port_free(base + i) for i in range(1, 6)):
+        if base + 5 < 65536 and all(port_free(base + i) for i in range(0, 6)):
             return base
-    raise SystemExit("no five consecutive free ports")
+    raise SystemExit("no six consecutive free ports")
 
 
-CHECKED_SECTIONS = ["Service APIs", "The order saga"]
+CHECKED_SECTIONS = ["The API gateway", "Service APIs", "The order saga"]
 
 
 def readme_examples() -> list[str]:
@@ -61,7 +63,7 @@ def readme_examples() -> list[str]:
 
 def localise(block: str, ports: dict, base: int) -> str:
     """Rewrites the README's default ports to the ones this check runs on."""
-    block = re.sub(r"localhost:300([1-5])", lambda m: f"localhost:{base + int(m.group(1))}", block)
+    block = re.sub(r"localhost:300([0-5])", lambda m: f"localhost:{base + int(m.group(1))}", block)
     block = block.replace("localhost:7233", f"localhost:{ports['TEMPORAL_PORT']}")
     return block.replace("localhost:9090", f"localhost:{ports['WORKER_STATUS_PORT']}")
 
@@ -99,6 +101,31 @@ class Stack:
             self.log_file.close()
 
 
+def validate_openapi(url: str) -> None:
+    """The gateway's published document must be a valid OpenAPI 3.1 document."""
+    import json
+    import urllib.request
+
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        document = json.load(response)
+    try:
+        validate(document)
+    except OpenAPIValidationError as error:
+        raise SystemExit(f"{url} is not a valid OpenAPI document: {error}")
+    print(f"{url}: valid OpenAPI {document['openapi']}, {len(document['paths'])} paths")
+
+
+def run_browser_tests(ui_url: str) -> None:
+    result = subprocess.run(["npm", "run", "--silent", "e2e"], cwd=ROOT / "frontend",
+                            env=dict(os.environ, UI_URL=ui_url), timeout=900)
+    if result.returncode != 0:
+        raise SystemExit("browser end-to-end tests failed (screenshots in frontend/e2e/screenshots)")
+    print("browser end-to-end tests passed")
+
+
 def leftovers(data_dir: str, ports: list[int]) -> list[str]:
     found = [f"port {p} still open" for p in ports if not port_free(p)]
     for proc in Path("/proc").iterdir():
@@ -120,10 +147,13 @@ def main() -> None:
         "TEMPORAL_PORT": free_port(),
         "TEMPORAL_UI_PORT": free_port(),
         "WORKER_STATUS_PORT": free_port(),
+        "UI_PORT": free_port(),
     }
-    all_ports = list(ports.values()) + [base + i for i in range(1, 6)]
+    all_ports = list(ports.values()) + [base + i for i in range(0, 6)]
     with tempfile.TemporaryDirectory(prefix="readme-check-") as data_dir:
         env = dict(os.environ, DATA_DIR=data_dir, SERVICE_PORT_BASE=str(base),
+                   # A breaker that opens and probes within the browser test's patience.
+                   BREAKER_FAILURE_THRESHOLD="3", BREAKER_COOL_DOWN_MS="3000",
                    **{k: str(v) for k, v in ports.items()})
         log = Path(data_dir) / "run.log"
 
@@ -139,6 +169,8 @@ def main() -> None:
                     raise SystemExit(f"README example failed:\n{block}\n"
                                      f"{result.stdout}\n{result.stderr}")
             print(f"{len(examples)} README examples passed")
+            validate_openapi(f"http://localhost:{base}/v1/openapi.json")
+            run_browser_tests(f"http://127.0.0.1:{ports['UI_PORT']}")
 
         if left := leftovers(data_dir, all_ports):
             raise SystemExit("infra/run.sh left things running:\n" + "\n".join(left))

@@ -5,6 +5,7 @@
 //! end-to-end latency, their ratios, and the worker's peak RSS.
 //! `infra/bench-saga.sh` sets up the stack and runs it.
 
+use bench::{LoadReport, load, peak_rss};
 use saga_contract::{ApprovalPolicy, OrderLine, Outcome, SagaInput};
 use serde_json::json;
 use service_kit::config::{optional, required};
@@ -14,7 +15,7 @@ use temporalio_client::{
 };
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
-use worker::bench::{LoadReport, NoopActivities, NoopWorkflow, load, peak_rss};
+use worker::bench::{NoopActivities, NoopWorkflow};
 use worker::workflow::OrderSaga;
 
 /// Orders spread over this many products and customers, as a shop's orders do; one hot

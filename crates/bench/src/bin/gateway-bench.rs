@@ -1,0 +1,143 @@
+//! `gateway-bench`: authenticated catalog reads and order POSTs through the gateway at
+//! `GATEWAY_URL`, side by side with the same catalog reads sent straight to the
+//! inventory service at `INVENTORY_URL`, in one run, alternating so that both see the
+//! same machine. Prints requests/s and p50/p99 latency, and the p99 the gateway adds.
+//! `infra/bench-gateway.sh` sets up the stack and runs it.
+
+use bench::{LoadReport, load};
+use serde_json::json;
+use service_kit::config::{optional, required};
+use service_kit::serve::BoxError;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    service_kit::telemetry::init();
+    let gateway = required("GATEWAY_URL")?;
+    let inventory = required("INVENTORY_URL")?;
+    let requests: usize = optional("BENCH_REQUESTS", 2000)?;
+    let orders: usize = optional("BENCH_ORDERS", 200)?;
+    let concurrency: usize = optional("BENCH_CONCURRENCY", 32)?;
+    let http = reqwest::Client::new();
+
+    let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
+    let credentials = json!({"email": email, "password": "benchmark password"});
+    let mut registration = credentials.clone();
+    registration["name"] = json!("Benchmark");
+    http.post(format!("{gateway}/v1/auth/register"))
+        .json(&registration)
+        .send()
+        .await?
+        .error_for_status()?;
+    let tokens: serde_json::Value = http
+        .post(format!("{gateway}/v1/auth/login"))
+        .json(&credentials)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = tokens["access_token"]
+        .as_str()
+        .ok_or("no access token")?
+        .to_owned();
+
+    let get = |url: String, bearer: Option<String>| {
+        let http = http.clone();
+        async move {
+            let mut request = http.get(url);
+            if let Some(token) = bearer {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            if !response.status().is_success() {
+                return Err(format!("status {}", response.status()));
+            }
+            response
+                .bytes()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    };
+    let direct = |_| get(format!("{inventory}/products?limit=20"), None);
+    let through = |_| {
+        get(
+            format!("{gateway}/v1/products?limit=20"),
+            Some(token.clone()),
+        )
+    };
+
+    // Warm both paths, then alternate halves so drift hits both alike.
+    load(200, concurrency, direct).await;
+    load(200, concurrency, through).await;
+    let mut direct_runs = Vec::new();
+    let mut gateway_runs = Vec::new();
+    for _ in 0..2 {
+        direct_runs.push(load(requests / 2, concurrency, direct).await);
+        gateway_runs.push(load(requests / 2, concurrency, through).await);
+    }
+    let direct_report = merge(direct_runs);
+    let gateway_report = merge(gateway_runs);
+
+    let post_order = |i: usize| {
+        let http = http.clone();
+        let token = token.clone();
+        let url = format!("{gateway}/v1/orders");
+        async move {
+            let response = http
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", format!("bench-{i}"))
+                .json(&json!({"lines": [{"sku": "MUG-CLASSIC", "quantity": 1}], "payment_method": "card_approve"}))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            match response.status().as_u16() {
+                202 => Ok(()),
+                status => Err(format!("status {status}")),
+            }
+        }
+    };
+    let orders_report = load(orders, concurrency, post_order).await;
+
+    println!("gateway benchmark: concurrency {concurrency}");
+    print_row("catalog read, direct to inventory", &direct_report);
+    print_row("catalog read, through gateway", &gateway_report);
+    print_row("order POST, through gateway", &orders_report);
+    let ratio =
+        gateway_report.quantile(0.99).as_secs_f64() / direct_report.quantile(0.99).as_secs_f64();
+    println!(
+        "catalog p99 through the gateway / direct: {ratio:.2}  (target <= 1.25: {})",
+        if ratio <= 1.25 { "met" } else { "MISSED" }
+    );
+    let failed = direct_report.failed + gateway_report.failed + orders_report.failed;
+    if failed > 0 {
+        return Err(format!("{failed} requests failed").into());
+    }
+    Ok(())
+}
+
+fn merge(reports: Vec<LoadReport>) -> LoadReport {
+    let mut latencies: Vec<_> = reports
+        .iter()
+        .flat_map(|r| r.latencies.iter().copied())
+        .collect();
+    latencies.sort_unstable();
+    LoadReport {
+        completed: reports.iter().map(|r| r.completed).sum(),
+        failed: reports.iter().map(|r| r.failed).sum(),
+        elapsed: reports.iter().map(|r| r.elapsed).sum(),
+        latencies,
+    }
+}
+
+fn print_row(name: &str, report: &LoadReport) {
+    println!(
+        "{name:<36} {:>8.0} req/s   p50 {:>6.1} ms   p99 {:>6.1} ms   ({} ok, {} failed)",
+        report.throughput(),
+        report.quantile(0.5).as_secs_f64() * 1000.0,
+        report.quantile(0.99).as_secs_f64() * 1000.0,
+        report.completed,
+        report.failed
+    );
+}

@@ -1,0 +1,57 @@
+// The shop in a real browser: every saga path a customer can meet, followed live.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { launch, newCustomer, order, screenshot, statusBecomes, step } from './support.mjs'
+
+let browser
+before(async () => {
+  browser = await launch()
+})
+after(async () => {
+  await browser?.close()
+})
+
+test('an order placed from the catalog completes live, without a reload', async () => {
+  const page = await newCustomer(browser)
+  let reloads = 0
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) reloads++
+  })
+  await order(page, 'Classic mug', 'Test card: approved')
+  const navigations = reloads
+  await statusBecomes(page, 'COMPLETED')
+  assert.equal(reloads, navigations, 'the page was reloaded')
+  for (const name of ['create_order', 'reserve_inventory', 'charge_payment', 'confirm_order']) {
+    await step(page, name).and(page.locator('[data-status=completed]')).waitFor()
+  }
+  await page.locator('header [data-testid=connection]', { hasText: 'live' }).waitFor()
+  await screenshot(page, 'order-completed')
+  await page.close()
+})
+
+test('a declined card shows the compensation and the cancelled order with its reason', async () => {
+  const page = await newCustomer(browser)
+  await order(page, 'Earl Grey tea', 'Test card: declined')
+  await statusBecomes(page, 'CANCELLED')
+  await step(page, 'charge_payment').and(page.locator('[data-status=failed]')).waitFor()
+  await step(page, 'release_inventory').and(page.locator('[data-status=completed]')).waitFor()
+  await step(page, 'cancel_order').and(page.locator('[data-status=completed]')).waitFor()
+  const reason = await page.getByTestId('cancel-reason').textContent()
+  assert.match(reason ?? '', /declined/i)
+  await screenshot(page, 'order-declined')
+  await page.close()
+})
+
+test('a large order waits for approval, then completes once approved', async () => {
+  const page = await newCustomer(browser)
+  await order(page, 'Espresso machine', 'Test card: approved')
+  const panel = page.getByRole('region', { name: 'Your approval is needed' })
+  await panel.waitFor({ timeout: 60_000 })
+  const before = Number((await page.getByTestId('countdown').textContent())?.replace(' s', ''))
+  assert.ok(before > 0 && before <= 900, `countdown ${before}`)
+  await screenshot(page, 'order-awaiting-approval')
+  await page.getByRole('button', { name: 'Approve order' }).click()
+  await statusBecomes(page, 'COMPLETED')
+  await step(page, 'await_approval').and(page.locator('[data-status=completed]')).waitFor()
+  await page.close()
+})

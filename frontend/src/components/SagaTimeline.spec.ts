@@ -1,0 +1,22 @@
+import { mount } from '@vue/test-utils'
+import { describe, expect, it } from 'vitest'
+import type { StepRecord } from '@/api/client'
+import SagaTimeline from './SagaTimeline.vue'
+
+describe('SagaTimeline', () => {
+  it('shows each step with its status, attempts and last error, compensations marked', () => {
+    const steps = [
+      { name: 'charge_payment', status: 'retrying', attempts: 2, last_error: 'payment failed: 503' },
+      { name: 'release_inventory', status: 'completed', attempts: 1 },
+    ] as StepRecord[]
+    const wrapper = mount(SagaTimeline, { props: { steps } })
+    const items = wrapper.findAll('li')
+    expect(items).toHaveLength(2)
+    expect(items[0].attributes('data-status')).toBe('retrying')
+    expect(items[0].text()).toContain('Charge payment')
+    expect(items[0].text()).toContain('2 attempts')
+    expect(items[0].text()).toContain('Last error: payment failed: 503')
+    expect(items[1].classes()).toContain('step--compensation')
+    expect(items[1].text()).not.toContain('attempts')
+  })
+})

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest'
+import { money, secondsLeft, stepTitle } from './format'
+
+describe('format', () => {
+  it('shows minor units as money', () => {
+    expect(money(1250, 'EUR')).toBe('€12.50')
+  })
+
+  it('titles steps', () => {
+    expect(stepTitle('charge_payment')).toBe('Charge payment')
+  })
+
+  it('counts down to a deadline without going negative', () => {
+    const now = Date.parse('2026-01-01T00:00:00.000Z')
+    expect(secondsLeft('2026-01-01T00:00:10.000Z', now)).toBe(10)
+    expect(secondsLeft('2025-12-31T23:59:00.000Z', now)).toBe(0)
+  })
+})

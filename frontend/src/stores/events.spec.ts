@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest'
+import { backoff, eventsUrl } from './events'
+
+describe('event connection', () => {
+  it('resumes after the last id, over ws or wss as the page', () => {
+    const http = { protocol: 'http:', host: 'localhost:5173' } as Location
+    expect(eventsUrl('', http, 'tok', 7)).toBe('ws://localhost:5173/v1/events?access_token=tok&after=7')
+    const https = { protocol: 'https:', host: 'shop.example.com' } as Location
+    expect(eventsUrl('', https, 'tok', 0)).toBe('wss://shop.example.com/v1/events?access_token=tok&after=0')
+    expect(eventsUrl('https://api.example.com', http, 't', 1)).toBe('wss://api.example.com/v1/events?access_token=t&after=1')
+  })
+
+  it('backs off from half a second to ten', () => {
+    expect([0, 1, 2, 3, 4, 5, 10].map(backoff)).toEqual([500, 1000, 2000, 4000, 8000, 10000, 10000])
+  })
+})

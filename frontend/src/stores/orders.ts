@@ -1,0 +1,54 @@
+// Orders: placing them, and keeping what is shown of them current as saga events
+// arrive.
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { api, unwrap, type Order, type OrderDetail } from '@/api/client'
+import type { CartLine } from './cart'
+import { useNotificationsStore } from './notifications'
+
+/** An idempotency key per checkout: a retried click places the same order. */
+export function newIdempotencyKey(): string {
+  return `ui-${crypto.randomUUID()}`
+}
+
+export const useOrdersStore = defineStore('orders', () => {
+  const list = ref<Order[]>([])
+  const details = ref<Record<string, OrderDetail>>({})
+
+  async function place(lines: CartLine[], paymentMethod: string, key: string) {
+    return unwrap(
+      api.POST('/v1/orders', {
+        params: { header: { 'Idempotency-Key': key } },
+        body: { lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })), payment_method: paymentMethod },
+      }),
+    )
+  }
+
+  async function loadList() {
+    list.value = (await unwrap(api.GET('/v1/orders', { params: { query: { limit: 50 } } }))).items
+  }
+
+  async function load(orderId: string) {
+    const detail = await unwrap(api.GET('/v1/orders/{order_id}', { params: { path: { order_id: orderId } } }))
+    details.value[orderId] = detail
+    return detail
+  }
+
+  async function decide(orderId: string, action: 'approve' | 'reject' | 'cancel', reason?: string) {
+    const path = { order_id: orderId }
+    if (action === 'approve') await unwrap(api.POST('/v1/orders/{order_id}/approve', { params: { path } }))
+    else if (action === 'reject')
+      await unwrap(api.POST('/v1/orders/{order_id}/reject', { params: { path }, body: { reason } }))
+    else await unwrap(api.POST('/v1/orders/{order_id}/cancel', { params: { path }, body: { reason } }))
+  }
+
+  // Every event about an order refreshes what is shown of it.
+  useNotificationsStore().onEvent((event) => {
+    if (!event.order_id) return
+    if (details.value[event.order_id]) void load(event.order_id).catch(() => undefined)
+    if (list.value.some((o) => o.order_id === event.order_id) || event.kind === 'order.step')
+      void loadList().catch(() => undefined)
+  })
+
+  return { list, details, place, loadList, load, decide }
+})

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config'
+import { fileURLToPath } from 'node:url'
+import vue from '@vitejs/plugin-vue'
+
+// The gateway the dev and preview servers proxy to: same origin for the browser, so
+// no CORS is needed locally, and the WebSocket goes through the same proxy.
+const gateway = process.env.GATEWAY_URL ?? 'http://127.0.0.1:3000'
+const proxy = { '/v1': { target: gateway, changeOrigin: true, ws: true } }
+
+export default defineConfig({
+  plugins: [vue()],
+  resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
+  server: { port: 5173, strictPort: true, proxy },
+  preview: { host: '127.0.0.1', port: Number(process.env.UI_PORT ?? 5173), strictPort: true, proxy },
+  test: { environment: 'jsdom', include: ['src/**/*.spec.ts'] },
+})

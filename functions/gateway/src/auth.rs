@@ -1,0 +1,394 @@
+//! Access tokens: issuing (HS256, when the gateway is the identity provider) and
+//! verifying (HS256, or RS256/ES256 keys from a JWKS URL such as a Cognito user pool).
+//!
+//! Verification pins the algorithms, requires `exp`, `iss`, `aud` and `sub`, checks
+//! `nbf`, and takes the key from configuration, never from the token: a token whose
+//! header asks for another algorithm (`none`, or HS256 signed with a public key) is
+//! refused before any signature is checked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use service_kit::Problem;
+use tokio::sync::RwLock;
+
+use crate::config::{JwtConfig, JwtKeys};
+
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 5;
+/// How long fetched JWKS keys are trusted before they are fetched again.
+const JWKS_TTL: Duration = Duration::from_secs(600);
+/// An unknown `kid` triggers a refetch at most this often (key rotation), so forged
+/// kids cannot make the gateway hammer the identity provider.
+const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: String,
+    pub role: Role,
+    /// When the access token expires (seconds since the epoch).
+    pub expires_at: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IssuedClaims<'a> {
+    sub: &'a str,
+    role: Role,
+    iss: &'a str,
+    aud: &'a str,
+    iat: u64,
+    nbf: u64,
+    exp: u64,
+    jti: String,
+}
+
+/// An access token as handed to a client.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AccessToken {
+    pub access_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("signing keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+impl From<AuthError> for Problem {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Invalid(reason) => {
+                tracing::info!(%reason, "token refused");
+                unauthorized("The access token is missing, invalid or expired.")
+            }
+            AuthError::KeysUnavailable(cause) => {
+                tracing::error!(%cause, "cannot fetch the JWKS");
+                Problem::unavailable("Tokens cannot be verified right now. Retry shortly.")
+            }
+        }
+    }
+}
+
+pub fn unauthorized(detail: &str) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized").with_detail(detail)
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+pub struct Tokens {
+    config: JwtConfig,
+    keys: KeySource,
+}
+
+enum KeySource {
+    Secret {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+    },
+    Jwks(JwksCache),
+}
+
+impl Tokens {
+    pub fn new(config: JwtConfig, http: reqwest::Client) -> Self {
+        let keys = match &config.keys {
+            JwtKeys::Secret(secret) => KeySource::Secret {
+                encoding: EncodingKey::from_secret(secret.as_bytes()),
+                decoding: DecodingKey::from_secret(secret.as_bytes()),
+            },
+            JwtKeys::Jwks { url, algorithms } => KeySource::Jwks(JwksCache {
+                url: url.clone(),
+                algorithms: algorithms.clone(),
+                http,
+                keys: RwLock::new(None),
+            }),
+        };
+        Self { config, keys }
+    }
+
+    /// Whether this gateway issues tokens (HS256) or an identity provider does (JWKS).
+    pub fn issues_tokens(&self) -> bool {
+        matches!(self.keys, KeySource::Secret { .. })
+    }
+
+    pub fn issue(&self, user_id: &str, role: Role) -> Result<AccessToken, Problem> {
+        let KeySource::Secret { encoding, .. } = &self.keys else {
+            return Err(
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                    .with_detail("Tokens are issued by the identity provider."),
+            );
+        };
+        let now = now_secs();
+        let ttl = self.config.access_ttl.as_secs();
+        let claims = IssuedClaims {
+            sub: user_id,
+            role,
+            iss: &self.config.issuer,
+            aud: &self.config.audience,
+            iat: now,
+            nbf: now,
+            exp: now + ttl,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
+            .map_err(|error| {
+                tracing::error!(%error, "cannot sign a token");
+                Problem::internal()
+            })?;
+        Ok(AccessToken {
+            access_token: token,
+            token_type: "Bearer".to_owned(),
+            expires_in: ttl,
+        })
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let (key, algorithms) = match &self.keys {
+            KeySource::Secret { decoding, .. } => (decoding.clone(), vec![Algorithm::HS256]),
+            KeySource::Jwks(cache) => {
+                if !cache.algorithms.contains(&header.alg) {
+                    return Err(AuthError::Invalid(format!(
+                        "algorithm {:?} not allowed",
+                        header.alg
+                    )));
+                }
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| AuthError::Invalid("no kid".into()))?;
+                (cache.key(kid).await?, cache.algorithms.clone())
+            }
+        };
+        let mut validation = Validation::new(algorithms[0]);
+        validation.algorithms = algorithms;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        let id = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| !sub.is_empty())
+            .ok_or_else(|| AuthError::Invalid("sub is not a string".into()))?;
+        Ok(AuthUser {
+            id: id.to_owned(),
+            role: role_of(&claims),
+            expires_at: claims
+                .get("exp")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// `role: "admin"` (tokens of this gateway) or membership of the `admin` group
+/// (`cognito:groups`, Cognito); anyone else is a customer.
+fn role_of(claims: &HashMap<String, Value>) -> Role {
+    let admin_role = claims.get("role").and_then(Value::as_str) == Some("admin");
+    let admin_group = claims
+        .get("cognito:groups")
+        .and_then(Value::as_array)
+        .is_some_and(|groups| groups.iter().any(|g| g.as_str() == Some("admin")));
+    if admin_role || admin_group {
+        Role::Admin
+    } else {
+        Role::Customer
+    }
+}
+
+struct JwksCache {
+    url: String,
+    algorithms: Vec<Algorithm>,
+    http: reqwest::Client,
+    keys: RwLock<Option<(Instant, JwkSet)>>,
+}
+
+impl JwksCache {
+    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        if let Some((fetched, set)) = self.keys.read().await.as_ref() {
+            let fresh = fetched.elapsed() < JWKS_TTL;
+            match set.find(kid) {
+                Some(jwk) if fresh => return decoding_key(jwk),
+                None if fetched.elapsed() < JWKS_REFETCH_MIN => {
+                    return Err(AuthError::Invalid(format!("unknown kid {kid}")));
+                }
+                _ => {}
+            }
+        }
+        let set = self.fetch().await?;
+        let key = set
+            .find(kid)
+            .map(decoding_key)
+            .unwrap_or_else(|| Err(AuthError::Invalid(format!("unknown kid {kid}"))));
+        *self.keys.write().await = Some((Instant::now(), set));
+        key
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, AuthError> {
+        let response = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        response
+            .json::<JwkSet>()
+            .await
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))
+    }
+}
+
+fn decoding_key(jwk: &jsonwebtoken::jwk::Jwk) -> Result<DecodingKey, AuthError> {
+    DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Invalid(format!("unusable key: {e}")))
+}
+
+/// Verifies the bearer token, if any, and makes the caller available to handlers. A
+/// request without a token continues anonymously; one with a bad token stops here.
+pub async fn authenticate(
+    State(tokens): State<Arc<Tokens>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let bearer = request.headers().get(header::AUTHORIZATION).map(|value| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .map(str::to_owned)
+    });
+    match bearer {
+        None => next.run(request).await,
+        Some(None) => with_challenge(unauthorized("Use `Authorization: Bearer <token>`.")),
+        Some(Some(token)) => match tokens.verify(&token).await {
+            Ok(user) => {
+                request.extensions_mut().insert(user);
+                next.run(request).await
+            }
+            Err(error) => with_challenge(error.into()),
+        },
+    }
+}
+
+fn with_challenge(problem: Problem) -> Response {
+    let status = problem.status;
+    let mut response = problem.into_response();
+    if status == 401 {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Extractor: the authenticated caller, or 401.
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthUser>()
+            .cloned()
+            .ok_or_else(|| with_challenge(unauthorized("This resource needs an access token.")))
+    }
+}
+
+/// Extractor: an authenticated administrator, or 401/403.
+pub struct Admin(pub AuthUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+                    .with_detail("This resource is for administrators.")
+                    .into_response(),
+            );
+        }
+        Ok(Admin(user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JwtConfig {
+        JwtConfig {
+            keys: JwtKeys::Secret("a-test-secret-that-is-long-enough-for-hs256".into()),
+            issuer: "issuer".into(),
+            audience: "audience".into(),
+            access_ttl: Duration::from_secs(60),
+            refresh_ttl: Duration::from_secs(600),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_issued_token_verifies_to_its_user_and_role() {
+        let tokens = Tokens::new(config(), reqwest::Client::new());
+        let issued = tokens.issue("u-1", Role::Admin).expect("issued");
+        let user = tokens.verify(&issued.access_token).await.expect("valid");
+        assert_eq!(user.id, "u-1");
+        assert_eq!(user.role, Role::Admin);
+        assert_eq!(issued.expires_in, 60);
+    }
+
+    #[test]
+    fn admins_are_recognised_by_role_or_cognito_group() {
+        let claims =
+            |json: Value| -> HashMap<String, Value> { serde_json::from_value(json).expect("map") };
+        assert_eq!(
+            role_of(&claims(serde_json::json!({"role": "admin"}))),
+            Role::Admin
+        );
+        assert_eq!(
+            role_of(&claims(
+                serde_json::json!({"cognito:groups": ["staff", "admin"]})
+            )),
+            Role::Admin
+        );
+        assert_eq!(
+            role_of(&claims(serde_json::json!({"role": "root"}))),
+            Role::Customer
+        );
+        assert_eq!(role_of(&claims(serde_json::json!({}))), Role::Customer);
+    }
+}

@@ -1,0 +1,164 @@
+//! The gateway's configuration, from the environment.
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use saga_contract::ApprovalPolicy;
+use service_kit::config::{ConfigError, optional, required};
+
+/// The local default signing secret. Never use it beyond a laptop: set `JWT_SECRET`.
+pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub services: ServiceUrls,
+    /// `WORKER_STATUS_URL`: the worker's status endpoint, for the breaker states.
+    pub worker_status_url: Option<String>,
+    /// `TABLE_NAME`: refresh-token families and WebSocket connections.
+    pub table: String,
+    /// `RATE_LIMIT_TABLE`: the shared rate-limit state.
+    pub rate_limit_table: String,
+    pub jwt: JwtConfig,
+    pub rate_limit: RateLimitConfig,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a
+    /// browser (default: the Vite dev server, `http://localhost:5173`).
+    pub cors_origins: Vec<String>,
+    /// `TASK_QUEUE` of the saga worker (default `order-saga`).
+    pub task_queue: String,
+    /// `APPROVAL_THRESHOLD` (cents, default 50 000) and `APPROVAL_TIMEOUT_SECS`
+    /// (default 900): large orders wait for the customer's approval.
+    pub approval: ApprovalPolicy,
+    /// `DOWNSTREAM_TIMEOUT_MS` (default 5000): the longest a call to a service may take.
+    pub downstream_timeout: Duration,
+    /// `EVENT_POLL_MS` (default 250): how often a local WebSocket session looks for new
+    /// events in the user's notification feed.
+    pub event_poll_interval: Duration,
+    /// `TEMPORAL_UI_URL`: where order details link to their workflow, if set.
+    pub temporal_ui_url: Option<String>,
+    /// `TEMPORAL_NAMESPACE` (default `default`), for those links.
+    pub temporal_namespace: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceUrls {
+    pub customer: String,
+    pub inventory: String,
+    pub order: String,
+    pub notification: String,
+    pub payment: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub keys: JwtKeys,
+    /// `JWT_ISSUER` (default `order-saga-gateway`).
+    pub issuer: String,
+    /// `JWT_AUDIENCE` (default `order-saga-api`).
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL_SECS` (default 900).
+    pub access_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS` (default 30 days).
+    pub refresh_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtKeys {
+    /// HS256 with a shared secret (`JWT_SECRET`); the gateway issues the tokens.
+    Secret(String),
+    /// RS256/ES256 keys published at `JWT_JWKS_URL` (e.g. a Cognito user pool), with
+    /// the algorithms of `JWT_ALGORITHMS` (default `RS256`); the identity provider
+    /// issues the tokens.
+    Jwks {
+        url: String,
+        algorithms: Vec<Algorithm>,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitConfig {
+    /// `RATE_LIMIT_PER_MINUTE` (default 600): the sustained rate per principal.
+    pub per_minute: u32,
+    /// `RATE_LIMIT_BURST` (default 60): how many requests may arrive at once.
+    pub burst: u32,
+    /// `RATE_LIMIT_LEASE` (default 5): permits an instance takes from the shared limit at
+    /// once, to serve the next requests without a round trip.
+    pub lease: u32,
+}
+
+impl GatewayConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let keys = match std::env::var("JWT_JWKS_URL") {
+            Ok(url) if !url.trim().is_empty() => JwtKeys::Jwks {
+                url,
+                algorithms: parse_algorithms(&optional("JWT_ALGORITHMS", "RS256".to_owned())?)?,
+            },
+            _ => JwtKeys::Secret(optional("JWT_SECRET", DEV_JWT_SECRET.to_owned())?),
+        };
+        let origins: String = optional("CORS_ALLOWED_ORIGINS", "http://localhost:5173".to_owned())?;
+        let worker_status_url: String = optional("WORKER_STATUS_URL", String::new())?;
+        let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
+        Ok(Self {
+            services: ServiceUrls {
+                customer: required("CUSTOMER_URL")?,
+                inventory: required("INVENTORY_URL")?,
+                order: required("ORDER_URL")?,
+                notification: required("NOTIFICATION_URL")?,
+                payment: required("PAYMENT_URL")?,
+            },
+            worker_status_url: non_empty(worker_status_url),
+            table: required("TABLE_NAME")?,
+            rate_limit_table: required("RATE_LIMIT_TABLE")?,
+            jwt: JwtConfig {
+                keys,
+                issuer: optional("JWT_ISSUER", "order-saga-gateway".to_owned())?,
+                audience: optional("JWT_AUDIENCE", "order-saga-api".to_owned())?,
+                access_ttl: Duration::from_secs(optional("ACCESS_TOKEN_TTL_SECS", 900)?),
+                refresh_ttl: Duration::from_secs(optional(
+                    "REFRESH_TOKEN_TTL_SECS",
+                    30 * 24 * 3600,
+                )?),
+            },
+            rate_limit: RateLimitConfig {
+                per_minute: optional("RATE_LIMIT_PER_MINUTE", 600)?,
+                burst: optional("RATE_LIMIT_BURST", 60)?,
+                lease: optional("RATE_LIMIT_LEASE", 5)?,
+            },
+            cors_origins: origins
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
+            approval: ApprovalPolicy {
+                threshold: optional("APPROVAL_THRESHOLD", ApprovalPolicy::default().threshold)?,
+                timeout_secs: optional(
+                    "APPROVAL_TIMEOUT_SECS",
+                    ApprovalPolicy::default().timeout_secs,
+                )?,
+            },
+            downstream_timeout: Duration::from_millis(optional("DOWNSTREAM_TIMEOUT_MS", 5000)?),
+            event_poll_interval: Duration::from_millis(optional("EVENT_POLL_MS", 250)?),
+            temporal_ui_url: non_empty(temporal_ui_url),
+            temporal_namespace: optional("TEMPORAL_NAMESPACE", "default".to_owned())?,
+        })
+    }
+}
+
+fn non_empty(value: String) -> Option<String> {
+    let value = value.trim().trim_end_matches('/').to_owned();
+    (!value.is_empty()).then_some(value)
+}
+
+fn parse_algorithms(raw: &str) -> Result<Vec<Algorithm>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .map(|name| match name {
+            "RS256" => Ok(Algorithm::RS256),
+            "ES256" => Ok(Algorithm::ES256),
+            other => Err(ConfigError::new(format!(
+                "JWT_ALGORITHMS: {other:?} is not supported (RS256, ES256)"
+            ))),
+        })
+        .collect()
+}

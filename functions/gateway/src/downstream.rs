@@ -1,0 +1,206 @@
+//! Calls to the private services. Their 4xx problems are about the client's request
+//! and pass through as they are; anything else becomes an opaque 503, the cause logged.
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use service_kit::Problem;
+
+use crate::config::{GatewayConfig, ServiceUrls};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Customer,
+    Inventory,
+    Order,
+    Payment,
+    Notification,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Inventory => "inventory",
+            Self::Order => "order",
+            Self::Payment => "payment",
+            Self::Notification => "notification",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Customer,
+            Self::Inventory,
+            Self::Order,
+            Self::Payment,
+            Self::Notification,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// A service's answer that is not a success.
+#[derive(Debug)]
+pub enum CallError {
+    /// The service refused the request (4xx), with its problem.
+    Refused(Problem),
+    /// No usable answer; already logged.
+    Unavailable(Service),
+}
+
+impl From<CallError> for Problem {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Refused(problem) => problem,
+            CallError::Unavailable(service) => Problem::unavailable(format!(
+                "The {} service is unavailable. Try again shortly.",
+                service.name()
+            )),
+        }
+    }
+}
+
+impl CallError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Refused(p) if p.status == 404)
+    }
+}
+
+#[derive(Clone)]
+pub struct Downstream {
+    http: reqwest::Client,
+    urls: ServiceUrls,
+    worker_status_url: Option<String>,
+}
+
+impl Downstream {
+    pub fn new(config: &GatewayConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(config.downstream_timeout)
+                .build()?,
+            urls: config.services.clone(),
+            worker_status_url: config.worker_status_url.clone(),
+        })
+    }
+
+    fn base(&self, service: Service) -> &str {
+        match service {
+            Service::Customer => &self.urls.customer,
+            Service::Inventory => &self.urls.inventory,
+            Service::Order => &self.urls.order,
+            Service::Payment => &self.urls.payment,
+            Service::Notification => &self.urls.notification,
+        }
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        path: &str,
+    ) -> Result<T, CallError> {
+        self.call(service, Method::GET, path, None::<&()>).await
+    }
+
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, CallError> {
+        self.call(service, method, path, body).await
+    }
+
+    /// The raw answer of a GET, for responses the gateway relays byte for byte.
+    pub async fn get_bytes(
+        &self,
+        service: Service,
+        path: &str,
+    ) -> Result<axum::body::Bytes, CallError> {
+        let response = self
+            .request(service, Method::GET, path, None::<&()>)
+            .await?;
+        response
+            .bytes()
+            .await
+            .map_err(|error| unavailable(service, &error))
+    }
+
+    /// The worker's breaker states, as it serves them.
+    pub async fn breakers(&self) -> Result<serde_json::Value, Problem> {
+        let Some(url) = &self.worker_status_url else {
+            return Err(Problem::unavailable(
+                "No worker status endpoint is configured.",
+            ));
+        };
+        let answer = self.http.get(format!("{url}/breakers")).send().await;
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                response.json().await.map_err(|error| {
+                    tracing::warn!(%error, "unreadable breaker states");
+                    Problem::unavailable("The worker's status is unavailable.")
+                })
+            }
+            Ok(response) => {
+                tracing::warn!(status = %response.status(), "worker status answered");
+                Err(Problem::unavailable("The worker's status is unavailable."))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "worker status unreachable");
+                Err(Problem::unavailable("The worker's status is unavailable."))
+            }
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, CallError> {
+        let response = self.request(service, method, path, body).await?;
+        response
+            .json::<T>()
+            .await
+            .map_err(|error| unavailable(service, &error))
+    }
+
+    async fn request(
+        &self,
+        service: Service,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<reqwest::Response, CallError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base(service)));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| unavailable(service, &error))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+            if let Ok(problem) = response.json::<Problem>().await {
+                return Err(CallError::Refused(problem));
+            }
+        }
+        tracing::warn!(service = service.name(), %status, path, "service failed");
+        Err(CallError::Unavailable(service))
+    }
+}
+
+fn unavailable(service: Service, error: &reqwest::Error) -> CallError {
+    tracing::warn!(service = service.name(), %error, "service call failed");
+    CallError::Unavailable(service)
+}

@@ -1,0 +1,155 @@
+//! The API gateway/BFF: the only public entry of the system. A versioned `/v1` API
+//! described by a generated OpenAPI 3.1 document, JWT authentication, object-level
+//! authorization, a per-principal rate limit shared by every instance, orders placed
+//! asynchronously on the saga, and real-time events over WebSocket.
+
+pub mod auth;
+pub mod config;
+pub mod connections;
+pub mod downstream;
+pub mod fanout;
+pub mod models;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+pub mod saga;
+pub mod sessions;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use service_kit::extract::Json;
+use service_kit::serve::BoxError;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::Tokens;
+use crate::config::GatewayConfig;
+use crate::connections::Connections;
+use crate::downstream::Downstream;
+use crate::ratelimit::RateLimiter;
+use crate::saga::Sagas;
+use crate::sessions::Sessions;
+
+/// The owner names of the gateway's tables in `infra/tables.json`.
+pub const TABLE: &str = "gateway";
+pub const RATE_LIMIT_TABLE: &str = "ratelimits";
+
+/// Everything a request may need, built once per instance.
+pub struct AppState {
+    pub config: GatewayConfig,
+    pub services: Downstream,
+    pub tokens: Arc<Tokens>,
+    pub sessions: Sessions,
+    pub limiter: Arc<RateLimiter>,
+    pub sagas: Sagas,
+    pub connections: Connections,
+}
+
+impl AppState {
+    pub fn new(
+        config: GatewayConfig,
+        dynamo: aws_sdk_dynamodb::Client,
+        sagas: Sagas,
+    ) -> Result<Self, BoxError> {
+        let services = Downstream::new(&config)?;
+        let jwks_http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            services,
+            tokens: Arc::new(Tokens::new(config.jwt.clone(), jwks_http)),
+            sessions: Sessions::new(dynamo.clone(), &config.table, config.jwt.refresh_ttl),
+            limiter: Arc::new(RateLimiter::new(
+                dynamo.clone(),
+                &config.rate_limit_table,
+                config.rate_limit,
+            )),
+            connections: Connections::new(dynamo, &config.table),
+            sagas,
+            config,
+        })
+    }
+}
+
+/// The whole gateway. Requests pass, outermost first: CORS, the AWS WebSocket API
+/// events, authentication, the rate limit, then the route.
+pub fn router(state: Arc<AppState>) -> Router {
+    let (api, openapi) = api_parts();
+    let document = Arc::new(openapi);
+    api.route(
+        "/v1/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { Json(document.as_ref().clone()) }
+        }),
+    )
+    .with_state(state.clone())
+    .layer(from_fn_with_state(state.limiter.clone(), ratelimit::limit))
+    .layer(from_fn_with_state(state.tokens.clone(), auth::authenticate))
+    .layer(from_fn_with_state(
+        state.clone(),
+        routes::events::aws_websocket,
+    ))
+    .layer(cors(&state.config.cors_origins))
+    .route(
+        "/health",
+        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+    )
+}
+
+fn api_parts() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::api())
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the API, as served at `/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_parts().1
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit"),
+            HeaderName::from_static("ratelimit-policy"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The gateway's `main`: configuration, clients, then serve (under Lambda or HTTP).
+pub async fn run_from_env() -> Result<(), BoxError> {
+    service_kit::telemetry::init();
+    let config = GatewayConfig::from_env()?;
+    let dynamo = service_kit::dynamo::client_from_env().await;
+    let sagas = Sagas::new(config.task_queue.clone());
+    let state = AppState::new(config, dynamo, sagas)?;
+    service_kit::serve::run(router(Arc::new(state))).await
+}

@@ -1,0 +1,12 @@
+#[tokio::main]
+async fn main() -> Result<(), service_kit::serve::BoxError> {
+    // `gateway --print-openapi`: the API document, for generating clients offline.
+    if std::env::args().nth(1).as_deref() == Some("--print-openapi") {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&gateway::openapi_document())?
+        );
+        return Ok(());
+    }
+    gateway::run_from_env().await
+}

@@ -1,0 +1,254 @@
+//! The shapes of the public API. Service answers are read into these types, so the
+//! API is an explicit contract rather than whatever a service happens to return (and
+//! fields such as a product's `reserved` count stay internal).
+
+use saga_contract::SagaStatus;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::auth::Role;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Customer {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<String>,
+    pub role: Role,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    /// Unit price in minor units of `currency`.
+    pub price: u64,
+    pub currency: String,
+    /// Units in stock that can be ordered now.
+    pub available: u32,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatusChange {
+    pub status: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub currency: String,
+    pub total: u64,
+    /// PENDING, RESERVED, PAID, COMPLETED or CANCELLED.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    pub history: Vec<StatusChange>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// An order as the customer follows it: the order record, and the saga's live
+/// timeline while it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderDetail {
+    pub order_id: String,
+    /// The order's status; `PENDING` until the saga has created it.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
+    /// Present while the saga runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saga: Option<SagaStatus>,
+    /// The workflow in the Temporal Web UI, where configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderAccepted {
+    pub order_id: String,
+    /// Where to follow the order.
+    pub status_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    /// Sequence number in the user's feed: increasing, without gaps.
+    pub id: String,
+    /// What happened: `order.step`, `order.approval_required`, `order.completed`,
+    /// `order.cancelled`, `saga.compensation_stuck`...
+    pub kind: String,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// Details of the event, e.g. `{"step": "charge_payment", "status": "retrying",
+    /// "attempts": 2, "error": "..."}` for `order.step`.
+    #[serde(default)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
+    pub data: Map<String, Value>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    /// Pass as `after` to continue; absent once the page reaches the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+    pub latest_id: String,
+    pub unread: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    /// Exchange at `/v1/auth/refresh` for a new pair; it works once.
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderLine {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// A new order. Prices come from the catalog, never from the client.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    pub lines: Vec<PlaceOrderLine>,
+    /// A test card: `card_approve`, `card_decline`, `card_transient_N` (N = 1–9) or
+    /// `card_slow`.
+    pub payment_method: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    pub sku: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub price: u64,
+    pub currency: String,
+    pub available: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockLevel {
+    pub available: u32,
+}
+
+/// A service's failure mode: `{"mode": "off"}`, `{"mode": "down"}`,
+/// `{"mode": "slow", "delay_ms": 2000}`, `{"mode": "flaky", "failure_rate": 0.5}` or,
+/// for payment, `{"mode": "decline"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailureMode {
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<f64>,
+}
+
+/// A circuit breaker in the saga worker.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Breaker {
+    pub service: String,
+    /// closed, open or half_open.
+    pub state: String,
+    pub consecutive_failures: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    pub times_opened: u64,
+}

@@ -1,0 +1,452 @@
+//! Rate limiting per principal (the user, else the client IP) with the generic cell
+//! rate algorithm (GCRA), shared by every gateway instance through DynamoDB.
+//!
+//! The shared state per principal is one number, its theoretical arrival time (TAT),
+//! moved forward by a conditional update that expects the value it read. To keep that
+//! round trip off most requests, an instance takes a small lease of permits at once
+//! (`RATE_LIMIT_LEASE`) and spends them locally for up to a second; leased permits are
+//! already charged to the shared TAT, so all instances together never exceed the limit.
+//! Within an instance, one request per principal renews the lease while the others
+//! wait for it, and the lease it asks for grows with the number waiting: a busy
+//! principal costs one round trip per batch, not one race per request.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use service_kit::Problem;
+use service_kit::dynamo::{self, Backoff, StoreError, n};
+
+use crate::auth::AuthUser;
+use crate::config::RateLimitConfig;
+
+/// How long an instance may hold leased permits before handing them back unused.
+const LEASE_LIFETIME: Duration = Duration::from_secs(1);
+/// Instances forget leases of this many principals at most.
+const MAX_LEASES: usize = 10_000;
+
+/// The GCRA for one limit: a permit every `emission`, bursts up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gcra {
+    emission_ms: u64,
+    burst: u64,
+}
+
+/// What the limit allows now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// `permits` granted (at least 1); `new_tat` to store; `remaining` more would fit now.
+    Granted {
+        permits: u32,
+        new_tat: u64,
+        remaining: u32,
+    },
+    /// Nothing fits; one permit will after `retry_after_ms`.
+    Refused { retry_after_ms: u64 },
+}
+
+impl Gcra {
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        Self {
+            emission_ms: (60_000 / u64::from(per_minute.max(1))).max(1),
+            burst: u64::from(burst.max(1)),
+        }
+    }
+
+    /// Grants up to `wanted` permits at `now_ms` given the stored TAT.
+    pub fn grant(&self, tat: Option<u64>, now_ms: u64, wanted: u32) -> Grant {
+        let tat = tat.unwrap_or(now_ms).max(now_ms);
+        // Up to `burst` emission intervals of credit may be outstanding.
+        let horizon = now_ms + self.burst * self.emission_ms;
+        let fits = horizon.saturating_sub(tat) / self.emission_ms;
+        let permits = fits.min(u64::from(wanted));
+        if permits == 0 {
+            return Grant::Refused {
+                retry_after_ms: (tat + self.emission_ms).saturating_sub(horizon).max(1),
+            };
+        }
+        Grant::Granted {
+            permits: permits as u32,
+            new_tat: tat + permits * self.emission_ms,
+            remaining: (fits - permits) as u32,
+        }
+    }
+
+    /// Milliseconds until the full burst is available again after `tat`.
+    pub fn reset_ms(&self, tat: u64, now_ms: u64) -> u64 {
+        tat.saturating_sub(now_ms)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    permits: u32,
+    remaining_shared: u32,
+    tat: u64,
+    until: Instant,
+}
+
+/// What the limiter decided for one request, with what to say in headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed { remaining: u32, reset_ms: u64 },
+    Limited { retry_after_ms: u64 },
+}
+
+pub struct RateLimiter {
+    client: Client,
+    table: String,
+    gcra: Gcra,
+    config: RateLimitConfig,
+    leases: Mutex<HashMap<String, Lease>>,
+    /// Per principal: the lock of lease renewal and how many requests wait on it.
+    renewals: Mutex<HashMap<String, Arc<Renewal>>>,
+}
+
+#[derive(Default)]
+struct Renewal {
+    lock: tokio::sync::Mutex<()>,
+    waiting: std::sync::atomic::AtomicU32,
+}
+
+fn now_ms() -> u64 {
+    crate::auth::now_secs() * 1000
+        + u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_millis())
+                .unwrap_or_default(),
+        )
+}
+
+impl RateLimiter {
+    pub fn new(client: Client, table: impl Into<String>, config: RateLimitConfig) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            gcra: Gcra::new(config.per_minute, config.burst),
+            config,
+            leases: Mutex::new(HashMap::new()),
+            renewals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn check(&self, principal: &str) -> Result<Decision, StoreError> {
+        if let Some(decision) = self.spend_lease(principal) {
+            return Ok(decision);
+        }
+        let renewal = self.renewal(principal);
+        renewal
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _turn = renewal.lock.lock().await;
+        let waiting = renewal
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        // The request before us may have renewed the lease for us all.
+        if let Some(decision) = self.spend_lease(principal) {
+            return Ok(decision);
+        }
+        self.renew(principal, self.config.lease.max(1).max(waiting))
+            .await
+    }
+
+    fn renewal(&self, principal: &str) -> Arc<Renewal> {
+        let mut renewals = self.renewals.lock().unwrap_or_else(|e| e.into_inner());
+        if renewals.len() >= MAX_LEASES {
+            renewals.retain(|_, r| Arc::strong_count(r) > 1);
+        }
+        renewals.entry(principal.to_owned()).or_default().clone()
+    }
+
+    /// Takes up to `wanted` permits from the shared limit: one for this request, the
+    /// rest leased to the requests that follow.
+    async fn renew(&self, principal: &str, wanted: u32) -> Result<Decision, StoreError> {
+        let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+        for _ in 0..8 {
+            let now = now_ms();
+            let stored = self.load(principal).await?;
+            match self.gcra.grant(stored, now, wanted) {
+                Grant::Refused { retry_after_ms } => {
+                    return Ok(Decision::Limited { retry_after_ms });
+                }
+                Grant::Granted {
+                    permits,
+                    new_tat,
+                    remaining,
+                } => {
+                    if !self.store(principal, stored, new_tat).await? {
+                        backoff.wait().await;
+                        continue;
+                    }
+                    let lease = Lease {
+                        permits: permits - 1,
+                        remaining_shared: remaining,
+                        tat: new_tat,
+                        until: Instant::now() + LEASE_LIFETIME,
+                    };
+                    self.keep_lease(principal, lease);
+                    return Ok(Decision::Allowed {
+                        remaining: lease.permits + remaining,
+                        reset_ms: self.gcra.reset_ms(new_tat, now),
+                    });
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "rate limit of {principal} kept changing under us"
+        )))
+    }
+
+    fn spend_lease(&self, principal: &str) -> Option<Decision> {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let lease = leases.get_mut(principal)?;
+        if lease.permits == 0 || lease.until <= Instant::now() {
+            leases.remove(principal);
+            return None;
+        }
+        lease.permits -= 1;
+        Some(Decision::Allowed {
+            remaining: lease.permits + lease.remaining_shared,
+            reset_ms: self.gcra.reset_ms(lease.tat, now_ms()),
+        })
+    }
+
+    fn keep_lease(&self, principal: &str, lease: Lease) {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        if leases.len() >= MAX_LEASES {
+            let now = Instant::now();
+            leases.retain(|_, l| l.until > now);
+        }
+        if lease.permits > 0 {
+            leases.insert(principal.to_owned(), lease);
+        }
+    }
+
+    async fn load(&self, principal: &str) -> Result<Option<u64>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(format!("RATE#{principal}"), "RATE")))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output
+            .item
+            .and_then(|item| item.get("tat")?.as_n().ok()?.parse().ok()))
+    }
+
+    /// Moves the TAT from what was read to `new_tat`; false if another instance moved
+    /// it first.
+    async fn store(
+        &self,
+        principal: &str,
+        read: Option<u64>,
+        new_tat: u64,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(format!("RATE#{principal}"), "RATE")))
+            .update_expression("SET tat = :new, expires_at = :expires")
+            .expression_attribute_values(":new", n(new_tat))
+            // The item is useless once the TAT is in the past: let DynamoDB's TTL drop it.
+            .expression_attribute_values(":expires", n(new_tat / 1000 + 60));
+        let request = match read {
+            Some(old) => request
+                .condition_expression("tat = :old")
+                .expression_attribute_values(":old", n(old)),
+            None => request.condition_expression("attribute_not_exists(tat)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error) if dynamo::failed_condition(&error) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn policy_header(&self) -> HeaderValue {
+        HeaderValue::from_str(&format!(
+            "\"per-principal\";q={};w=60;burst={}",
+            self.config.per_minute, self.config.burst
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"per-principal\""))
+    }
+}
+
+/// The principal a request is limited as: its user, else its client address.
+fn principal(request: &Request) -> String {
+    if let Some(user) = request.extensions().get::<AuthUser>() {
+        return format!("user:{}", user.id);
+    }
+    let lambda_ip = request
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()
+        .and_then(|context| match context {
+            lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+            lambda_http::request::RequestContext::ApiGatewayV1(ctx) => {
+                ctx.identity.source_ip.clone()
+            }
+            _ => None,
+        });
+    let peer_ip = || {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+    };
+    format!(
+        "ip:{}",
+        lambda_ip
+            .or_else(peer_ip)
+            .unwrap_or_else(|| "unknown".into())
+    )
+}
+
+pub async fn limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let principal = principal(&request);
+    let decision = match limiter.check(&principal).await {
+        Ok(decision) => decision,
+        Err(error) => {
+            // The limit protects the services; an outage of its table should not take
+            // the whole API down with it.
+            tracing::error!(%error, "rate limit unavailable; letting the request through");
+            return next.run(request).await;
+        }
+    };
+    let mut response = match decision {
+        Decision::Allowed { .. } => next.run(request).await,
+        Decision::Limited { retry_after_ms } => {
+            let seconds = retry_after_ms.div_ceil(1000).max(1);
+            let mut response = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            )
+            .with_detail(format!("Slow down: retry in {seconds} s."))
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert("retry-after", value);
+            }
+            response
+        }
+    };
+    add_headers(response.headers_mut(), &limiter, decision);
+    response
+}
+
+fn add_headers(headers: &mut HeaderMap, limiter: &RateLimiter, decision: Decision) {
+    headers.insert("ratelimit-policy", limiter.policy_header());
+    let (remaining, reset_secs) = match decision {
+        Decision::Allowed {
+            remaining,
+            reset_ms,
+        } => (remaining, reset_ms.div_ceil(1000)),
+        Decision::Limited { retry_after_ms } => (0, retry_after_ms.div_ceil(1000)),
+    };
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("\"per-principal\";r={remaining};t={reset_secs}"))
+    {
+        headers.insert("ratelimit", value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_principal_gets_its_whole_burst() {
+        let gcra = Gcra::new(60, 10); // a permit a second, bursts of 10
+        match gcra.grant(None, 1_000_000, 10) {
+            Grant::Granted {
+                permits,
+                remaining,
+                new_tat,
+            } => {
+                assert_eq!((permits, remaining), (10, 0));
+                assert_eq!(new_tat, 1_000_000 + 10 * 1000);
+            }
+            refused => panic!("{refused:?}"),
+        }
+    }
+
+    #[test]
+    fn an_exhausted_burst_refuses_until_one_emission_interval_is_free() {
+        let gcra = Gcra::new(60, 10);
+        let now = 1_000_000;
+        let tat = now + 10 * 1000;
+        assert_eq!(
+            gcra.grant(Some(tat), now, 1),
+            Grant::Refused {
+                retry_after_ms: 1000
+            }
+        );
+        // 400 ms later, 600 ms remain.
+        assert_eq!(
+            gcra.grant(Some(tat), now + 400, 1),
+            Grant::Refused {
+                retry_after_ms: 600
+            }
+        );
+        assert!(matches!(
+            gcra.grant(Some(tat), now + 1000, 1),
+            Grant::Granted {
+                permits: 1,
+                remaining: 0,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_lease_is_cut_to_what_fits() {
+        let gcra = Gcra::new(60, 10);
+        let now = 1_000_000;
+        let tat = now + 8 * 1000; // two permits left
+        assert!(matches!(
+            gcra.grant(Some(tat), now, 5),
+            Grant::Granted {
+                permits: 2,
+                remaining: 0,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_tat_in_the_past_counts_as_now() {
+        let gcra = Gcra::new(60, 10);
+        assert_eq!(
+            gcra.grant(Some(5), 1_000_000, 3),
+            gcra.grant(None, 1_000_000, 3)
+        );
+    }
+
+    #[test]
+    fn the_sustained_rate_is_one_permit_per_emission_interval() {
+        let gcra = Gcra::new(120, 1); // one every 500 ms, no burst
+        let mut tat = None;
+        let mut granted = 0;
+        for step in 0..100 {
+            let now = 1_000_000 + step * 100; // a request every 100 ms for 10 s
+            if let Grant::Granted { new_tat, .. } = gcra.grant(tat, now, 1) {
+                tat = Some(new_tat);
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 20);
+    }
+}

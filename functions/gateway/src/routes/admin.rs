@@ -1,0 +1,156 @@
+//! Administration: the catalog, the services' failure modes (the demo's switchboard)
+//! and the saga worker's circuit breakers.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use reqwest::Method;
+use service_kit::Problem;
+use service_kit::extract::{Json, Path};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Shared, path_id};
+use crate::auth::Admin;
+use crate::downstream::Service;
+use crate::models::{Breaker, FailureMode, NewProduct, Product, ProductChange, StockLevel};
+use crate::openapi::ProblemDoc;
+
+pub fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product))
+        .routes(routes!(update_product))
+        .routes(routes!(set_stock))
+        .routes(routes!(get_failure_mode, set_failure_mode))
+        .routes(routes!(breakers))
+}
+
+/// Adds a product to the catalog.
+#[utoipa::path(post, path = "/v1/admin/products", tag = "admin", security(("bearer" = [])), request_body = NewProduct,
+    responses(
+        (status = 201, description = "Created", body = Product),
+        (status = 403, description = "Not an administrator", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The SKU exists with other details", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn create_product(
+    State(state): State<Shared>,
+    _admin: Admin,
+    Json(body): Json<NewProduct>,
+) -> Result<(StatusCode, Json<Product>), Problem> {
+    let product = state
+        .services
+        .send(Service::Inventory, Method::POST, "/products", Some(&body))
+        .await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+/// Changes a product's name, description or price.
+#[utoipa::path(patch, path = "/v1/admin/products/{sku}", tag = "admin", security(("bearer" = [])),
+    params(("sku" = String, Path, description = "The product's SKU")), request_body = ProductChange,
+    responses(
+        (status = 200, description = "Updated", body = Product),
+        (status = 404, description = "No such product", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn update_product(
+    State(state): State<Shared>,
+    _admin: Admin,
+    Path(sku): Path<String>,
+    Json(body): Json<ProductChange>,
+) -> Result<Json<Product>, Problem> {
+    let sku = path_id(&sku, "product")?;
+    let path = format!("/products/{sku}");
+    Ok(Json(
+        state
+            .services
+            .send(Service::Inventory, Method::PATCH, &path, Some(&body))
+            .await?,
+    ))
+}
+
+/// Sets the units of a product available for ordering.
+#[utoipa::path(put, path = "/v1/admin/products/{sku}/stock", tag = "admin", security(("bearer" = [])),
+    params(("sku" = String, Path, description = "The product's SKU")), request_body = StockLevel,
+    responses(
+        (status = 200, description = "Updated", body = Product),
+        (status = 404, description = "No such product", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn set_stock(
+    State(state): State<Shared>,
+    _admin: Admin,
+    Path(sku): Path<String>,
+    Json(body): Json<StockLevel>,
+) -> Result<Json<Product>, Problem> {
+    let sku = path_id(&sku, "product")?;
+    let path = format!("/products/{sku}/stock");
+    Ok(Json(
+        state
+            .services
+            .send(Service::Inventory, Method::PUT, &path, Some(&body))
+            .await?,
+    ))
+}
+
+fn service(name: &str) -> Result<Service, Problem> {
+    Service::parse(name).ok_or_else(|| {
+        Problem::not_found("Services are customer, inventory, order, payment and notification.")
+    })
+}
+
+/// A service's failure mode.
+#[utoipa::path(get, path = "/v1/admin/services/{service}/failure-mode", tag = "admin", security(("bearer" = [])),
+    params(("service" = String, Path, description = "customer, inventory, order, payment or notification")),
+    responses(
+        (status = 200, description = "The mode in force", body = FailureMode),
+        (status = 404, description = "No such service", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn get_failure_mode(
+    State(state): State<Shared>,
+    _admin: Admin,
+    Path(name): Path<String>,
+) -> Result<Json<FailureMode>, Problem> {
+    Ok(Json(
+        state
+            .services
+            .get(service(&name)?, "/admin/failure-mode")
+            .await?,
+    ))
+}
+
+/// Makes a service down, slow or flaky (or, for payment, declining), or normal again.
+#[utoipa::path(put, path = "/v1/admin/services/{service}/failure-mode", tag = "admin", security(("bearer" = [])),
+    params(("service" = String, Path, description = "customer, inventory, order, payment or notification")),
+    request_body = FailureMode,
+    responses(
+        (status = 200, description = "The mode now in force", body = FailureMode),
+        (status = 422, description = "Unknown mode or parameters", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn set_failure_mode(
+    State(state): State<Shared>,
+    _admin: Admin,
+    Path(name): Path<String>,
+    Json(body): Json<FailureMode>,
+) -> Result<Json<FailureMode>, Problem> {
+    let service = service(&name)?;
+    Ok(Json(
+        state
+            .services
+            .send(service, Method::PUT, "/admin/failure-mode", Some(&body))
+            .await?,
+    ))
+}
+
+/// The saga worker's circuit breakers, one per service.
+#[utoipa::path(get, path = "/v1/admin/breakers", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The breakers", body = [Breaker]),
+        (status = 503, description = "The worker's status is unavailable", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn breakers(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<Vec<Breaker>>, Problem> {
+    let value = state.services.breakers().await?;
+    serde_json::from_value(value).map(Json).map_err(|error| {
+        tracing::warn!(%error, "unexpected breaker states");
+        Problem::unavailable("The worker's status is unavailable.")
+    })
+}

@@ -1,0 +1,72 @@
+//! The `/v1` API. Every handler carries its OpenAPI description, and routes are
+//! registered from those descriptions, so the published document lists exactly the
+//! routes that exist.
+
+pub mod admin;
+pub mod auth;
+pub mod catalog;
+pub mod events;
+pub mod me;
+pub mod notifications;
+pub mod orders;
+
+use std::sync::Arc;
+
+use service_kit::Problem;
+use service_kit::validate::parse_id;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+pub type Shared = Arc<AppState>;
+
+pub fn api() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .merge(auth::routes())
+        .merge(catalog::routes())
+        .merge(me::routes())
+        .merge(orders::routes())
+        .merge(notifications::routes())
+        .merge(admin::routes())
+        .merge(events::routes())
+}
+
+/// An id in a path: one that cannot exist is simply not found.
+pub fn path_id(raw: &str, what: &str) -> Result<String, Problem> {
+    parse_id(raw, what).map_err(|_| Problem::not_found(format!("There is no such {what}.")))
+}
+
+/// A page cursor as the services issue them (base64url); anything else is refused
+/// here rather than forwarded.
+pub fn cursor(raw: Option<&str>) -> Result<Option<&str>, Problem> {
+    match raw {
+        Some(c)
+            if c.is_empty()
+                || c.len() > 1024
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Err(Problem::bad_request(
+                "`cursor` is not a cursor returned by this API.",
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `?limit=..&cursor=..` for a service path.
+pub fn page_query(limit: Option<u32>, cursor_value: Option<&str>) -> Result<String, Problem> {
+    let mut params = Vec::new();
+    if let Some(limit) = limit {
+        params.push(format!("limit={limit}"));
+    }
+    if let Some(cursor) = cursor(cursor_value)? {
+        params.push(format!("cursor={cursor}"));
+    }
+    Ok(if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    })
+}

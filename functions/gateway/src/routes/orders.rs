@@ -1,0 +1,374 @@
+//! Orders: placed asynchronously on the saga, followed live, approved, rejected or
+//! cancelled by their customer, and by nobody else.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use saga_contract::{OrderLine, PaymentMethod, SagaInput};
+use serde::Deserialize;
+use service_kit::Problem;
+use service_kit::extract::{Json, Path, Query};
+use service_kit::validate::parse_id;
+use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Shared, page_query, path_id};
+use crate::auth::AuthUser;
+use crate::downstream::Service;
+use crate::models::{
+    Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, ReasonRequest,
+};
+use crate::openapi::ProblemDoc;
+use crate::saga::{SignalKind, order_closed};
+
+/// The most distinct products and units per line one order may hold.
+const MAX_LINES: usize = 50;
+const MAX_QUANTITY: u32 = 100;
+
+pub fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(place_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(cancel))
+}
+
+/// The order id of a customer's idempotency key: the same key always names the same
+/// order, and the saga's workflow id is the order id, so a repeated request cannot
+/// start a second saga, however many race. (Keys cannot hold a newline, so the
+/// separator keeps user and key apart.)
+pub fn order_id_for(user_id: &str, key: &str) -> String {
+    let digest = Sha256::digest(format!("{user_id}\n{key}").as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("o-{hex}")
+}
+
+fn status_url(order_id: &str) -> String {
+    format!("/v1/orders/{order_id}")
+}
+
+/// Places an order. It is processed asynchronously: follow it at `status_url` or over
+/// the event stream. The `Idempotency-Key` names the order: repeating the request with
+/// the same key returns the same order and starts nothing new.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])), request_body = PlaceOrder,
+    params(("Idempotency-Key" = String, Header, description = "1 to 64 letters, digits, '-', '_' or '.', unique per order")),
+    responses(
+        (status = 202, description = "Accepted; the saga runs", body = OrderAccepted,
+            headers(("location" = String, description = "The order's status URL"))),
+        (status = 400, description = "No Idempotency-Key", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid lines, unknown products or payment method", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn place_order(
+    State(state): State<Shared>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Json(body): Json<PlaceOrder>,
+) -> Result<
+    (
+        StatusCode,
+        [(header::HeaderName, String); 1],
+        Json<OrderAccepted>,
+    ),
+    Problem,
+> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency-key-required",
+                "Idempotency key required",
+            )
+            .with_detail("Send an `Idempotency-Key` header, unique per order.")
+        })?;
+    let key = parse_id(key, "Idempotency-Key").map_err(Problem::bad_request)?;
+    let quantities = validate_lines(&body)?;
+    body.payment_method
+        .parse::<PaymentMethod>()
+        .map_err(Problem::invalid)?;
+
+    let order_id = order_id_for(&user.id, &key);
+    let lines = priced_lines(&state, quantities).await?;
+    let currency = single_currency(&lines)?;
+    let input = SagaInput {
+        order_id: order_id.clone(),
+        customer_id: user.id.clone(),
+        lines: lines.into_iter().map(|(line, _)| line).collect(),
+        currency,
+        payment_method: body.payment_method,
+        approval: state.config.approval,
+    };
+    state.sagas.start(input).await?;
+    let url = status_url(&order_id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, url.clone())],
+        Json(OrderAccepted {
+            order_id,
+            status_url: url,
+        }),
+    ))
+}
+
+fn validate_lines(body: &PlaceOrder) -> Result<BTreeMap<String, u32>, Problem> {
+    if body.lines.is_empty() || body.lines.len() > MAX_LINES {
+        return Err(Problem::invalid(format!(
+            "An order has 1 to {MAX_LINES} lines."
+        )));
+    }
+    let mut quantities = BTreeMap::new();
+    for line in &body.lines {
+        let sku = parse_id(&line.sku, "sku").map_err(Problem::invalid)?;
+        if line.quantity == 0 || line.quantity > MAX_QUANTITY {
+            return Err(Problem::invalid(format!(
+                "The quantity of {sku} must be between 1 and {MAX_QUANTITY}."
+            )));
+        }
+        let total: &mut u32 = quantities.entry(sku.clone()).or_default();
+        *total += line.quantity;
+        if *total > MAX_QUANTITY {
+            return Err(Problem::invalid(format!(
+                "The quantity of {sku} must be at most {MAX_QUANTITY}."
+            )));
+        }
+    }
+    Ok(quantities)
+}
+
+/// Prices every line from the catalog, concurrently.
+async fn priced_lines(
+    state: &Shared,
+    quantities: BTreeMap<String, u32>,
+) -> Result<Vec<(OrderLine, String)>, Problem> {
+    let lookups = quantities.iter().map(|(sku, _)| {
+        let services = &state.services;
+        async move {
+            (
+                sku.clone(),
+                services
+                    .get::<Product>(Service::Inventory, &format!("/products/{sku}"))
+                    .await,
+            )
+        }
+    });
+    let mut unknown = Vec::new();
+    let mut lines = Vec::new();
+    for (sku, found) in futures::future::join_all(lookups).await {
+        match found {
+            Ok(product) => lines.push((
+                OrderLine {
+                    quantity: quantities[&sku],
+                    sku,
+                    unit_price: product.price,
+                },
+                product.currency,
+            )),
+            Err(error) if error.is_not_found() => unknown.push(sku),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-product",
+            "Unknown product",
+        )
+        .with_detail(format!("There is no product {}.", unknown.join(", ")))
+        .with_extension("skus", unknown));
+    }
+    Ok(lines)
+}
+
+fn single_currency(lines: &[(OrderLine, String)]) -> Result<String, Problem> {
+    let mut currencies = lines.iter().map(|(_, currency)| currency);
+    let first = currencies.next().cloned().unwrap_or_default();
+    if currencies.any(|c| *c != first) {
+        return Err(Problem::invalid(
+            "All products of an order must be priced in one currency.",
+        ));
+    }
+    Ok(first)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, description = "A page of orders", body = OrderPage)))]
+async fn list_orders(
+    State(state): State<Shared>,
+    user: AuthUser,
+    Query(params): Query<PageParams>,
+) -> Result<Json<OrderPage>, Problem> {
+    let query = page_query(params.limit, params.cursor.as_deref())?;
+    let path = format!("/customers/{}/orders{query}", user.id);
+    Ok(Json(state.services.get(Service::Order, &path).await?))
+}
+
+/// An order with its saga's live timeline (while it runs) and its status history.
+#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order", body = OrderDetail),
+        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn get_order(
+    State(state): State<Shared>,
+    user: AuthUser,
+    Path(order_id): Path<String>,
+) -> Result<Json<OrderDetail>, Problem> {
+    let order_id = path_id(&order_id, "order")?;
+    let order_path = format!("/orders/{order_id}");
+    let (order, saga) = tokio::join!(
+        state.services.get::<Order>(Service::Order, &order_path),
+        state.sagas.running_status(&order_id),
+    );
+    let order = match order {
+        Ok(order) => Some(order),
+        Err(error) if error.is_not_found() => None,
+        Err(error) => return Err(error.into()),
+    };
+    let saga = saga?;
+    let owner = order
+        .as_ref()
+        .map(|o| o.customer_id.as_str())
+        .or(saga.as_ref().map(|s| s.customer_id.as_str()));
+    // Someone else's order is indistinguishable from no order.
+    if owner != Some(user.id.as_str()) {
+        return Err(not_found());
+    }
+    Ok(Json(OrderDetail {
+        status: order
+            .as_ref()
+            .map_or_else(|| "PENDING".to_owned(), |o| o.status.clone()),
+        workflow_url: state.config.temporal_ui_url.as_ref().map(|ui| {
+            format!(
+                "{ui}/namespaces/{}/workflows/{order_id}",
+                state.config.temporal_namespace
+            )
+        }),
+        order_id,
+        order,
+        saga,
+    }))
+}
+
+fn not_found() -> Problem {
+    Problem::not_found("There is no such order.")
+}
+
+/// Sends a decision to the caller's running saga.
+async fn decide(
+    state: &Shared,
+    user: &AuthUser,
+    order_id: &str,
+    kind: SignalKind,
+    reason: Option<String>,
+) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
+    let order_id = path_id(order_id, "order")?;
+    match state.sagas.running_status(&order_id).await? {
+        Some(status) if status.customer_id == user.id => {}
+        Some(_) => return Err(not_found()),
+        None => {
+            // Finished or never started: tell the owner it is closed, others nothing.
+            return match state
+                .services
+                .get::<Order>(Service::Order, &format!("/orders/{order_id}"))
+                .await
+            {
+                Ok(order) if order.customer_id == user.id => Err(order_closed()),
+                Ok(_) => Err(not_found()),
+                Err(error) if error.is_not_found() => Err(not_found()),
+                Err(error) => Err(error.into()),
+            };
+        }
+    }
+    let reason = reason
+        .map(|r| service_kit::validate::parse_text(&r, "reason", 200, false))
+        .transpose()
+        .map_err(Problem::invalid)?;
+    state.sagas.signal(&order_id, kind, reason).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(OrderAccepted {
+            status_url: status_url(&order_id),
+            order_id,
+        }),
+    ))
+}
+
+/// Approves a large order that awaits the customer's approval.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/approve", tag = "orders", security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "The order id")),
+    responses(
+        (status = 202, description = "Approval sent", body = OrderAccepted),
+        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn approve(
+    State(state): State<Shared>,
+    user: AuthUser,
+    Path(order_id): Path<String>,
+) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
+    decide(&state, &user, &order_id, SignalKind::Approve, None).await
+}
+
+/// Rejects a large order that awaits approval: it is cancelled.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/reject", tag = "orders", security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
+    responses(
+        (status = 202, description = "Rejection sent", body = OrderAccepted),
+        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn reject(
+    State(state): State<Shared>,
+    user: AuthUser,
+    Path(order_id): Path<String>,
+    Json(body): Json<ReasonRequest>,
+) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
+    decide(&state, &user, &order_id, SignalKind::Reject, body.reason).await
+}
+
+/// Cancels an order, if its payment has not been captured yet.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
+    responses(
+        (status = 202, description = "Cancellation sent (honoured until the charge starts)", body = OrderAccepted),
+        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn cancel(
+    State(state): State<Shared>,
+    user: AuthUser,
+    Path(order_id): Path<String>,
+    Json(body): Json<ReasonRequest>,
+) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
+    decide(&state, &user, &order_id, SignalKind::Cancel, body.reason).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_names_one_order_per_customer() {
+        assert_eq!(order_id_for("u-1", "k"), order_id_for("u-1", "k"));
+        assert_ne!(order_id_for("u-1", "k"), order_id_for("u-2", "k"));
+        assert_ne!(order_id_for("u-1", "k"), order_id_for("u-1", "k2"));
+        assert!(parse_id(&order_id_for("u-1", "k"), "order_id").is_ok());
+    }
+}

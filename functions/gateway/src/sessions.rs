@@ -1,0 +1,254 @@
+//! Refresh tokens, stored by their SHA-256 in the gateway's table and grouped in
+//! families (one per login):
+//! - `FAMILY#<id> / FAMILY`: the user and whether the family is still active;
+//! - `REFRESH#<sha256> / REFRESH`: a token of the family, `active` until used once.
+//!
+//! Refreshing uses the token and issues its successor in one transaction that also
+//! checks the family, so a token works once. Presenting a used token again means it was
+//! stolen or replayed: the whole family is revoked. Logout revokes the family.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use service_kit::dynamo::{self, StoreError, is_condition_failure, n, s};
+use sha2::{Digest, Sha256};
+
+use crate::auth::now_secs;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenRecord {
+    family: String,
+    user_id: String,
+    status: String,
+    expires_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The old token is spent; here is its successor, for this user.
+    Rotated { user_id: String, token: String },
+    /// Unknown, expired or revoked: log in again.
+    Refused,
+    /// Used before: the family is now revoked.
+    Replayed,
+}
+
+pub struct Sessions {
+    client: Client,
+    table: String,
+    ttl: Duration,
+}
+
+fn token_key(token: &str) -> (String, &'static str) {
+    let hash = Sha256::digest(token.as_bytes());
+    (format!("REFRESH#{}", hex(&hash)), "REFRESH")
+}
+
+fn family_key(family: &str) -> (String, &'static str) {
+    (format!("FAMILY#{family}"), "FAMILY")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 244 random bits (two v4 UUIDs from the OS generator), URL-safe.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Sessions {
+    pub fn new(client: Client, table: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            ttl,
+        }
+    }
+
+    fn put_new(&self, item: dynamo::Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn token_item(
+        &self,
+        token: &str,
+        family: &str,
+        user_id: &str,
+    ) -> Result<dynamo::Item, StoreError> {
+        let (pk, sk) = token_key(token);
+        let record = TokenRecord {
+            family: family.to_owned(),
+            user_id: user_id.to_owned(),
+            status: "active".to_owned(),
+            expires_at: now_secs() + self.ttl.as_secs(),
+        };
+        dynamo::to_item(&record, pk, sk)
+    }
+
+    /// Starts a family for a fresh login and returns its first refresh token.
+    pub async fn start(&self, user_id: &str) -> Result<String, StoreError> {
+        let family = uuid::Uuid::new_v4().to_string();
+        let token = new_token();
+        let (pk, sk) = family_key(&family);
+        let mut family_item = dynamo::key(pk, sk);
+        family_item.insert("user_id".into(), s(user_id));
+        family_item.insert("status".into(), s("active"));
+        family_item.insert("expires_at".into(), n(now_secs() + self.ttl.as_secs()));
+        self.client
+            .transact_write_items()
+            .transact_items(self.put_new(family_item)?)
+            .transact_items(self.put_new(self.token_item(&token, &family, user_id)?)?)
+            .send()
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn refresh(&self, token: &str) -> Result<Refresh, StoreError> {
+        let Some(record) = self.record(token).await? else {
+            return Ok(Refresh::Refused);
+        };
+        let (pk, sk) = token_key(token);
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(pk, sk)))
+            .update_expression("SET #status = :used")
+            .condition_expression("#status = :active AND expires_at > :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":used", s("used"))
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":now", n(now_secs()))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let (family_pk, family_sk) = family_key(&record.family);
+        let family_active = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(family_pk, family_sk)))
+            .condition_expression("#status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s("active"))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let successor = new_token();
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(spend).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(family_active)
+                    .build(),
+            )
+            .transact_items(self.put_new(self.token_item(
+                &successor,
+                &record.family,
+                &record.user_id,
+            )?)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Refresh::Rotated {
+                user_id: record.user_id,
+                token: successor,
+            }),
+            Err(error) => match dynamo::cancellation_reasons(&error) {
+                Some([spent, ..]) if is_condition_failure(spent) && record.status == "used" => {
+                    self.revoke_family(&record.family).await?;
+                    Ok(Refresh::Replayed)
+                }
+                Some(reasons) if reasons.iter().any(is_condition_failure) => {
+                    // Expired, revoked, or used by a concurrent refresh just now.
+                    match self.record(token).await? {
+                        Some(now) if now.status == "used" && record.status == "active" => {
+                            self.revoke_family(&record.family).await?;
+                            Ok(Refresh::Replayed)
+                        }
+                        _ => Ok(Refresh::Refused),
+                    }
+                }
+                _ => Err(error.into()),
+            },
+        }
+    }
+
+    /// Logs out: the token's family can no longer be refreshed. Unknown tokens are
+    /// ignored (the answer must not tell whether a token existed).
+    pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
+        if let Some(record) = self.record(token).await? {
+            self.revoke_family(&record.family).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
+        let (pk, sk) = family_key(family);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(pk, sk)))
+            .update_expression("SET #status = :revoked")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":revoked", s("revoked"))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|error| {
+                if dynamo::failed_condition(&error) {
+                    Ok(())
+                } else {
+                    Err(error.into())
+                }
+            })
+    }
+
+    async fn record(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let (pk, sk) = token_key(token);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(dynamo::from_item).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn tokens_are_stored_by_hash_only() {
+        let (pk, _) = token_key("secret-token");
+        assert!(!pk.contains("secret"));
+        assert_eq!(pk.len(), "REFRESH#".len() + 64);
+    }
+}

@@ -1,0 +1,12 @@
+//! The gateway over real HTTP, in front of the real services on DynamoDB Local and,
+//! where orders must run, the saga worker on the Temporal dev server.
+
+mod auth;
+mod authz;
+mod catalog;
+mod events;
+mod jwt;
+mod openapi;
+mod orders;
+mod ratelimit;
+mod support;

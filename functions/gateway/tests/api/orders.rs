@@ -1,0 +1,189 @@
+//! Orders through the gateway: validation, idempotency, the saga behind them.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use service_kit::testing::Method;
+use temporalio_client::WorkflowCountOptions;
+
+use crate::support::{As, Stack};
+
+async fn wait_for<F, Fut>(what: &str, mut check: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_order_is_accepted_then_completed_by_the_saga() {
+    let stack = Stack::with_worker().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let (user_id, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+
+    let placed = me
+        .order(
+            "first-order",
+            json!([{"sku": "MUG", "quantity": 2}]),
+            "card_approve",
+        )
+        .await
+        .expect(202);
+    let order_id = placed["order_id"].as_str().expect("id").to_owned();
+    assert_eq!(placed["status_url"], format!("/v1/orders/{order_id}"));
+
+    let detail = wait_for("the order to complete", || async {
+        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
+        (detail["status"] == "COMPLETED").then_some(detail)
+    })
+    .await;
+    let order = &detail["order"];
+    assert_eq!(order["customer_id"], user_id.as_str());
+    // The price came from the catalog.
+    assert_eq!(order["lines"][0]["unit_price"], 1250);
+    assert_eq!(order["total"], 2500);
+    assert_eq!(
+        detail["workflow_url"],
+        format!("http://localhost:8233/namespaces/default/workflows/{order_id}")
+    );
+    let listed = me.get("/v1/orders").await.expect(200);
+    assert_eq!(listed["items"][0]["order_id"], order_id.as_str());
+}
+
+#[tokio::test]
+async fn twenty_concurrent_posts_with_one_key_make_one_order_and_one_workflow() {
+    let stack = Stack::with_worker().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let attempts = (0..20).map(|_| {
+        me.order(
+            "same-key",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+    });
+    let replies = futures::future::join_all(attempts).await;
+    let ids: Vec<String> = replies
+        .into_iter()
+        .map(|reply| {
+            reply.expect(202)["order_id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let order_id = &ids[0];
+
+    wait_for("the order to complete", || async {
+        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
+        (detail["status"] == "COMPLETED").then_some(detail)
+    })
+    .await;
+    let runs = stack
+        .temporal
+        .count_workflows(
+            format!("WorkflowId = '{order_id}'"),
+            WorkflowCountOptions::default(),
+        )
+        .await
+        .expect("count workflows");
+    assert_eq!(runs.count(), 1);
+    let orders = me.get("/v1/orders").await.expect(200);
+    assert_eq!(orders["items"].as_array().expect("items").len(), 1);
+    let stock = stack.inventory.get("/products/MUG").await.expect(200);
+    assert_eq!(stock["available"], 9);
+
+    // The same key later still names the same order, and starts nothing.
+    let again = me
+        .order(
+            "same-key",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+        .await
+        .expect(202);
+    assert_eq!(again["order_id"], order_id.as_str());
+}
+
+#[tokio::test]
+async fn invalid_orders_are_refused_before_any_saga_starts() {
+    let stack = Stack::start().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let line = json!([{"sku": "MUG", "quantity": 1}]);
+
+    me.send(
+        Method::POST,
+        "/v1/orders",
+        Some(json!({"lines": line, "payment_method": "card_approve"})),
+        &[],
+    )
+    .await
+    .expect_problem(400, "idempotency-key-required");
+    me.order("bad key!", line.clone(), "card_approve")
+        .await
+        .expect_problem(400, "bad-request");
+    let unknown = me
+        .order(
+            "k1",
+            json!([{"sku": "GHOST", "quantity": 1}]),
+            "card_approve",
+        )
+        .await
+        .expect_problem(422, "unknown-product");
+    assert_eq!(unknown["skus"], json!(["GHOST"]));
+    for (lines, method) in [
+        (json!([{"sku": "MUG", "quantity": 0}]), "card_approve"),
+        (json!([{"sku": "MUG", "quantity": -1}]), "card_approve"),
+        (json!([{"sku": "MUG", "quantity": 101}]), "card_approve"),
+        (json!([]), "card_approve"),
+        (
+            json!([{"sku": "MUG", "quantity": 1, "unit_price": 1}]),
+            "card_approve",
+        ),
+        (line.clone(), "visa"),
+    ] {
+        let reply = me.order("k2", lines.clone(), method).await;
+        assert_eq!(reply.status, 422, "{lines} {method} -> {reply:#?}");
+    }
+    me.send(
+        Method::POST,
+        "/v1/orders",
+        None,
+        &[("idempotency-key", "k3")],
+    )
+    .await
+    .expect_problem(415, "unsupported-media-type");
+    stack
+        .gateway
+        .post(
+            "/v1/orders",
+            json!({"lines": line, "payment_method": "card_approve"}),
+        )
+        .await
+        .expect_problem(401, "unauthorized");
+    let runs = stack
+        .temporal
+        .count_workflows(
+            format!("TaskQueue = '{}'", stack.config.task_queue),
+            WorkflowCountOptions::default(),
+        )
+        .await
+        .expect("count workflows");
+    assert_eq!(runs.count(), 0, "no saga started");
+}

@@ -1,0 +1,259 @@
+//! The real stack behind the gateway: the five services on fresh tables in DynamoDB
+//! Local, the gateway's own tables, optionally the saga worker (in this process) on a
+//! task queue of its own, and the gateway itself, all over real HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::config::{
+    DEV_JWT_SECRET, GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, ServiceUrls,
+};
+use gateway::saga::Sagas;
+use gateway::{AppState, RATE_LIMIT_TABLE, TABLE};
+use saga_contract::ApprovalPolicy;
+use serde_json::{Value, json};
+use service_kit::testing::{self, Api, Method, Reply};
+use worker::breaker::BreakerSettings;
+use worker::config::WorkerConfig;
+use worker::testing::InProcessWorker;
+
+pub struct Stack {
+    pub gateway: Api,
+    pub customer: Api,
+    pub inventory: Api,
+    pub config: GatewayConfig,
+    pub temporal: temporalio_client::Client,
+    _worker: Option<InProcessWorker>,
+}
+
+/// How a test wants its gateway.
+pub struct Options {
+    pub worker: bool,
+    pub keys: JwtKeys,
+    pub rate_limit: RateLimitConfig,
+    pub approval: ApprovalPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            worker: false,
+            keys: JwtKeys::Secret(DEV_JWT_SECRET.to_owned()),
+            rate_limit: RateLimitConfig {
+                per_minute: 6000,
+                burst: 1000,
+                lease: 5,
+            },
+            approval: ApprovalPolicy {
+                threshold: 100_000,
+                timeout_secs: 900,
+            },
+        }
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn with_worker() -> Self {
+        Self::start_with(Options {
+            worker: true,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let dynamo = testing::dynamo().await;
+        let table = |owner: &'static str| {
+            let dynamo = dynamo.clone();
+            async move { testing::fresh_table(&dynamo, owner).await }
+        };
+        let customer = testing::spawn(customer::router(
+            dynamo.clone(),
+            &table(customer::TABLE).await,
+        ))
+        .await;
+        let inventory = testing::spawn(inventory::router(
+            dynamo.clone(),
+            &table(inventory::TABLE).await,
+        ))
+        .await;
+        let order = testing::spawn(order::router(dynamo.clone(), &table(order::TABLE).await)).await;
+        let payment = testing::spawn(payment::router(
+            dynamo.clone(),
+            &table(payment::TABLE).await,
+            Duration::from_secs(2),
+        ))
+        .await;
+        let notification = testing::spawn(notification::router(
+            dynamo.clone(),
+            &table(notification::TABLE).await,
+        ))
+        .await;
+        let task_queue = format!("gateway-test-{}", uuid::Uuid::new_v4().simple());
+        let temporal = worker::connect()
+            .await
+            .expect("connect to the Temporal dev server");
+        let worker = options.worker.then(|| {
+            InProcessWorker::start(WorkerConfig {
+                task_queue: task_queue.clone(),
+                services: worker::config::ServiceUrls {
+                    inventory: inventory.base_url.clone(),
+                    order: order.base_url.clone(),
+                    payment: payment.base_url.clone(),
+                    notification: notification.base_url.clone(),
+                },
+                breaker: BreakerSettings {
+                    failure_threshold: 3,
+                    cool_down: Duration::from_secs(2),
+                },
+                downstream_timeout: Duration::from_secs(8),
+                status_addr: None,
+            })
+        });
+        let config = GatewayConfig {
+            services: ServiceUrls {
+                customer: customer.base_url.clone(),
+                inventory: inventory.base_url.clone(),
+                order: order.base_url.clone(),
+                notification: notification.base_url.clone(),
+                payment: payment.base_url.clone(),
+            },
+            worker_status_url: None,
+            table: table(TABLE).await.table_name,
+            rate_limit_table: table(RATE_LIMIT_TABLE).await.table_name,
+            jwt: JwtConfig {
+                keys: options.keys,
+                issuer: "order-saga-gateway".into(),
+                audience: "order-saga-api".into(),
+                access_ttl: Duration::from_secs(900),
+                refresh_ttl: Duration::from_secs(3600),
+            },
+            rate_limit: options.rate_limit,
+            cors_origins: vec!["http://localhost:5173".into()],
+            task_queue: task_queue.clone(),
+            approval: options.approval,
+            downstream_timeout: Duration::from_secs(10),
+            event_poll_interval: Duration::from_millis(100),
+            temporal_ui_url: Some("http://localhost:8233".into()),
+            temporal_namespace: "default".into(),
+        };
+        let sagas = Sagas::with_client(temporal.clone(), task_queue);
+        let state = AppState::new(config.clone(), dynamo.clone(), sagas).expect("gateway state");
+        let gateway = testing::spawn(gateway::router(Arc::new(state))).await;
+        Self {
+            gateway,
+            customer,
+            inventory,
+            config,
+            temporal,
+            _worker: worker,
+        }
+    }
+
+    pub async fn add_product(&self, sku: &str, available: u32, price: u64) {
+        self.inventory
+            .post(
+                "/products",
+                json!({"sku": sku, "name": sku, "price": price, "currency": "EUR", "available": available}),
+            )
+            .await
+            .expect(201);
+    }
+
+    /// Registers through the gateway and logs in: (user id, tokens).
+    pub async fn customer(&self, email: &str) -> (String, Value) {
+        let customer = self
+            .gateway
+            .post(
+                "/v1/auth/register",
+                json!({"email": email, "password": "a long password", "name": "Test Customer"}),
+            )
+            .await
+            .expect(201);
+        let tokens = self.login(email).await;
+        (customer["id"].as_str().expect("id").to_owned(), tokens)
+    }
+
+    /// An administrator (made in the customer service, as an admin would) and its tokens.
+    pub async fn admin(&self) -> Value {
+        self.customer
+            .post(
+                "/customers",
+                json!({"email": "root@example.com", "password": "a long password", "name": "Admin", "role": "admin"}),
+            )
+            .await
+            .expect(201);
+        self.login("root@example.com").await
+    }
+
+    pub async fn login(&self, email: &str) -> Value {
+        self.gateway
+            .post(
+                "/v1/auth/login",
+                json!({"email": email, "password": "a long password"}),
+            )
+            .await
+            .expect(200)
+    }
+}
+
+/// Calls through the gateway as someone.
+pub struct As<'a> {
+    pub api: &'a Api,
+    pub token: String,
+}
+
+impl<'a> As<'a> {
+    pub fn new(api: &'a Api, tokens: &Value) -> Self {
+        Self {
+            api,
+            token: tokens["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .api
+            .http
+            .request(method, format!("{}{path}", self.api.base_url))
+            .bearer_auth(&self.token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Api::reply(request).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn order(&self, key: &str, lines: Value, method: &str) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/orders",
+            Some(json!({"lines": lines, "payment_method": method})),
+            &[("idempotency-key", key)],
+        )
+        .await
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Benchmarks the gateway: authenticated catalog reads through it, side by side with the
+# same reads sent straight to the inventory service, and order POSTs, all in one run
+# against the whole system (infra/run.sh, release builds, in memory, free ports).
+#
+#   BENCH_REQUESTS=2000 BENCH_CONCURRENCY=32 BENCH_ORDERS=200 ./infra/bench-gateway.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+base=$(( $(free_port) / 10 * 10 ))
+data=$(mktemp -d)
+log="$data/run.log"
+export PROFILE=release IN_MEMORY=1 DATA_DIR="$data" SERVICE_PORT_BASE="$base"
+export DYNAMODB_PORT=$(free_port) TEMPORAL_PORT=$(free_port) TEMPORAL_UI_PORT=$(free_port) WORKER_STATUS_PORT=$(free_port)
+# The limit must not be what is measured; RUST_LOG keeps logging off the hot path.
+export RATE_LIMIT_PER_MINUTE=10000000 RATE_LIMIT_BURST=100000 RUST_LOG=warn
+
+start stack "$log" bash "$ROOT/infra/run.sh"
+trap 'stop_started; rm -rf "$data"' EXIT
+deadline=$((SECONDS + 1800))
+until grep -q "The stack is up" "$log"; do
+  kill -0 "${STARTED_PIDS[0]}" 2>/dev/null || { cat "$log"; die "infra/run.sh stopped"; }
+  [ "$SECONDS" -lt "$deadline" ] || die "the stack did not come up"
+  sleep 1
+done
+
+say "running the benchmark"
+GATEWAY_URL="http://127.0.0.1:$base" INVENTORY_URL="http://127.0.0.1:$((base + 2))" \
+  "${CARGO_TARGET_DIR:-$ROOT/target}/release/gateway-bench"
