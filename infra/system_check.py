@@ -12,27 +12,16 @@ setting up again is idempotent.
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from checklib import ROOT, free_port, port_free
+
 STARTUP_SECONDS = 900  # the first run may compile the services
 STOP_SECONDS = 30
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_service_base() -> int:
@@ -134,7 +123,7 @@ def leftovers(data_dir: str, ports: list[int]) -> list[str]:
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if data_dir in cmdline and "check_readme" not in cmdline:
+            if data_dir in cmdline and "system_check" not in cmdline:
                 found.append(f"process {proc.name} still running: {cmdline}")
     return found
 

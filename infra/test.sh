@@ -2,8 +2,10 @@
 # Runs every check and test: formatting, clippy, unit tests, integration tests of
 # every service and of the order saga against a real DynamoDB Local and a real
 # Temporal dev server (started here, in memory, on free ports), the replay of the
-# recorded saga histories, the UI's unit tests, and the whole system as infra/run.sh
-# starts it: the README's examples, the OpenAPI document and the browser tests.
+# recorded saga histories, the deployment artefacts (SAM template, compose file,
+# LocalStack hook) and `cargo lambda watch`, the UI's unit tests, and the whole system
+# as infra/run.sh starts it: the README's examples, the OpenAPI document and the
+# browser tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
@@ -22,11 +24,16 @@ say "starting DynamoDB Local and the Temporal dev server (both in memory)"
 start_dynamodb "$DYNAMODB_PORT"
 start_temporal "$TEMPORAL_PORT" "$(free_port)"
 
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 say "cargo test"
-AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" \
-  TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" \
-  cargo test --workspace --all-features
+cargo test --workspace --all-features
+say "template.yaml, docker-compose.yml and the LocalStack hook"
+"$VENV/bin/python" "$ROOT/infra/deploy_check.py"
+say "cargo lambda watch: every function through its Lambda entry"
+"$VENV/bin/python" "$ROOT/infra/watch_check.py"
 stop_started
+unset AWS_ENDPOINT_URL_DYNAMODB TEMPORAL_ADDRESS
 
 say "the UI's unit tests"
 (cd "$ROOT/frontend" && npm run --silent typecheck && npm test --silent)

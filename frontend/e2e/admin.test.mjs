@@ -22,24 +22,33 @@ test('with the inventory down an order shows retries and the open breaker, and c
   const admin = await signIn(browser, 'admin@example.com', 'admin-password')
   await admin.getByRole('link', { name: 'Admin' }).click()
   await admin.getByRole('heading', { name: 'Failure switchboard' }).waitFor()
-  await setMode(admin, 'inventory', 'down')
 
+  // A large order: its stock is reserved, then it waits for approval.
   const customer = await newCustomer(browser)
-  try {
-    await order(customer, 'Coffee beans', 'Test card: approved')
-    await step(customer, 'reserve_inventory').and(customer.locator('[data-status=retrying]')).waitFor({ timeout: 60_000 })
-    const retrying = await step(customer, 'reserve_inventory').textContent()
-    assert.match(retrying ?? '', /attempts/)
-    assert.match(retrying ?? '', /Last error: .*inventory/i)
+  await order(customer, 'Espresso machine', 'Test card: approved')
+  await customer.getByRole('button', { name: 'Approve order' }).waitFor({ timeout: 60_000 })
 
-    await admin.locator('[data-breaker=inventory] [data-testid=breaker-state]', { hasText: 'open' }).waitFor({ timeout: 60_000 })
+  // The inventory goes down before the customer approves: confirming cannot commit.
+  await setMode(admin, 'inventory', 'down')
+  try {
+    await customer.getByRole('button', { name: 'Approve order' }).click()
+    // The timeline shows the retries as they happen: attempts counting up, the error.
+    const retrying = step(customer, 'confirm_order').and(customer.locator('[data-status=retrying]'))
+    await retrying.filter({ hasText: /[2-9] attempts/ }).waitFor({ timeout: 60_000 })
+    assert.match((await retrying.textContent()) ?? '', /Last error: .*inventory/i)
+
+    await admin
+      .locator('[data-breaker=inventory] [data-testid=breaker-state]', { hasText: /^open$/ })
+      .waitFor({ timeout: 60_000 })
     await screenshot(admin, 'admin-breaker-open')
     await screenshot(customer, 'order-retrying')
   } finally {
     await setMode(admin, 'inventory', 'off')
   }
   await statusBecomes(customer, 'COMPLETED')
-  await admin.locator('[data-breaker=inventory] [data-testid=breaker-state]', { hasText: 'closed' }).waitFor({ timeout: 60_000 })
+  await admin
+    .locator('[data-breaker=inventory] [data-testid=breaker-state]', { hasText: /^closed$/ })
+    .waitFor({ timeout: 60_000 })
   await admin.close()
   await customer.close()
 })

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use service_kit::config::{ConfigError, optional, required};
+use service_kit::config::{ConfigError, base_url, optional};
 
 use crate::breaker::BreakerSettings;
 
@@ -38,10 +38,10 @@ impl WorkerConfig {
         Ok(Self {
             task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
             services: ServiceUrls {
-                inventory: required("INVENTORY_URL")?,
-                order: required("ORDER_URL")?,
-                payment: required("PAYMENT_URL")?,
-                notification: required("NOTIFICATION_URL")?,
+                inventory: base_url("INVENTORY_URL")?,
+                order: base_url("ORDER_URL")?,
+                payment: base_url("PAYMENT_URL")?,
+                notification: base_url("NOTIFICATION_URL")?,
             },
             breaker: BreakerSettings {
                 failure_threshold: optional("BREAKER_FAILURE_THRESHOLD", 5)?,

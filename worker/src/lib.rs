@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use service_kit::serve::BoxError;
+use service_kit::sigv4::RequestSigner;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
@@ -49,6 +50,7 @@ pub async fn connect() -> Result<Client, BoxError> {
 /// The activities and the breakers they share, one per downstream service.
 pub fn saga_activities(
     config: &WorkerConfig,
+    signer: Option<RequestSigner>,
 ) -> Result<(SagaActivities, Vec<Arc<CircuitBreaker>>), BoxError> {
     let http = reqwest::Client::builder()
         .timeout(config.downstream_timeout)
@@ -57,7 +59,7 @@ pub fn saga_activities(
     let mut client = |service: &'static str, url: &str| {
         let breaker = Arc::new(CircuitBreaker::new(service, config.breaker));
         breakers.push(breaker.clone());
-        ServiceClient::new(url, http.clone(), breaker)
+        ServiceClient::new(url, http.clone(), breaker, signer.clone())
     };
     let activities = SagaActivities {
         inventory: client("inventory", &config.services.inventory),
@@ -73,8 +75,9 @@ pub fn saga_worker(
     runtime: &Runtime,
     client: Client,
     config: &WorkerConfig,
+    signer: Option<RequestSigner>,
 ) -> Result<(Worker, Vec<Arc<CircuitBreaker>>), BoxError> {
-    let (activities, breakers) = saga_activities(config)?;
+    let (activities, breakers) = saga_activities(config, signer)?;
     let options = WorkerOptions::new(config.task_queue.clone())
         .register_workflow::<workflow::OrderSaga>()?
         .register_activities(activities)
@@ -88,7 +91,8 @@ pub fn saga_worker(
 pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let client = connect().await?;
-    let (mut worker, breakers) = saga_worker(&runtime, client, &config)?;
+    let signer = RequestSigner::from_env().await?;
+    let (mut worker, breakers) = saga_worker(&runtime, client, &config, signer)?;
     if let Some(addr) = config.status_addr {
         tokio::spawn(async move {
             if let Err(error) = status::serve(addr, breakers).await {

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service_kit::Problem;
+use service_kit::sigv4::RequestSigner;
 
 use crate::breaker::{Admission, CircuitBreaker};
 
@@ -44,6 +45,8 @@ pub struct ServiceClient {
     base_url: String,
     http: reqwest::Client,
     breaker: Arc<CircuitBreaker>,
+    /// On AWS, the services' function URLs only answer SigV4-signed requests.
+    signer: Option<RequestSigner>,
 }
 
 impl ServiceClient {
@@ -51,11 +54,13 @@ impl ServiceClient {
         base_url: impl Into<String>,
         http: reqwest::Client,
         breaker: Arc<CircuitBreaker>,
+        signer: Option<RequestSigner>,
     ) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             http,
             breaker,
+            signer,
         }
     }
 
@@ -103,7 +108,7 @@ impl ServiceClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let outcome = match request.send().await {
+        let outcome = match self.execute(request).await {
             Ok(response) => classify(service, response).await,
             Err(error) => Err(CallError::Transient {
                 service,
@@ -116,6 +121,23 @@ impl ServiceClient {
             _ => self.breaker.record_success(),
         }
         outcome
+    }
+}
+
+impl ServiceClient {
+    async fn execute(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let Some(signer) = &self.signer else {
+            return request.send().await;
+        };
+        let mut request = request.build()?;
+        if let Err(error) = signer.sign(&mut request).await {
+            // Unsigned, the service refuses it (403) and the call is reported refused.
+            tracing::error!(%error, "cannot sign a service call");
+        }
+        self.http.execute(request).await
     }
 }
 

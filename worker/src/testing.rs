@@ -32,7 +32,7 @@ impl InProcessWorker {
                 let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
                 let client = crate::connect().await.expect("connect");
                 let (mut saga_worker, breakers) =
-                    crate::saga_worker(&runtime, client, &config).expect("worker");
+                    crate::saga_worker(&runtime, client, &config, None).expect("worker");
                 *shared.lock().expect("breakers") = breakers;
                 // Shutdown spawns an RPC onto the calling runtime: call it from this one.
                 let shutdown = saga_worker.shutdown_handle();

@@ -20,8 +20,6 @@ pub struct Timeline {
     customer_id: String,
     phase: Option<SagaPhase>,
     steps: Vec<StepRecord>,
-    /// Attempts of the step made by its earlier activities (a step may call several).
-    attempts_before_activity: u32,
     approval_deadline: Option<String>,
     cancel_reason: Option<String>,
     events: Vec<SagaEvent>,
@@ -117,12 +115,6 @@ impl Timeline {
         let step = self.step_mut(name);
         step.status = StepStatus::Running;
         step.started_at.get_or_insert_with(|| at.to_owned());
-        self.attempts_before_activity = self.step_mut(name).attempts;
-    }
-
-    /// The next activity of the running step begins; its attempts add to the step's.
-    pub fn next_activity(&mut self, name: StepName) {
-        self.attempts_before_activity = self.step_mut(name).attempts;
     }
 
     /// An attempt of the current activity failed and Temporal will retry it (reported
@@ -131,23 +123,22 @@ impl Timeline {
         let Some(name) = self.current_step() else {
             return;
         };
-        let before = self.attempts_before_activity;
         let step = self.step_mut(name);
         if step.status == StepStatus::Waiting {
             return;
         }
-        step.attempts = step.attempts.max(before + attempt);
+        step.attempts = step.attempts.max(attempt);
         step.status = StepStatus::Retrying;
         step.last_error = Some(error.to_owned());
         let event = step_event(step);
         self.events.push(event);
     }
 
-    /// The current activity of `name` succeeded on `attempt`.
+    /// An activity of `name` succeeded on `attempt`. A step's attempts are those of its
+    /// most tried service call (a step may make several).
     pub fn activity_succeeded(&mut self, name: StepName, attempt: u32) {
-        let before = self.attempts_before_activity;
         let step = self.step_mut(name);
-        step.attempts = step.attempts.max(before + attempt);
+        step.attempts = step.attempts.max(attempt);
         if step.status == StepStatus::Retrying {
             step.status = StepStatus::Running;
         }
@@ -165,10 +156,9 @@ impl Timeline {
     }
 
     pub fn fail(&mut self, name: StepName, at: &str, attempts: Option<u32>, error: &str) {
-        let before = self.attempts_before_activity;
         let step = self.step_mut(name);
         if let Some(attempt) = attempts {
-            step.attempts = step.attempts.max(before + attempt);
+            step.attempts = step.attempts.max(attempt);
         }
         step.status = StepStatus::Failed;
         step.finished_at = Some(at.to_owned());
@@ -285,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn attempts_accumulate_across_a_steps_activities() {
+    fn a_steps_attempts_are_those_of_its_most_tried_call() {
         let mut timeline = Timeline::new("o-1", "c-1", false);
         timeline.start(StepName::ReserveInventory, "t1");
         timeline.attempt_failed(1, "inventory failed: 503");
@@ -293,11 +283,11 @@ mod tests {
         let step = timeline.step(StepName::ReserveInventory).expect("step");
         assert_eq!((step.status, step.attempts), (StepStatus::Retrying, 2));
         timeline.activity_succeeded(StepName::ReserveInventory, 3);
-        timeline.next_activity(StepName::ReserveInventory);
+        // The order's status update, first time.
         timeline.activity_succeeded(StepName::ReserveInventory, 1);
         timeline.complete(StepName::ReserveInventory, "t2");
         let step = timeline.step(StepName::ReserveInventory).expect("step");
-        assert_eq!((step.status, step.attempts), (StepStatus::Completed, 4));
+        assert_eq!((step.status, step.attempts), (StepStatus::Completed, 3));
         assert_eq!(step.last_error.as_deref(), Some("inventory failed: 503"));
         assert_eq!(step.started_at.as_deref(), Some("t1"));
         assert_eq!(step.finished_at.as_deref(), Some("t2"));

@@ -529,7 +529,6 @@ impl OrderSaga {
     {
         // Earlier events first, so the feed stays in the order things happened.
         Self::publish_events(ctx).await;
-        ctx.state_mut(|s| s.timeline.next_activity(step));
         let mut running = ctx.execute_activity(activity, input, options);
         let outcome = loop {
             workflows::select! {

@@ -2,8 +2,13 @@
 //! `$TABLE_PREFIX<owner>`, on the DynamoDB the standard AWS environment points at.
 //!
 //! `devstack seed`: registers the demo users and the demo catalog of
-//! `infra/seed.json` through the customer and inventory services at `$CUSTOMER_URL` and `$INVENTORY_URL`. Both
+//! `infra/seed.json` through the customer and inventory services at `$CUSTOMER_URL` and
+//! `$INVENTORY_URL` (on AWS, with `SERVICE_AUTH=aws_iam`, the requests are signed). Both
 //! commands are idempotent: running them again changes nothing.
+//!
+//! `devstack seed-items FILE`: writes the same demo data as DynamoDB items (DynamoDB
+//! JSON, per table owner) for LocalStack's init hooks, which cannot call the services:
+//! the items are made by the services' own code (password hashing included).
 
 use serde_json::Value;
 use service_kit::config;
@@ -17,7 +22,11 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("create-tables") => create_tables().await,
         Some("seed") => seed().await,
-        _ => Err("usage: devstack create-tables | devstack seed".into()),
+        Some("seed-items") => match std::env::args().nth(2) {
+            Some(path) => seed_items(&path),
+            None => Err("usage: devstack seed-items FILE".into()),
+        },
+        _ => Err("usage: devstack create-tables | devstack seed | devstack seed-items FILE".into()),
     }
 }
 
@@ -33,9 +42,10 @@ async fn create_tables() -> Result<(), BoxError> {
 }
 
 async fn seed() -> Result<(), BoxError> {
-    let customer = config::required("CUSTOMER_URL")?;
-    let inventory = config::required("INVENTORY_URL")?;
+    let customer = config::base_url("CUSTOMER_URL")?;
+    let inventory = config::base_url("INVENTORY_URL")?;
     let seed: Value = serde_json::from_str(SEED_JSON)?;
+    let signer = service_kit::sigv4::RequestSigner::from_env().await?;
     let http = reqwest::Client::new();
     let sections = [
         ("users", format!("{customer}/customers"), "email"),
@@ -43,17 +53,73 @@ async fn seed() -> Result<(), BoxError> {
     ];
     for (section, url, label) in sections {
         for body in seed[section].as_array().into_iter().flatten() {
-            let answer = post(&http, &url, body).await?;
+            let answer = post(&http, signer.as_ref(), &url, body).await?;
             println!("{section}: {} {answer}", body[label]);
         }
     }
     Ok(())
 }
 
+fn seed_items(path: &str) -> Result<(), BoxError> {
+    let seed: Value = serde_json::from_str(SEED_JSON)?;
+    let now = service_kit::clock::now();
+    let mut customers = Vec::new();
+    for user in seed["users"].as_array().into_iter().flatten() {
+        let text = |field: &str| user[field].as_str().unwrap_or_default().to_owned();
+        let password = customer::domain::Password::parse(text("password"))?;
+        let record = customer::domain::CustomerRecord {
+            customer: customer::domain::Customer {
+                id: uuid::Uuid::new_v4().to_string(),
+                email: customer::domain::Email::parse(&text("email"))?,
+                name: text("name"),
+                shipping_address: None,
+                role: serde_json::from_value(user["role"].clone())?,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+            },
+            password_hash: password.hash()?,
+        };
+        let (claim, profile) = customer::store::registration_items(&record)?;
+        customers.extend([dynamodb_json(claim)?, dynamodb_json(profile)?]);
+    }
+    let mut inventory = Vec::new();
+    for product in seed["products"].as_array().into_iter().flatten() {
+        let mut product = product.clone();
+        product["reserved"] = Value::from(0);
+        product["created_at"] = Value::from(now.clone());
+        product["updated_at"] = Value::from(now.clone());
+        let product: inventory::domain::Product = serde_json::from_value(product)?;
+        inventory.push(dynamodb_json(inventory::store::product_item(&product)?)?);
+    }
+    let counts = (customers.len(), inventory.len());
+    let items = serde_json::json!({"customers": customers, "inventory": inventory});
+    std::fs::write(path, serde_json::to_string_pretty(&items)? + "\n")?;
+    println!(
+        "wrote {} customer and {} inventory items to {path}",
+        counts.0, counts.1
+    );
+    Ok(())
+}
+
+/// An item in DynamoDB's JSON form (`{"pk": {"S": "..."}}`), as the AWS CLI takes it.
+fn dynamodb_json(item: service_kit::dynamo::Item) -> Result<Value, BoxError> {
+    let item: serde_dynamo::Item = item.into();
+    Ok(serde_json::to_value(item)?)
+}
+
 /// Posts `body`; 201 is "created", 200 "already there". Anything else is an error,
 /// except 409 (the demo data was changed by hand, which is the user's business).
-async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<&'static str, BoxError> {
-    let response = http.post(url).json(body).send().await?;
+async fn post(
+    http: &reqwest::Client,
+    signer: Option<&service_kit::sigv4::RequestSigner>,
+    url: &str,
+    body: &Value,
+) -> Result<&'static str, BoxError> {
+    let mut request = http.post(url).json(body).build()?;
+    if let Some(signer) = signer {
+        signer.sign(&mut request).await?;
+    }
+    let response = http.execute(request).await?;
     match response.status().as_u16() {
         201 => Ok("created"),
         200 => Ok("already there"),

@@ -22,6 +22,12 @@ pub fn required(name: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// A base URL that must be set, without its trailing slash, so that `{base}{path}`
+/// works for both `http://host:3001` and a Lambda function URL (`https://id.lambda-url.<region>.on.aws/`).
+pub fn base_url(name: &str) -> Result<String, ConfigError> {
+    Ok(required(name)?.trim().trim_end_matches('/').to_owned())
+}
+
 /// A variable parsed as `T`, or `default` when unset or empty.
 pub fn optional<T>(name: &str, default: T) -> Result<T, ConfigError>
 where
@@ -37,10 +43,33 @@ where
     }
 }
 
+/// A table's name: the variable `var` when set, else `TABLE_PREFIX` followed by the
+/// table's name in `infra/tables.json` (`owner`). The prefix lets functions that share
+/// one environment (`cargo lambda watch`) each find their own table.
+pub fn table_name(var: &str, owner: &str) -> Result<String, ConfigError> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    resolve_table_name(set(var), set("TABLE_PREFIX"), var, owner)
+}
+
+fn resolve_table_name(
+    explicit: Option<String>,
+    prefix: Option<String>,
+    var: &str,
+    owner: &str,
+) -> Result<String, ConfigError> {
+    match (explicit, prefix) {
+        (Some(name), _) => Ok(name.trim().to_owned()),
+        (None, Some(prefix)) => Ok(format!("{}{owner}", prefix.trim())),
+        (None, None) => Err(ConfigError(format!(
+            "{var} must be set (or TABLE_PREFIX, to use TABLE_PREFIX{owner})"
+        ))),
+    }
+}
+
 /// What every domain service needs to know about its environment.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The service's own DynamoDB table (`TABLE_NAME`).
+    /// The service's own DynamoDB table (`TABLE_NAME`, see [`table_name`]).
     pub table_name: String,
     /// How long an instance may act on a failure mode it read before reading it again
     /// (`FAILURE_MODE_CACHE_MS`, default 1000). Zero reads it on every request.
@@ -48,9 +77,10 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    /// `owner` names the service's table in `infra/tables.json`.
+    pub fn from_env(owner: &str) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: required("TABLE_NAME")?,
+            table_name: table_name("TABLE_NAME", owner)?,
             failure_mode_cache: Duration::from_millis(optional("FAILURE_MODE_CACHE_MS", 1000)?),
         })
     }
@@ -60,5 +90,36 @@ impl ServiceConfig {
             table_name: table_name.into(),
             failure_mode_cache: Duration::ZERO,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some(value: &str) -> Option<String> {
+        Some(value.to_owned())
+    }
+
+    #[test]
+    fn an_explicit_table_name_wins_over_the_prefix() {
+        let name = resolve_table_name(some("orders-prod"), some("local-"), "TABLE_NAME", "orders");
+        assert_eq!(name.ok().as_deref(), Some("orders-prod"));
+    }
+
+    #[test]
+    fn a_prefix_names_the_table_after_its_owner() {
+        let name = resolve_table_name(None, some("watch-"), "RATE_LIMIT_TABLE", "ratelimits");
+        assert_eq!(name.ok().as_deref(), Some("watch-ratelimits"));
+    }
+
+    #[test]
+    fn neither_is_a_configuration_error_naming_both() {
+        let error = resolve_table_name(None, None, "TABLE_NAME", "orders").err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("TABLE_NAME") && message.contains("TABLE_PREFIX"),
+            "{message}"
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod failure;
 pub mod pagination;
 pub mod problem;
 pub mod serve;
+pub mod sigv4;
 pub mod tables;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

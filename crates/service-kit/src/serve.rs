@@ -28,13 +28,42 @@ pub fn running_in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
+/// `<binary> --health` probes the server this binary runs on this host (`PORT`) and
+/// exits 0 when it answers `/health`: a health check for images without a shell.
+pub async fn answer_health_check_flag() {
+    if std::env::args().nth(1).as_deref() != Some("--health") {
+        return;
+    }
+    let port: u16 = config::optional("PORT", 3000).unwrap_or(3000);
+    probe_and_exit(&format!("http://127.0.0.1:{port}/health")).await
+}
+
+/// Exits 0 when `url` answers 2xx within two seconds, 1 otherwise.
+pub async fn probe_and_exit(url: &str) -> ! {
+    let healthy = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    {
+        Ok(http) => http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    };
+    std::process::exit(if healthy { 0 } else { 1 })
+}
+
 /// The whole `main` of a domain service: logging, configuration, the DynamoDB client,
-/// then [`run`] with the router `build` makes from them.
+/// then [`run`] with the router `build` makes from them. `table` is the service's table
+/// in `infra/tables.json`.
 pub async fn run_service(
+    table: &str,
     build: impl FnOnce(Client, &ServiceConfig) -> Router,
 ) -> Result<(), BoxError> {
+    answer_health_check_flag().await;
     crate::telemetry::init();
-    let config = ServiceConfig::from_env()?;
+    let config = ServiceConfig::from_env(table)?;
     let client = crate::dynamo::client_from_env().await;
     run(build(client, &config)).await
 }

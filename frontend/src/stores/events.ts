@@ -9,10 +9,21 @@ import { useNotificationsStore } from './notifications'
 /** Close code the gateway uses when the access token expires. */
 const TOKEN_EXPIRED = 4401
 
-export function eventsUrl(base: string, location: Location, token: string, after: number): string {
+/**
+ * Where the events come from: `VITE_EVENTS_URL` when set (on AWS, the API Gateway
+ * WebSocket API's URL, the stack's `WebSocketUrl` output), else the gateway's
+ * `/v1/events`.
+ */
+export function eventsUrl(
+  endpoint: string,
+  base: string,
+  location: Location,
+  token: string,
+  after: number,
+): string {
   const origin = base || `${location.protocol}//${location.host}`
-  const url = new URL('/v1/events', origin)
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+  const url = new URL(endpoint || '/v1/events', origin)
+  url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:'
   url.searchParams.set('access_token', token)
   url.searchParams.set('after', String(after))
   return url.toString()
@@ -35,11 +46,16 @@ export const useEventsStore = defineStore('events', () => {
     const auth = useAuthStore()
     const feed = useNotificationsStore()
     if (!auth.accessToken || socket) return
-    const ws = new WebSocket(eventsUrl(apiBase, window.location, auth.accessToken, feed.lastId))
+    const endpoint = import.meta.env.VITE_EVENTS_URL ?? ''
+    const ws = new WebSocket(eventsUrl(endpoint, apiBase, window.location, auth.accessToken, feed.lastId))
     socket = ws
     ws.onopen = () => {
       live.value = true
       attempt = 0
+      // API Gateway cannot send during $connect, so there the catch-up is asked for
+      // with this message; the local gateway already caught up from the URL's `after`
+      // and ignores it. Events seen twice are dropped by id.
+      ws.send(JSON.stringify({ after: String(feed.lastId) }))
     }
     ws.onmessage = (message) => feed.receive(JSON.parse(message.data) as Notification)
     ws.onclose = async (close) => {

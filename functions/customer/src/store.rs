@@ -71,14 +71,23 @@ fn email_pk(email: &Email) -> String {
 const PROFILE: &str = "PROFILE";
 const EMAIL: &str = "EMAIL";
 
+/// The two items a registration writes: the email claim and the profile (also used to
+/// seed tables from outside the service, e.g. LocalStack's init hooks).
+pub fn registration_items(
+    record: &CustomerRecord,
+) -> Result<(dynamo::Item, dynamo::Item), StoreError> {
+    let customer = &record.customer;
+    let claim = dynamo::key(email_pk(&customer.email), EMAIL)
+        .into_iter()
+        .chain([("customer_id".to_owned(), s(&customer.id))])
+        .collect();
+    let profile = dynamo::to_item(record, customer_pk(&customer.id), PROFILE)?;
+    Ok((claim, profile))
+}
+
 impl CustomerStore for DynamoCustomerStore {
     async fn insert(&self, record: &CustomerRecord) -> Result<Insert, StoreError> {
-        let customer = &record.customer;
-        let claim = dynamo::key(email_pk(&customer.email), EMAIL)
-            .into_iter()
-            .chain([("customer_id".to_owned(), s(&customer.id))])
-            .collect();
-        let profile = dynamo::to_item(record, customer_pk(&customer.id), PROFILE)?;
+        let (claim, profile) = registration_items(record)?;
         let put = |item| {
             Put::builder()
                 .table_name(&self.table)

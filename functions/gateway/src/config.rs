@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use saga_contract::ApprovalPolicy;
-use service_kit::config::{ConfigError, optional, required};
+use service_kit::config::{ConfigError, base_url, optional, table_name};
 
 /// The local default signing secret. Never use it beyond a laptop: set `JWT_SECRET`.
 pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
@@ -99,15 +99,15 @@ impl GatewayConfig {
         let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
         Ok(Self {
             services: ServiceUrls {
-                customer: required("CUSTOMER_URL")?,
-                inventory: required("INVENTORY_URL")?,
-                order: required("ORDER_URL")?,
-                notification: required("NOTIFICATION_URL")?,
-                payment: required("PAYMENT_URL")?,
+                customer: base_url("CUSTOMER_URL")?,
+                inventory: base_url("INVENTORY_URL")?,
+                order: base_url("ORDER_URL")?,
+                notification: base_url("NOTIFICATION_URL")?,
+                payment: base_url("PAYMENT_URL")?,
             },
             worker_status_url: non_empty(worker_status_url),
-            table: required("TABLE_NAME")?,
-            rate_limit_table: required("RATE_LIMIT_TABLE")?,
+            table: table_name("TABLE_NAME", "gateway")?,
+            rate_limit_table: table_name("RATE_LIMIT_TABLE", "ratelimits")?,
             jwt: JwtConfig {
                 keys,
                 issuer: optional("JWT_ISSUER", "order-saga-gateway".to_owned())?,

@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service_kit::Problem;
+use service_kit::sigv4::RequestSigner;
 
 use crate::config::{GatewayConfig, ServiceUrls};
 
@@ -73,16 +74,22 @@ pub struct Downstream {
     http: reqwest::Client,
     urls: ServiceUrls,
     worker_status_url: Option<String>,
+    /// On AWS, the services' function URLs only answer SigV4-signed requests.
+    signer: Option<RequestSigner>,
 }
 
 impl Downstream {
-    pub fn new(config: &GatewayConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        config: &GatewayConfig,
+        signer: Option<RequestSigner>,
+    ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(config.downstream_timeout)
                 .build()?,
             urls: config.services.clone(),
             worker_status_url: config.worker_status_url.clone(),
+            signer,
         })
     }
 
@@ -182,18 +189,29 @@ impl Downstream {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
+        let mut request = request
+            .build()
+            .map_err(|error| unavailable(service, &error))?;
+        if let Some(signer) = &self.signer
+            && let Err(error) = signer.sign(&mut request).await
+        {
+            tracing::error!(%error, "cannot sign a service call");
+            return Err(CallError::Unavailable(service));
+        }
+        let response = self
+            .http
+            .execute(request)
             .await
             .map_err(|error| unavailable(service, &error))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
-        if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
-            if let Ok(problem) = response.json::<Problem>().await {
-                return Err(CallError::Refused(problem));
-            }
+        if status.is_client_error()
+            && status != StatusCode::TOO_MANY_REQUESTS
+            && let Ok(problem) = response.json::<Problem>().await
+        {
+            return Err(CallError::Refused(problem));
         }
         tracing::warn!(service = service.name(), %status, path, "service failed");
         Err(CallError::Unavailable(service))

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::routes::events::events_after;
+use crate::routes::notifications::feed_id;
 
 pub struct Pusher {
     client: Client,
@@ -93,7 +94,10 @@ pub async fn fan_out(state: &AppState, pusher: &Pusher, user_id: &str, seq: u64)
             return;
         }
     };
-    let Some(event) = events.into_iter().find(|e| e["id"] == seq.to_string()) else {
+    let Some(event) = events
+        .into_iter()
+        .find(|e| e["id"].as_str().and_then(feed_id) == Some(seq))
+    else {
         return;
     };
     for connection_id in connections {

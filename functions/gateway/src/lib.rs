@@ -24,6 +24,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use service_kit::extract::Json;
 use service_kit::serve::BoxError;
+use service_kit::sigv4::RequestSigner;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -56,8 +57,9 @@ impl AppState {
         config: GatewayConfig,
         dynamo: aws_sdk_dynamodb::Client,
         sagas: Sagas,
+        signer: Option<RequestSigner>,
     ) -> Result<Self, BoxError> {
-        let services = Downstream::new(&config)?;
+        let services = Downstream::new(&config, signer)?;
         let jwks_http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
@@ -150,6 +152,7 @@ pub async fn run_from_env() -> Result<(), BoxError> {
     let config = GatewayConfig::from_env()?;
     let dynamo = service_kit::dynamo::client_from_env().await;
     let sagas = Sagas::new(config.task_queue.clone());
-    let state = AppState::new(config, dynamo, sagas)?;
+    let signer = RequestSigner::from_env().await?;
+    let state = AppState::new(config, dynamo, sagas, signer)?;
     service_kit::serve::run(router(Arc::new(state))).await
 }

@@ -8,5 +8,6 @@ async fn main() -> Result<(), service_kit::serve::BoxError> {
         );
         return Ok(());
     }
+    service_kit::serve::answer_health_check_flag().await;
     gateway::run_from_env().await
 }

@@ -278,11 +278,18 @@ impl DynamoInventoryStore {
     }
 }
 
+/// A product as stored, in the catalog index too (also used to seed tables from
+/// outside the service, e.g. LocalStack's init hooks).
+pub fn product_item(product: &Product) -> Result<Item, StoreError> {
+    let mut item = dynamo::to_item(product, product_pk(&product.sku), PRODUCT)?;
+    item.insert("gsi1pk".into(), s(CATALOG_PARTITION));
+    item.insert("gsi1sk".into(), s(&product.sku));
+    Ok(item)
+}
+
 impl InventoryStore for DynamoInventoryStore {
     async fn create_product(&self, product: &Product) -> Result<CreateOutcome, StoreError> {
-        let mut item = dynamo::to_item(product, product_pk(&product.sku), PRODUCT)?;
-        item.insert("gsi1pk".into(), s(CATALOG_PARTITION));
-        item.insert("gsi1sk".into(), s(&product.sku));
+        let item = product_item(product)?;
         let result = self
             .client
             .put_item()

@@ -6,6 +6,8 @@ use service_kit::config;
 async fn main() -> Result<(), service_kit::serve::BoxError> {
     // How long the `card_slow` test card makes the caller wait.
     let slow_delay = Duration::from_millis(config::optional("PAYMENT_SLOW_MS", 3000)?);
-    service_kit::serve::run_service(|client, config| payment::router(client, config, slow_delay))
-        .await
+    service_kit::serve::run_service("payments", |client, config| {
+        payment::router(client, config, slow_delay)
+    })
+    .await
 }

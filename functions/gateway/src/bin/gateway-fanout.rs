@@ -18,7 +18,8 @@ async fn main() -> Result<(), BoxError> {
     let pusher = Arc::new(Pusher::new(&required("WEBSOCKET_ENDPOINT")?).await);
     let dynamo = service_kit::dynamo::client_from_env().await;
     let sagas = Sagas::new(config.task_queue.clone());
-    let state = Arc::new(AppState::new(config, dynamo, sagas)?);
+    let signer = service_kit::sigv4::RequestSigner::from_env().await?;
+    let state = Arc::new(AppState::new(config, dynamo, sagas, signer)?);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
             let (state, pusher) = (state.clone(), pusher.clone());

@@ -145,7 +145,7 @@ async fn priced_lines(
     state: &Shared,
     quantities: BTreeMap<String, u32>,
 ) -> Result<Vec<(OrderLine, String)>, Problem> {
-    let lookups = quantities.iter().map(|(sku, _)| {
+    let lookups = quantities.keys().map(|sku| {
         let services = &state.services;
         async move {
             (

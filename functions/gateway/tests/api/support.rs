@@ -142,7 +142,8 @@ impl Stack {
             temporal_namespace: "default".into(),
         };
         let sagas = Sagas::with_client(temporal.clone(), task_queue);
-        let state = AppState::new(config.clone(), dynamo.clone(), sagas).expect("gateway state");
+        let state =
+            AppState::new(config.clone(), dynamo.clone(), sagas, None).expect("gateway state");
         let gateway = testing::spawn(gateway::router(Arc::new(state))).await;
         Self {
             gateway,

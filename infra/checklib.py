@@ -1,0 +1,86 @@
+"""Plumbing shared by the infra/*_check.py scripts: free ports, polling with a deadline,
+JSON over HTTP, and background processes that are always stopped."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what: str, ready, seconds: float, alive=lambda: True):
+    """Polls ready() until it returns something truthy, failing after `seconds` or as
+    soon as alive() turns false (the process that should get ready has died)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = ready()
+        if result:
+            return result
+        if not alive():
+            raise SystemExit(f"{what}: the process died first")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: not within {seconds:.0f}s")
+        time.sleep(0.2)
+
+
+def http(method: str, url: str, body=None, timeout: float = 30) -> tuple[int, object]:
+    """Sends JSON, returns (status, decoded JSON body or None); never raises on 4xx/5xx."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    return status, json.loads(raw) if raw else None
+
+
+class Background:
+    """A command run in its own process group with output to a log file; on exit the
+    whole group gets SIGTERM, then SIGKILL if it lingers."""
+
+    def __init__(self, command: list[str], log: Path, env: dict | None = None, cwd=ROOT):
+        self.command, self.log, self.env, self.cwd = command, log, env, cwd
+
+    def __enter__(self):
+        self.log_file = open(self.log, "w")
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd,
+                                        stdout=self.log_file, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def __exit__(self, *exc):
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        finally:
+            self.log_file.close()

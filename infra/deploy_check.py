@@ -1,0 +1,275 @@
+"""Checks the deployment artefacts that cannot run on a machine without AWS or Docker.
+
+- template.yaml (SAM): cfn-lint and `sam validate --lint` pass; its tables have exactly
+  the keys, indexes and TTL of infra/tables.json; every function is built from a
+  binary of this workspace; and each function's IAM policy grants every DynamoDB
+  action its code calls (a missing grant is an AccessDenied only seen on AWS).
+- docker-compose.yml: valid against the Compose Specification's JSON schema; every
+  image is built from a Dockerfile of this repository for a binary of this workspace;
+  every table it names is one of infra/tables.json; every mounted path exists.
+- localstack/init: the hook that LocalStack runs is run here, twice, against DynamoDB
+  Local (the same DynamoDB API), with the AWS CLI. It must create the tables exactly
+  as infra/tables.json defines them, and its demo data must work with the real
+  services: the demo users log in, and the catalog lists the demo products.
+
+Needs AWS_ENDPOINT_URL_DYNAMODB (a running DynamoDB Local) and the tools of
+infra/requirements.txt in .local/venv; infra/test.sh provides both.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import yaml
+
+from checklib import ROOT, Background, free_port, http, wait_until
+
+VENV_BIN = ROOT / ".local" / "venv" / "bin"
+TABLES = json.loads((ROOT / "infra" / "tables.json").read_text())
+SEED = json.loads((ROOT / "infra" / "seed.json").read_text())
+
+# infra/tables.json's owner -> the template's logical id of that table.
+TEMPLATE_TABLES = {
+    "customers": "CustomersTable",
+    "inventory": "InventoryTable",
+    "orders": "OrdersTable",
+    "payments": "PaymentsTable",
+    "notifications": "NotificationsTable",
+    "gateway": "GatewayTable",
+    "ratelimits": "RateLimitsTable",
+}
+
+# A function's crate -> its logical id in the template.
+TEMPLATE_FUNCTIONS = {
+    "customer": "CustomerFunction",
+    "inventory": "InventoryFunction",
+    "order": "OrderFunction",
+    "payment": "PaymentFunction",
+    "notification": "NotificationFunction",
+    "gateway": "GatewayFunction",
+}
+
+# How the Rust SDK's calls appear in the source, and the IAM action each needs.
+SDK_CALLS = {
+    r"\.get_item\(": "dynamodb:GetItem",
+    r"\.put_item\(|\bPut::builder\(": "dynamodb:PutItem",
+    r"\.update_item\(|\bUpdate::builder\(": "dynamodb:UpdateItem",
+    r"\.delete_item\(|\bDelete::builder\(": "dynamodb:DeleteItem",
+    r"\bConditionCheck::builder\(": "dynamodb:ConditionCheckItem",
+    r"\.query\(\)": "dynamodb:Query",
+    r"\.scan\(\)": "dynamodb:Scan",
+    r"\.batch_get_item\(": "dynamodb:BatchGetItem",
+    r"\.batch_write_item\(": "dynamodb:BatchWriteItem",
+}
+
+
+def run(command: list, **kwargs) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **kwargs)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form tags (!Ref, !GetAtt ...) as {tag: value}."""
+
+
+def _tagged(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _tagged)
+
+
+def cargo_metadata() -> dict:
+    return json.loads(run(["cargo", "metadata", "--no-deps", "--format-version", "1"]))
+
+
+def workspace_binaries(metadata: dict) -> set[str]:
+    return {target["name"] for package in metadata["packages"]
+            for target in package["targets"] if "bin" in target["kind"]}
+
+
+def normalised(definition: dict) -> dict:
+    """A table definition reduced to what must agree, in a comparable order."""
+    by_name = lambda items, key: sorted(items, key=lambda item: item[key])  # noqa: E731
+    ttl = definition.get("TimeToLiveSpecification") or {}
+    return {
+        "attributes": by_name(definition["AttributeDefinitions"], "AttributeName"),
+        "keys": definition["KeySchema"],
+        "indexes": by_name([
+            {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"],
+             "Projection": index["Projection"]}
+            for index in definition.get("GlobalSecondaryIndexes", [])
+        ], "IndexName"),
+        "ttl": ttl.get("AttributeName") if ttl.get("Enabled", True) else None,
+    }
+
+
+def check_template(binaries: set[str]) -> None:
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
+    run([VENV_BIN / "cfn-lint", "template.yaml"], env=env)
+    run([VENV_BIN / "sam", "validate", "--lint", "--template", "template.yaml"], env=env)
+
+    resources = yaml.load((ROOT / "template.yaml").read_text(), CloudFormationLoader)["Resources"]
+    tables = {rid for rid, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    if tables != set(TEMPLATE_TABLES.values()):
+        raise SystemExit(f"template.yaml's tables {sorted(tables)} are not infra/tables.json's")
+    for owner, logical_id in TEMPLATE_TABLES.items():
+        declared = normalised(resources[logical_id]["Properties"])
+        if declared != normalised(TABLES[owner]):
+            raise SystemExit(f"template.yaml's {logical_id} differs from infra/tables.json's "
+                             f"{owner}:\n{declared}\n{normalised(TABLES[owner])}")
+
+    functions = {rid: r for rid, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    for logical_id, function in functions.items():
+        binary = function["Metadata"]["BuildProperties"]["Binary"]
+        if binary not in binaries:
+            raise SystemExit(f"template.yaml's {logical_id} builds {binary}, not a workspace binary")
+
+    for crate, logical_id in TEMPLATE_FUNCTIONS.items():
+        source = "".join(p.read_text() for p in (ROOT / "functions" / crate / "src").rglob("*.rs"))
+        needed = {action for pattern, action in SDK_CALLS.items() if re.search(pattern, source)}
+        granted = {action
+                   for policy in functions[logical_id]["Properties"]["Policies"]
+                   for statement in policy["Statement"] if statement["Effect"] == "Allow"
+                   for action in statement["Action"]}
+        if missing := needed - granted:
+            raise SystemExit(f"template.yaml's {logical_id} lacks {sorted(missing)}, "
+                             f"which functions/{crate} calls")
+    print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
+          f"infra/tables.json; {len(functions)} functions build workspace binaries and are "
+          f"granted the DynamoDB actions they call")
+
+
+def check_compose(binaries: set[str]) -> None:
+    import jsonschema
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    schema = json.loads((ROOT / "infra" / "schemas" / "compose-spec.json").read_text())
+    # The schema names draft-07 without the trailing "#" jsonschema looks it up by.
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(compose))
+    if errors:
+        raise SystemExit("docker-compose.yml is not valid Compose:\n" +
+                         "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors))
+
+    table_names = {f"local-{owner}" for owner in TABLES}
+    for name, service in compose["services"].items():
+        build = service.get("build")
+        if build:
+            dockerfile = ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+            if not dockerfile.is_file():
+                raise SystemExit(f"compose service {name}: no {dockerfile}")
+            binary = build.get("args", {}).get("BIN")
+            if binary is not None and binary not in binaries:
+                raise SystemExit(f"compose service {name} builds {binary}, not a workspace binary")
+        environment = service.get("environment", {})
+        for key in ("TABLE_NAME", "RATE_LIMIT_TABLE"):
+            if key in environment and environment[key] not in table_names:
+                raise SystemExit(f"compose service {name}: {key}={environment[key]} is no table")
+        for other in service.get("depends_on", {}):
+            if other not in compose["services"]:
+                raise SystemExit(f"compose service {name} depends on unknown {other}")
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith(".") and not (ROOT / source).exists():
+                raise SystemExit(f"compose service {name} mounts missing {source}")
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for heavy in ("target", ".local", "frontend/node_modules"):
+        if heavy not in ignored:
+            raise SystemExit(f".dockerignore must exclude {heavy} from the build context")
+    print(f"docker-compose.yml: valid Compose; {len(compose['services'])} services build "
+          f"from this repository and name real tables")
+
+
+def aws_cli(endpoint: str) -> list:
+    region = os.environ.get("AWS_REGION", "us-east-1")  # AWS CLI v1 does not read AWS_REGION
+    return [VENV_BIN / "aws", "--endpoint-url", endpoint, "--region", region, "--output", "json"]
+
+
+def check_localstack_hook(endpoint: str, binaries_dir: Path) -> None:
+    prefix = f"hook-{uuid.uuid4().hex[:8]}-"
+    hook = ROOT / "localstack" / "init" / "ready.d" / "10-tables-and-seed.sh"
+    env = dict(os.environ, TABLE_PREFIX=prefix,
+               AWS_CLI=" ".join(map(str, aws_cli(endpoint))),
+               PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    first = run(["bash", hook], env=env)
+    again = run(["bash", hook], env=env)  # LocalStack may run it on every start
+    if first.count("created") != len(TABLES) or again.count("exists") != len(TABLES):
+        raise SystemExit(f"the hook did not create each table once:\n{first}\n{again}")
+
+    for owner, definition in TABLES.items():
+        table = json.loads(run([*aws_cli(endpoint), "dynamodb", "describe-table",
+                                "--table-name", prefix + owner]))["Table"]
+        if normalised({**table, "TimeToLiveSpecification": None}) != \
+                normalised({**definition, "TimeToLiveSpecification": None}):
+            raise SystemExit(f"the hook's {prefix}{owner} differs from infra/tables.json")
+        ttl = definition.get("TimeToLiveSpecification")
+        if ttl:
+            described = json.loads(run([*aws_cli(endpoint), "dynamodb", "describe-time-to-live",
+                                        "--table-name", prefix + owner]))
+            if described["TimeToLiveDescription"].get("AttributeName") != ttl["AttributeName"]:
+                raise SystemExit(f"the hook did not enable TTL on {prefix}{owner}")
+
+    with tempfile.TemporaryDirectory(prefix="hook-check-") as logs:
+        customer_port, inventory_port = free_port(), free_port()
+        base_env = dict(os.environ, AWS_ENDPOINT_URL_DYNAMODB=endpoint, RUST_LOG="warn")
+        customer = Background([binaries_dir / "customer"], Path(logs) / "customer.log",
+                              dict(base_env, PORT=str(customer_port),
+                                   TABLE_NAME=prefix + "customers"))
+        inventory = Background([binaries_dir / "inventory"], Path(logs) / "inventory.log",
+                               dict(base_env, PORT=str(inventory_port),
+                                    TABLE_NAME=prefix + "inventory"))
+        with customer, inventory:
+            for name, port, process in (("customer", customer_port, customer),
+                                        ("inventory", inventory_port, inventory)):
+                wait_until(f"{name} on port {port}",
+                           lambda: http_ok(f"http://127.0.0.1:{port}/health"), 60, process.alive)
+            for user in SEED["users"]:
+                status, body = http("POST", f"http://127.0.0.1:{customer_port}/credentials/verify",
+                                    {"email": user["email"], "password": user["password"]})
+                if status != 200 or body["role"] != user["role"]:
+                    raise SystemExit(f"seeded user {user['email']} cannot log in: {status} {body}")
+            status, page = http("GET", f"http://127.0.0.1:{inventory_port}/products?limit=100")
+            listed = {p["sku"]: (p["name"], p["price"], p["currency"], p["available"])
+                      for p in page["items"]} if status == 200 else {}
+            wanted = {p["sku"]: (p["name"], p["price"], p["currency"], p["available"])
+                      for p in SEED["products"]}
+            if listed != wanted:
+                raise SystemExit(f"the seeded catalog differs from infra/seed.json:\n{listed}")
+    print(f"localstack hook: creates the {len(TABLES)} tables of infra/tables.json once; its "
+          f"{len(SEED['users'])} demo users log in and its {len(wanted)} products are listed")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def main() -> None:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    if not endpoint:
+        raise SystemExit("set AWS_ENDPOINT_URL_DYNAMODB to a running DynamoDB Local")
+    metadata = cargo_metadata()
+    binaries = workspace_binaries(metadata)
+    check_template(binaries)
+    check_compose(binaries)
+    run(["cargo", "build", "--quiet", "--bin", "customer", "--bin", "inventory"])
+    check_localstack_hook(endpoint, Path(metadata["target_directory"]) / "debug")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Serves every function through cargo lambda's Lambda runtime emulator, rebuilding a
+# function when its code changes, against the local stack that infra/run.sh runs (start
+# that first, in another terminal). A function is reached at
+#   http://127.0.0.1:9000/lambda-url/<binary>/<path>
+# as a function-URL event, through the same lambda_http entry it runs under on AWS; the
+# gateway there calls the services through the emulator too.
+#
+# Settings (defaults match infra/run.sh): INVOKE_PORT (9000), TABLE_PREFIX (local-),
+# AWS_ENDPOINT_URL_DYNAMODB (http://127.0.0.1:8000), TEMPORAL_ADDRESS (127.0.0.1:7233),
+# WORKER_STATUS_URL (http://127.0.0.1:9090). Extra arguments go to `cargo lambda watch`.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_python_tools # cargo-lambda comes from PyPI into .local/venv
+cd "$ROOT"
+
+INVOKE_PORT=${INVOKE_PORT:-9000}
+emulator="http://127.0.0.1:$INVOKE_PORT/lambda-url"
+
+# Each function takes its table as TABLE_PREFIX + its table's name in infra/tables.json,
+# since every function under the emulator shares this one environment.
+export TABLE_PREFIX=${TABLE_PREFIX:-local-}
+export AWS_ENDPOINT_URL_DYNAMODB=${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:8000}
+export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
+export WORKER_STATUS_URL=${WORKER_STATUS_URL:-http://127.0.0.1:9090}
+export CUSTOMER_URL=$emulator/customer INVENTORY_URL=$emulator/inventory \
+  ORDER_URL=$emulator/order PAYMENT_URL=$emulator/payment NOTIFICATION_URL=$emulator/notification
+export RUST_LOG=${RUST_LOG:-info}
+
+say "cargo lambda watch on http://127.0.0.1:$INVOKE_PORT (functions at /lambda-url/<binary>/...)"
+exec "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" "$@"
