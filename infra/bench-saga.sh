@@ -34,7 +34,7 @@ done
 start worker "$LOCAL/logs/bench-worker.log" \
   env TASK_QUEUE=bench-saga INVENTORY_URL="${URLS[inventory]}" ORDER_URL="${URLS[order]}" \
   PAYMENT_URL="${URLS[payment]}" NOTIFICATION_URL="${URLS[notification]}" \
-  WORKER_STATUS_ADDR= RUST_LOG=warn "$BIN/worker"
+  BREAKERS_TABLE=bench-breakers WORKER_STATUS_ADDR= RUST_LOG=warn "$BIN/worker"
 WORKER_PID=${STARTED_PIDS[-1]}
 
 say "running the benchmark"

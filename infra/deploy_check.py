@@ -2,8 +2,9 @@
 
 - template.yaml (SAM): cfn-lint and `sam validate --lint` pass; its tables have exactly
   the keys, indexes and TTL of infra/tables.json; every function is built from a
-  binary of this workspace; and each function's IAM policy grants every DynamoDB
-  action its code calls (a missing grant is an AccessDenied only seen on AWS).
+  binary of this workspace; and the IAM policy of each function, and of the worker's
+  task role, grants every DynamoDB action its code calls (a missing grant is an
+  AccessDenied only seen on AWS).
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists.
@@ -42,6 +43,7 @@ TEMPLATE_TABLES = {
     "notifications": "NotificationsTable",
     "gateway": "GatewayTable",
     "ratelimits": "RateLimitsTable",
+    "breakers": "BreakersTable",
 }
 
 # A function's crate -> its logical id in the template.
@@ -138,19 +140,24 @@ def check_template(binaries: set[str]) -> None:
         if binary not in binaries:
             raise SystemExit(f"template.yaml's {logical_id} builds {binary}, not a workspace binary")
 
-    for crate, logical_id in TEMPLATE_FUNCTIONS.items():
-        source = "".join(p.read_text() for p in (ROOT / "functions" / crate / "src").rglob("*.rs"))
+    granted_to = {
+        f"functions/{crate}": functions[logical_id]["Properties"]["Policies"]
+        for crate, logical_id in TEMPLATE_FUNCTIONS.items()
+    }
+    granted_to["worker"] = [policy["PolicyDocument"]
+                            for policy in resources["WorkerTaskRole"]["Properties"]["Policies"]]
+    for code, policies in granted_to.items():
+        source = "".join(p.read_text() for p in (ROOT / code / "src").rglob("*.rs"))
         needed = {action for pattern, action in SDK_CALLS.items() if re.search(pattern, source)}
         granted = {action
-                   for policy in functions[logical_id]["Properties"]["Policies"]
+                   for policy in policies
                    for statement in policy["Statement"] if statement["Effect"] == "Allow"
                    for action in statement["Action"]}
         if missing := needed - granted:
-            raise SystemExit(f"template.yaml's {logical_id} lacks {sorted(missing)}, "
-                             f"which functions/{crate} calls")
+            raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
-          f"infra/tables.json; {len(functions)} functions build workspace binaries and are "
-          f"granted the DynamoDB actions they call")
+          f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
+          f"functions and the worker are granted the DynamoDB actions they call")
 
 
 def check_compose(binaries: set[str]) -> None:
@@ -175,7 +182,7 @@ def check_compose(binaries: set[str]) -> None:
             if binary is not None and binary not in binaries:
                 raise SystemExit(f"compose service {name} builds {binary}, not a workspace binary")
         environment = service.get("environment", {})
-        for key in ("TABLE_NAME", "RATE_LIMIT_TABLE"):
+        for key in ("TABLE_NAME", "RATE_LIMIT_TABLE", "BREAKERS_TABLE"):
             if key in environment and environment[key] not in table_names:
                 raise SystemExit(f"compose service {name}: {key}={environment[key]} is no table")
         for other in service.get("depends_on", {}):

@@ -80,6 +80,7 @@ start worker "$LOCAL/logs/worker.log" \
   env TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_NAMESPACE=default \
   INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
   PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
+  BREAKERS_TABLE="${TABLE_PREFIX}breakers" \
   WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
 wait_for_port worker "$WORKER_STATUS_PORT"
 
@@ -87,7 +88,7 @@ start gateway "$LOCAL/logs/gateway.log" \
   env PORT="$SERVICE_PORT_BASE" TABLE_NAME="${TABLE_PREFIX}gateway" RATE_LIMIT_TABLE="${TABLE_PREFIX}ratelimits" \
   CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
   PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
-  WORKER_STATUS_URL="http://127.0.0.1:$WORKER_STATUS_PORT" \
+  BREAKERS_TABLE="${TABLE_PREFIX}breakers" \
   TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT" \
   CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:5173}" \
   RUST_LOG="${RUST_LOG:-info}" "$BIN/gateway"

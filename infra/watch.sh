@@ -7,8 +7,8 @@
 # gateway there calls the services through the emulator too.
 #
 # Settings (defaults match infra/run.sh): INVOKE_PORT (9000), TABLE_PREFIX (local-),
-# AWS_ENDPOINT_URL_DYNAMODB (http://127.0.0.1:8000), TEMPORAL_ADDRESS (127.0.0.1:7233),
-# WORKER_STATUS_URL (http://127.0.0.1:9090). Extra arguments go to `cargo lambda watch`.
+# AWS_ENDPOINT_URL_DYNAMODB (http://127.0.0.1:8000), TEMPORAL_ADDRESS (127.0.0.1:7233).
+# Extra arguments go to `cargo lambda watch`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_python_tools # cargo-lambda comes from PyPI into .local/venv
@@ -22,7 +22,6 @@ emulator="http://127.0.0.1:$INVOKE_PORT/lambda-url"
 export TABLE_PREFIX=${TABLE_PREFIX:-local-}
 export AWS_ENDPOINT_URL_DYNAMODB=${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:8000}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
-export WORKER_STATUS_URL=${WORKER_STATUS_URL:-http://127.0.0.1:9090}
 export CUSTOMER_URL=$emulator/customer INVENTORY_URL=$emulator/inventory \
   ORDER_URL=$emulator/order PAYMENT_URL=$emulator/payment NOTIFICATION_URL=$emulator/notification
 export RUST_LOG=${RUST_LOG:-info}

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use service_kit::config::{ConfigError, base_url, optional};
+use service_kit::config::{ConfigError, base_url, optional, table_name};
 
 use crate::breaker::BreakerSettings;
 
@@ -22,6 +22,10 @@ pub struct WorkerConfig {
     /// `WORKER_STATUS_ADDR` (default 127.0.0.1:9090): where `/health` and `/breakers` are
     /// served; empty to serve nothing.
     pub status_addr: Option<SocketAddr>,
+    /// `BREAKERS_TABLE` (else `TABLE_PREFIX` followed by `breakers`): the breaker board
+    /// where the gateway reads the breakers' states; with neither set, they are only
+    /// logged and served at `/breakers`.
+    pub breakers_table: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +58,8 @@ impl WorkerConfig {
                     ConfigError::new(format!("WORKER_STATUS_ADDR={addr:?} is invalid: {e}"))
                 })?),
             },
+            // Its only error is that neither variable is set: then there is no board.
+            breakers_table: table_name("BREAKERS_TABLE", "breakers").ok(),
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod bench;
+pub mod board;
 pub mod breaker;
 pub mod config;
 pub mod policies;
@@ -93,6 +94,10 @@ pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
     let client = connect().await?;
     let signer = RequestSigner::from_env().await?;
     let (mut worker, breakers) = saga_worker(&runtime, client, &config, signer)?;
+    if let Some(table) = &config.breakers_table {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        board::start(table, id, breakers.clone()).await;
+    }
     if let Some(addr) = config.status_addr {
         tokio::spawn(async move {
             if let Err(error) = status::serve(addr, breakers).await {

@@ -33,6 +33,9 @@ impl InProcessWorker {
                 let client = crate::connect().await.expect("connect");
                 let (mut saga_worker, breakers) =
                     crate::saga_worker(&runtime, client, &config, None).expect("worker");
+                if let Some(table) = &config.breakers_table {
+                    crate::board::start(table, "in-process", breakers.clone()).await;
+                }
                 *shared.lock().expect("breakers") = breakers;
                 // Shutdown spawns an RPC onto the calling runtime: call it from this one.
                 let shutdown = saga_worker.shutdown_handle();

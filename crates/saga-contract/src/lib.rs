@@ -4,6 +4,8 @@
 //! The workflow id of a saga is its order id, so starting the same order twice starts
 //! one workflow.
 
+pub mod breakers;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -191,6 +191,7 @@ mod tests {
         assert_eq!(
             owners,
             [
+                "breakers",
                 "customers",
                 "gateway",
                 "inventory",

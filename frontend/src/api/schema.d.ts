@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The saga worker's circuit breakers, one per service. */
+        /**
+         * The saga workers' circuit breakers, one per service, as the running workers report
+         *     them (none while no worker runs).
+         */
         get: operations["breakers"];
         put?: never;
         post?: never;
@@ -359,16 +362,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description A circuit breaker in the saga worker. */
+        /**
+         * @description The circuit breaker of the saga workers for one service: each worker keeps its own,
+         *     and this is the least healthy of those the running workers report.
+         */
         Breaker: {
             /** Format: int32 */
             consecutive_failures: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description While not closed: milliseconds until the next probe may go through.
+             */
             retry_after_ms?: number | null;
             service: string;
             /** @description closed, open or half_open. */
             state: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description How often the breakers of the running workers have opened for this service.
+             */
             times_opened: number;
         };
         Customer: {
@@ -628,7 +640,7 @@ export interface operations {
                     "application/json": components["schemas"]["Breaker"][];
                 };
             };
-            /** @description The worker's status is unavailable */
+            /** @description The breaker states are unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

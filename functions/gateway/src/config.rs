@@ -12,12 +12,12 @@ pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789"
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub services: ServiceUrls,
-    /// `WORKER_STATUS_URL`: the worker's status endpoint, for the breaker states.
-    pub worker_status_url: Option<String>,
     /// `TABLE_NAME`: refresh-token families and WebSocket connections.
     pub table: String,
     /// `RATE_LIMIT_TABLE`: the shared rate-limit state.
     pub rate_limit_table: String,
+    /// `BREAKERS_TABLE`: the breaker board the saga workers report to.
+    pub breakers_table: String,
     pub jwt: JwtConfig,
     pub rate_limit: RateLimitConfig,
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a
@@ -95,7 +95,6 @@ impl GatewayConfig {
             _ => JwtKeys::Secret(optional("JWT_SECRET", DEV_JWT_SECRET.to_owned())?),
         };
         let origins: String = optional("CORS_ALLOWED_ORIGINS", "http://localhost:5173".to_owned())?;
-        let worker_status_url: String = optional("WORKER_STATUS_URL", String::new())?;
         let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
         Ok(Self {
             services: ServiceUrls {
@@ -105,9 +104,9 @@ impl GatewayConfig {
                 notification: base_url("NOTIFICATION_URL")?,
                 payment: base_url("PAYMENT_URL")?,
             },
-            worker_status_url: non_empty(worker_status_url),
             table: table_name("TABLE_NAME", "gateway")?,
             rate_limit_table: table_name("RATE_LIMIT_TABLE", "ratelimits")?,
+            breakers_table: table_name("BREAKERS_TABLE", "breakers")?,
             jwt: JwtConfig {
                 keys,
                 issuer: optional("JWT_ISSUER", "order-saga-gateway".to_owned())?,

@@ -73,7 +73,6 @@ impl CallError {
 pub struct Downstream {
     http: reqwest::Client,
     urls: ServiceUrls,
-    worker_status_url: Option<String>,
     /// On AWS, the services' function URLs only answer SigV4-signed requests.
     signer: Option<RequestSigner>,
 }
@@ -88,7 +87,6 @@ impl Downstream {
                 .timeout(config.downstream_timeout)
                 .build()?,
             urls: config.services.clone(),
-            worker_status_url: config.worker_status_url.clone(),
             signer,
         })
     }
@@ -134,32 +132,6 @@ impl Downstream {
             .bytes()
             .await
             .map_err(|error| unavailable(service, &error))
-    }
-
-    /// The worker's breaker states, as it serves them.
-    pub async fn breakers(&self) -> Result<serde_json::Value, Problem> {
-        let Some(url) = &self.worker_status_url else {
-            return Err(Problem::unavailable(
-                "No worker status endpoint is configured.",
-            ));
-        };
-        let answer = self.http.get(format!("{url}/breakers")).send().await;
-        match answer {
-            Ok(response) if response.status().is_success() => {
-                response.json().await.map_err(|error| {
-                    tracing::warn!(%error, "unreadable breaker states");
-                    Problem::unavailable("The worker's status is unavailable.")
-                })
-            }
-            Ok(response) => {
-                tracing::warn!(status = %response.status(), "worker status answered");
-                Err(Problem::unavailable("The worker's status is unavailable."))
-            }
-            Err(error) => {
-                tracing::warn!(%error, "worker status unreachable");
-                Err(Problem::unavailable("The worker's status is unavailable."))
-            }
-        }
     }
 
     async fn call<T: DeserializeOwned>(

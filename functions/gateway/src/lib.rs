@@ -4,6 +4,7 @@
 //! asynchronously on the saga, and real-time events over WebSocket.
 
 pub mod auth;
+pub mod breakers;
 pub mod config;
 pub mod connections;
 pub mod downstream;
@@ -30,6 +31,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Tokens;
+use crate::breakers::BreakerBoard;
 use crate::config::GatewayConfig;
 use crate::connections::Connections;
 use crate::downstream::Downstream;
@@ -40,6 +42,7 @@ use crate::sessions::Sessions;
 /// The owner names of the gateway's tables in `infra/tables.json`.
 pub const TABLE: &str = "gateway";
 pub const RATE_LIMIT_TABLE: &str = "ratelimits";
+pub const BREAKERS_TABLE: &str = "breakers";
 
 /// Everything a request may need, built once per instance.
 pub struct AppState {
@@ -50,6 +53,7 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub sagas: Sagas,
     pub connections: Connections,
+    pub breakers: BreakerBoard,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
                 &config.rate_limit_table,
                 config.rate_limit,
             )),
+            breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
             connections: Connections::new(dynamo, &config.table),
             sagas,
             config,

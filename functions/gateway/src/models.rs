@@ -241,14 +241,17 @@ pub struct FailureMode {
     pub failure_rate: Option<f64>,
 }
 
-/// A circuit breaker in the saga worker.
+/// The circuit breaker of the saga workers for one service: each worker keeps its own,
+/// and this is the least healthy of those the running workers report.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Breaker {
     pub service: String,
     /// closed, open or half_open.
     pub state: String,
     pub consecutive_failures: u32,
+    /// While not closed: milliseconds until the next probe may go through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// How often the breakers of the running workers have opened for this service.
     pub times_opened: u64,
 }

@@ -123,6 +123,7 @@ impl Stack {
             breaker: self.breaker,
             downstream_timeout: Duration::from_secs(8),
             status_addr: None,
+            breakers_table: None,
         }
     }
 

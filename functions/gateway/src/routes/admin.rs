@@ -1,5 +1,5 @@
 //! Administration: the catalog, the services' failure modes (the demo's switchboard)
-//! and the saga worker's circuit breakers.
+//! and the saga workers' circuit breakers.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -138,19 +138,16 @@ async fn set_failure_mode(
     ))
 }
 
-/// The saga worker's circuit breakers, one per service.
+/// The saga workers' circuit breakers, one per service, as the running workers report
+/// them (none while no worker runs).
 #[utoipa::path(get, path = "/v1/admin/breakers", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The breakers", body = [Breaker]),
-        (status = 503, description = "The worker's status is unavailable", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "The breaker states are unavailable", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn breakers(
     State(state): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<Vec<Breaker>>, Problem> {
-    let value = state.services.breakers().await?;
-    serde_json::from_value(value).map(Json).map_err(|error| {
-        tracing::warn!(%error, "unexpected breaker states");
-        Problem::unavailable("The worker's status is unavailable.")
-    })
+    Ok(Json(state.breakers.current().await?))
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod authz;
+mod breakers;
 mod catalog;
 mod events;
 mod jwt;

@@ -1,30 +1,10 @@
 //! Orders through the gateway: validation, idempotency, the saga behind them.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use serde_json::json;
 use service_kit::testing::Method;
 use temporalio_client::WorkflowCountOptions;
 
-use crate::support::{As, Stack};
-
-async fn wait_for<F, Fut>(what: &str, mut check: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::support::{As, Stack, wait_for};
 
 #[tokio::test]
 async fn an_order_is_accepted_then_completed_by_the_saga() {

@@ -42,6 +42,7 @@ async fn start_gateway(stack: &Stack) -> GatewayProcess {
         .env("NOTIFICATION_URL", &config.services.notification)
         .env("TABLE_NAME", &config.table)
         .env("RATE_LIMIT_TABLE", &config.rate_limit_table)
+        .env("BREAKERS_TABLE", &config.breakers_table)
         .env("RATE_LIMIT_PER_MINUTE", PER_MINUTE.to_string())
         .env("RATE_LIMIT_BURST", BURST.to_string())
         .env("RATE_LIMIT_LEASE", LEASE.to_string())

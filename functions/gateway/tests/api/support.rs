@@ -9,7 +9,7 @@ use gateway::config::{
     DEV_JWT_SECRET, GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, ServiceUrls,
 };
 use gateway::saga::Sagas;
-use gateway::{AppState, RATE_LIMIT_TABLE, TABLE};
+use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
 use saga_contract::ApprovalPolicy;
 use serde_json::{Value, json};
 use service_kit::testing::{self, Api, Method, Reply};
@@ -94,6 +94,7 @@ impl Stack {
         ))
         .await;
         let task_queue = format!("gateway-test-{}", uuid::Uuid::new_v4().simple());
+        let breakers_table = table(BREAKERS_TABLE).await.table_name;
         let temporal = worker::connect()
             .await
             .expect("connect to the Temporal dev server");
@@ -112,6 +113,7 @@ impl Stack {
                 },
                 downstream_timeout: Duration::from_secs(8),
                 status_addr: None,
+                breakers_table: Some(breakers_table.clone()),
             })
         });
         let config = GatewayConfig {
@@ -122,9 +124,9 @@ impl Stack {
                 notification: notification.base_url.clone(),
                 payment: payment.base_url.clone(),
             },
-            worker_status_url: None,
             table: table(TABLE).await.table_name,
             rate_limit_table: table(RATE_LIMIT_TABLE).await.table_name,
+            breakers_table,
             jwt: JwtConfig {
                 keys: options.keys,
                 issuer: "order-saga-gateway".into(),
@@ -199,6 +201,25 @@ impl Stack {
             )
             .await
             .expect(200)
+    }
+}
+
+/// Polls `check` until it yields a value, failing after a minute.
+pub async fn wait_for<F, Fut>(what: &str, mut check: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
