@@ -106,7 +106,7 @@ impl Downstream {
         service: Service,
         path: &str,
     ) -> Result<T, CallError> {
-        self.call(service, Method::GET, path, None::<&()>).await
+        self.send(service, Method::GET, path, None::<&()>).await
     }
 
     pub async fn send<T: DeserializeOwned>(
@@ -116,7 +116,11 @@ impl Downstream {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, CallError> {
-        self.call(service, method, path, body).await
+        let response = self.request(service, method, path, body).await?;
+        response
+            .json::<T>()
+            .await
+            .map_err(|error| unavailable(service, &error))
     }
 
     /// The raw answer of a GET, for responses the gateway relays byte for byte.
@@ -130,20 +134,6 @@ impl Downstream {
             .await?;
         response
             .bytes()
-            .await
-            .map_err(|error| unavailable(service, &error))
-    }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        service: Service,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<T, CallError> {
-        let response = self.request(service, method, path, body).await?;
-        response
-            .json::<T>()
             .await
             .map_err(|error| unavailable(service, &error))
     }

@@ -73,13 +73,22 @@ async fn login(
         )
         .await?;
     let refresh_token = state.sessions.start(&customer.id).await?;
+    token_pair(&state, &customer, refresh_token).map(Json)
+}
+
+/// A new access token for `customer`, with the refresh token that goes with it.
+fn token_pair(
+    state: &Shared,
+    customer: &Customer,
+    refresh_token: String,
+) -> Result<TokenPair, Problem> {
     let access = state.tokens.issue(&customer.id, customer.role)?;
-    Ok(Json(TokenPair {
+    Ok(TokenPair {
         access_token: access.access_token,
         token_type: access.token_type,
         expires_in: access.expires_in,
         refresh_token,
-    }))
+    })
 }
 
 fn invalid_refresh() -> Problem {
@@ -126,13 +135,7 @@ async fn refresh(
                 error.into()
             }
         })?;
-    let access = state.tokens.issue(&customer.id, customer.role)?;
-    Ok(Json(TokenPair {
-        access_token: access.access_token,
-        token_type: access.token_type,
-        expires_in: access.expires_in,
-        refresh_token,
-    }))
+    token_pair(&state, &customer, refresh_token).map(Json)
 }
 
 /// Revokes the refresh token and every token issued from the same login.

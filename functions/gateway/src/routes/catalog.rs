@@ -5,15 +5,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use service_kit::Problem;
 use service_kit::extract::{Path, Query};
 use sha2::{Digest, Sha256};
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Shared, page_query, path_id};
+use super::{PageParams, Shared, page_query, path_id};
 use crate::downstream::Service;
 use crate::models::{Product, ProductPage};
 use crate::openapi::ProblemDoc;
@@ -25,16 +24,6 @@ pub fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(list_products))
         .routes(routes!(get_product))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// 1 to 100 (default 20).
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// Lists the catalog in SKU order.

@@ -12,8 +12,10 @@ pub mod orders;
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::validate::parse_id;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
@@ -53,6 +55,17 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<&str>, Problem> {
         }
         other => Ok(other),
     }
+}
+
+/// The paging of a list: the catalog's, the caller's orders.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// `?limit=..&cursor=..` for a service path.

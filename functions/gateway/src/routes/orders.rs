@@ -6,16 +6,14 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use saga_contract::{OrderLine, PaymentMethod, SagaInput};
-use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::validate::parse_id;
 use sha2::{Digest, Sha256};
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Shared, page_query, path_id};
+use super::{PageParams, Shared, page_query, path_id};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
 use crate::models::{
@@ -193,16 +191,6 @@ fn single_currency(lines: &[(OrderLine, String)]) -> Result<String, Problem> {
         ));
     }
     Ok(first)
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// 1 to 100 (default 20).
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// The caller's orders, newest first.
