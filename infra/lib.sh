@@ -25,10 +25,28 @@ as_root() {
   fi
 }
 
+# True when this script can install Debian packages: apt-get, and root or sudo.
+can_install() {
+  command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; }
+}
+
 apt_install() {
-  command -v apt-get >/dev/null || die "install $* with your package manager, then run this again"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
     || { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
+}
+
+# require WHAT CHECK PACKAGE...: passes when CHECK (a function that exercises the
+# capability the build or the tests use) succeeds. Otherwise installs the Debian
+# PACKAGEs and runs CHECK again, so an install that does not give the capability stops
+# here and not halfway through a build. Where nothing can be installed, stops with one
+# line that names the packages and the command.
+require() {
+  local what=$1 check=$2; shift 2
+  "$check" && return 0
+  can_install || die "$what is missing: run 'sudo apt-get install -y $*', then run this again"
+  say "installing $* ($what)"
+  apt_install "$@" || die "$what: 'apt-get install $*' failed"
+  "$check" || die "$what still fails after installing $*"
 }
 
 # Runs "$@" (an install step) only when the hash of $2 differs from the one recorded in
@@ -42,20 +60,75 @@ when_changed() {
   echo "$want" >"$stamp"
 }
 
-ensure_protoc() {
-  command -v protoc >/dev/null && return 0
-  say "installing protoc (needed to build the Temporal SDK)"
-  apt_install protobuf-compiler
-}
+# --- Capability checks: each proves what the build or the tests do, not that a binary
+# --- is on the PATH. Each runs in a subshell with its own scratch folder.
 
+# The Temporal SDK's build (prost) compiles protos that import Google's well-known
+# types; Debian ships those in libprotobuf-dev, apart from protoc itself.
+protoc_ok() (
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  cat >"$scratch/probe.proto" <<'PROTO'
+syntax = "proto3";
+package probe;
+import "google/protobuf/field_mask.proto";
+import "google/protobuf/timestamp.proto";
+message Probe {
+  google.protobuf.FieldMask mask = 1;
+  google.protobuf.Timestamp at = 2;
+}
+PROTO
+  "${PROTOC:-protoc}" --proto_path="$scratch" --descriptor_set_out="$scratch/probe.bin" \
+    "$scratch/probe.proto" >/dev/null 2>&1
+)
+
+# A virtual environment with pip in it (Debian ships venv's ensurepip in python3-venv).
+venv_ok() (
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  python3 -m venv "$scratch/venv" >/dev/null 2>&1 && "$scratch/venv/bin/python" -m pip --version >/dev/null 2>&1
+)
+
+# DynamoDB Local 3.x needs Java 17 or later.
 java_ok() {
-  command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'
+  local version
+  version=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1) || return 1
+  [ -n "$version" ] && [ "$version" -ge 17 ]
 }
 
-ensure_java() {
-  java_ok && return 0
-  say "installing Java 17 (needed by DynamoDB Local)"
-  apt_install openjdk-17-jre-headless
+# Vite 7 and the UI's tooling need Node.js 20 or later, and npm.
+node_ok() {
+  local version
+  version=$(node --version 2>/dev/null) && npm --version >/dev/null 2>&1 || return 1
+  [[ $version =~ ^v([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 20 ]
+}
+
+# The browser tests drive Debian's Chromium headless: it must print its version and
+# render a page.
+chromium_ok() (
+  browser=${CHROMIUM:-chromium}
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  version=$("$browser" --version 2>/dev/null) && [[ $version =~ Chromium\ [0-9] ]] || exit 1
+  dom=$(timeout 60 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --no-first-run --user-data-dir="$scratch/profile" \
+    --dump-dom 'data:text/html,<p>rendered-by-chromium</p>' 2>/dev/null) || exit 1
+  [[ $dom == *rendered-by-chromium* ]]
+)
+
+# The system packages the build and the local stack need, checked (and installed where
+# missing) before anything is built.
+ensure_prerequisites() {
+  command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs, then run this again"
+  node_ok || die "Node.js 20 or later and npm are needed: install them (Debian 13: 'sudo apt-get install -y nodejs npm'; elsewhere https://nodejs.org), then run this again"
+  require "protoc with Google's well-known types" protoc_ok protobuf-compiler libprotobuf-dev
+  require "python3 -m venv" venv_ok python3-venv
+  require "Java 17 or later" java_ok openjdk-17-jre-headless
+}
+
+# Debian's Chromium for the browser tests; never a downloaded browser.
+ensure_chromium() {
+  require "headless Chromium" chromium_ok chromium
 }
 
 install_python_tools() {
@@ -74,7 +147,6 @@ install_dynamodb_local() {
 }
 
 ensure_dynamodb_local() {
-  ensure_java
   when_changed "$DYNAMODB_BUNDLE/node_modules/.lock.sha256" "$DYNAMODB_BUNDLE/package-lock.json" install_dynamodb_local
 }
 
@@ -87,16 +159,12 @@ ensure_frontend() {
   when_changed "$ROOT/frontend/node_modules/.lock.sha256" "$ROOT/frontend/package-lock.json" install_frontend
 }
 
-# Debian's Chromium for the browser tests; never a downloaded browser.
-ensure_chromium() {
-  command -v chromium >/dev/null && return 0
-  say "installing Chromium (browser tests)"
-  apt_install chromium
-}
-
-# Everything the local stack and the tests need, installed if missing.
+# Everything the local stack and the tests need, installed if missing; with the
+# argument "browser", Debian's Chromium for the browser tests too. The system packages
+# come first, so a missing one stops the run before anything is installed or built.
 ensure_components() {
-  ensure_protoc
+  ensure_prerequisites
+  if [ "${1:-}" = browser ]; then ensure_chromium; fi
   ensure_python_tools
   ensure_dynamodb_local
   ensure_frontend

@@ -32,7 +32,6 @@ SERVICES=(
   "notification notifications 5"
 )
 
-command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
 ensure_components
 
 for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))); do

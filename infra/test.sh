@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, clippy, unit tests, integration tests of
-# every service and of the order saga against a real DynamoDB Local and a real
-# Temporal dev server (started here, in memory, on free ports), the replay of the
-# recorded saga histories, the deployment artefacts (SAM template, compose file,
-# LocalStack hook) and `cargo lambda watch`, the UI's unit tests, and the whole system
-# as infra/run.sh starts it: the README's examples, the OpenAPI document and the
-# browser tests.
+# Runs every check and test: the install steps' capability checks, formatting, clippy,
+# unit tests, integration tests of every service and of the order saga against a real
+# DynamoDB Local and a real Temporal dev server (started here, in memory, on free
+# ports), the replay of the recorded saga histories, the deployment artefacts (SAM
+# template, compose file, LocalStack hook) and `cargo lambda watch`, the UI's unit
+# tests, and the whole system as infra/run.sh starts it: the README's examples, the
+# OpenAPI document and the browser tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs"
-ensure_components
+ensure_components browser
 cd "$ROOT"
+
+say "the install steps' capability checks"
+python3 "$ROOT/infra/install_check.py"
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -39,6 +41,5 @@ say "the UI's unit tests"
 (cd "$ROOT/frontend" && npm run --silent typecheck && npm test --silent)
 
 say "the whole system, as started by infra/run.sh: README examples, OpenAPI, browser"
-ensure_chromium
 "$VENV/bin/python" "$ROOT/infra/system_check.py"
 say "all checks passed"
