@@ -40,11 +40,12 @@ def wait_until(what: str, ready, seconds: float, alive=lambda: True):
         time.sleep(0.2)
 
 
-def http(method: str, url: str, body=None, timeout: float = 30) -> tuple[int, object]:
+def http(method: str, url: str, body=None, timeout: float = 30,
+         headers: dict | None = None) -> tuple[int, object]:
     """Sends JSON, returns (status, decoded JSON body or None); never raises on 4xx/5xx."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"content-type": "application/json"})
+                                     headers={"content-type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
@@ -57,11 +58,13 @@ class Background:
     """A command run in its own process group with output to a log file; on exit the
     whole group gets SIGTERM, then SIGKILL if it lingers."""
 
-    def __init__(self, command: list[str], log: Path, env: dict | None = None, cwd=ROOT):
+    def __init__(self, command: list[str], log: Path, env: dict | None = None, cwd=ROOT,
+                 append: bool = False):
         self.command, self.log, self.env, self.cwd = command, log, env, cwd
+        self.mode = "a" if append else "w"
 
     def __enter__(self):
-        self.log_file = open(self.log, "w")
+        self.log_file = open(self.log, self.mode)
         self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd,
                                         stdout=self.log_file, stderr=subprocess.STDOUT,
                                         start_new_session=True)

@@ -3,9 +3,9 @@
 # unit tests, integration tests of every service and of the order saga against a real
 # DynamoDB Local and a real Temporal dev server (started here, in memory, on free
 # ports), the replay of the recorded saga histories, the deployment artefacts (SAM
-# template, compose file, LocalStack hook) and `cargo lambda watch`, the UI's unit
-# tests, and the whole system as infra/run.sh starts it: the README's examples, the
-# OpenAPI document and the browser tests.
+# template, compose file, LocalStack hook), `cargo lambda watch`, the chaos test, the
+# UI's unit tests, and the whole system as infra/run.sh starts it: the README's
+# examples, the OpenAPI document and the browser tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_components browser
@@ -36,6 +36,9 @@ say "cargo lambda watch: every function through its Lambda entry"
 "$VENV/bin/python" "$ROOT/infra/watch_check.py"
 stop_started
 unset AWS_ENDPOINT_URL_DYNAMODB TEMPORAL_ADDRESS
+
+say "chaos: orders at concurrency while the worker, a service and Temporal's tools misbehave"
+"$VENV/bin/python" "$ROOT/infra/chaos_check.py"
 
 say "the UI's unit tests"
 (cd "$ROOT/frontend" && npm run --silent typecheck && npm test --silent)

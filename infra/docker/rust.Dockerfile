@@ -6,16 +6,20 @@
 # expect about 25-35 MB per image (the binary is 15-20 MB, stripped).
 
 FROM rust:1.95-bookworm AS build
+# libprotobuf-dev holds Google's well-known .proto files the Temporal SDK's build
+# imports; --no-install-recommends leaves it out of protobuf-compiler.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends protobuf-compiler \
+    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 ARG BIN
+# The worker is built to unwind on panic (see [profile.release-worker] in Cargo.toml).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin "${BIN}" \
-    && cp "target/release/${BIN}" /usr/local/bin/app
+    profile=release; if [ "${BIN}" = worker ]; then profile=release-worker; fi \
+    && cargo build --profile "$profile" --locked --bin "${BIN}" \
+    && cp "target/$profile/${BIN}" /usr/local/bin/app
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /usr/local/bin/app /usr/local/bin/app

@@ -3,9 +3,11 @@
 //! the order id (or the notification's key) and answer a repeat with the same result.
 //!
 //! How failures reach Temporal:
-//! - the service refused (4xx): non-retryable, typed with the problem's slug
-//!   (`out-of-stock`, `payment-declined`...), since asking again gets the same answer;
-//! - no answer, 5xx, timeout: retryable, by the step's retry policy;
+//! - a business refusal (one of [`crate::services::BUSINESS_REFUSALS`]: out of stock,
+//!   declined, invalid...): non-retryable, typed with the problem's slug, since asking
+//!   again gets the same answer;
+//! - any other answer (401/403 from IAM, a bare 404, 5xx...), no answer, a timeout:
+//!   retryable, by the step's retry policy;
 //! - circuit open: retryable, with `next_retry_delay` set to the end of the cool-down.
 //!
 //! Each failed attempt of a step's activity is also reported to the workflow with the
@@ -23,7 +25,7 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::services::{CallError, ServiceClient};
-use crate::workflow::{AttemptFailure, OrderSaga};
+use crate::workflow::{AttemptFailedSignal, AttemptFailure, OrderSaga};
 
 /// What every activity returns: on which attempt it succeeded (the workflow cannot see
 /// attempts otherwise).
@@ -216,7 +218,7 @@ impl SagaActivities {
             .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
             .await
         {
-            Err(CallError::Refused { status: 404, .. }) => Ok(serde::de::IgnoredAny),
+            Err(error) if error.is_not_found() => Ok(serde::de::IgnoredAny),
             other => other,
         };
         finish(&ctx, result, true).await
@@ -268,8 +270,12 @@ async fn finish<T>(
             .non_retryable(true)
             .details(details)
             .build(),
-        CallError::Transient { .. } => ApplicationFailure::builder(error.to_string())
-            .type_name("transient".to_owned())
+        CallError::Unexpected { .. } => ApplicationFailure::builder(error.to_string())
+            .type_name("unexpected-answer".to_owned())
+            .details(details)
+            .build(),
+        CallError::Unavailable { .. } => ApplicationFailure::builder(error.to_string())
+            .type_name("unavailable".to_owned())
             .details(details)
             .build(),
         CallError::CircuitOpen { retry_after, .. } => {
@@ -299,7 +305,7 @@ async fn report_attempt_failure(ctx: &ActivityContext, attempt: u32, error: &Cal
         error: error.to_string(),
     };
     let signal = handle.signal(
-        OrderSaga::attempt_failed,
+        AttemptFailedSignal,
         report,
         WorkflowSignalOptions::default(),
     );

@@ -7,6 +7,8 @@ pub mod bench;
 pub mod board;
 pub mod breaker;
 pub mod config;
+pub mod inbound;
+pub mod monitor;
 pub mod policies;
 pub mod services;
 pub mod status;
@@ -31,7 +33,10 @@ use crate::services::ServiceClient;
 
 /// How long running activities may finish after shutdown begins before they are
 /// cancelled (and retried by Temporal on another worker).
-const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+pub const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+
+/// How long after the grace period the process exits regardless (see [`run`]).
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Connects to Temporal from the SDK's standard environment: `TEMPORAL_ADDRESS`,
 /// `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`, and the profiles of
@@ -82,13 +87,17 @@ pub fn saga_worker(
     let options = WorkerOptions::new(config.task_queue.clone())
         .register_workflow::<workflow::OrderSaga>()?
         .register_activities(activities)
+        .worker_interceptor(monitor::TaskMonitor::new(workflow::SIGNALS))
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
         .build();
     Ok((Worker::new(runtime, client, options)?, breakers))
 }
 
 /// Runs the worker until SIGTERM or Ctrl-C, then shuts down gracefully: polling stops,
-/// running activities get [`GRACEFUL_SHUTDOWN`] to finish.
+/// running activities get [`GRACEFUL_SHUTDOWN`] to finish. The process exits within
+/// [`SHUTDOWN_MARGIN`] after that in any case: workflow code runs on this task, and a
+/// workflow that never yields (a loop over a future that is always ready) would keep
+/// the run loop from ever seeing the shutdown. The SDK has no deadlock detection yet.
 pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let client = connect().await?;
@@ -109,6 +118,14 @@ pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
     tokio::spawn(async move {
         service_kit::serve::shutdown_signal().await;
         shutdown();
+        // A plain thread: it must run even if every task of this runtime is stuck.
+        std::thread::spawn(|| {
+            std::thread::sleep(GRACEFUL_SHUTDOWN + SHUTDOWN_MARGIN);
+            tracing::error!(
+                "the worker did not stop within its grace period; exiting (in-flight work is retried by Temporal)"
+            );
+            std::process::exit(1);
+        });
     });
     tracing::info!(task_queue = %config.task_queue, "worker polling");
     // Not `Send`: it must run on this task, never under `tokio::spawn`.

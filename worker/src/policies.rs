@@ -10,10 +10,11 @@
 //! | confirm order | 1 s | 2 | 60 s | unlimited | the money is taken: recover forward, never compensate a paid order because a service is slow |
 //! | notify customer / failure | 1 s | 2 | 60 s | unlimited | the final word to the customer must arrive |
 //! | step events | 0.5 s | 2 | 5 s | 4 | live progress is best effort; the timeline query has the truth |
-//! | compensations | 1 s | 2 | 10 s | 5 per round | must succeed: after each failed round (~15 s) the saga alerts admins once and starts another round, forever |
+//! | compensations | 1 s | 2 | 10 s | 5 per round | must succeed: after the first failed round (~15 s) the saga alerts admins once; every failed round, refused or not, is followed by a 10 s pause and another round, forever |
 //!
 //! Business refusals (out of stock, card declined, invalid order) are never retried:
-//! the activities mark them non-retryable.
+//! the activities mark them non-retryable. Any other failure is retried, a 401, 403 or
+//! bare 404 included (see `services::BUSINESS_REFUSALS`).
 
 use std::time::Duration;
 
@@ -61,6 +62,10 @@ pub fn final_notification() -> ActivityOptions {
 pub fn step_event() -> ActivityOptions {
     options(Duration::from_millis(500), Duration::from_secs(5), 4)
 }
+
+/// The pause between two rounds of a compensation: even a round that fails at once
+/// leaves the workflow waiting on a timer before the next.
+pub const COMPENSATION_ROUND_PAUSE: Duration = Duration::from_secs(10);
 
 /// One round of a compensation; see the module documentation.
 pub fn compensation_round() -> ActivityOptions {

@@ -12,11 +12,38 @@ use service_kit::sigv4::RequestSigner;
 
 use crate::breaker::{Admission, CircuitBreaker};
 
+/// The problem types the services define for business outcomes, as their `type` slugs.
+/// Only these end a step for good: asking again gets the same answer. Everything else
+/// a service, a router or the IAM front door can say (a 401 or 403 from a signing
+/// failure, a bare 404, a 408, a 429, a 5xx) may clear, so it is retried.
+pub const BUSINESS_REFUSALS: &[&str] = &[
+    // inventory
+    "out-of-stock",
+    "unknown-product",
+    "reservation-mismatch",
+    "reservation-released",
+    "reservation-committed",
+    "reservation-active",
+    // order
+    "order-mismatch",
+    "invalid-transition",
+    // payment
+    "payment-declined",
+    "payment-voided",
+    "charge-mismatch",
+    // notification
+    "key-reused",
+    // every service: the request itself is invalid
+    "validation-failed",
+    "malformed-json",
+    "bad-request",
+];
+
 /// Why a call to a service did not produce its answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
-    /// The service answered and refused (a 4xx such as out of stock or declined):
-    /// the same request will be refused again, so retrying cannot help.
+    /// The service answered with one of its [`BUSINESS_REFUSALS`] (out of stock,
+    /// declined...): the same request will be refused again.
     #[error("{service} refused: {detail}")]
     Refused {
         service: &'static str,
@@ -25,9 +52,20 @@ pub enum CallError {
         kind: String,
         detail: String,
     },
+    /// An answer that is not a business outcome: a 4xx without one of the services'
+    /// refusal types (401/403 from IAM, a bare 404 from a router...). The service or
+    /// its front door is up; the cause lies elsewhere and may clear.
+    #[error("{service} answered {status}: {detail}")]
+    Unexpected {
+        service: &'static str,
+        status: u16,
+        /// The problem type slug, when the answer was a problem.
+        kind: Option<String>,
+        detail: String,
+    },
     /// No answer, or a 5xx, 408 or 429: the service may answer later.
     #[error("{service} failed: {detail}")]
-    Transient {
+    Unavailable {
         service: &'static str,
         detail: String,
     },
@@ -37,6 +75,14 @@ pub enum CallError {
         service: &'static str,
         retry_after: Duration,
     },
+}
+
+impl CallError {
+    /// The service answered 404 with its own `not-found` problem: the resource does
+    /// not exist (unlike a bare 404 from a router, which says nothing about it).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Unexpected { status: 404, kind: Some(kind), .. } if kind == "not-found")
+    }
 }
 
 /// One downstream service.
@@ -110,13 +156,13 @@ impl ServiceClient {
         }
         let outcome = match self.execute(request).await {
             Ok(response) => classify(service, response).await,
-            Err(error) => Err(CallError::Transient {
+            Err(error) => Err(CallError::Unavailable {
                 service,
                 detail: describe(&error),
             }),
         };
         match &outcome {
-            Err(CallError::Transient { .. }) => self.breaker.record_failure(Instant::now()),
+            Err(CallError::Unavailable { .. }) => self.breaker.record_failure(Instant::now()),
             // Any answer other than a failure proves the service is up.
             _ => self.breaker.record_success(),
         }
@@ -134,7 +180,8 @@ impl ServiceClient {
         };
         let mut request = request.build()?;
         if let Err(error) = signer.sign(&mut request).await {
-            // Unsigned, the service refuses it (403) and the call is reported refused.
+            // Unsigned, the function URL answers 403, which is retried: credentials
+            // that failed to refresh may work on the next attempt.
             tracing::error!(%error, "cannot sign a service call");
         }
         self.http.execute(request).await
@@ -150,7 +197,7 @@ async fn classify<T: DeserializeOwned>(
         return response
             .json::<T>()
             .await
-            .map_err(|error| CallError::Transient {
+            .map_err(|error| CallError::Unavailable {
                 service,
                 detail: format!("unreadable answer: {}", describe(&error)),
             });
@@ -160,24 +207,40 @@ async fn classify<T: DeserializeOwned>(
         .as_ref()
         .map(|p| p.detail.clone().unwrap_or_else(|| p.title.clone()))
         .unwrap_or_else(|| status.to_string());
-    if is_transient(status) {
-        return Err(CallError::Transient {
+    if is_unavailable(status) {
+        return Err(CallError::Unavailable {
             service,
             detail: format!("{} {detail}", status.as_u16()),
         });
     }
-    Err(CallError::Refused {
-        service,
-        status: status.as_u16(),
-        kind: problem.map(|p| p.slug().to_owned()).unwrap_or_default(),
-        detail,
-    })
+    let kind = problem.map(|p| p.slug().to_owned());
+    match kind {
+        Some(kind) if status.is_client_error() && is_business_refusal(&kind) => {
+            Err(CallError::Refused {
+                service,
+                status: status.as_u16(),
+                kind,
+                detail,
+            })
+        }
+        kind => Err(CallError::Unexpected {
+            service,
+            status: status.as_u16(),
+            kind,
+            detail,
+        }),
+    }
 }
 
-fn is_transient(status: StatusCode) -> bool {
+/// Answers that say the service is overloaded or down: they count against its breaker.
+fn is_unavailable(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+pub fn is_business_refusal(kind: &str) -> bool {
+    BUSINESS_REFUSALS.contains(&kind)
 }
 
 fn describe(error: &reqwest::Error) -> String {
@@ -195,18 +258,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_errors_timeouts_and_throttling_are_transient() {
+    fn server_errors_timeouts_and_throttling_mean_unavailable() {
         for status in [500, 502, 503, 504, 408, 429] {
             assert!(
-                is_transient(StatusCode::from_u16(status).expect("valid")),
+                is_unavailable(StatusCode::from_u16(status).expect("valid")),
                 "{status}"
             );
         }
-        for status in [400, 402, 404, 409, 422] {
+        for status in [400, 401, 402, 403, 404, 409, 422] {
             assert!(
-                !is_transient(StatusCode::from_u16(status).expect("valid")),
+                !is_unavailable(StatusCode::from_u16(status).expect("valid")),
                 "{status}"
             );
+        }
+    }
+
+    fn answer(status: u16, content_type: &str, body: &str) -> reqwest::Response {
+        let response = axum::http::Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .expect("a response");
+        reqwest::Response::from(response)
+    }
+
+    async fn classified(status: u16, content_type: &str, body: &str) -> CallError {
+        classify::<serde::de::IgnoredAny>("svc", answer(status, content_type, body))
+            .await
+            .expect_err("not a success")
+    }
+
+    fn problem(status: u16, slug: &str) -> String {
+        serde_json::json!({"type": format!("/problems/{slug}"), "title": slug, "status": status})
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn answers_are_refusals_only_with_a_business_problem_type() {
+        let json = "application/problem+json";
+        let refusal = classified(409, json, &problem(409, "out-of-stock")).await;
+        assert!(
+            matches!(refusal, CallError::Refused { status: 409, ref kind, .. } if kind == "out-of-stock")
+        );
+        // From IAM or a router: no problem type at all.
+        for status in [401, 403, 404] {
+            let error = classified(status, "application/json", r#"{"Message":"Forbidden"}"#).await;
+            assert!(
+                matches!(error, CallError::Unexpected { kind: None, .. }),
+                "{status}: {error:?}"
+            );
+            assert!(!error.is_not_found());
+        }
+        let not_found = classified(404, json, &problem(404, "not-found")).await;
+        assert!(not_found.is_not_found(), "{not_found:?}");
+        // A business slug on a status that is not a client error is not a refusal.
+        let odd = classified(500, json, &problem(500, "out-of-stock")).await;
+        assert!(matches!(odd, CallError::Unavailable { .. }), "{odd:?}");
+        for status in [408, 429, 502, 503] {
+            let error = classified(status, "text/plain", "busy").await;
+            assert!(
+                matches!(error, CallError::Unavailable { .. }),
+                "{status}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_business_problem_types_are_refusals() {
+        for kind in ["out-of-stock", "payment-declined", "validation-failed"] {
+            assert!(is_business_refusal(kind), "{kind}");
+        }
+        for kind in [
+            "not-found",
+            "forbidden",
+            "internal-error",
+            "injected-fault",
+            "",
+        ] {
+            assert!(!is_business_refusal(kind), "{kind}");
         }
     }
 }

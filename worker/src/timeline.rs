@@ -22,9 +22,14 @@ pub struct Timeline {
     steps: Vec<StepRecord>,
     approval_deadline: Option<String>,
     cancel_reason: Option<String>,
+    notes: Vec<String>,
     events: Vec<SagaEvent>,
     published: usize,
 }
+
+/// How many notes the timeline keeps: a script sending bad signals in a loop must not
+/// grow the workflow's state without bound.
+const MAX_NOTES: usize = 20;
 
 impl Timeline {
     /// A timeline with the forward steps pending (approval skipped when not needed).
@@ -81,7 +86,17 @@ impl Timeline {
             steps: self.steps.clone(),
             approval_deadline: self.approval_deadline.clone(),
             cancel_reason: self.cancel_reason.clone(),
+            notes: self.notes.clone(),
         }
+    }
+
+    /// Notes something the saga set aside (shown in the status, not sent to the
+    /// customer); only the last [`MAX_NOTES`] are kept.
+    pub fn note(&mut self, note: &str) {
+        if self.notes.len() == MAX_NOTES {
+            self.notes.remove(0);
+        }
+        self.notes.push(note.to_owned());
     }
 
     pub fn current_step(&self) -> Option<StepName> {
@@ -372,6 +387,22 @@ mod tests {
         let mut timeline = Timeline::new("o-1", "c-1", false);
         timeline.start(StepName::NotifyCustomer, "t");
         timeline.complete(StepName::NotifyCustomer, "t");
+        assert!(!timeline.has_unpublished());
+    }
+
+    #[test]
+    fn notes_keep_the_last_few_and_are_not_sent_to_the_customer() {
+        let mut timeline = Timeline::new("o", "c", false);
+        for i in 0..(MAX_NOTES + 5) {
+            timeline.note(&format!("ignored: note {i}"));
+        }
+        let notes = timeline.status().notes;
+        assert_eq!(notes.len(), MAX_NOTES);
+        assert_eq!(notes.first().map(String::as_str), Some("ignored: note 5"));
+        assert_eq!(
+            notes.last().map(String::as_str),
+            Some(format!("ignored: note {}", MAX_NOTES + 4).as_str())
+        );
         assert!(!timeline.has_unpublished());
     }
 }

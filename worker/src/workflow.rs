@@ -4,16 +4,32 @@
 //! Workflow code must replay identically from history: it uses only the SDK's timers,
 //! `select!`, `wait_condition` and workflow time, never the clock, randomness, I/O or
 //! tokio primitives. All I/O happens in activities.
+//!
+//! A Temporal cancellation request (the Web UI's Cancel button, `temporal workflow
+//! cancel`) is honoured like the customer's cancel, until the charge is captured: the
+//! forward steps before the capture run in the workflow's cancellation scope, where a
+//! request stops their retries and waits for the attempt in flight; everything after
+//! the capture, every compensation, event, alert and timer runs [`Scope::Shielded`],
+//! where no cancellation reaches. Every wait that can end on a cancellation is awaited
+//! once and then left, so a cancelled wait can never be polled in a loop (a loop over a
+//! future that is always ready never yields, and wedges the whole worker).
+//!
+//! Signals arrive from the gateway but also from operators and scripts, with any
+//! payload: every handler takes its payload raw (see [`crate::inbound`]), so that a bad
+//! one is noted in the timeline and dropped instead of failing the workflow task on
+//! every replay.
 
 use std::time::Duration;
 
 use saga_contract::{Decision, Outcome, SagaInput, SagaPhase, SagaResult, SagaStatus, StepName};
 use serde::{Deserialize, Serialize};
-use temporalio_common::ActivityDefinition;
+use temporalio_common::data_converters::RawValue;
 use temporalio_common::error::IncomingError;
+use temporalio_common::{ActivityDefinition, HasWorkflowDefinition, SignalDefinition};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, CancellableFuture, SyncWorkflowContext,
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, CancellableFuture,
+    SyncWorkflowContext, TimerOptions, WaitConditionOptions, WorkflowCancellationToken,
     WorkflowContext, WorkflowContextView, WorkflowResult, workflows,
 };
 
@@ -21,8 +37,61 @@ use crate::activities::{
     Attempt, ChargeRequest, FailureDetails, NotificationRequest, ReserveRequest, SagaActivities,
     StatusRequest,
 };
+use crate::inbound;
 use crate::policies;
 use crate::timeline::Timeline;
+
+/// The reason a saga gives when a Temporal cancellation request stops it.
+pub const OPERATOR_CANCELLATION: &str = "cancelled by an operator";
+
+/// Versions of the workflow's commands (see `ctx.patched`): sagas recorded before a
+/// change replay the old way, new ones take the new.
+mod patches {
+    /// A step whose service refused it is compensated anyway: an earlier attempt of it
+    /// may have taken effect (a charge whose answer was lost, then a refusal).
+    pub const COMPENSATE_REFUSED_STEPS: &str = "compensate-refused-steps";
+    /// A compensation retries through any failure, with a pause between rounds.
+    pub const COMPENSATION_ROUND_PAUSE: &str = "compensation-round-pause";
+}
+
+/// How an activity or a wait meets a Temporal cancellation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Forward steps before the capture: the request stops the step's retries, and the
+    /// attempt in flight is waited for (`WaitCancellationCompleted`), so the saga knows
+    /// what may have taken effect before it compensates. Activities do not heartbeat,
+    /// so an attempt is never interrupted halfway.
+    Cancellable,
+    /// Out of the cancellation's reach: steps after the capture, compensations, events,
+    /// alerts and the saga's own timers and waits.
+    Shielded,
+}
+
+impl Scope {
+    fn activity(self, mut options: ActivityOptions) -> ActivityOptions {
+        match self {
+            Self::Cancellable => {
+                options.cancellation_type = ActivityCancellationType::WaitCancellationCompleted;
+            }
+            Self::Shielded => options.cancellation_token = Some(WorkflowCancellationToken::new()),
+        }
+        options
+    }
+}
+
+/// A timer no cancellation reaches.
+fn shielded_timer(duration: Duration) -> TimerOptions {
+    TimerOptions::builder(duration)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build()
+}
+
+/// A `wait_condition` no cancellation reaches.
+fn shielded_wait() -> WaitConditionOptions {
+    WaitConditionOptions::builder()
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build()
+}
 
 /// The payload of the `attempt_failed` signal an activity sends when one of its
 /// attempts fails and will be retried.
@@ -143,33 +212,53 @@ impl OrderSaga {
         Ok(result)
     }
 
+    /// Payload: none (or `null`).
     #[signal]
-    pub fn approve(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
-        self.approval.get_or_insert(ApprovalDecision::Approved);
-    }
-
-    #[signal]
-    pub fn reject(&mut self, _ctx: &mut SyncWorkflowContext<Self>, decision: Decision) {
-        self.approval
-            .get_or_insert(ApprovalDecision::Rejected(decision.reason));
-    }
-
-    /// Honoured until the charge starts; afterwards the order can only complete.
-    #[signal]
-    pub fn cancel(&mut self, _ctx: &mut SyncWorkflowContext<Self>, decision: Decision) {
-        if !self.payment_started {
-            self.cancel_requested.get_or_insert(decision.reason);
+    pub fn approve(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
+        match inbound::decode::<()>(ctx.payload_converter(), payload) {
+            Some(()) => {
+                self.approval.get_or_insert(ApprovalDecision::Approved);
+            }
+            None => self.ignore(ctx, saga_contract::APPROVE_SIGNAL),
         }
     }
 
+    /// Payload: a [`Decision`].
     #[signal]
-    pub fn attempt_failed(
-        &mut self,
-        _ctx: &mut SyncWorkflowContext<Self>,
-        failure: AttemptFailure,
-    ) {
-        self.timeline
-            .attempt_failed(failure.attempt, &failure.error);
+    pub fn reject(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
+        match inbound::decode::<Decision>(ctx.payload_converter(), payload) {
+            Some(decision) => {
+                self.approval
+                    .get_or_insert(ApprovalDecision::Rejected(decision.reason));
+            }
+            None => self.ignore(ctx, saga_contract::REJECT_SIGNAL),
+        }
+    }
+
+    /// Payload: a [`Decision`]. Honoured until the charge starts; afterwards the order
+    /// can only complete.
+    #[signal]
+    pub fn cancel(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
+        match inbound::decode::<Decision>(ctx.payload_converter(), payload) {
+            Some(decision) if !self.payment_started => {
+                self.cancel_requested.get_or_insert(decision.reason);
+            }
+            Some(_) => self
+                .timeline
+                .note("ignored: cancel after the charge started"),
+            None => self.ignore(ctx, saga_contract::CANCEL_SIGNAL),
+        }
+    }
+
+    /// Payload: an [`AttemptFailure`], sent by the saga's own activities.
+    #[signal(name = "attempt_failed")]
+    pub fn attempt_failed(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
+        match inbound::decode::<AttemptFailure>(ctx.payload_converter(), payload) {
+            Some(failure) => self
+                .timeline
+                .attempt_failed(failure.attempt, &failure.error),
+            None => self.ignore(ctx, ATTEMPT_FAILED_SIGNAL),
+        }
     }
 
     #[query]
@@ -178,14 +267,53 @@ impl OrderSaga {
     }
 }
 
+/// The signal the activities send about their failed attempts.
+pub const ATTEMPT_FAILED_SIGNAL: &str = "attempt_failed";
+
+/// The `attempt_failed` signal typed, as the activities send it (the workflow takes
+/// every payload raw).
+pub struct AttemptFailedSignal;
+
+impl SignalDefinition for AttemptFailedSignal {
+    type Workflow = <OrderSaga as HasWorkflowDefinition>::Run;
+    type Input = AttemptFailure;
+    fn name(&self) -> &str {
+        ATTEMPT_FAILED_SIGNAL
+    }
+}
+
+/// Every signal the saga handles; others are dropped (and logged by the task monitor).
+pub const SIGNALS: &[&str] = &[
+    saga_contract::APPROVE_SIGNAL,
+    saga_contract::REJECT_SIGNAL,
+    saga_contract::CANCEL_SIGNAL,
+    ATTEMPT_FAILED_SIGNAL,
+];
+
 impl OrderSaga {
+    /// Drops a signal whose payload does not decode, noting it in the timeline.
+    fn ignore(&mut self, ctx: &SyncWorkflowContext<Self>, signal: &str) {
+        if !ctx.is_replaying() {
+            tracing::warn!(
+                workflow_id = ctx.workflow_id(),
+                signal,
+                "ignored a signal whose payload does not decode"
+            );
+        }
+        self.timeline
+            .note(&format!("ignored: invalid {signal} payload"));
+    }
+
     async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Abort> {
         let order_id = &input.order_id;
+        // Until the charge is captured, a cancellation request stops the saga.
+        let scope = Scope::Cancellable;
 
         Self::begin(ctx, StepName::CreateOrder);
         Self::effectful(
             ctx,
             StepName::CreateOrder,
+            scope,
             SagaActivities::create_order,
             input.clone(),
             policies::create_order(),
@@ -202,6 +330,7 @@ impl OrderSaga {
         Self::effectful(
             ctx,
             StepName::ReserveInventory,
+            scope,
             SagaActivities::reserve_inventory,
             reserve,
             policies::reserve_inventory(),
@@ -210,6 +339,7 @@ impl OrderSaga {
         Self::call(
             ctx,
             StepName::ReserveInventory,
+            scope,
             SagaActivities::set_order_status,
             status(order_id, "RESERVED"),
             policies::reserve_inventory(),
@@ -234,14 +364,22 @@ impl OrderSaga {
         Self::effectful(
             ctx,
             StepName::ChargePayment,
+            scope,
             SagaActivities::charge_payment,
             charge,
             policies::charge_payment(),
         )
         .await?;
+        // A request that arrived while the charge was in flight is still honoured: the
+        // charge is refunded.
+        Self::honour_cancellation(ctx)?;
+
+        // Captured: from here the order recovers forward, whatever is requested.
+        let scope = Scope::Shielded;
         Self::call(
             ctx,
             StepName::ChargePayment,
+            scope,
             SagaActivities::set_order_status,
             status(order_id, "PAID"),
             policies::charge_payment(),
@@ -253,6 +391,7 @@ impl OrderSaga {
         Self::call(
             ctx,
             StepName::ConfirmOrder,
+            scope,
             SagaActivities::commit_inventory,
             order_id.clone(),
             policies::confirm_order(),
@@ -261,6 +400,7 @@ impl OrderSaga {
         Self::call(
             ctx,
             StepName::ConfirmOrder,
+            scope,
             SagaActivities::set_order_status,
             status(order_id, "COMPLETED"),
             policies::confirm_order(),
@@ -280,6 +420,7 @@ impl OrderSaga {
         if Self::call(
             ctx,
             StepName::NotifyCustomer,
+            scope,
             SagaActivities::record_notification,
             notification,
             policies::final_notification(),
@@ -292,8 +433,8 @@ impl OrderSaga {
         Ok(())
     }
 
-    /// Waits for the customer's decision on a large order, a cancellation, or the
-    /// deadline, whichever comes first.
+    /// Waits for the customer's decision on a large order, a cancellation (the
+    /// customer's or an operator's), or the deadline, whichever comes first.
     async fn await_approval(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Abort> {
         let timeout = Duration::from_secs(input.approval.timeout_secs);
         let now = Self::now(ctx);
@@ -307,9 +448,13 @@ impl OrderSaga {
         });
         Self::publish_events(ctx).await;
 
-        let mut deadline_timer = ctx.timer(timeout);
+        let mut deadline_timer = ctx.timer(shielded_timer(timeout));
         let decided = workflows::select! {
-            _ = ctx.wait_condition(|s: &Self| s.approval.is_some() || s.cancel_requested.is_some()) => true,
+            _ = ctx.wait_condition_with_options(
+                |s: &Self| s.approval.is_some() || s.cancel_requested.is_some(),
+                shielded_wait(),
+            ) => true,
+            _ = ctx.cancelled() => true,
             _ = deadline_timer => false,
         };
         if decided {
@@ -319,6 +464,9 @@ impl OrderSaga {
         let refusal = match (decided, cancelled, approval) {
             (false, _, _) => Some("approval timed out".to_owned()),
             (true, Some(reason), _) => Some(cancellation_reason(reason)),
+            (true, None, _) if Self::operator_cancelled(ctx) => {
+                Some(OPERATOR_CANCELLATION.to_owned())
+            }
             (true, None, Some(ApprovalDecision::Rejected(reason))) => Some(match reason {
                 Some(reason) => format!("rejected by the customer: {reason}"),
                 None => "rejected by the customer".to_owned(),
@@ -339,13 +487,24 @@ impl OrderSaga {
         }
     }
 
+    /// A Temporal cancellation request has arrived (it is part of the history, so
+    /// every replay sees it at the same point).
+    fn operator_cancelled(ctx: &WorkflowContext<Self>) -> bool {
+        ctx.cancellation_token().is_cancelled()
+    }
+
     fn honour_cancellation(ctx: &WorkflowContext<Self>) -> Result<(), Abort> {
-        match ctx.state(|s| s.cancel_requested.clone()) {
-            Some(reason) => Err(Abort {
+        if let Some(reason) = ctx.state(|s| s.cancel_requested.clone()) {
+            return Err(Abort {
                 reason: cancellation_reason(reason),
-            }),
-            None => Ok(()),
+            });
         }
+        if Self::operator_cancelled(ctx) {
+            return Err(Abort {
+                reason: OPERATOR_CANCELLATION.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Compensates, newest first, every forward step that may have taken effect, then
@@ -406,9 +565,10 @@ impl OrderSaga {
         ctx.state_mut(|s| s.timeline.finish(SagaPhase::Cancelled));
     }
 
-    /// Runs one compensating step until it succeeds. A round that fails raises one
-    /// admin alert ("compensation stuck") and another round starts; a refusal (which
-    /// only a bug or a hand-edited table can cause) is alerted and left to an admin.
+    /// Runs one compensating step until it succeeds, out of any cancellation's reach.
+    /// A round that fails raises one admin alert ("compensation stuck"); after a pause,
+    /// another round starts, whatever the failure was: a compensation that gives up
+    /// leaves stock held or money taken.
     async fn compensation<A>(
         ctx: &WorkflowContext<Self>,
         input: &SagaInput,
@@ -425,6 +585,7 @@ impl OrderSaga {
             match Self::call(
                 ctx,
                 step,
+                Scope::Shielded,
                 activity(),
                 request.clone(),
                 policies::compensation_round(),
@@ -436,11 +597,19 @@ impl OrderSaga {
                     return;
                 }
                 Err(failure) => {
-                    if !alerted || failure.refused {
+                    let pause = ctx.patched(patches::COMPENSATION_ROUND_PAUSE);
+                    // Before the patch, a refusal was alerted and given up on.
+                    if !alerted || (failure.refused && !pause) {
                         Self::alert_admins(ctx, input, step, &failure.reason).await;
                         alerted = true;
                     }
-                    if failure.refused {
+                    if pause {
+                        // However a round ends (even at once), the next one waits on a
+                        // timer: the loop always yields to the server.
+                        let _ = ctx
+                            .timer(shielded_timer(policies::COMPENSATION_ROUND_PAUSE))
+                            .await;
+                    } else if failure.refused {
                         return;
                     }
                     // Another round: the step is running again.
@@ -477,7 +646,7 @@ impl OrderSaga {
             .execute_activity(
                 SagaActivities::record_notification,
                 alert,
-                policies::step_event(),
+                Scope::Shielded.activity(policies::step_event()),
             )
             .await;
     }
@@ -489,11 +658,12 @@ impl OrderSaga {
 
     /// Runs the activity of `step` that changes a service's state. From the moment it
     /// is scheduled its effect may exist (an attempt may succeed at the service and
-    /// still time out here), so the step needs compensating should the saga fail,
-    /// unless the service refused it outright.
+    /// still time out here, then a later attempt be refused), so the step is
+    /// compensated should the saga fail. Compensations of nothing are no-ops.
     async fn effectful<A>(
         ctx: &WorkflowContext<Self>,
         step: StepName,
+        scope: Scope,
         activity: A,
         input: impl Into<A::Input>,
         options: ActivityOptions,
@@ -502,8 +672,10 @@ impl OrderSaga {
         A: ActivityDefinition<Output = Attempt>,
     {
         ctx.state_mut(|s| s.effects.push(step));
-        let result = Self::call(ctx, step, activity, input, options).await;
-        if let Err(StepFailure { refused: true, .. }) = &result {
+        let result = Self::call(ctx, step, scope, activity, input, options).await;
+        if let Err(StepFailure { refused: true, .. }) = &result
+            && !ctx.patched(patches::COMPENSATE_REFUSED_STEPS)
+        {
             ctx.state_mut(|s| s.effects.retain(|e| *e != step));
         }
         result
@@ -514,12 +686,13 @@ impl OrderSaga {
         ctx.state_mut(|s| s.timeline.complete(step, &now));
     }
 
-    /// Runs one activity of `step`, publishing the timeline's events while it runs.
-    /// On failure the step is marked failed; a refusal also means the step had no
-    /// effect, so it needs no compensation.
+    /// Runs one activity of `step` in `scope`, publishing the timeline's events while
+    /// it runs. On failure the step is marked failed; a failure of a cancellable step
+    /// once an operator asked to cancel is reported as that cancellation.
     async fn call<A>(
         ctx: &WorkflowContext<Self>,
         step: StepName,
+        scope: Scope,
         activity: A,
         input: impl Into<A::Input>,
         options: ActivityOptions,
@@ -529,11 +702,14 @@ impl OrderSaga {
     {
         // Earlier events first, so the feed stays in the order things happened.
         Self::publish_events(ctx).await;
-        let mut running = ctx.execute_activity(activity, input, options);
+        let mut running = ctx.execute_activity(activity, input, scope.activity(options));
         let outcome = loop {
             workflows::select! {
                 outcome = running => break outcome,
-                _ = ctx.wait_condition(|s: &Self| s.timeline.has_unpublished()) => {}
+                _ = ctx.wait_condition_with_options(
+                    |s: &Self| s.timeline.has_unpublished(),
+                    shielded_wait(),
+                ) => {}
             };
             Self::publish_events(ctx).await;
         };
@@ -545,9 +721,20 @@ impl OrderSaga {
             }
             Err(error) => {
                 let error = StepError::from_execution(error);
-                ctx.state_mut(|s| s.timeline.fail(step, &now, error.attempts, &error.message));
+                let by_operator =
+                    scope == Scope::Cancellable && !error.refused && Self::operator_cancelled(ctx);
+                let message = if by_operator {
+                    OPERATOR_CANCELLATION.to_owned()
+                } else {
+                    error.message
+                };
+                ctx.state_mut(|s| s.timeline.fail(step, &now, error.attempts, &message));
                 Err(StepFailure {
-                    reason: format!("{}: {}", step.title(), error.message),
+                    reason: if by_operator {
+                        message
+                    } else {
+                        format!("{}: {message}", step.title())
+                    },
                     refused: error.refused,
                 })
             }
@@ -578,7 +765,7 @@ impl OrderSaga {
                 .execute_activity(
                     SagaActivities::record_notification,
                     request,
-                    policies::step_event(),
+                    Scope::Shielded.activity(policies::step_event()),
                 )
                 .await;
             ctx.state_mut(|s| s.timeline.mark_published(seq));
@@ -648,5 +835,16 @@ mod tests {
         assert_eq!(OrderSaga::reject.name(), temporal::Reject.name());
         assert_eq!(OrderSaga::cancel.name(), temporal::Cancel.name());
         assert_eq!(OrderSaga::status.name(), temporal::Status.name());
+    }
+
+    #[test]
+    fn the_monitor_knows_every_signal_the_saga_handles() {
+        let handled = [
+            OrderSaga::approve.name(),
+            OrderSaga::reject.name(),
+            OrderSaga::cancel.name(),
+            OrderSaga::attempt_failed.name(),
+        ];
+        assert_eq!(SIGNALS, handled);
     }
 }

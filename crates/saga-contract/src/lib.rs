@@ -257,6 +257,10 @@ pub struct SagaStatus {
     /// Why the order was cancelled, once it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// What the saga received and set aside, oldest first (the last few): e.g.
+    /// `ignored: invalid approve payload` for a signal whose payload did not decode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

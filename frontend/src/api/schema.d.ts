@@ -572,6 +572,11 @@ export interface components {
             current_step?: components["schemas"]["StepName"] | null;
             /** @description Whose order this is: callers check it before showing or signalling. */
             customer_id: string;
+            /**
+             * @description What the saga received and set aside, oldest first (the last few): e.g.
+             *     `ignored: invalid approve payload` for a signal whose payload did not decode.
+             */
+            notes?: string[];
             order_id: string;
             phase: components["schemas"]["SagaPhase"];
             steps: components["schemas"]["StepRecord"][];

@@ -2,7 +2,6 @@
 //! for a while, a compensation that cannot finish.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,9 +14,10 @@ use axum::response::IntoResponse;
 use saga_contract::{ADMIN_USER, Outcome, SagaPhase, StepName};
 use serde_json::{Value, json};
 use worker::breaker::BreakerState;
-use worker::config::WorkerConfig;
 
-use crate::support::{CUSTOMER, InProcessWorker, Stack, Wrap, eventually, saga, unique};
+use crate::support::{
+    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, saga, unique,
+};
 
 /// Lets the service handle the first matching request, then throws its successful
 /// answer away and says 502: the effect happened, the caller does not know it.
@@ -83,39 +83,6 @@ async fn activities_re_executed_after_they_succeeded_have_no_double_effect() {
         let record = status.steps.iter().find(|s| s.name == step).expect("step");
         // The effectful call took two attempts (the first answer was lost).
         assert_eq!(record.attempts, 2, "{record:?}");
-    }
-}
-
-/// A worker running as its own process, killed with SIGKILL on drop.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn start(config: &WorkerConfig) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_worker"))
-            .env("TASK_QUEUE", &config.task_queue)
-            .env("INVENTORY_URL", &config.services.inventory)
-            .env("ORDER_URL", &config.services.order)
-            .env("PAYMENT_URL", &config.services.payment)
-            .env("NOTIFICATION_URL", &config.services.notification)
-            .env("WORKER_STATUS_ADDR", "")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the worker binary");
-        Self(child)
-    }
-
-    /// SIGKILL: no graceful shutdown, in-flight activities are simply lost.
-    fn kill(&mut self) {
-        self.0.kill().expect("SIGKILL the worker");
-        self.0.wait().expect("reap the worker");
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -238,30 +205,12 @@ async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
     stack.add_product("ESPRESSO", 3, 89_900).await;
     let input = saga(&unique("stuck"), &[("ESPRESSO", 2, 89_900)], "card_approve");
     stack.start_saga(&input).await;
-    eventually(
-        Duration::from_secs(30),
-        "the saga to await approval",
-        || async {
-            (stack.status(&input.order_id).await.phase == SagaPhase::AwaitingApproval).then_some(())
-        },
-    )
-    .await;
+    stack.awaiting_approval(&input.order_id).await;
     // The release will fail until the inventory comes back.
     stack
         .set_failure(&stack.inventory, json!({"mode": "down"}))
         .await;
-    stack
-        .client
-        .get_workflow_handle::<worker::workflow::OrderSaga>(input.order_id.as_str())
-        .signal(
-            worker::workflow::OrderSaga::reject,
-            saga_contract::Decision {
-                reason: Some("too expensive".into()),
-            },
-            temporalio_client::WorkflowSignalOptions::default(),
-        )
-        .await
-        .expect("signal reject");
+    stack.reject(&input.order_id, "too expensive").await;
 
     let alert: Value = eventually(Duration::from_secs(90), "an admin alert", || async {
         stack

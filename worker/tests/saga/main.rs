@@ -2,6 +2,7 @@
 //! Local, and the worker (in this process, or as its own process where it must die).
 
 mod failures;
+mod interface;
 mod paths;
 mod replay;
 mod support;

