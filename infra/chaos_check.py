@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -148,7 +149,8 @@ class Stack:
                     "TEMPORAL_ADDRESS": self.temporal_address,
                     # The limiter is not under test here: every customer polls a lot.
                     "RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_BURST": "100000",
-                    "ACCESS_TOKEN_TTL_SECS": "7200", **self.service_urls()},
+                    "ACCESS_TOKEN_TTL_SECS": "7200", "JWT_SECRET": secrets.token_urlsafe(48),
+                    **self.service_urls()},
                    self.ports["gateway"])
         subprocess.run([str(TARGET / "devstack"), "seed"], check=True, stdout=subprocess.DEVNULL,
                        env={**self.env, "CUSTOMER_URL": self.url("customer"),

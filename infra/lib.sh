@@ -242,6 +242,25 @@ start_dynamodb() {
   wait_for_port dynamodb "$port"
 }
 
+# local_secret NAME: a random secret kept in .local/secrets/NAME (created once, readable
+# by its owner only), so local runs never sign with a published value.
+local_secret() {
+  local file="$LOCAL/secrets/$1"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$LOCAL/secrets"
+    (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$file")
+  fi
+  cat "$file"
+}
+
+# start_secrets_manager PORT: moto's server, which speaks the Secrets Manager API, for
+# the tests of code that reads secrets from Secrets Manager on AWS.
+start_secrets_manager() {
+  start secrets-manager "$LOCAL/logs/secrets-manager-$1.log" \
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$1"
+  wait_for_port secrets-manager "$1"
+}
+
 # start_temporal PORT UI_PORT [DB_FILE]: in memory, or persisted in DB_FILE (SQLite).
 start_temporal() {
   local port=$1 ui_port=$2 db=${3:-} storage=()

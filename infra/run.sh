@@ -83,8 +83,9 @@ start worker "$LOCAL/logs/worker.log" \
   WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
 wait_for_port worker "$WORKER_STATUS_PORT"
 
+# The gateway signs tokens with a random secret made once for this checkout.
 start gateway "$LOCAL/logs/gateway.log" \
-  env PORT="$SERVICE_PORT_BASE" TABLE_NAME="${TABLE_PREFIX}gateway" RATE_LIMIT_TABLE="${TABLE_PREFIX}ratelimits" \
+  env JWT_SECRET="$(local_secret jwt-secret)" PORT="$SERVICE_PORT_BASE" TABLE_NAME="${TABLE_PREFIX}gateway" RATE_LIMIT_TABLE="${TABLE_PREFIX}ratelimits" \
   CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
   PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
   BREAKERS_TABLE="${TABLE_PREFIX}breakers" \

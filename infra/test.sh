@@ -22,11 +22,14 @@ cargo clippy --quiet --workspace --all-targets --all-features -- -D warnings
 trap stop_started EXIT
 DYNAMODB_PORT=$(free_port)
 TEMPORAL_PORT=$(free_port)
-say "starting DynamoDB Local and the Temporal dev server (both in memory)"
+SECRETS_MANAGER_PORT=$(free_port)
+say "starting DynamoDB Local, the Temporal dev server (both in memory) and a Secrets Manager"
 start_dynamodb "$DYNAMODB_PORT"
 start_temporal "$TEMPORAL_PORT" "$(free_port)"
+start_secrets_manager "$SECRETS_MANAGER_PORT"
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$SECRETS_MANAGER_PORT"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 say "cargo test"
 cargo test --workspace --all-features
@@ -35,7 +38,7 @@ say "template.yaml, docker-compose.yml and the LocalStack hook"
 say "cargo lambda watch: every function through its Lambda entry"
 "$VENV/bin/python" "$ROOT/infra/watch_check.py"
 stop_started
-unset AWS_ENDPOINT_URL_DYNAMODB TEMPORAL_ADDRESS
+unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SECRETS_MANAGER TEMPORAL_ADDRESS
 
 say "chaos: orders at concurrency while the worker, a service and Temporal's tools misbehave"
 "$VENV/bin/python" "$ROOT/infra/chaos_check.py"

@@ -25,6 +25,9 @@ export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
 export CUSTOMER_URL=$emulator/customer INVENTORY_URL=$emulator/inventory \
   ORDER_URL=$emulator/order PAYMENT_URL=$emulator/payment NOTIFICATION_URL=$emulator/notification
 export RUST_LOG=${RUST_LOG:-info}
+# The same secret as infra/run.sh's gateway: tokens from either work with both.
+JWT_SECRET=$(local_secret jwt-secret)
+export JWT_SECRET
 
 say "cargo lambda watch on http://127.0.0.1:$INVOKE_PORT (functions at /lambda-url/<binary>/...)"
 exec "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" "$@"

@@ -14,6 +14,14 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
 /// Formats a `SystemTime` (such as a Temporal workflow's deterministic clock).
 pub fn format_system_time(at: std::time::SystemTime) -> String {
     format(OffsetDateTime::from(at))

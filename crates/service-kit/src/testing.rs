@@ -22,6 +22,35 @@ pub async fn dynamo() -> Client {
     crate::dynamo::client_from_env().await
 }
 
+/// A Secrets Manager client for the tests. No Secrets Manager runs offline: `infra/test.sh`
+/// starts moto's server, which speaks its API, and exports
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+pub async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_some(),
+        "integration tests need a Secrets Manager endpoint: run them with infra/test.sh"
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+/// Stores `value` as a new, uniquely named secret and returns its ARN.
+pub async fn new_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> String {
+    let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create a test secret")
+        .arn()
+        .expect("the secret's ARN")
+        .to_owned()
+}
+
 /// Creates a uniquely named table with `owner`'s definition, so tests never share state.
 pub async fn fresh_table(client: &Client, owner: &str) -> ServiceConfig {
     let name = format!("test-{owner}-{}", uuid::Uuid::new_v4().simple());

@@ -20,9 +20,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_kit::Problem;
+use service_kit::secrets::Secret;
 use tokio::sync::RwLock;
 
-use crate::config::{JwtConfig, JwtKeys};
+use crate::config::{DEV_JWT_SECRET, JwtConfig, JwtKeys, MIN_SECRET_BYTES, SecretSource};
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 5;
@@ -73,7 +74,7 @@ pub struct AccessToken {
 pub enum AuthError {
     #[error("invalid token: {0}")]
     Invalid(String),
-    #[error("signing keys unavailable: {0}")]
+    #[error("token keys unavailable: {0}")]
     KeysUnavailable(String),
 }
 
@@ -85,7 +86,7 @@ impl From<AuthError> for Problem {
                 unauthorized("The access token is missing, invalid or expired.")
             }
             AuthError::KeysUnavailable(cause) => {
-                tracing::error!(%cause, "cannot fetch the JWKS");
+                tracing::error!(%cause, "the token keys are unavailable");
                 Problem::unavailable("Tokens cannot be verified right now. Retry shortly.")
             }
         }
@@ -109,20 +110,23 @@ pub struct Tokens {
 }
 
 enum KeySource {
-    Secret {
-        encoding: EncodingKey,
-        decoding: DecodingKey,
-    },
+    /// HS256: the secret, fetched (and cached) by [`Secret`].
+    Secret(Secret),
     Jwks(JwksCache),
 }
 
 impl Tokens {
-    pub fn new(config: JwtConfig, http: reqwest::Client) -> Self {
+    pub async fn new(config: JwtConfig, http: reqwest::Client) -> Self {
         let keys = match &config.keys {
-            JwtKeys::Secret(secret) => KeySource::Secret {
-                encoding: EncodingKey::from_secret(secret.as_bytes()),
-                decoding: DecodingKey::from_secret(secret.as_bytes()),
-            },
+            JwtKeys::Secret(SecretSource::Value(value)) => {
+                KeySource::Secret(Secret::value("JWT_SECRET", value.as_str()))
+            }
+            JwtKeys::Secret(SecretSource::Development) => {
+                KeySource::Secret(Secret::value("JWT_SECRET", DEV_JWT_SECRET))
+            }
+            JwtKeys::Secret(SecretSource::SecretsManager { arn }) => {
+                KeySource::Secret(Secret::secrets_manager("JWT_SECRET", arn).await)
+            }
             JwtKeys::Jwks { url, algorithms } => KeySource::Jwks(JwksCache {
                 url: url.clone(),
                 algorithms: algorithms.clone(),
@@ -135,16 +139,26 @@ impl Tokens {
 
     /// Whether this gateway issues tokens (HS256) or an identity provider does (JWKS).
     pub fn issues_tokens(&self) -> bool {
-        matches!(self.keys, KeySource::Secret { .. })
+        matches!(self.keys, KeySource::Secret(_))
     }
 
-    pub fn issue(&self, user_id: &str, role: Role) -> Result<AccessToken, Problem> {
-        let KeySource::Secret { encoding, .. } = &self.keys else {
+    /// Checks, before the gateway serves anything, that the signing secret can be had
+    /// and is long enough: a gateway that cannot sign safely does not start.
+    pub async fn ready(&self) -> Result<(), AuthError> {
+        if let KeySource::Secret(secret) = &self.keys {
+            hs256_secret(secret).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn issue(&self, user_id: &str, role: Role) -> Result<AccessToken, Problem> {
+        let KeySource::Secret(secret) = &self.keys else {
             return Err(
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
                     .with_detail("Tokens are issued by the identity provider."),
             );
         };
+        let encoding = EncodingKey::from_secret(hs256_secret(secret).await?.as_bytes());
         let now = now_secs();
         let ttl = self.config.access_ttl.as_secs();
         let claims = IssuedClaims {
@@ -157,7 +171,7 @@ impl Tokens {
             exp: now + ttl,
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &encoding)
             .map_err(|error| {
                 tracing::error!(%error, "cannot sign a token");
                 Problem::internal()
@@ -173,7 +187,10 @@ impl Tokens {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         let (key, algorithms) = match &self.keys {
-            KeySource::Secret { decoding, .. } => (decoding.clone(), vec![Algorithm::HS256]),
+            KeySource::Secret(secret) => (
+                DecodingKey::from_secret(hs256_secret(secret).await?.as_bytes()),
+                vec![Algorithm::HS256],
+            ),
             KeySource::Jwks(cache) => {
                 if !cache.algorithms.contains(&header.alg) {
                     return Err(AuthError::Invalid(format!(
@@ -212,6 +229,22 @@ impl Tokens {
                 .unwrap_or_default(),
         })
     }
+}
+
+/// The HS256 secret, refused when shorter than [`MIN_SECRET_BYTES`] (a rotated secret
+/// in Secrets Manager is checked as well as the first).
+async fn hs256_secret(secret: &Secret) -> Result<Arc<str>, AuthError> {
+    let value = secret
+        .get()
+        .await
+        .map_err(|error| AuthError::KeysUnavailable(error.to_string()))?;
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(AuthError::KeysUnavailable(format!(
+            "{} is shorter than {MIN_SECRET_BYTES} bytes",
+            secret.name()
+        )));
+    }
+    Ok(value)
 }
 
 /// `role: "admin"` (tokens of this gateway) or membership of the `admin` group
@@ -353,7 +386,9 @@ mod tests {
 
     fn config() -> JwtConfig {
         JwtConfig {
-            keys: JwtKeys::Secret("a-test-secret-that-is-long-enough-for-hs256".into()),
+            keys: JwtKeys::Secret(SecretSource::Value(
+                "a-test-secret-that-is-long-enough-for-hs256".into(),
+            )),
             issuer: "issuer".into(),
             audience: "audience".into(),
             access_ttl: Duration::from_secs(60),
@@ -363,8 +398,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_issued_token_verifies_to_its_user_and_role() {
-        let tokens = Tokens::new(config(), reqwest::Client::new());
-        let issued = tokens.issue("u-1", Role::Admin).expect("issued");
+        let tokens = Tokens::new(config(), reqwest::Client::new()).await;
+        let issued = tokens.issue("u-1", Role::Admin).await.expect("issued");
         let user = tokens.verify(&issued.access_token).await.expect("valid");
         assert_eq!(user.id, "u-1");
         assert_eq!(user.role, Role::Admin);

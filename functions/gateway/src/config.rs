@@ -6,8 +6,12 @@ use jsonwebtoken::Algorithm;
 use saga_contract::ApprovalPolicy;
 use service_kit::config::{ConfigError, base_url, optional, table_name};
 
-/// The local default signing secret. Never use it beyond a laptop: set `JWT_SECRET`.
+/// The public development secret: used only with `ALLOW_DEV_JWT_SECRET=true`, which
+/// the local scripts and compose set, and never on Lambda.
 pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
+
+/// The shortest HS256 secret accepted: 256 bits, the size RFC 7518 asks of HMAC keys.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -63,8 +67,8 @@ pub struct JwtConfig {
 
 #[derive(Debug, Clone)]
 pub enum JwtKeys {
-    /// HS256 with a shared secret (`JWT_SECRET`); the gateway issues the tokens.
-    Secret(String),
+    /// HS256 with a shared secret; the gateway issues the tokens.
+    Secret(SecretSource),
     /// RS256/ES256 keys published at `JWT_JWKS_URL` (e.g. a Cognito user pool), with
     /// the algorithms of `JWT_ALGORITHMS` (default `RS256`); the identity provider
     /// issues the tokens.
@@ -72,6 +76,68 @@ pub enum JwtKeys {
         url: String,
         algorithms: Vec<Algorithm>,
     },
+}
+
+/// Where the HS256 secret comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `JWT_SECRET`: the value, at least [`MIN_SECRET_BYTES`] long.
+    Value(String),
+    /// `JWT_SECRET_ARN`: a Secrets Manager secret, fetched at run time and cached.
+    SecretsManager { arn: String },
+    /// [`DEV_JWT_SECRET`], with `ALLOW_DEV_JWT_SECRET=true`, off Lambda only.
+    Development,
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(_) => f.write_str("Value(<redacted>)"),
+            Self::SecretsManager { arn } => write!(f, "SecretsManager({arn})"),
+            Self::Development => f.write_str("Development"),
+        }
+    }
+}
+
+impl SecretSource {
+    /// From `JWT_SECRET`, `JWT_SECRET_ARN` and `ALLOW_DEV_JWT_SECRET`; `on_lambda` says
+    /// whether this runs under a Lambda runtime, where the development secret never
+    /// works, whatever the settings say.
+    pub fn resolve(
+        value: Option<String>,
+        arn: Option<String>,
+        allow_development: bool,
+        on_lambda: bool,
+    ) -> Result<Self, ConfigError> {
+        let development_refused = || {
+            ConfigError::new(
+                "JWT_SECRET is the public development secret; it works only off Lambda, with ALLOW_DEV_JWT_SECRET=true",
+            )
+        };
+        match (value, arn) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                "set JWT_SECRET or JWT_SECRET_ARN, not both",
+            )),
+            (Some(value), None) if value == DEV_JWT_SECRET => {
+                if allow_development && !on_lambda {
+                    Ok(Self::Development)
+                } else {
+                    Err(development_refused())
+                }
+            }
+            (Some(value), None) if value.len() < MIN_SECRET_BYTES => Err(ConfigError::new(
+                format!("JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"),
+            )),
+            (Some(value), None) => Ok(Self::Value(value)),
+            (None, Some(arn)) => Ok(Self::SecretsManager { arn }),
+            (None, None) if allow_development && !on_lambda => Ok(Self::Development),
+            (None, None) if allow_development => Err(development_refused()),
+            (None, None) => Err(ConfigError::new(format!(
+                "set JWT_SECRET (at least {MIN_SECRET_BYTES} random bytes) or JWT_SECRET_ARN (Secrets Manager); \
+                 for local development only, ALLOW_DEV_JWT_SECRET=true signs with a public secret"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +158,12 @@ impl GatewayConfig {
                 url,
                 algorithms: parse_algorithms(&optional("JWT_ALGORITHMS", "RS256".to_owned())?)?,
             },
-            _ => JwtKeys::Secret(optional("JWT_SECRET", DEV_JWT_SECRET.to_owned())?),
+            _ => JwtKeys::Secret(SecretSource::resolve(
+                set("JWT_SECRET"),
+                set("JWT_SECRET_ARN"),
+                optional("ALLOW_DEV_JWT_SECRET", false)?,
+                service_kit::serve::running_in_lambda(),
+            )?),
         };
         let origins: String = optional("CORS_ALLOWED_ORIGINS", "http://localhost:5173".to_owned())?;
         let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
@@ -144,6 +215,11 @@ impl GatewayConfig {
     }
 }
 
+/// A variable's value, when set and not blank.
+fn set(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 fn non_empty(value: String) -> Option<String> {
     let value = value.trim().trim_end_matches('/').to_owned();
     (!value.is_empty()).then_some(value)
@@ -160,4 +236,63 @@ fn parse_algorithms(raw: &str) -> Result<Vec<Algorithm>, ConfigError> {
             ))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "0123456789abcdef0123456789abcdef";
+
+    fn resolve(
+        value: Option<&str>,
+        arn: Option<&str>,
+        allow_development: bool,
+        on_lambda: bool,
+    ) -> Result<SecretSource, ConfigError> {
+        SecretSource::resolve(
+            value.map(str::to_owned),
+            arn.map(str::to_owned),
+            allow_development,
+            on_lambda,
+        )
+    }
+
+    #[test]
+    fn a_secret_of_32_bytes_or_an_arn_is_accepted() {
+        assert_eq!(
+            resolve(Some(GOOD), None, false, true).expect("valid"),
+            SecretSource::Value(GOOD.into())
+        );
+        assert_eq!(
+            resolve(None, Some("arn:aws:secretsmanager:x"), false, true).expect("valid"),
+            SecretSource::SecretsManager {
+                arn: "arn:aws:secretsmanager:x".into()
+            }
+        );
+    }
+
+    #[test]
+    fn no_secret_a_short_one_or_both_kinds_refuse_to_start() {
+        assert!(resolve(None, None, false, false).is_err());
+        assert!(resolve(Some(&GOOD[..31]), None, false, false).is_err());
+        assert!(resolve(Some(GOOD), Some("arn"), false, false).is_err());
+    }
+
+    #[test]
+    fn the_development_secret_needs_the_flag_and_never_works_on_lambda() {
+        assert_eq!(
+            resolve(None, None, true, false).expect("allowed off Lambda"),
+            SecretSource::Development
+        );
+        assert!(resolve(None, None, true, true).is_err());
+        assert!(resolve(Some(DEV_JWT_SECRET), None, false, false).is_err());
+        assert!(resolve(Some(DEV_JWT_SECRET), None, true, true).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let shown = format!("{:?}", SecretSource::Value(GOOD.into()));
+        assert!(!shown.contains(GOOD), "{shown}");
+    }
 }

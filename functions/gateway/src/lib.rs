@@ -32,7 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Tokens;
 use crate::breakers::BreakerBoard;
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, JwtKeys, SecretSource};
 use crate::connections::Connections;
 use crate::downstream::Downstream;
 use crate::ratelimit::RateLimiter;
@@ -57,7 +57,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
+    pub async fn new(
         config: GatewayConfig,
         dynamo: aws_sdk_dynamodb::Client,
         sagas: Sagas,
@@ -69,7 +69,7 @@ impl AppState {
             .build()?;
         Ok(Self {
             services,
-            tokens: Arc::new(Tokens::new(config.jwt.clone(), jwks_http)),
+            tokens: Arc::new(Tokens::new(config.jwt.clone(), jwks_http).await),
             sessions: Sessions::new(dynamo.clone(), &config.table, config.jwt.refresh_ttl),
             limiter: Arc::new(RateLimiter::new(
                 dynamo.clone(),
@@ -156,8 +156,15 @@ pub async fn run_from_env() -> Result<(), BoxError> {
     service_kit::telemetry::init();
     let config = GatewayConfig::from_env()?;
     let dynamo = service_kit::dynamo::client_from_env().await;
+    if matches!(config.jwt.keys, JwtKeys::Secret(SecretSource::Development)) {
+        tracing::warn!(
+            "signing tokens with the PUBLIC development secret (ALLOW_DEV_JWT_SECRET=true): \
+             anyone can forge tokens for this gateway; never expose it"
+        );
+    }
     let sagas = Sagas::new(config.task_queue.clone());
     let signer = RequestSigner::from_env().await?;
-    let state = AppState::new(config, dynamo, sagas, signer)?;
+    let state = AppState::new(config, dynamo, sagas, signer).await?;
+    state.tokens.ready().await?;
     service_kit::serve::run(router(Arc::new(state))).await
 }

@@ -9,6 +9,12 @@
 //! Within an instance, one request per principal renews the lease while the others
 //! wait for it, and the lease it asks for grows with the number waiting: a busy
 //! principal costs one round trip per batch, not one race per request.
+//!
+//! When the shared state cannot be used (the hot item throttled, access denied, the
+//! table missing, conditional updates that keep losing), the limit does not disappear:
+//! each instance enforces the same policy on its own, starting from the last shared
+//! state it saw, until the table answers again. This is logged and counted (metric
+//! `RateLimitStoreFallback`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +36,8 @@ use crate::config::RateLimitConfig;
 const LEASE_LIFETIME: Duration = Duration::from_secs(1);
 /// Instances forget leases of this many principals at most.
 const MAX_LEASES: usize = 10_000;
+/// While the store fails, one log line (and metric) this often, not one per request.
+const FALLBACK_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The GCRA for one limit: a permit every `emission`, bursts up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +115,17 @@ pub struct RateLimiter {
     leases: Mutex<HashMap<String, Lease>>,
     /// Per principal: the lock of lease renewal and how many requests wait on it.
     renewals: Mutex<HashMap<String, Arc<Renewal>>>,
+    /// Per principal, the TAT of this instance's own limit, used while the store fails;
+    /// seeded with the last shared TAT this instance saw.
+    local: Mutex<HashMap<String, u64>>,
+    fallback: Mutex<FallbackReport>,
+}
+
+/// What the store failures since the last report were.
+#[derive(Default)]
+struct FallbackReport {
+    last_reported: Option<Instant>,
+    unreported: u64,
 }
 
 #[derive(Default)]
@@ -116,13 +135,7 @@ struct Renewal {
 }
 
 fn now_ms() -> u64 {
-    crate::auth::now_secs() * 1000
-        + u64::from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_millis())
-                .unwrap_or_default(),
-        )
+    service_kit::clock::now_millis()
 }
 
 impl RateLimiter {
@@ -134,6 +147,68 @@ impl RateLimiter {
             config,
             leases: Mutex::new(HashMap::new()),
             renewals: Mutex::new(HashMap::new()),
+            local: Mutex::new(HashMap::new()),
+            fallback: Mutex::new(FallbackReport::default()),
+        }
+    }
+
+    /// The decision for one request of `principal`: from the shared limit, or, when its
+    /// store fails, from this instance's own.
+    pub async fn decide(&self, principal: &str) -> Decision {
+        match self.check(principal).await {
+            Ok(decision) => decision,
+            Err(error) => {
+                self.report_fallback(&error);
+                self.check_locally(principal)
+            }
+        }
+    }
+
+    /// The same policy, on this instance alone.
+    fn check_locally(&self, principal: &str) -> Decision {
+        let now = now_ms();
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        if local.len() >= MAX_LEASES {
+            local.retain(|_, tat| *tat > now);
+        }
+        let tat = local.get(principal).copied();
+        match self.gcra.grant(tat, now, 1) {
+            Grant::Granted {
+                new_tat, remaining, ..
+            } => {
+                local.insert(principal.to_owned(), new_tat);
+                Decision::Allowed {
+                    remaining,
+                    reset_ms: self.gcra.reset_ms(new_tat, now),
+                }
+            }
+            Grant::Refused { retry_after_ms } => Decision::Limited { retry_after_ms },
+        }
+    }
+
+    /// Remembers the shared TAT seen for `principal`, so that a fallback to the local
+    /// limit continues from it instead of granting a fresh burst.
+    fn seen_shared(&self, principal: &str, tat: u64) {
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = local.entry(principal.to_owned()).or_insert(tat);
+        *entry = (*entry).max(tat);
+    }
+
+    fn report_fallback(&self, error: &StoreError) {
+        let mut report = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
+        report.unreported += 1;
+        let due = report
+            .last_reported
+            .is_none_or(|at| at.elapsed() >= FALLBACK_REPORT_INTERVAL);
+        if due {
+            tracing::error!(
+                %error,
+                requests = report.unreported,
+                "rate limit store unavailable; each instance enforces the limit on its own"
+            );
+            service_kit::metrics::count("RateLimitStoreFallback", report.unreported);
+            report.unreported = 0;
+            report.last_reported = Some(Instant::now());
         }
     }
 
@@ -172,6 +247,9 @@ impl RateLimiter {
         for _ in 0..8 {
             let now = now_ms();
             let stored = self.load(principal).await?;
+            if let Some(tat) = stored {
+                self.seen_shared(principal, tat);
+            }
             match self.gcra.grant(stored, now, wanted) {
                 Grant::Refused { retry_after_ms } => {
                     return Ok(Decision::Limited { retry_after_ms });
@@ -185,6 +263,7 @@ impl RateLimiter {
                         backoff.wait().await;
                         continue;
                     }
+                    self.seen_shared(principal, new_tat);
                     let lease = Lease {
                         permits: permits - 1,
                         remaining_shared: remaining,
@@ -317,15 +396,7 @@ pub async fn limit(
     next: Next,
 ) -> Response {
     let principal = principal(&request);
-    let decision = match limiter.check(&principal).await {
-        Ok(decision) => decision,
-        Err(error) => {
-            // The limit protects the services; an outage of its table should not take
-            // the whole API down with it.
-            tracing::error!(%error, "rate limit unavailable; letting the request through");
-            return next.run(request).await;
-        }
-    };
+    let decision = limiter.decide(&principal).await;
     let mut response = match decision {
         Decision::Allowed { .. } => next.run(request).await,
         Decision::Limited { retry_after_ms } => {

@@ -19,7 +19,7 @@ async fn main() -> Result<(), BoxError> {
     let dynamo = service_kit::dynamo::client_from_env().await;
     let sagas = Sagas::new(config.task_queue.clone());
     let signer = service_kit::sigv4::RequestSigner::from_env().await?;
-    let state = Arc::new(AppState::new(config, dynamo, sagas, signer)?);
+    let state = Arc::new(AppState::new(config, dynamo, sagas, signer).await?);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
             let (state, pusher) = (state.clone(), pusher.clone());

@@ -73,16 +73,16 @@ async fn login(
         )
         .await?;
     let refresh_token = state.sessions.start(&customer.id).await?;
-    token_pair(&state, &customer, refresh_token).map(Json)
+    token_pair(&state, &customer, refresh_token).await.map(Json)
 }
 
 /// A new access token for `customer`, with the refresh token that goes with it.
-fn token_pair(
+async fn token_pair(
     state: &Shared,
     customer: &Customer,
     refresh_token: String,
 ) -> Result<TokenPair, Problem> {
-    let access = state.tokens.issue(&customer.id, customer.role)?;
+    let access = state.tokens.issue(&customer.id, customer.role).await?;
     Ok(TokenPair {
         access_token: access.access_token,
         token_type: access.token_type,
@@ -135,7 +135,7 @@ async fn refresh(
                 error.into()
             }
         })?;
-    token_pair(&state, &customer, refresh_token).map(Json)
+    token_pair(&state, &customer, refresh_token).await.map(Json)
 }
 
 /// Revokes the refresh token and every token issued from the same login.

@@ -6,7 +6,9 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gateway::auth::now_secs;
-use gateway::config::{DEV_JWT_SECRET, JwtKeys};
+use gateway::config::JwtKeys;
+
+use crate::support::TEST_JWT_SECRET;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use service_kit::testing::{self, Api};
@@ -56,7 +58,7 @@ async fn forged_expired_and_malformed_hs256_tokens_are_refused() {
     let stack = Stack::start().await;
     let id = customer_id(&stack).await;
     let api = &stack.gateway;
-    let valid = hs256(&claims(&id), DEV_JWT_SECRET);
+    let valid = hs256(&claims(&id), TEST_JWT_SECRET);
     assert_eq!(
         status_with(api, &valid).await,
         200,
@@ -78,22 +80,22 @@ async fn forged_expired_and_malformed_hs256_tokens_are_refused() {
     // Expired, and not yet valid (beyond the few seconds of leeway).
     let mut expired = claims(&id);
     expired["exp"] = json!(now_secs() - 3600);
-    attacks.push(("expired", hs256(&expired, DEV_JWT_SECRET)));
+    attacks.push(("expired", hs256(&expired, TEST_JWT_SECRET)));
     let mut early = claims(&id);
     early["nbf"] = json!(now_secs() + 3600);
-    attacks.push(("not yet valid", hs256(&early, DEV_JWT_SECRET)));
+    attacks.push(("not yet valid", hs256(&early, TEST_JWT_SECRET)));
     // Wrong issuer or audience.
     let mut issuer = claims(&id);
     issuer["iss"] = json!("someone-else");
-    attacks.push(("wrong iss", hs256(&issuer, DEV_JWT_SECRET)));
+    attacks.push(("wrong iss", hs256(&issuer, TEST_JWT_SECRET)));
     let mut audience = claims(&id);
     audience["aud"] = json!("another-api");
-    attacks.push(("wrong aud", hs256(&audience, DEV_JWT_SECRET)));
+    attacks.push(("wrong aud", hs256(&audience, TEST_JWT_SECRET)));
     // Missing claims.
     for claim in ["exp", "iss", "aud", "sub"] {
         let mut missing = claims(&id);
         missing.as_object_mut().expect("object").remove(claim);
-        attacks.push((claim, hs256(&missing, DEV_JWT_SECRET)));
+        attacks.push((claim, hs256(&missing, TEST_JWT_SECRET)));
     }
     // Tampered payload (another user) under the original signature.
     let parts: Vec<&str> = valid.split('.').collect();
@@ -208,7 +210,7 @@ async fn with_jwks_keys_algorithm_confusion_and_foreign_keys_are_refused() {
     );
     // The gateway's own HS256 secret means nothing here.
     assert_eq!(
-        status_with(api, &hs256(&claims(id), DEV_JWT_SECRET)).await,
+        status_with(api, &hs256(&claims(id), TEST_JWT_SECRET)).await,
         401
     );
     // Expired, even when correctly signed.

@@ -10,4 +10,5 @@ mod jwt;
 mod openapi;
 mod orders;
 mod ratelimit;
+mod startup;
 mod support;

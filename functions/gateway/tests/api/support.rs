@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::config::{
-    DEV_JWT_SECRET, GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, ServiceUrls,
+    GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource, ServiceUrls,
 };
 use gateway::saga::Sagas;
 use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
@@ -16,6 +16,9 @@ use service_kit::testing::{self, Api, Method, Reply};
 use worker::breaker::BreakerSettings;
 use worker::config::WorkerConfig;
 use worker::testing::InProcessWorker;
+
+/// The HS256 secret the test gateways sign with.
+pub const TEST_JWT_SECRET: &str = "a-test-secret-of-more-than-32-bytes-0123456789";
 
 pub struct Stack {
     pub gateway: Api,
@@ -38,7 +41,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             worker: false,
-            keys: JwtKeys::Secret(DEV_JWT_SECRET.to_owned()),
+            keys: JwtKeys::Secret(SecretSource::Value(TEST_JWT_SECRET.to_owned())),
             rate_limit: RateLimitConfig {
                 per_minute: 6000,
                 burst: 1000,
@@ -145,7 +148,9 @@ impl Stack {
         };
         let sagas = Sagas::with_client(temporal.clone(), task_queue);
         let state =
-            AppState::new(config.clone(), dynamo.clone(), sagas, None).expect("gateway state");
+            AppState::new(config.clone(), dynamo.clone(), sagas, None)
+                .await
+                .expect("gateway state");
         let gateway = testing::spawn(gateway::router(Arc::new(state))).await;
         Self {
             gateway,

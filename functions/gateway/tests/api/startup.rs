@@ -1,0 +1,114 @@
+//! The gateway binary refuses to start without a signing secret it can trust, and
+//! starts, warning, with the development secret only when asked to and off Lambda.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use service_kit::testing;
+
+use crate::support::TEST_JWT_SECRET;
+
+/// The environment a gateway needs besides its secret (nothing is called at start).
+fn gateway(secret_env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("TABLE_PREFIX", "startup-test-")
+        .env("RUST_LOG", "warn")
+        .env("LOG_FORMAT", "text")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for service in ["CUSTOMER", "INVENTORY", "ORDER", "PAYMENT", "NOTIFICATION"] {
+        command.env(format!("{service}_URL"), "http://127.0.0.1:9");
+    }
+    if let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER") {
+        command.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint);
+    }
+    for (name, value) in secret_env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Runs a gateway that must exit on its own; its combined output.
+fn refused(command: &mut Command) -> String {
+    let output = command.output().expect("run the gateway");
+    assert!(!output.status.success(), "the gateway started: {output:?}");
+    text(&output)
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Starts a gateway that must keep running and listen; stops it; its output.
+fn serving(command: &mut Command) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port();
+    let mut child = command
+        .env("PORT", port.to_string())
+        .spawn()
+        .expect("start the gateway");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().expect("poll") {
+            panic!("the gateway exited ({status}) instead of serving");
+        }
+        assert!(Instant::now() < deadline, "the gateway did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("stop the gateway");
+    text(&child.wait_with_output().expect("its output"))
+}
+
+#[test]
+fn without_a_secret_the_gateway_refuses_to_start() {
+    let said = refused(&mut gateway(&[]));
+    assert!(said.contains("JWT_SECRET"), "{said}");
+}
+
+#[test]
+fn a_short_secret_is_refused() {
+    let said = refused(&mut gateway(&[("JWT_SECRET", "short-but-not-32-bytes")]));
+    assert!(said.contains("at least 32 bytes"), "{said}");
+}
+
+#[tokio::test]
+async fn a_short_secret_in_secrets_manager_is_refused() {
+    let client = testing::secrets_manager().await;
+    let arn = testing::new_secret(&client, "too-short").await;
+    let said = refused(&mut gateway(&[("JWT_SECRET_ARN", &arn)]));
+    assert!(said.contains("shorter than 32 bytes"), "{said}");
+
+    let good = testing::new_secret(&client, TEST_JWT_SECRET).await;
+    serving(&mut gateway(&[("JWT_SECRET_ARN", &good)]));
+}
+
+#[test]
+fn the_development_secret_needs_the_flag_warns_and_never_runs_on_lambda() {
+    let said = serving(&mut gateway(&[("ALLOW_DEV_JWT_SECRET", "true")]));
+    assert!(said.contains("PUBLIC development secret"), "{said}");
+
+    let said = refused(&mut gateway(&[
+        ("ALLOW_DEV_JWT_SECRET", "true"),
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"),
+    ]));
+    assert!(said.contains("development secret"), "{said}");
+
+    let said = refused(&mut gateway(&[(
+        "JWT_SECRET",
+        gateway::config::DEV_JWT_SECRET,
+    )]));
+    assert!(said.contains("development secret"), "{said}");
+}
