@@ -56,5 +56,8 @@ async fn a_failed_refresh_keeps_the_value_but_no_value_is_an_error() {
 
     let never_fetched = Secret::secrets_manager("S", &arn).await;
     let error = never_fetched.get().await.expect_err("nothing to serve");
-    assert!(error.to_string().contains("secret S unavailable"), "{error}");
+    assert!(
+        error.to_string().contains("secret S unavailable"),
+        "{error}"
+    );
 }

@@ -11,6 +11,7 @@ pub mod downstream;
 pub mod fanout;
 pub mod models;
 pub mod openapi;
+pub mod order_keys;
 pub mod ratelimit;
 pub mod routes;
 pub mod saga;
@@ -35,6 +36,7 @@ use crate::breakers::BreakerBoard;
 use crate::config::{GatewayConfig, JwtKeys, SecretSource};
 use crate::connections::Connections;
 use crate::downstream::Downstream;
+use crate::order_keys::OrderKeys;
 use crate::ratelimit::RateLimiter;
 use crate::saga::Sagas;
 use crate::sessions::Sessions;
@@ -54,6 +56,7 @@ pub struct AppState {
     pub sagas: Sagas,
     pub connections: Connections,
     pub breakers: BreakerBoard,
+    pub order_keys: OrderKeys,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
                 config.rate_limit,
             )),
             breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
+            order_keys: OrderKeys::new(dynamo.clone(), &config.table),
             connections: Connections::new(dynamo, &config.table),
             sagas,
             config,

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use saga_contract::{OrderLine, PaymentMethod, SagaInput};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
-use service_kit::validate::parse_id;
+use service_kit::validate::{MAX_AMOUNT, parse_id};
 use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +20,7 @@ use crate::models::{
     Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, ReasonRequest,
 };
 use crate::openapi::ProblemDoc;
+use crate::order_keys::{Claim, fingerprint};
 use crate::saga::{SignalKind, order_closed};
 
 /// The most distinct products and units per line one order may hold.
@@ -51,14 +52,15 @@ fn status_url(order_id: &str) -> String {
 
 /// Places an order. It is processed asynchronously: follow it at `status_url` or over
 /// the event stream. The `Idempotency-Key` names the order: repeating the request with
-/// the same key returns the same order and starts nothing new.
+/// the same key returns the same order and starts nothing new; the same key with a
+/// different request is refused.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])), request_body = PlaceOrder,
     params(("Idempotency-Key" = String, Header, description = "1 to 64 letters, digits, '-', '_' or '.', unique per order")),
     responses(
         (status = 202, description = "Accepted; the saga runs", body = OrderAccepted,
             headers(("location" = String, description = "The order's status URL"))),
         (status = 400, description = "No Idempotency-Key", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid lines, unknown products or payment method", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn place_order(
     State(state): State<Shared>,
@@ -91,6 +93,9 @@ async fn place_order(
         .map_err(Problem::invalid)?;
 
     let order_id = order_id_for(&user.id, &key);
+    let fingerprint = fingerprint(&quantities, &body.payment_method);
+    // Everything that can refuse the request comes before the key is claimed: a key is
+    // spent only on a request that could start a saga.
     let lines = priced_lines(&state, quantities).await?;
     let currency = single_currency(&lines)?;
     let input = SagaInput {
@@ -101,7 +106,25 @@ async fn place_order(
         payment_method: body.payment_method,
         approval: state.config.approval,
     };
-    state.sagas.start(input).await?;
+    if input.total() > MAX_AMOUNT {
+        return Err(Problem::invalid(format!(
+            "The order total must be at most {MAX_AMOUNT} minor units."
+        )));
+    }
+    let start = match state
+        .order_keys
+        .claim(&user.id, &key, &order_id, &fingerprint)
+        .await?
+    {
+        Claim::Reused => return Err(key_reused()),
+        Claim::New => true,
+        // A repeat starts the saga only if the first request did not get that far: a
+        // saga whose order exists has run, and Temporal may have forgotten it already.
+        Claim::Repeat => !order_exists(&state, &order_id).await?,
+    };
+    if start {
+        state.sagas.start(input).await?;
+    }
     let url = status_url(&order_id);
     Ok((
         StatusCode::ACCEPTED,
@@ -111,6 +134,29 @@ async fn place_order(
             status_url: url,
         }),
     ))
+}
+
+fn key_reused() -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+    )
+    .with_detail(
+        "This Idempotency-Key was used for a different order. Use a new key for a new order.",
+    )
+}
+
+async fn order_exists(state: &Shared, order_id: &str) -> Result<bool, Problem> {
+    match state
+        .services
+        .get::<Order>(Service::Order, &format!("/orders/{order_id}"))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(error) if error.is_not_found() => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn validate_lines(body: &PlaceOrder) -> Result<BTreeMap<String, u32>, Problem> {
@@ -219,6 +265,7 @@ async fn get_order(
     Path(order_id): Path<String>,
 ) -> Result<Json<OrderDetail>, Problem> {
     let order_id = path_id(&order_id, "order")?;
+    check_owner(&state, &user, &order_id).await?;
     let order_path = format!("/orders/{order_id}");
     let (order, saga) = tokio::join!(
         state.services.get::<Order>(Service::Order, &order_path),
@@ -229,15 +276,6 @@ async fn get_order(
         Err(error) if error.is_not_found() => None,
         Err(error) => return Err(error.into()),
     };
-    let saga = saga?;
-    let owner = order
-        .as_ref()
-        .map(|o| o.customer_id.as_str())
-        .or(saga.as_ref().map(|s| s.customer_id.as_str()));
-    // Someone else's order is indistinguishable from no order.
-    if owner != Some(user.id.as_str()) {
-        return Err(not_found());
-    }
     Ok(Json(OrderDetail {
         status: order
             .as_ref()
@@ -250,12 +288,35 @@ async fn get_order(
         }),
         order_id,
         order,
-        saga,
+        saga: saga?,
     }))
 }
 
 fn not_found() -> Problem {
     Problem::not_found("There is no such order.")
+}
+
+/// Answers 404 unless `user` placed `order_id`, before anything about the order is
+/// asked of a service or of Temporal. The owner is recorded when the order is placed;
+/// orders placed before that record existed are looked up in the order service.
+async fn check_owner(state: &Shared, user: &AuthUser, order_id: &str) -> Result<(), Problem> {
+    let owner = match state.order_keys.owner(order_id).await? {
+        Some(owner) => Some(owner),
+        None => match state
+            .services
+            .get::<Order>(Service::Order, &format!("/orders/{order_id}"))
+            .await
+        {
+            Ok(order) => Some(order.customer_id),
+            Err(error) if error.is_not_found() => None,
+            Err(error) => return Err(error.into()),
+        },
+    };
+    // Someone else's order is indistinguishable from no order.
+    match owner {
+        Some(owner) if owner == user.id => Ok(()),
+        _ => Err(not_found()),
+    }
 }
 
 /// Sends a decision to the caller's running saga.
@@ -267,27 +328,14 @@ async fn decide(
     reason: Option<String>,
 ) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
     let order_id = path_id(order_id, "order")?;
-    match state.sagas.running_status(&order_id).await? {
-        Some(status) if status.customer_id == user.id => {}
-        Some(_) => return Err(not_found()),
-        None => {
-            // Finished or never started: tell the owner it is closed, others nothing.
-            return match state
-                .services
-                .get::<Order>(Service::Order, &format!("/orders/{order_id}"))
-                .await
-            {
-                Ok(order) if order.customer_id == user.id => Err(order_closed()),
-                Ok(_) => Err(not_found()),
-                Err(error) if error.is_not_found() => Err(not_found()),
-                Err(error) => Err(error.into()),
-            };
-        }
-    }
+    check_owner(state, user, &order_id).await?;
     let reason = reason
         .map(|r| service_kit::validate::parse_text(&r, "reason", 200, false))
         .transpose()
         .map_err(Problem::invalid)?;
+    if state.sagas.running_status(&order_id).await?.is_none() {
+        return Err(order_closed());
+    }
     state.sagas.signal(&order_id, kind, reason).await?;
     Ok((
         StatusCode::ACCEPTED,

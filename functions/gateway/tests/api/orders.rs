@@ -4,7 +4,7 @@ use serde_json::json;
 use service_kit::testing::Method;
 use temporalio_client::WorkflowCountOptions;
 
-use crate::support::{As, Stack, wait_for};
+use crate::support::{As, GatewayProcess, Stack, wait_for};
 
 #[tokio::test]
 async fn an_order_is_accepted_then_completed_by_the_saga() {
@@ -166,4 +166,152 @@ async fn invalid_orders_are_refused_before_any_saga_starts() {
         .await
         .expect("count workflows");
     assert_eq!(runs.count(), 0, "no saga started");
+}
+
+#[tokio::test]
+async fn a_key_reused_for_another_order_is_refused_and_starts_nothing() {
+    let stack = Stack::start().await;
+    stack.add_product("MUG", 10, 1250).await;
+    stack.add_product("TEA", 10, 890).await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let first = me
+        .order(
+            "reused",
+            json!([{"sku": "MUG", "quantity": 1}, {"sku": "TEA", "quantity": 2}]),
+            "card_approve",
+        )
+        .await
+        .expect(202);
+    // The same request, its lines in another order and split: the same order.
+    let same = me
+        .order(
+            "reused",
+            json!([{"sku": "TEA", "quantity": 1}, {"sku": "MUG", "quantity": 1}, {"sku": "TEA", "quantity": 1}]),
+            "card_approve",
+        )
+        .await
+        .expect(202);
+    assert_eq!(same["order_id"], first["order_id"]);
+    for (lines, method) in [
+        (json!([{"sku": "MUG", "quantity": 2}]), "card_approve"),
+        (
+            json!([{"sku": "MUG", "quantity": 1}, {"sku": "TEA", "quantity": 2}]),
+            "card_decline",
+        ),
+    ] {
+        me.order("reused", lines, method)
+            .await
+            .expect_problem(422, "idempotency-key-reused");
+    }
+    let runs = stack
+        .temporal
+        .count_workflows(
+            format!("TaskQueue = '{}'", stack.config.task_queue),
+            WorkflowCountOptions::default(),
+        )
+        .await
+        .expect("count workflows");
+    assert_eq!(runs.count(), 1, "one saga for the key");
+}
+
+/// Deletes a workflow as Temporal does once its retention has passed, and waits until
+/// it is gone.
+async fn forget_workflow(stack: &Stack, workflow_id: &str) {
+    let cli =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/venv/bin/temporal");
+    let address = std::env::var("TEMPORAL_ADDRESS").expect("TEMPORAL_ADDRESS");
+    let status = std::process::Command::new(cli)
+        .args([
+            "workflow",
+            "delete",
+            "--yes",
+            "--address",
+            &address,
+            "--workflow-id",
+            workflow_id,
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run the temporal CLI");
+    assert!(status.success(), "temporal workflow delete failed");
+    wait_for("the workflow to be deleted", || async {
+        let runs = stack
+            .temporal
+            .count_workflows(
+                format!("WorkflowId = '{workflow_id}'"),
+                WorkflowCountOptions::default(),
+            )
+            .await
+            .expect("count workflows");
+        (runs.count() == 0).then_some(json!(null))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_the_workflow_is_forgotten_the_key_still_names_its_order_and_starts_nothing() {
+    let stack = Stack::with_worker().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let line = json!([{"sku": "MUG", "quantity": 1}]);
+    let placed = me
+        .order("kept", line.clone(), "card_approve")
+        .await
+        .expect(202);
+    let order_id = placed["order_id"].as_str().expect("id").to_owned();
+    wait_for("the order to complete", || async {
+        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
+        (detail["status"] == "COMPLETED").then_some(detail)
+    })
+    .await;
+    forget_workflow(&stack, &order_id).await;
+
+    let again = me.order("kept", line, "card_approve").await.expect(202);
+    assert_eq!(again["order_id"], order_id.as_str());
+    let runs = stack
+        .temporal
+        .count_workflows(
+            format!("WorkflowId = '{order_id}'"),
+            WorkflowCountOptions::default(),
+        )
+        .await
+        .expect("count workflows");
+    assert_eq!(runs.count(), 0, "no second saga on a completed order");
+    let stock = stack.inventory.get("/products/MUG").await.expect(200);
+    assert_eq!(stock["available"], 9, "sold once");
+}
+
+#[tokio::test]
+async fn the_owner_is_checked_before_temporal_is_asked() {
+    let stack = Stack::start().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let (_, ada) = stack.customer("ada@example.com").await;
+    let (_, bob) = stack.customer("bob@example.com").await;
+    let placed = As::new(&stack.gateway, &ada)
+        .order(
+            "mine",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+        .await
+        .expect(202);
+    let path = format!("/v1/orders/{}", placed["order_id"].as_str().expect("id"));
+
+    // A gateway whose Temporal cannot be reached: whatever reaches Temporal fails.
+    let cut_off = GatewayProcess::start(&stack, &[("TEMPORAL_ADDRESS", "127.0.0.1:9")]).await;
+    let api = cut_off.api();
+    As::new(&api, &bob)
+        .get(&path)
+        .await
+        .expect_problem(404, "not-found");
+    As::new(&api, &bob)
+        .post(&format!("{path}/cancel"), json!({}))
+        .await
+        .expect_problem(404, "not-found");
+    As::new(&api, &ada)
+        .get(&path)
+        .await
+        .expect_problem(503, "service-unavailable");
 }

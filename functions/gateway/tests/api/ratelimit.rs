@@ -2,72 +2,25 @@
 //! total, what one would, even under concurrent bursts. And it holds when its table
 //! fails: each instance then enforces the policy on its own.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Stack, TEST_JWT_SECRET};
+use crate::support::{GatewayProcess, Stack};
 
 const PER_MINUTE: u32 = 60;
 const BURST: u32 = 10;
 const LEASE: u32 = 2;
 
-struct GatewayProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 async fn start_gateway(stack: &Stack, rate_limit_table: &str) -> GatewayProcess {
-    let port = free_port();
-    let config = &stack.config;
-    let child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .env("PORT", port.to_string())
-        .env("JWT_SECRET", TEST_JWT_SECRET)
-        .env("CUSTOMER_URL", &config.services.customer)
-        .env("INVENTORY_URL", &config.services.inventory)
-        .env("ORDER_URL", &config.services.order)
-        .env("PAYMENT_URL", &config.services.payment)
-        .env("NOTIFICATION_URL", &config.services.notification)
-        .env("TABLE_NAME", &config.table)
-        .env("RATE_LIMIT_TABLE", rate_limit_table)
-        .env("BREAKERS_TABLE", &config.breakers_table)
-        .env("RATE_LIMIT_PER_MINUTE", PER_MINUTE.to_string())
-        .env("RATE_LIMIT_BURST", BURST.to_string())
-        .env("RATE_LIMIT_LEASE", LEASE.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the gateway binary");
-    let process = GatewayProcess {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http
-        .get(format!("{}/health", process.url))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    process
+    GatewayProcess::start(
+        stack,
+        &[
+            ("RATE_LIMIT_TABLE", rate_limit_table),
+            ("RATE_LIMIT_PER_MINUTE", &PER_MINUTE.to_string()),
+            ("RATE_LIMIT_BURST", &BURST.to_string()),
+            ("RATE_LIMIT_LEASE", &LEASE.to_string()),
+        ],
+    )
+    .await
 }
 
 /// Sends `count` catalog requests to `url` at once; the statuses.
@@ -159,5 +112,8 @@ async fn a_broken_rate_limit_table_still_limits() {
         admitted <= policy_allows(elapsed),
         "admitted {admitted} of 30 with the store down: the limiter failed open"
     );
-    assert!(admitted >= 1 && limited > 0, "{admitted} admitted, {limited} limited");
+    assert!(
+        admitted >= 1 && limited > 0,
+        "{admitted} admitted, {limited} limited"
+    );
 }

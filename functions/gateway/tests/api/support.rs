@@ -147,10 +147,9 @@ impl Stack {
             temporal_namespace: "default".into(),
         };
         let sagas = Sagas::with_client(temporal.clone(), task_queue);
-        let state =
-            AppState::new(config.clone(), dynamo.clone(), sagas, None)
-                .await
-                .expect("gateway state");
+        let state = AppState::new(config.clone(), dynamo.clone(), sagas, None)
+            .await
+            .expect("gateway state");
         let gateway = testing::spawn(gateway::router(Arc::new(state))).await;
         Self {
             gateway,
@@ -206,6 +205,75 @@ impl Stack {
             )
             .await
             .expect(200)
+    }
+}
+
+/// The gateway binary as its own process, on the stack's services and tables, with
+/// `extra` settings on top; killed on drop.
+pub struct GatewayProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl GatewayProcess {
+    pub async fn start(stack: &Stack, extra: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let config = &stack.config;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+        command
+            .env("PORT", port.to_string())
+            .env("JWT_SECRET", TEST_JWT_SECRET)
+            .env("CUSTOMER_URL", &config.services.customer)
+            .env("INVENTORY_URL", &config.services.inventory)
+            .env("ORDER_URL", &config.services.order)
+            .env("PAYMENT_URL", &config.services.payment)
+            .env("NOTIFICATION_URL", &config.services.notification)
+            .env("TABLE_NAME", &config.table)
+            .env("RATE_LIMIT_TABLE", &config.rate_limit_table)
+            .env("BREAKERS_TABLE", &config.breakers_table)
+            .env("TASK_QUEUE", &config.task_queue)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let process = Self {
+            child: command.spawn().expect("start the gateway binary"),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while http
+            .get(format!("{}/health", process.url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        process
+    }
+
+    /// An API client of this gateway.
+    pub fn api(&self) -> Api {
+        Api {
+            base_url: self.url.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
