@@ -91,6 +91,7 @@ pub struct Api {
 pub struct Reply {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
 }
 
@@ -181,6 +182,7 @@ impl Api {
     pub async fn reply(request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("request reaches the service");
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type = response
             .headers()
             .get("content-type")
@@ -201,6 +203,7 @@ impl Api {
         Reply {
             status,
             content_type,
+            headers,
             body,
         }
     }

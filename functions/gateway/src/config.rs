@@ -6,6 +6,8 @@ use jsonwebtoken::Algorithm;
 use saga_contract::ApprovalPolicy;
 use service_kit::config::{ConfigError, base_url, optional, table_name};
 
+pub use crate::client_ip::TrustedProxies;
+
 /// The public development secret: used only with `ALLOW_DEV_JWT_SECRET=true`, which
 /// the local scripts and compose set, and never on Lambda.
 pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
@@ -27,6 +29,9 @@ pub struct GatewayConfig {
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a
     /// browser (default: the Vite dev server, `http://localhost:5173`).
     pub cors_origins: Vec<String>,
+    /// `TRUSTED_PROXIES`: whose client-address headers to believe (default: nobody's);
+    /// see [`TrustedProxies`].
+    pub trusted_proxies: TrustedProxies,
     /// `TASK_QUEUE` of the saga worker (default `order-saga`).
     pub task_queue: String,
     /// `APPROVAL_THRESHOLD` (cents, default 50 000) and `APPROVAL_TIMEOUT_SECS`
@@ -193,12 +198,8 @@ impl GatewayConfig {
                 burst: optional("RATE_LIMIT_BURST", 60)?,
                 lease: optional("RATE_LIMIT_LEASE", 5)?,
             },
-            cors_origins: origins
-                .split(',')
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            cors_origins: parse_origins(&origins)?,
+            trusted_proxies: TrustedProxies::parse(&optional("TRUSTED_PROXIES", String::new())?)?,
             task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
             approval: ApprovalPolicy {
                 threshold: optional("APPROVAL_THRESHOLD", ApprovalPolicy::default().threshold)?,
@@ -213,6 +214,29 @@ impl GatewayConfig {
             temporal_namespace: optional("TEMPORAL_NAMESPACE", "default".to_owned())?,
         })
     }
+}
+
+/// `CORS_ALLOWED_ORIGINS`: exact origins. A wildcard is refused: the API takes
+/// credentials, and `*` would hand them to any site.
+fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for origin in &origins {
+        let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin.contains('*')
+            && !origin.ends_with('/')
+            && axum::http::HeaderValue::from_str(origin).is_ok();
+        if !valid {
+            return Err(ConfigError::new(format!(
+                "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin such as https://shop.example.com (no wildcards, no path)"
+            )));
+        }
+    }
+    Ok(origins)
 }
 
 /// A variable's value, when set and not blank.
@@ -288,6 +312,22 @@ mod tests {
         assert!(resolve(None, None, true, true).is_err());
         assert!(resolve(Some(DEV_JWT_SECRET), None, false, false).is_err());
         assert!(resolve(Some(DEV_JWT_SECRET), None, true, true).is_err());
+    }
+
+    #[test]
+    fn origins_are_exact_and_never_a_wildcard() {
+        assert_eq!(
+            parse_origins("http://localhost:5173, https://shop.example.com").expect("valid"),
+            ["http://localhost:5173", "https://shop.example.com"]
+        );
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "shop.example.com",
+            "https://a.com/",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

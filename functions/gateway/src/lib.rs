@@ -5,10 +5,12 @@
 
 pub mod auth;
 pub mod breakers;
+pub mod client_ip;
 pub mod config;
 pub mod connections;
 pub mod downstream;
 pub mod fanout;
+pub mod login_throttle;
 pub mod models;
 pub mod openapi;
 pub mod order_keys;
@@ -36,6 +38,7 @@ use crate::breakers::BreakerBoard;
 use crate::config::{GatewayConfig, JwtKeys, SecretSource};
 use crate::connections::Connections;
 use crate::downstream::Downstream;
+use crate::login_throttle::LoginThrottle;
 use crate::order_keys::OrderKeys;
 use crate::ratelimit::RateLimiter;
 use crate::saga::Sagas;
@@ -57,6 +60,7 @@ pub struct AppState {
     pub connections: Connections,
     pub breakers: BreakerBoard,
     pub order_keys: OrderKeys,
+    pub login_throttle: LoginThrottle,
 }
 
 impl AppState {
@@ -78,9 +82,11 @@ impl AppState {
                 dynamo.clone(),
                 &config.rate_limit_table,
                 config.rate_limit,
+                config.trusted_proxies.clone(),
             )),
             breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
             order_keys: OrderKeys::new(dynamo.clone(), &config.table),
+            login_throttle: LoginThrottle::new(dynamo.clone(), &config.table),
             connections: Connections::new(dynamo, &config.table),
             sagas,
             config,

@@ -17,12 +17,11 @@
 //! `RateLimitStoreFallback`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,6 +29,7 @@ use service_kit::Problem;
 use service_kit::dynamo::{self, Backoff, StoreError, n};
 
 use crate::auth::AuthUser;
+use crate::client_ip::TrustedProxies;
 use crate::config::RateLimitConfig;
 
 /// How long an instance may hold leased permits before handing them back unused.
@@ -110,6 +110,8 @@ pub enum Decision {
 pub struct RateLimiter {
     client: Client,
     table: String,
+    /// Whose client-address headers to believe.
+    trusted: TrustedProxies,
     gcra: Gcra,
     config: RateLimitConfig,
     leases: Mutex<HashMap<String, Lease>>,
@@ -139,10 +141,16 @@ fn now_ms() -> u64 {
 }
 
 impl RateLimiter {
-    pub fn new(client: Client, table: impl Into<String>, config: RateLimitConfig) -> Self {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        config: RateLimitConfig,
+        trusted: TrustedProxies,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
+            trusted,
             gcra: Gcra::new(config.per_minute, config.burst),
             config,
             leases: Mutex::new(HashMap::new()),
@@ -362,32 +370,14 @@ impl RateLimiter {
 }
 
 /// The principal a request is limited as: its user, else its client address.
-fn principal(request: &Request) -> String {
+fn principal(request: &Request, trusted: &TrustedProxies) -> String {
     if let Some(user) = request.extensions().get::<AuthUser>() {
         return format!("user:{}", user.id);
     }
-    let lambda_ip = request
-        .extensions()
-        .get::<lambda_http::request::RequestContext>()
-        .and_then(|context| match context {
-            lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
-            lambda_http::request::RequestContext::ApiGatewayV1(ctx) => {
-                ctx.identity.source_ip.clone()
-            }
-            _ => None,
-        });
-    let peer_ip = || {
-        request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-    };
-    format!(
-        "ip:{}",
-        lambda_ip
-            .or_else(peer_ip)
-            .unwrap_or_else(|| "unknown".into())
-    )
+    match trusted.client_ip(request) {
+        Some(ip) => format!("ip:{ip}"),
+        None => "ip:unknown".to_owned(),
+    }
 }
 
 pub async fn limit(
@@ -395,7 +385,7 @@ pub async fn limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let principal = principal(&request);
+    let principal = principal(&request, &limiter.trusted);
     let decision = limiter.decide(&principal).await;
     let mut response = match decision {
         Decision::Allowed { .. } => next.run(request).await,

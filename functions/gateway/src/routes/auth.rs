@@ -1,7 +1,8 @@
 //! Registration, login, token refresh and logout.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use reqwest::Method;
 use serde_json::json;
 use service_kit::Problem;
@@ -10,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Shared;
-use crate::downstream::Service;
+use crate::downstream::{CallError, Service};
 use crate::models::{Customer, LoginRequest, RefreshRequest, RegisterRequest, TokenPair};
 use crate::openapi::ProblemDoc;
 use crate::sessions::Refresh;
@@ -49,21 +50,32 @@ async fn register(
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
-/// Exchanges email and password for an access token and a refresh token.
+/// Exchanges email and password for an access token and a refresh token. After a few
+/// failures in a row, logins of that account wait longer after each further failure.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 401, description = "Wrong email or password", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins of this account: retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<Shared>,
     Json(body): Json<LoginRequest>,
-) -> Result<Json<TokenPair>, Problem> {
+) -> Result<Json<TokenPair>, Response> {
     if !state.tokens.issues_tokens() {
-        return Err(Problem::not_found("Log in with the identity provider."));
+        return Err(Problem::not_found("Log in with the identity provider.").into_response());
+    }
+    // Fails closed: without the count of failures, no password is tried.
+    let wait = state
+        .login_throttle
+        .wait(&body.email)
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    if !wait.is_zero() {
+        return Err(throttled(wait));
     }
     let request = json!({"email": body.email, "password": body.password});
-    let customer: Customer = state
+    let verified: Result<Customer, _> = state
         .services
         .send(
             Service::Customer,
@@ -71,9 +83,48 @@ async fn login(
             "/credentials/verify",
             Some(&request),
         )
-        .await?;
-    let refresh_token = state.sessions.start(&customer.id).await?;
-    token_pair(&state, &customer, refresh_token).await.map(Json)
+        .await;
+    let customer = match verified {
+        Ok(customer) => customer,
+        Err(error) => {
+            if matches!(&error, CallError::Refused(problem) if problem.status == 401)
+                && let Err(store) = state.login_throttle.failed(&body.email).await
+            {
+                tracing::error!(error = %store, "cannot count a failed login");
+            }
+            return Err(Problem::from(error).into_response());
+        }
+    };
+    if let Err(error) = state.login_throttle.succeeded(&body.email).await {
+        tracing::error!(%error, "cannot reset the failed logins of an account");
+    }
+    let refresh_token = state
+        .sessions
+        .start(&customer.id)
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    token_pair(&state, &customer, refresh_token)
+        .await
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+/// 429 for an account whose logins must wait `wait`.
+fn throttled(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "login-throttled",
+        "Too many failed logins",
+    )
+    .with_detail(format!(
+        "Too many failed logins for this account. Retry in {seconds} s."
+    ))
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// A new access token for `customer`, with the refresh token that goes with it.

@@ -1,8 +1,10 @@
 //! Registration, login, refresh rotation and logout.
 
+use gateway::config::{RateLimitConfig, TrustedProxies};
+use gateway::login_throttle::FREE_FAILURES;
 use serde_json::json;
 
-use crate::support::{As, Stack};
+use crate::support::{As, Options, Stack};
 
 #[tokio::test]
 async fn a_registered_customer_logs_in_and_reads_their_profile() {
@@ -109,4 +111,121 @@ async fn logout_revokes_the_refresh_token() {
         .post("/v1/auth/refresh", json!({"refresh_token": "never-issued"}))
         .await
         .expect_problem(401, "invalid-refresh-token");
+}
+
+async fn attempt(stack: &Stack, email: &str, password: &str) -> service_kit::testing::Reply {
+    stack
+        .gateway
+        .post(
+            "/v1/auth/login",
+            json!({"email": email, "password": password}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_locked_out_account_still_lets_other_accounts_log_in_from_the_same_ip() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    stack.customer("bob@example.com").await;
+    for _ in 0..=FREE_FAILURES {
+        attempt(&stack, "ada@example.com", "a wrong guess")
+            .await
+            .expect_problem(401, "invalid-credentials");
+    }
+    // The right password no longer helps, for now.
+    let locked = attempt(&stack, "ADA@example.com", "a long password").await;
+    assert_eq!(locked.status, 429, "{locked:?}");
+    assert_eq!(locked.body["type"], "/problems/login-throttled");
+    let retry_after: u64 = locked.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    // Bob, from the same address, is not affected.
+    attempt(&stack, "bob@example.com", "a long password")
+        .await
+        .expect(200);
+    // An email without an account is slowed down the same way: no enumeration.
+    for _ in 0..=FREE_FAILURES {
+        attempt(&stack, "nobody@example.com", "guess")
+            .await
+            .expect_problem(401, "invalid-credentials");
+    }
+    assert_eq!(
+        attempt(&stack, "nobody@example.com", "guess").await.status,
+        429
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_failures() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    for _ in 0..2 {
+        for _ in 0..FREE_FAILURES {
+            attempt(&stack, "ada@example.com", "a wrong guess")
+                .await
+                .expect_problem(401, "invalid-credentials");
+        }
+        attempt(&stack, "ada@example.com", "a long password")
+            .await
+            .expect(200);
+    }
+}
+
+/// Anonymous catalog reads from `forwarded_for`, until one is limited; how many passed.
+async fn admitted_before_limit(stack: &Stack, forwarded_for: &str) -> u32 {
+    let mut admitted = 0;
+    for _ in 0..10 {
+        let reply = stack
+            .gateway
+            .http
+            .get(format!("{}/v1/products", stack.gateway.base_url))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+            .await
+            .expect("reachable");
+        if reply.status() == 429 {
+            return admitted;
+        }
+        admitted += 1;
+    }
+    admitted
+}
+
+fn small_limit(trusted_proxies: TrustedProxies) -> Options {
+    Options {
+        rate_limit: RateLimitConfig {
+            per_minute: 6,
+            burst: 3,
+            lease: 1,
+        },
+        trusted_proxies,
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn a_forwarded_client_address_counts_only_from_a_trusted_proxy() {
+    // The test client is the proxy here: it connects from 127.0.0.1.
+    let trusting = Stack::start_with(small_limit(
+        TrustedProxies::parse("127.0.0.1").expect("valid"),
+    ))
+    .await;
+    assert_eq!(admitted_before_limit(&trusting, "198.51.100.1").await, 3);
+    assert_eq!(
+        admitted_before_limit(&trusting, "198.51.100.2").await,
+        3,
+        "another client behind the proxy has its own limit"
+    );
+
+    let distrusting = Stack::start_with(small_limit(TrustedProxies::None)).await;
+    assert_eq!(admitted_before_limit(&distrusting, "198.51.100.1").await, 3);
+    assert_eq!(
+        admitted_before_limit(&distrusting, "198.51.100.2").await,
+        0,
+        "a header anyone can send changes nothing"
+    );
 }

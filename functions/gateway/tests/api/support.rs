@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::config::{
-    GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource, ServiceUrls,
+    GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource, ServiceUrls, TrustedProxies,
 };
 use gateway::saga::Sagas;
 use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
@@ -32,6 +32,7 @@ pub struct Stack {
 /// How a test wants its gateway.
 pub struct Options {
     pub worker: bool,
+    pub trusted_proxies: TrustedProxies,
     pub keys: JwtKeys,
     pub rate_limit: RateLimitConfig,
     pub approval: ApprovalPolicy,
@@ -41,6 +42,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             worker: false,
+            trusted_proxies: TrustedProxies::None,
             keys: JwtKeys::Secret(SecretSource::Value(TEST_JWT_SECRET.to_owned())),
             rate_limit: RateLimitConfig {
                 per_minute: 6000,
@@ -139,6 +141,7 @@ impl Stack {
             },
             rate_limit: options.rate_limit,
             cors_origins: vec!["http://localhost:5173".into()],
+            trusted_proxies: options.trusted_proxies,
             task_queue: task_queue.clone(),
             approval: options.approval,
             downstream_timeout: Duration::from_secs(10),

@@ -1,0 +1,249 @@
+//! The client's address, for limits per address. By default it is the address the
+//! request came from: the TCP peer, or under Lambda the source IP API Gateway or the
+//! function URL reports. A header that names another client address is believed only
+//! when configured (`TRUSTED_PROXIES`), since anyone can send it:
+//! - `cloudfront`: CloudFront's `CloudFront-Viewer-Address`. Use it only when the
+//!   gateway is reachable through CloudFront alone (a function URL with `AWS_IAM` auth
+//!   behind a CloudFront origin access control), or the header can be forged;
+//! - a list of proxy addresses and CIDR blocks (`10.0.0.0/8, 192.0.2.7`): when the
+//!   request comes from one of them, `X-Forwarded-For` is read from the right, skipping
+//!   the listed proxies; the first other address is the client's.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request};
+use service_kit::config::ConfigError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TrustedProxies {
+    /// No header is believed.
+    #[default]
+    None,
+    CloudFront,
+    Hops(Vec<Cidr>),
+}
+
+/// An address block: `address/prefix`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let (address, prefix) = match raw.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (raw, None),
+        };
+        let network: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{raw:?} is not an address or a CIDR block"))?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{raw:?} has an invalid prefix length"))?,
+            None => bits,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        match (self.network, address) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                masked(u128::from(u32::from(network)), 32, self.prefix)
+                    == masked(u128::from(u32::from(address)), 32, self.prefix)
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                masked(u128::from(network), 128, self.prefix)
+                    == masked(u128::from(address), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The top `prefix` bits of a `bits`-wide address.
+fn masked(address: u128, bits: u8, prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        address >> (bits - prefix)
+    }
+}
+
+impl TrustedProxies {
+    /// `TRUSTED_PROXIES`: empty, `cloudfront`, or a comma-separated list of addresses
+    /// and CIDR blocks.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(Self::None);
+        }
+        if raw.eq_ignore_ascii_case("cloudfront") {
+            return Ok(Self::CloudFront);
+        }
+        raw.split(',')
+            .map(|part| Cidr::parse(part.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::Hops)
+            .map_err(|error| ConfigError::new(format!("TRUSTED_PROXIES: {error}")))
+    }
+
+    /// The client's address, as far as the configuration lets us believe.
+    pub fn client_ip(&self, request: &Request) -> Option<IpAddr> {
+        let peer = peer_ip(request);
+        match self {
+            Self::None => peer,
+            Self::CloudFront => request
+                .headers()
+                .get("cloudfront-viewer-address")
+                .and_then(|v| v.to_str().ok())
+                .and_then(viewer_address)
+                .or(peer),
+            Self::Hops(proxies) => {
+                let trusted = |ip: &IpAddr| proxies.iter().any(|p| p.contains(*ip));
+                match peer {
+                    Some(peer) if trusted(&peer) => {
+                        let forwarded = request
+                            .headers()
+                            .get_all("x-forwarded-for")
+                            .iter()
+                            .filter_map(|v| v.to_str().ok())
+                            .flat_map(|v| v.split(','))
+                            .map(str::trim)
+                            .collect::<Vec<_>>();
+                        client_from_hops(&forwarded, trusted).or(Some(peer))
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+}
+
+/// Reads the hops from the right: the first address that is not a trusted proxy.
+fn client_from_hops(hops: &[&str], trusted: impl Fn(&IpAddr) -> bool) -> Option<IpAddr> {
+    for hop in hops.iter().rev() {
+        let ip: IpAddr = hop.parse().ok()?;
+        if !trusted(&ip) {
+            return Some(ip);
+        }
+    }
+    None
+}
+
+/// `CloudFront-Viewer-Address`: the viewer's address and port, `198.51.100.10:46532`
+/// or `2001:db8::1:46532` (IPv6 without brackets: the port follows the last colon).
+fn viewer_address(value: &str) -> Option<IpAddr> {
+    let (address, port) = value.trim().rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    address.trim_matches(['[', ']']).parse().ok()
+}
+
+/// Where the request came from: under Lambda, the source IP the event reports; else
+/// the TCP peer.
+fn peer_ip(request: &Request) -> Option<IpAddr> {
+    let lambda = request
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()
+        .and_then(|context| match context {
+            lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+            lambda_http::request::RequestContext::ApiGatewayV1(ctx) => {
+                ctx.identity.source_ip.clone()
+            }
+            _ => None,
+        })
+        .and_then(|ip| ip.parse().ok());
+    lambda.or_else(|| {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(peer: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = axum::http::Request::builder();
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder.body(axum::body::Body::empty()).expect("request");
+        let peer: SocketAddr = format!("{peer}:40000").parse().expect("address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }
+
+    fn ip(raw: &str) -> Option<IpAddr> {
+        Some(raw.parse().expect("ip"))
+    }
+
+    #[test]
+    fn by_default_no_header_is_believed() {
+        let request = request(
+            "203.0.113.9",
+            &[
+                ("x-forwarded-for", "1.2.3.4"),
+                ("cloudfront-viewer-address", "5.6.7.8:443"),
+            ],
+        );
+        assert_eq!(TrustedProxies::None.client_ip(&request), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn cloudfront_gives_the_viewer_address() {
+        let trust = TrustedProxies::parse("cloudfront").expect("valid");
+        let v4 = request(
+            "10.0.0.1",
+            &[("cloudfront-viewer-address", "198.51.100.10:46532")],
+        );
+        assert_eq!(trust.client_ip(&v4), ip("198.51.100.10"));
+        let v6 = request(
+            "10.0.0.1",
+            &[("cloudfront-viewer-address", "2001:db8::1:46532")],
+        );
+        assert_eq!(trust.client_ip(&v6), ip("2001:db8::1"));
+        let garbage = request("10.0.0.1", &[("cloudfront-viewer-address", "nonsense")]);
+        assert_eq!(trust.client_ip(&garbage), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_hops_are_read_from_the_right_and_only_from_trusted_proxies() {
+        let trust = TrustedProxies::parse("10.0.0.0/8, 192.0.2.7").expect("valid");
+        let through = request(
+            "10.1.2.3",
+            &[("x-forwarded-for", "6.6.6.6, 198.51.100.4, 192.0.2.7")],
+        );
+        // 6.6.6.6 could be anything the client wrote: the last untrusted hop counts.
+        assert_eq!(trust.client_ip(&through), ip("198.51.100.4"));
+        let direct = request("203.0.113.9", &[("x-forwarded-for", "1.2.3.4")]);
+        assert_eq!(trust.client_ip(&direct), ip("203.0.113.9"));
+        let only_proxies = request("10.1.2.3", &[("x-forwarded-for", "10.9.9.9")]);
+        assert_eq!(trust.client_ip(&only_proxies), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn blocks_match_by_prefix() {
+        let block = Cidr::parse("192.168.0.0/16").expect("valid");
+        assert!(block.contains("192.168.200.1".parse().expect("ip")));
+        assert!(!block.contains("192.169.0.1".parse().expect("ip")));
+        assert!(!block.contains("::1".parse().expect("ip")));
+        assert!(
+            Cidr::parse("::/0")
+                .expect("valid")
+                .contains("2001:db8::1".parse().expect("ip"))
+        );
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x"] {
+            assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
