@@ -102,7 +102,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchanges email and password for an access token and a refresh token. */
+        /**
+         * Exchanges email and password for an access token and a refresh token. After a few
+         *     failures in a row, logins of that account wait longer after each further failure.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -119,7 +122,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revokes the refresh token and every token issued from the same login. */
+        /**
+         * Revokes the refresh token and every token issued from the same login, clears the
+         *     cookie, and closes the user's event streams.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -136,7 +142,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchanges a refresh token (once) for a new access token and refresh token. */
+        /**
+         * Exchanges the refresh token cookie (once) for a new access token and a new refresh
+         *     token cookie.
+         */
         post: operations["refresh"];
         delete?: never;
         options?: never;
@@ -171,11 +180,29 @@ export interface paths {
         /**
          * The caller's events as a WebSocket: each message is a notification (`id`, `kind`,
          *     `title`, `order_id`, `data`...), in feed order. The server closes with code 4401
-         *     when the access token expires.
+         *     when the access token the ticket was issued against expires, and with 4403 when
+         *     the user logs out.
          */
         get: operations["events"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use ticket for opening the caller's event stream within 30 seconds. */
+        post: operations["ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -247,7 +274,8 @@ export interface paths {
         /**
          * Places an order. It is processed asynchronously: follow it at `status_url` or over
          *     the event stream. The `Idempotency-Key` names the order: repeating the request with
-         *     the same key returns the same order and starts nothing new.
+         *     the same key returns the same order and starts nothing new; the same key with a
+         *     different request is refused.
          */
         post: operations["place_order"];
         delete?: never;
@@ -362,6 +390,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An access token as handed to a client. */
+        AccessToken: {
+            access_token: string;
+            /**
+             * Format: int64
+             * @description Seconds until the access token expires.
+             */
+            expires_in: number;
+            token_type: string;
+        };
         /**
          * @description The circuit breaker of the saga workers for one service: each worker keeps its own,
          *     and this is the least healthy of those the running workers report.
@@ -391,6 +429,15 @@ export interface components {
             role: components["schemas"]["Role"];
             shipping_address?: string | null;
             updated_at: string;
+        };
+        /** @description A single-use ticket for `GET /v1/events?ticket=...`. */
+        EventTicket: {
+            /**
+             * Format: int64
+             * @description Seconds within which the ticket must be used.
+             */
+            expires_in: number;
+            ticket: string;
         };
         /**
          * @description A service's failure mode: `{"mode": "off"}`, `{"mode": "down"}`,
@@ -551,9 +598,6 @@ export interface components {
         ReasonRequest: {
             reason?: string | null;
         };
-        RefreshRequest: {
-            refresh_token: string;
-        };
         RegisterRequest: {
             email: string;
             name: string;
@@ -609,14 +653,6 @@ export interface components {
         StockLevel: {
             /** Format: int32 */
             available: number;
-        };
-        TokenPair: {
-            access_token: string;
-            /** Format: int64 */
-            expires_in: number;
-            /** @description Exchange at `/v1/auth/refresh` for a new pair; it works once. */
-            refresh_token: string;
-            token_type: string;
         };
     };
     responses: never;
@@ -851,17 +887,28 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in */
+            /** @description Logged in; the refresh token is set as the `refresh_token` cookie */
             200: {
                 headers: {
+                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["AccessToken"];
                 };
             };
             /** @description Wrong email or password */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed logins of this account: retry after `Retry-After` seconds */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -876,17 +923,18 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+            cookie: {
+                /** @description Set by login or the last refresh */
+                refresh_token: string;
             };
         };
+        requestBody?: never;
         responses: {
-            /** @description Logged out */
+            /** @description Logged out; the cookie is cleared */
             204: {
                 headers: {
+                    /** @description refresh_token=; Max-Age=0 */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -898,24 +946,25 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+            cookie: {
+                /** @description Set by login or the last refresh */
+                refresh_token: string;
             };
         };
+        requestBody?: never;
         responses: {
-            /** @description A new pair */
+            /** @description A new access token; the cookie holds the next refresh token */
             200: {
                 headers: {
+                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["AccessToken"];
                 };
             };
-            /** @description Unknown, expired, revoked or reused token */
+            /** @description No, unknown, expired, revoked or reused token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -980,8 +1029,8 @@ export interface operations {
     events: {
         parameters: {
             query: {
-                /** @description The access token (browsers cannot set headers on a WebSocket). */
-                access_token: string;
+                /** @description A ticket from `POST /v1/events/ticket` (it works once). */
+                ticket: string;
                 /**
                  * @description The last event id the client saw; events after it are sent first. Without it,
                  *     only new events are sent.
@@ -1001,7 +1050,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No valid access token */
+            /** @description No valid ticket */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1012,6 +1061,44 @@ export interface operations {
             };
             /** @description Not a WebSocket request */
             426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has too many sockets open */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ticket */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTicket"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1210,7 +1297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid lines, unknown products or payment method */
+            /** @description Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -46,6 +46,9 @@ pub struct GatewayConfig {
     pub temporal_ui_url: Option<String>,
     /// `TEMPORAL_NAMESPACE` (default `default`), for those links.
     pub temporal_namespace: String,
+    /// `WEBSOCKET_ENDPOINT`: on AWS, the WebSocket API's management endpoint, to close a
+    /// user's connections when they log out.
+    pub websocket_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +215,7 @@ impl GatewayConfig {
             event_poll_interval: Duration::from_millis(optional("EVENT_POLL_MS", 250)?),
             temporal_ui_url: non_empty(temporal_ui_url),
             temporal_namespace: optional("TEMPORAL_NAMESPACE", "default".to_owned())?,
+            websocket_endpoint: set("WEBSOCKET_ENDPOINT"),
         })
     }
 }

@@ -3,7 +3,8 @@
 //! - `USER#<user id> / CONN#<connection id>`: a user's connections, for pushing.
 //!
 //! Both are written and deleted together; both expire with the access token that opened
-//! the connection (DynamoDB TTL on `expires_at`).
+//! the connection: every push compares `expires_at` and closes an expired connection,
+//! and DynamoDB's TTL on `expires_at` removes the records in the end.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
@@ -12,6 +13,14 @@ use service_kit::dynamo::{self, StoreError, n, s};
 pub struct Connections {
     client: Client,
     table: String,
+}
+
+/// One of a user's connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: String,
+    /// When the access token the connection was opened with expires (epoch seconds).
+    pub expires_at: u64,
 }
 
 impl Connections {
@@ -65,7 +74,7 @@ impl Connections {
             .and_then(|item| item.get("user_id")?.as_s().ok().cloned()))
     }
 
-    pub async fn of_user(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn of_user(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {
         let output = self
             .client
             .query()
@@ -73,13 +82,19 @@ impl Connections {
             .key_condition_expression("pk = :pk AND begins_with(sk, :conn)")
             .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
             .expression_attribute_values(":conn", s("CONN#"))
+            .consistent_read(true)
             .send()
             .await?;
         Ok(output
             .items
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|item| item.get("connection_id")?.as_s().ok().cloned())
+            .filter_map(|item| {
+                Some(Connection {
+                    id: item.get("connection_id")?.as_s().ok()?.clone(),
+                    expires_at: item.get("expires_at")?.as_n().ok()?.parse().ok()?,
+                })
+            })
             .collect())
     }
 

@@ -72,33 +72,63 @@ impl CallError {
 #[derive(Clone)]
 pub struct Downstream {
     http: reqwest::Client,
-    urls: ServiceUrls,
+    /// The base URL of each service this client may call.
+    urls: Vec<(Service, String)>,
     /// On AWS, the services' function URLs only answer SigV4-signed requests.
     signer: Option<RequestSigner>,
 }
 
 impl Downstream {
+    /// A client of every service of `config`.
     pub fn new(
         config: &GatewayConfig,
         signer: Option<RequestSigner>,
     ) -> Result<Self, reqwest::Error> {
+        let ServiceUrls {
+            customer,
+            inventory,
+            order,
+            notification,
+            payment,
+        } = config.services.clone();
+        Self::of(
+            vec![
+                (Service::Customer, customer),
+                (Service::Inventory, inventory),
+                (Service::Order, order),
+                (Service::Payment, payment),
+                (Service::Notification, notification),
+            ],
+            config.downstream_timeout,
+            signer,
+        )
+    }
+
+    /// A client of the services in `urls` only.
+    pub fn of(
+        urls: Vec<(Service, String)>,
+        timeout: std::time::Duration,
+        signer: Option<RequestSigner>,
+    ) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(config.downstream_timeout)
-                .build()?,
-            urls: config.services.clone(),
+            http: reqwest::Client::builder().timeout(timeout).build()?,
+            urls,
             signer,
         })
     }
 
-    fn base(&self, service: Service) -> &str {
-        match service {
-            Service::Customer => &self.urls.customer,
-            Service::Inventory => &self.urls.inventory,
-            Service::Order => &self.urls.order,
-            Service::Payment => &self.urls.payment,
-            Service::Notification => &self.urls.notification,
-        }
+    fn base(&self, service: Service) -> Result<&str, CallError> {
+        self.urls
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, url)| url.as_str())
+            .ok_or_else(|| {
+                tracing::error!(
+                    service = service.name(),
+                    "no URL configured for this service"
+                );
+                CallError::Unavailable(service)
+            })
     }
 
     pub async fn get<T: DeserializeOwned>(
@@ -147,7 +177,7 @@ impl Downstream {
     ) -> Result<reqwest::Response, CallError> {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.base(service)));
+            .request(method, format!("{}{path}", self.base(service)?));
         if let Some(body) = body {
             request = request.json(body);
         }

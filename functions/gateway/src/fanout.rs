@@ -3,13 +3,24 @@
 //! The `gateway-fanout` function reads the notification table's DynamoDB stream: for
 //! each new notification it loads the event from the notification service (which owns
 //! its shape) and posts it to every connection of its user, forgetting connections that
-//! are gone.
+//! are gone, and closing those whose access token has expired: the token is checked at
+//! `$connect`, and its expiry on every push after that.
+//!
+//! It needs only the gateway's table, the notification service and the WebSocket API:
+//! no signing secret, no other service.
+
+use std::time::Duration;
 
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use serde_json::Value;
+use service_kit::config::{ConfigError, base_url, optional, required, table_name};
+use service_kit::serve::BoxError;
+use service_kit::sigv4::RequestSigner;
 
-use crate::AppState;
+use crate::auth::now_secs;
+use crate::connections::Connections;
+use crate::downstream::{Downstream, Service};
 use crate::routes::events::events_after;
 use crate::routes::notifications::feed_id;
 
@@ -33,6 +44,23 @@ impl Pusher {
         let config = aws_config_for(endpoint).await;
         Self {
             client: Client::from_conf(config),
+        }
+    }
+
+    /// Closes a connection from the server's side.
+    pub async fn disconnect(&self, connection_id: &str) {
+        let result = self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await;
+        if let Err(error) = result
+            && !error
+                .as_service_error()
+                .is_some_and(|e| e.is_gone_exception())
+        {
+            tracing::warn!(error = %aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error), "cannot close a connection");
         }
     }
 
@@ -77,33 +105,85 @@ pub fn new_notification(pk: &str, sk: &str) -> Option<(String, u64)> {
     Some((user_id.to_owned(), seq))
 }
 
-/// Pushes notification `seq` of `user_id` to the user's connections.
-pub async fn fan_out(state: &AppState, pusher: &Pusher, user_id: &str, seq: u64) {
-    let connections = match state.connections.of_user(user_id).await {
-        Ok(connections) if !connections.is_empty() => connections,
-        Ok(_) => return,
-        Err(error) => {
-            tracing::warn!(%error, "cannot list connections");
+/// What `gateway-fanout` works with, from its environment: `TABLE_NAME` (the gateway's
+/// table), `NOTIFICATION_URL`, `DOWNSTREAM_TIMEOUT_MS` (5000), `WEBSOCKET_ENDPOINT` and
+/// `SERVICE_AUTH`.
+pub struct Fanout {
+    connections: Connections,
+    feed: Downstream,
+    pusher: Pusher,
+}
+
+impl Fanout {
+    pub fn new(connections: Connections, feed: Downstream, pusher: Pusher) -> Self {
+        Self {
+            connections,
+            feed,
+            pusher,
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, BoxError> {
+        let table = table_name("TABLE_NAME", crate::TABLE)?;
+        let timeout = Duration::from_millis(optional("DOWNSTREAM_TIMEOUT_MS", 5000)?);
+        let notification = base_url("NOTIFICATION_URL")?;
+        let endpoint: Result<String, ConfigError> = required("WEBSOCKET_ENDPOINT");
+        let dynamo = service_kit::dynamo::client_from_env().await;
+        let signer = RequestSigner::from_env().await?;
+        Ok(Self::new(
+            Connections::new(dynamo, table),
+            Downstream::of(vec![(Service::Notification, notification)], timeout, signer)?,
+            Pusher::new(&endpoint?).await,
+        ))
+    }
+
+    /// Pushes notification `seq` of `user_id` to the user's open connections.
+    pub async fn fan_out(&self, user_id: &str, seq: u64) {
+        let connections = match self.connections.of_user(user_id).await {
+            Ok(connections) if !connections.is_empty() => connections,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list connections");
+                return;
+            }
+        };
+        let events = match events_after(&self.feed, user_id, seq.saturating_sub(1)).await {
+            Ok(events) => events,
+            Err(problem) => {
+                tracing::warn!(%problem, "cannot load the event");
+                return;
+            }
+        };
+        let Some(event) = events
+            .into_iter()
+            .find(|e| e["id"].as_str().and_then(feed_id) == Some(seq))
+        else {
             return;
+        };
+        let now = now_secs();
+        for connection in connections {
+            if connection.expires_at <= now {
+                self.pusher.disconnect(&connection.id).await;
+                let _ = self.connections.forget(&connection.id).await;
+                continue;
+            }
+            if self.pusher.push(&connection.id, &event).await == Pushed::Gone {
+                let _ = self.connections.forget(&connection.id).await;
+            }
         }
-    };
-    let events = match events_after(state, user_id, seq.saturating_sub(1)).await {
-        Ok(events) => events,
-        Err(problem) => {
-            tracing::warn!(%problem, "cannot load the event");
-            return;
+    }
+}
+
+/// Closes every WebSocket connection of `user_id` (at logout).
+pub async fn disconnect_user(connections: &Connections, pusher: &Pusher, user_id: &str) {
+    match connections.of_user(user_id).await {
+        Ok(open) => {
+            for connection in open {
+                pusher.disconnect(&connection.id).await;
+                let _ = connections.forget(&connection.id).await;
+            }
         }
-    };
-    let Some(event) = events
-        .into_iter()
-        .find(|e| e["id"].as_str().and_then(feed_id) == Some(seq))
-    else {
-        return;
-    };
-    for connection_id in connections {
-        if pusher.push(&connection_id, &event).await == Pushed::Gone {
-            let _ = state.connections.forget(&connection_id).await;
-        }
+        Err(error) => tracing::warn!(%error, "cannot list the connections to close"),
     }
 }
 

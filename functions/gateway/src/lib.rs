@@ -18,6 +18,8 @@ pub mod ratelimit;
 pub mod routes;
 pub mod saga;
 pub mod sessions;
+pub mod sockets;
+pub mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,11 +40,14 @@ use crate::breakers::BreakerBoard;
 use crate::config::{GatewayConfig, JwtKeys, SecretSource};
 use crate::connections::Connections;
 use crate::downstream::Downstream;
+use crate::fanout::Pusher;
 use crate::login_throttle::LoginThrottle;
 use crate::order_keys::OrderKeys;
 use crate::ratelimit::RateLimiter;
 use crate::saga::Sagas;
 use crate::sessions::Sessions;
+use crate::sockets::LocalSockets;
+use crate::tickets::Tickets;
 
 /// The owner names of the gateway's tables in `infra/tables.json`.
 pub const TABLE: &str = "gateway";
@@ -61,6 +66,12 @@ pub struct AppState {
     pub breakers: BreakerBoard,
     pub order_keys: OrderKeys,
     pub login_throttle: LoginThrottle,
+    pub tickets: Tickets,
+    /// The event streams this instance serves itself.
+    pub sockets: LocalSockets,
+    /// The AWS WebSocket API's management endpoint, where configured
+    /// (`WEBSOCKET_ENDPOINT`): to close a user's connections at logout.
+    pub pusher: Option<Pusher>,
 }
 
 impl AppState {
@@ -87,6 +98,12 @@ impl AppState {
             breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
             order_keys: OrderKeys::new(dynamo.clone(), &config.table),
             login_throttle: LoginThrottle::new(dynamo.clone(), &config.table),
+            tickets: Tickets::new(dynamo.clone(), &config.table),
+            sockets: LocalSockets::default(),
+            pusher: match &config.websocket_endpoint {
+                Some(endpoint) => Some(Pusher::new(endpoint).await),
+                None => None,
+            },
             connections: Connections::new(dynamo, &config.table),
             sagas,
             config,

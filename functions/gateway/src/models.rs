@@ -136,15 +136,6 @@ pub struct NotificationPage {
     pub unread: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
-    /// Exchange at `/v1/auth/refresh` for a new pair; it works once.
-    pub refresh_token: String,
-}
-
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -160,10 +151,12 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
+/// A single-use ticket for `GET /v1/events?ticket=...`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventTicket {
+    pub ticket: String,
+    /// Seconds within which the ticket must be used.
+    pub expires_in: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

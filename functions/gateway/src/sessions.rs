@@ -184,13 +184,14 @@ impl Sessions {
         }
     }
 
-    /// Logs out: the token's family can no longer be refreshed. Unknown tokens are
-    /// ignored (the answer must not tell whether a token existed).
-    pub async fn revoke(&self, token: &str) -> Result<(), StoreError> {
-        if let Some(record) = self.record(token).await? {
-            self.revoke_family(&record.family).await?;
-        }
-        Ok(())
+    /// Logs out: the token's family can no longer be refreshed; the user whose it was.
+    /// Unknown tokens are ignored (the answer must not tell whether a token existed).
+    pub async fn revoke(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let Some(record) = self.record(token).await? else {
+            return Ok(None);
+        };
+        self.revoke_family(&record.family).await?;
+        Ok(Some(record.user_id))
     }
 
     async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {

@@ -4,25 +4,17 @@
 
 use std::sync::Arc;
 
-use gateway::fanout::{Pusher, fan_out, new_notification};
-use gateway::saga::Sagas;
-use gateway::{AppState, config::GatewayConfig};
+use gateway::fanout::{Fanout, new_notification};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
-use service_kit::config::required;
 use service_kit::serve::BoxError;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     service_kit::telemetry::init();
-    let config = GatewayConfig::from_env()?;
-    let pusher = Arc::new(Pusher::new(&required("WEBSOCKET_ENDPOINT")?).await);
-    let dynamo = service_kit::dynamo::client_from_env().await;
-    let sagas = Sagas::new(config.task_queue.clone());
-    let signer = service_kit::sigv4::RequestSigner::from_env().await?;
-    let state = Arc::new(AppState::new(config, dynamo, sagas, signer).await?);
+    let fanout = Arc::new(Fanout::from_env().await?);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
-            let (state, pusher) = (state.clone(), pusher.clone());
+            let fanout = fanout.clone();
             async move {
                 for record in event.payload.records {
                     if record.event_name != "INSERT" {
@@ -35,7 +27,7 @@ async fn main() -> Result<(), BoxError> {
                     if let (Some(pk), Some(sk)) = (key("pk"), key("sk"))
                         && let Some((user_id, seq)) = new_notification(&pk, &sk)
                     {
-                        fan_out(&state, &pusher, &user_id, seq).await;
+                        fanout.fan_out(&user_id, seq).await;
                     }
                 }
                 Ok::<(), lambda_runtime::Error>(())

@@ -1,7 +1,12 @@
 //! Registration, login, token refresh and logout.
+//!
+//! The refresh token lives in a cookie no script can read (`HttpOnly; Secure;
+//! SameSite=Strict`, scoped to `/v1/auth`): the body of a login or refresh carries only
+//! the short-lived access token, which the UI keeps in memory. After a reload, the UI
+//! gets a new access token from `POST /v1/auth/refresh` with that cookie.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reqwest::Method;
 use serde_json::json;
@@ -11,8 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Shared;
+use crate::auth::AccessToken;
 use crate::downstream::{CallError, Service};
-use crate::models::{Customer, LoginRequest, RefreshRequest, RegisterRequest, TokenPair};
+use crate::models::{Customer, LoginRequest, RegisterRequest};
 use crate::openapi::ProblemDoc;
 use crate::sessions::Refresh;
 
@@ -54,14 +60,15 @@ async fn register(
 /// failures in a row, logins of that account wait longer after each further failure.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 200, description = "Logged in; the refresh token is set as the `refresh_token` cookie", body = AccessToken,
+            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict"))),
         (status = 401, description = "Wrong email or password", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins of this account: retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<Shared>,
     Json(body): Json<LoginRequest>,
-) -> Result<Json<TokenPair>, Response> {
+) -> Result<(HeaderMap, Json<AccessToken>), Response> {
     if !state.tokens.issues_tokens() {
         return Err(Problem::not_found("Log in with the identity provider.").into_response());
     }
@@ -103,9 +110,8 @@ async fn login(
         .start(&customer.id)
         .await
         .map_err(|error| Problem::from(error).into_response())?;
-    token_pair(&state, &customer, refresh_token)
+    signed_in(&state, &customer, &refresh_token)
         .await
-        .map(Json)
         .map_err(IntoResponse::into_response)
 }
 
@@ -127,19 +133,47 @@ fn throttled(wait: std::time::Duration) -> Response {
     response
 }
 
-/// A new access token for `customer`, with the refresh token that goes with it.
-async fn token_pair(
+/// The name of the refresh token's cookie.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+
+/// A new access token for `customer` in the body, and `refresh_token` in the cookie.
+async fn signed_in(
     state: &Shared,
     customer: &Customer,
-    refresh_token: String,
-) -> Result<TokenPair, Problem> {
+    refresh_token: &str,
+) -> Result<(HeaderMap, Json<AccessToken>), Problem> {
     let access = state.tokens.issue(&customer.id, customer.role).await?;
-    Ok(TokenPair {
-        access_token: access.access_token,
-        token_type: access.token_type,
-        expires_in: access.expires_in,
-        refresh_token,
-    })
+    let max_age = state.config.jwt.refresh_ttl.as_secs();
+    Ok((
+        cookie_header(&refresh_cookie(refresh_token, max_age))?,
+        Json(access),
+    ))
+}
+
+fn refresh_cookie(value: &str, max_age: u64) -> String {
+    format!(
+        "{REFRESH_COOKIE}={value}; Path=/v1/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    )
+}
+
+fn cookie_header(cookie: &str) -> Result<HeaderMap, Problem> {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_str(cookie).map_err(|_| Problem::internal())?;
+    headers.insert(header::SET_COOKIE, value);
+    Ok(headers)
+}
+
+/// The refresh token from the request's cookies.
+fn presented_refresh_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == REFRESH_COOKIE && !value.is_empty()).then(|| value.to_owned())
+        })
 }
 
 fn invalid_refresh() -> Problem {
@@ -151,22 +185,26 @@ fn invalid_refresh() -> Problem {
     .with_detail("The refresh token is unknown, expired, revoked or already used. Log in again.")
 }
 
-/// Exchanges a refresh token (once) for a new access token and refresh token.
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+/// Exchanges the refresh token cookie (once) for a new access token and a new refresh
+/// token cookie.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    params(("refresh_token" = String, Cookie, description = "Set by login or the last refresh")),
     responses(
-        (status = 200, description = "A new pair", body = TokenPair),
-        (status = 401, description = "Unknown, expired, revoked or reused token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 200, description = "A new access token; the cookie holds the next refresh token", body = AccessToken,
+            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict"))),
+        (status = 401, description = "No, unknown, expired, revoked or reused token", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn refresh(
     State(state): State<Shared>,
-    Json(body): Json<RefreshRequest>,
-) -> Result<Json<TokenPair>, Problem> {
+    headers: HeaderMap,
+) -> Result<(HeaderMap, Json<AccessToken>), Problem> {
     if !state.tokens.issues_tokens() {
         return Err(Problem::not_found(
             "Refresh tokens with the identity provider.",
         ));
     }
-    let (user_id, refresh_token) = match state.sessions.refresh(&body.refresh_token).await? {
+    let presented = presented_refresh_token(&headers).ok_or_else(invalid_refresh)?;
+    let (user_id, refresh_token) = match state.sessions.refresh(&presented).await? {
         Refresh::Rotated { user_id, token } => (user_id, token),
         Refresh::Refused => return Err(invalid_refresh()),
         Refresh::Replayed => {
@@ -186,16 +224,62 @@ async fn refresh(
                 error.into()
             }
         })?;
-    token_pair(&state, &customer, refresh_token).await.map(Json)
+    signed_in(&state, &customer, &refresh_token).await
 }
 
-/// Revokes the refresh token and every token issued from the same login.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "Logged out")))]
+/// Revokes the refresh token and every token issued from the same login, clears the
+/// cookie, and closes the user's event streams.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    params(("refresh_token" = String, Cookie, description = "Set by login or the last refresh")),
+    responses((status = 204, description = "Logged out; the cookie is cleared",
+        headers(("set-cookie" = String, description = "refresh_token=; Max-Age=0")))))]
 async fn logout(
     State(state): State<Shared>,
-    Json(body): Json<RefreshRequest>,
-) -> Result<StatusCode, Problem> {
-    state.sessions.revoke(&body.refresh_token).await?;
-    Ok(StatusCode::NO_CONTENT)
+    headers: HeaderMap,
+) -> Result<(StatusCode, HeaderMap), Problem> {
+    if let Some(token) = presented_refresh_token(&headers)
+        && let Some(user_id) = state.sessions.revoke(&token).await?
+    {
+        state.sockets.close_all(&user_id);
+        if let Some(pusher) = &state.pusher {
+            crate::fanout::disconnect_user(&state.connections, pusher, &user_id).await;
+        }
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        cookie_header(&refresh_cookie("", 0))?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_token_is_read_from_its_cookie_only() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; refresh_token=abc123; other=x"),
+        );
+        assert_eq!(presented_refresh_token(&headers).as_deref(), Some("abc123"));
+        let mut empty = HeaderMap::new();
+        empty.insert(header::COOKIE, HeaderValue::from_static("refresh_token="));
+        assert_eq!(presented_refresh_token(&empty), None);
+        assert_eq!(presented_refresh_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_cookie_is_out_of_scripts_reach_and_scoped_to_auth() {
+        let cookie = refresh_cookie("abc", 60);
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/v1/auth",
+            "Max-Age=60",
+        ] {
+            assert!(cookie.contains(attribute), "{cookie}");
+        }
+    }
 }

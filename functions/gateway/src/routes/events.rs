@@ -2,12 +2,17 @@
 //! without gaps, so a client that saw event N catches up with "everything after N",
 //! with no gap and no duplicate, whatever happened to its connection.
 //!
+//! A socket is opened with a ticket (`POST /v1/events/ticket`, see [`crate::tickets`]),
+//! never with the access token, which would end up in URL logs. It lives until the
+//! access token the ticket was issued against expires, or the user logs out.
+//!
 //! - Locally (and wherever the gateway runs as a server), `GET /v1/events` upgrades to a
-//!   WebSocket that follows the caller's feed.
+//!   WebSocket that follows the caller's feed; a user may hold a few at once.
 //! - On AWS, an API Gateway WebSocket API holds the connections and invokes this same
-//!   function for `$connect` (token check, connection stored), `$disconnect` and
-//!   `$default` (catch up after a given id); new notifications are pushed with
-//!   PostToConnection by the `gateway-fanout` function (see [`crate::fanout`]).
+//!   function for `$connect` (ticket check, connection stored), `$disconnect` and
+//!   `$default` (catch up after a given id, rate-limited like any request); new
+//!   notifications are pushed with PostToConnection by the `gateway-fanout` function
+//!   (see [`crate::fanout`]), which closes connections whose token has expired.
 
 use std::time::Duration;
 
@@ -19,32 +24,59 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use service_kit::Problem;
-use service_kit::extract::Query;
+use service_kit::extract::{Json, Query};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Shared;
 use super::notifications::feed_id;
-use crate::AppState;
 use crate::auth::{AuthUser, now_secs};
-use crate::downstream::Service;
-use crate::models::NotificationPage;
+use crate::downstream::{Downstream, Service};
+use crate::models::{EventTicket, NotificationPage};
 use crate::openapi::ProblemDoc;
+use crate::ratelimit::Decision;
+use crate::sockets::{Lease, MAX_PER_USER};
+use crate::tickets::{Admitted, TICKET_TTL};
 
-/// WebSocket close code: the access token expired; reconnect with a fresh one.
+/// WebSocket close code: the access token the socket was opened for expired; open a
+/// new one with a fresh ticket.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4401;
+/// WebSocket close code: the user logged out.
+pub const CLOSE_LOGGED_OUT: u16 = 4403;
 
 pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new().routes(routes!(events))
+    OpenApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(ticket))
+}
+
+/// A single-use ticket for opening the caller's event stream within 30 seconds.
+#[utoipa::path(post, path = "/v1/events/ticket", tag = "events", security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A ticket", body = EventTicket),
+        (status = 401, description = "No valid access token", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn ticket(
+    State(state): State<Shared>,
+    user: AuthUser,
+) -> Result<(StatusCode, Json<EventTicket>), Problem> {
+    let ticket = state.tickets.issue(&user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EventTicket {
+            ticket,
+            expires_in: TICKET_TTL.as_secs(),
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
-    /// The access token (browsers cannot set headers on a WebSocket).
-    pub access_token: String,
+    /// A ticket from `POST /v1/events/ticket` (it works once).
+    pub ticket: String,
     /// The last event id the client saw; events after it are sent first. Without it,
     /// only new events are sent.
     pub after: Option<String>,
@@ -52,19 +84,21 @@ pub struct EventParams {
 
 /// The caller's events as a WebSocket: each message is a notification (`id`, `kind`,
 /// `title`, `order_id`, `data`...), in feed order. The server closes with code 4401
-/// when the access token expires.
+/// when the access token the ticket was issued against expires, and with 4403 when
+/// the user logs out.
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventParams),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 401, description = "No valid access token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No valid ticket", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 426, description = "Not a WebSocket request", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "The user has too many sockets open", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn events(
     State(state): State<Shared>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     Query(params): Query<EventParams>,
 ) -> Result<Response, Problem> {
-    let user = state.tokens.verify(&params.access_token).await?;
+    // Checked first, so that a request that is no WebSocket does not spend its ticket.
     let upgrade = upgrade.map_err(|_| {
         Problem::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -73,12 +107,33 @@ async fn events(
         )
         .with_detail("Connect with the WebSocket protocol.")
     })?;
+    let admitted = admit(&state, &params.ticket).await?;
     let after = match params.after.as_deref() {
         Some(raw) => feed_id(raw)
             .ok_or_else(|| Problem::bad_request("`after` must be a notification id."))?,
-        None => latest_id(&state, &user.id).await?,
+        None => latest_id(&state, &admitted.user_id).await?,
     };
-    Ok(upgrade.on_upgrade(move |socket| follow(state, user, after, socket)))
+    let lease = state.sockets.open(&admitted.user_id).ok_or_else(|| {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-sockets",
+            "Too many event streams",
+        )
+        .with_detail(format!(
+            "At most {MAX_PER_USER} event streams may be open at once; close one first."
+        ))
+    })?;
+    Ok(upgrade.on_upgrade(move |socket| follow(state, admitted, lease, after, socket)))
+}
+
+/// The user a ticket admits, or 401.
+async fn admit(state: &Shared, ticket: &str) -> Result<Admitted, Problem> {
+    match state.tickets.admit(ticket).await? {
+        Some(admitted) if admitted.session_expires_at > now_secs() => Ok(admitted),
+        _ => Err(crate::auth::unauthorized(
+            "The ticket is unknown, used or expired. Get a new one from POST /v1/events/ticket.",
+        )),
+    }
 }
 
 async fn latest_id(state: &Shared, user_id: &str) -> Result<u64, Problem> {
@@ -94,14 +149,14 @@ async fn latest_id(state: &Shared, user_id: &str) -> Result<u64, Problem> {
 
 /// The notifications of `user_id` after `after`, all of them, in order.
 pub async fn events_after(
-    state: &AppState,
+    services: &Downstream,
     user_id: &str,
     mut after: u64,
 ) -> Result<Vec<serde_json::Value>, Problem> {
     let mut events = Vec::new();
     loop {
         let path = format!("/users/{user_id}/notifications?after={after}&limit=100");
-        let page: NotificationPage = state.services.get(Service::Notification, &path).await?;
+        let page: NotificationPage = services.get(Service::Notification, &path).await?;
         for notification in page.items {
             after = feed_id(&notification.id).unwrap_or(after);
             events.push(serde_json::to_value(notification).unwrap_or_default());
@@ -112,17 +167,30 @@ pub async fn events_after(
     }
 }
 
-/// Follows the user's feed until the client leaves or the token expires.
-async fn follow(state: Shared, user: AuthUser, mut after: u64, mut socket: WebSocket) {
+/// Follows the user's feed until the client leaves, the session expires or the user
+/// logs out.
+async fn follow(
+    state: Shared,
+    admitted: Admitted,
+    mut lease: Lease,
+    mut after: u64,
+    mut socket: WebSocket,
+) {
     let mut poll = tokio::time::interval(state.config.event_poll_interval);
     let expiry = tokio::time::sleep(Duration::from_secs(
-        user.expires_at.saturating_sub(now_secs()),
+        admitted.session_expires_at.saturating_sub(now_secs()),
     ));
     tokio::pin!(expiry);
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }))
+    };
     loop {
         tokio::select! {
             _ = poll.tick() => {
-                let events = match events_after(&state, &user.id, after).await {
+                let events = match events_after(&state.services, &admitted.user_id, after).await {
                     Ok(events) => events,
                     // The feed is unavailable for now: try again at the next tick.
                     Err(_) => continue,
@@ -141,8 +209,11 @@ async fn follow(state: Shared, user: AuthUser, mut after: u64, mut socket: WebSo
                 Some(Ok(_)) => {}
             },
             _ = &mut expiry => {
-                let frame = CloseFrame { code: CLOSE_TOKEN_EXPIRED, reason: Utf8Bytes::from_static("token expired") };
-                let _ = socket.send(Message::Close(Some(frame))).await;
+                let _ = socket.send(close(CLOSE_TOKEN_EXPIRED, "token expired")).await;
+                return;
+            }
+            _ = lease.logged_out() => {
+                let _ = socket.send(close(CLOSE_LOGGED_OUT, "logged out")).await;
                 return;
             }
         }
@@ -177,17 +248,21 @@ pub async fn aws_websocket(State(state): State<Shared>, request: Request, next: 
 }
 
 async fn connect(state: &Shared, query: Option<&str>, connection_id: &str) -> Result<(), Problem> {
-    let token = query
+    let ticket = query
         .and_then(|query| {
             query
                 .split('&')
-                .find_map(|pair| pair.strip_prefix("access_token="))
+                .find_map(|pair| pair.strip_prefix("ticket="))
         })
-        .ok_or_else(|| crate::auth::unauthorized("Connect with `?access_token=<token>`."))?;
-    let user = state.tokens.verify(token).await?;
+        .ok_or_else(|| crate::auth::unauthorized("Connect with `?ticket=<ticket>`."))?;
+    let admitted = admit(state, ticket).await?;
     state
         .connections
-        .remember(connection_id, &user.id, user.expires_at)
+        .remember(
+            connection_id,
+            &admitted.user_id,
+            admitted.session_expires_at,
+        )
         .await?;
     Ok(())
 }
@@ -209,6 +284,20 @@ async fn catch_up(
         .user_of(connection_id)
         .await?
         .ok_or_else(|| crate::auth::unauthorized("Unknown connection."))?;
+    // A replay costs a feed read per message: limited like any request of the user.
+    if let Decision::Limited { retry_after_ms } =
+        state.limiter.decide(&format!("user:{user_id}")).await
+    {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+        )
+        .with_detail(format!(
+            "Slow down: retry in {} s.",
+            retry_after_ms.div_ceil(1000).max(1)
+        )));
+    }
     let body = axum::body::to_bytes(request.into_body(), 4096)
         .await
         .map_err(|_| Problem::bad_request("Send {\"after\": \"<id>\"}."))?;
@@ -222,7 +311,7 @@ async fn catch_up(
         context.stage.as_deref().unwrap_or_default()
     );
     let pusher = crate::fanout::Pusher::new(&endpoint).await;
-    for event in events_after(state, &user_id, after).await? {
+    for event in events_after(&state.services, &user_id, after).await? {
         pusher.push(connection_id, &event).await;
     }
     Ok(())

@@ -4,7 +4,7 @@ use gateway::config::{RateLimitConfig, TrustedProxies};
 use gateway::login_throttle::FREE_FAILURES;
 use serde_json::json;
 
-use crate::support::{As, Options, Stack};
+use crate::support::{As, Options, Stack, refresh_cookie};
 
 #[tokio::test]
 async fn a_registered_customer_logs_in_and_reads_their_profile() {
@@ -13,9 +13,8 @@ async fn a_registered_customer_logs_in_and_reads_their_profile() {
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 900);
     assert!(
-        tokens["refresh_token"]
-            .as_str()
-            .is_some_and(|t| t.len() >= 40)
+        tokens.get("refresh_token").is_none(),
+        "the refresh token is never in a body a script can read"
     );
 
     let me = As::new(&stack.gateway, &tokens);
@@ -60,18 +59,36 @@ async fn wrong_credentials_are_401_and_registration_cannot_choose_a_role() {
 }
 
 #[tokio::test]
+async fn the_refresh_token_is_an_http_only_cookie_scoped_to_auth() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    let reply = stack
+        .gateway
+        .post(
+            "/v1/auth/login",
+            json!({"email": "ada@example.com", "password": "a long password"}),
+        )
+        .await;
+    let cookie = reply.headers["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/v1/auth"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(refresh_cookie(&reply).is_some_and(|t| t.len() >= 40));
+}
+
+#[tokio::test]
 async fn a_refresh_token_works_once_and_its_replay_revokes_the_login() {
     let stack = Stack::start().await;
-    let (_, tokens) = stack.customer("ada@example.com").await;
-    let first = tokens["refresh_token"].clone();
+    stack.customer("ada@example.com").await;
+    let (_, first) = stack.login_with_cookie("ada@example.com").await;
 
-    let renewed = stack
-        .gateway
-        .post("/v1/auth/refresh", json!({"refresh_token": first}))
-        .await
-        .expect(200);
-    let second = renewed["refresh_token"].clone();
+    let renewed = stack.with_refresh_cookie("/v1/auth/refresh", &first).await;
+    let second = refresh_cookie(&renewed).expect("a new refresh token");
     assert_ne!(first, second);
+    let renewed = renewed.expect(200);
     As::new(&stack.gateway, &renewed)
         .get("/v1/me")
         .await
@@ -79,11 +96,15 @@ async fn a_refresh_token_works_once_and_its_replay_revokes_the_login() {
 
     // Replaying the spent token refuses it and revokes its whole family...
     stack
-        .gateway
-        .post("/v1/auth/refresh", json!({"refresh_token": first}))
+        .with_refresh_cookie("/v1/auth/refresh", &first)
         .await
         .expect_problem(401, "invalid-refresh-token");
     // ...so the legitimate successor no longer works either.
+    stack
+        .with_refresh_cookie("/v1/auth/refresh", &second)
+        .await
+        .expect_problem(401, "invalid-refresh-token");
+    // Without the cookie, nothing to refresh.
     stack
         .gateway
         .post("/v1/auth/refresh", json!({"refresh_token": second}))
@@ -92,23 +113,23 @@ async fn a_refresh_token_works_once_and_its_replay_revokes_the_login() {
 }
 
 #[tokio::test]
-async fn logout_revokes_the_refresh_token() {
+async fn logout_revokes_the_refresh_token_and_clears_its_cookie() {
     let stack = Stack::start().await;
-    let (_, tokens) = stack.customer("ada@example.com").await;
-    let refresh = tokens["refresh_token"].clone();
+    stack.customer("ada@example.com").await;
+    let (_, refresh) = stack.login_with_cookie("ada@example.com").await;
+    let logged_out = stack.with_refresh_cookie("/v1/auth/logout", &refresh).await;
+    assert_eq!(logged_out.status, 204);
+    let cleared = logged_out.headers["set-cookie"].to_str().expect("ascii");
+    assert!(
+        cleared.starts_with("refresh_token=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     stack
-        .gateway
-        .post("/v1/auth/logout", json!({"refresh_token": refresh}))
-        .await
-        .expect(204);
-    stack
-        .gateway
-        .post("/v1/auth/refresh", json!({"refresh_token": refresh}))
+        .with_refresh_cookie("/v1/auth/refresh", &refresh)
         .await
         .expect_problem(401, "invalid-refresh-token");
     stack
-        .gateway
-        .post("/v1/auth/refresh", json!({"refresh_token": "never-issued"}))
+        .with_refresh_cookie("/v1/auth/refresh", "never-issued")
         .await
         .expect_problem(401, "invalid-refresh-token");
 }

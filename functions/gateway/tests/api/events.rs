@@ -8,20 +8,61 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{As, Stack};
+use gateway::auth::{AuthUser, Role, now_secs};
+use gateway::routes::events::{CLOSE_LOGGED_OUT, CLOSE_TOKEN_EXPIRED};
+use gateway::sockets::MAX_PER_USER;
+use gateway::tickets::Tickets;
+use service_kit::testing;
+
+use crate::support::{As, Stack, wait_for};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(stack: &Stack, token: &str, after: u64) -> Socket {
-    let url = format!(
-        "{}/v1/events?access_token={token}&after={after}",
+/// A ticket for the event stream, as the UI gets one.
+async fn ticket(me: &As<'_>) -> String {
+    let issued = me.post("/v1/events/ticket", json!({})).await.expect(201);
+    assert_eq!(issued["expires_in"], 30);
+    issued["ticket"].as_str().expect("ticket").to_owned()
+}
+
+fn events_url(stack: &Stack, ticket: &str, after: u64) -> String {
+    format!(
+        "{}/v1/events?ticket={ticket}&after={after}",
         stack.gateway.base_url.replace("http://", "ws://")
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(url)
+    )
+}
+
+/// Opens the event stream; the HTTP status of a refused handshake.
+async fn try_connect(stack: &Stack, ticket: &str, after: u64) -> Result<Socket, u16> {
+    match tokio_tungstenite::connect_async(events_url(stack, ticket, after)).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("handshake failed: {other}"),
+    }
+}
+
+async fn connect(stack: &Stack, me: &As<'_>, after: u64) -> Socket {
+    try_connect(stack, &ticket(me).await, after)
         .await
-        .expect("websocket");
-    socket
+        .expect("websocket")
+}
+
+/// Reads until the server closes; its close code.
+async fn close_code(socket: &mut Socket) -> u16 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the server closes the socket");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(_)) => {}
+            other => panic!("closed without a close frame: {other:?}"),
+        }
+    }
 }
 
 /// Reads events until one of `kind` arrives.
@@ -71,9 +112,8 @@ async fn every_saga_event_arrives_over_the_websocket_in_order_and_a_reconnect_ca
     let stack = Stack::with_worker().await;
     stack.add_product("MUG", 10, 1250).await;
     let (_, tokens) = stack.customer("ada@example.com").await;
-    let token = tokens["access_token"].as_str().expect("token").to_owned();
     let me = As::new(&stack.gateway, &tokens);
-    let mut socket = connect(&stack, &token, 0).await;
+    let mut socket = connect(&stack, &me, 0).await;
 
     me.order(
         "ws-1",
@@ -126,30 +166,111 @@ async fn every_saga_event_arrives_over_the_websocket_in_order_and_a_reconnect_ca
     drop(socket);
 
     // Reconnecting after event 3 replays exactly what came after it.
-    let mut again = connect(&stack, &token, 3).await;
+    let mut again = connect(&stack, &me, 3).await;
     let replayed = events_until(&mut again, "order.cancelled").await;
     assert_eq!(ids(&replayed), (4..=all.len() as u64).collect::<Vec<_>>());
     assert_eq!(replayed.last(), cancelled.last());
 }
 
 #[tokio::test]
-async fn the_event_stream_needs_a_valid_token_and_a_websocket() {
+async fn the_event_stream_needs_a_fresh_single_use_ticket_and_a_websocket() {
     let stack = Stack::start().await;
-    let (_, tokens) = stack.customer("ada@example.com").await;
-    let url = format!(
-        "{}/v1/events?access_token=forged&after=0",
-        stack.gateway.base_url.replace("http://", "ws://")
-    );
-    assert!(tokio_tungstenite::connect_async(url).await.is_err());
-    let token = tokens["access_token"].as_str().expect("token");
+    let (user_id, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    assert_eq!(try_connect(&stack, "forged", 0).await.err(), Some(401));
+
+    // Not a WebSocket: refused, and the ticket is not spent.
+    let unspent = ticket(&me).await;
     stack
         .gateway
-        .get(&format!("/v1/events?access_token={token}"))
+        .get(&format!("/v1/events?ticket={unspent}"))
         .await
         .expect_problem(426, "upgrade-required");
+    let socket = try_connect(&stack, &unspent, 0).await;
+    assert!(socket.is_ok(), "the ticket still works once");
+    assert_eq!(
+        try_connect(&stack, &unspent, 0).await.err(),
+        Some(401),
+        "but only once"
+    );
+
+    // An expired ticket is refused.
+    let tickets = Tickets::new(testing::dynamo().await, &stack.config.table);
+    let user = AuthUser {
+        id: user_id,
+        role: Role::Customer,
+        expires_at: now_secs() + 900,
+    };
+    let stale = tickets
+        .issue_valid_for(&user, Duration::ZERO)
+        .await
+        .expect("a ticket");
+    assert_eq!(try_connect(&stack, &stale, 0).await.err(), Some(401));
+
+    // Asking for a ticket needs an access token.
     stack
         .gateway
-        .get("/v1/events?access_token=forged")
+        .post("/v1/events/ticket", json!({}))
         .await
         .expect_problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_access_token_expires_and_at_logout() {
+    let stack = Stack::start().await;
+    let (user_id, _) = stack.customer("ada@example.com").await;
+    let (tokens, refresh) = stack.login_with_cookie("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+
+    // A ticket issued against a token that expires in two seconds.
+    let tickets = Tickets::new(testing::dynamo().await, &stack.config.table);
+    let short = AuthUser {
+        id: user_id,
+        role: Role::Customer,
+        expires_at: now_secs() + 2,
+    };
+    let ticket_for_short = tickets.issue(&short).await.expect("a ticket");
+    let mut expiring = try_connect(&stack, &ticket_for_short, 0)
+        .await
+        .expect("websocket");
+    assert_eq!(close_code(&mut expiring).await, CLOSE_TOKEN_EXPIRED);
+
+    let mut first = connect(&stack, &me, 0).await;
+    let mut second = connect(&stack, &me, 0).await;
+    stack
+        .with_refresh_cookie("/v1/auth/logout", &refresh)
+        .await
+        .expect(204);
+    assert_eq!(close_code(&mut first).await, CLOSE_LOGGED_OUT);
+    assert_eq!(close_code(&mut second).await, CLOSE_LOGGED_OUT);
+}
+
+#[tokio::test]
+async fn a_user_holds_a_few_sockets_at_most() {
+    let stack = Stack::start().await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let mut open = Vec::new();
+    for _ in 0..MAX_PER_USER {
+        open.push(connect(&stack, &me, 0).await);
+    }
+    assert_eq!(
+        try_connect(&stack, &ticket(&me).await, 0).await.err(),
+        Some(429)
+    );
+    let (_, other) = stack.customer("bob@example.com").await;
+    connect(&stack, &As::new(&stack.gateway, &other), 0).await;
+
+    // Closing one frees its place.
+    let mut closed = open.pop().expect("a socket");
+    closed.close(None).await.expect("close");
+    while closed.next().await.is_some() {}
+    wait_for("the place to be freed", || async {
+        let ticket = ticket(&me).await;
+        try_connect(&stack, &ticket, 0)
+            .await
+            .ok()
+            .map(|_| json!(null))
+    })
+    .await;
 }

@@ -6,6 +6,7 @@ mod authz;
 mod breakers;
 mod catalog;
 mod events;
+mod fanout;
 mod jwt;
 mod openapi;
 mod orders;

@@ -26,12 +26,16 @@ pub struct Stack {
     pub inventory: Api,
     pub config: GatewayConfig,
     pub temporal: temporalio_client::Client,
+    /// The gateway's state, for requests that only Lambda can deliver (WebSocket API
+    /// events), sent straight to its router.
+    pub state: Arc<AppState>,
     _worker: Option<InProcessWorker>,
 }
 
 /// How a test wants its gateway.
 pub struct Options {
     pub worker: bool,
+    pub websocket_endpoint: Option<String>,
     pub trusted_proxies: TrustedProxies,
     pub keys: JwtKeys,
     pub rate_limit: RateLimitConfig,
@@ -42,6 +46,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             worker: false,
+            websocket_endpoint: None,
             trusted_proxies: TrustedProxies::None,
             keys: JwtKeys::Secret(SecretSource::Value(TEST_JWT_SECRET.to_owned())),
             rate_limit: RateLimitConfig {
@@ -148,18 +153,21 @@ impl Stack {
             event_poll_interval: Duration::from_millis(100),
             temporal_ui_url: Some("http://localhost:8233".into()),
             temporal_namespace: "default".into(),
+            websocket_endpoint: options.websocket_endpoint,
         };
         let sagas = Sagas::with_client(temporal.clone(), task_queue);
         let state = AppState::new(config.clone(), dynamo.clone(), sagas, None)
             .await
             .expect("gateway state");
-        let gateway = testing::spawn(gateway::router(Arc::new(state))).await;
+        let state = Arc::new(state);
+        let gateway = testing::spawn(gateway::router(state.clone())).await;
         Self {
             gateway,
             customer,
             inventory,
             config,
             temporal,
+            state,
             _worker: worker,
         }
     }
@@ -201,14 +209,44 @@ impl Stack {
     }
 
     pub async fn login(&self, email: &str) -> Value {
-        self.gateway
+        self.login_with_cookie(email).await.0
+    }
+
+    /// Logs in: the body (the access token) and the refresh token from its cookie.
+    pub async fn login_with_cookie(&self, email: &str) -> (Value, String) {
+        let reply = self
+            .gateway
             .post(
                 "/v1/auth/login",
                 json!({"email": email, "password": "a long password"}),
             )
-            .await
-            .expect(200)
+            .await;
+        let cookie = refresh_cookie(&reply).expect("a refresh token cookie");
+        (reply.expect(200), cookie)
     }
+
+    /// POSTs to `path` (refresh, logout) with the refresh token cookie.
+    pub async fn with_refresh_cookie(&self, path: &str, refresh_token: &str) -> Reply {
+        let request = self
+            .gateway
+            .http
+            .post(format!("{}{path}", self.gateway.base_url))
+            .header("cookie", format!("refresh_token={refresh_token}"));
+        Api::reply(request).await
+    }
+}
+
+/// The refresh token a reply sets as a cookie, if it sets one with a value.
+pub fn refresh_cookie(reply: &Reply) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|cookie| cookie.strip_prefix("refresh_token="))
+        .and_then(|rest| rest.split(';').next())
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
 }
 
 /// The gateway binary as its own process, on the stack's services and tables, with
