@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/notifications"),
     ("post", "/v1/notifications/{id}/read"),
     ("get", "/v1/events"),
+    ("post", "/v1/events/ticket"),
     ("post", "/v1/admin/products"),
     ("patch", "/v1/admin/products/{sku}"),
     ("put", "/v1/admin/products/{sku}/stock"),
