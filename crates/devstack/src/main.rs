@@ -3,8 +3,13 @@
 //!
 //! `devstack seed`: registers the demo users and the demo catalog of
 //! `infra/seed.json` through the customer and inventory services at `$CUSTOMER_URL` and
-//! `$INVENTORY_URL` (on AWS, with `SERVICE_AUTH=aws_iam`, the requests are signed). Both
-//! commands are idempotent: running them again changes nothing.
+//! `$INVENTORY_URL`. Both commands are idempotent: running them again changes nothing.
+//! The demo data is for local runs only: its admin's password is published, so `seed`
+//! refuses to run against services that need signed calls (`SERVICE_AUTH=aws_iam`, AWS).
+//!
+//! `devstack create-admin EMAIL [NAME]`: registers an administrator through the customer
+//! service at `$CUSTOMER_URL` (signed on AWS) with a generated password, printed once;
+//! the service keeps only its hash. It never changes an existing account.
 //!
 //! `devstack seed-items FILE`: writes the same demo data as DynamoDB items (DynamoDB
 //! JSON, per table owner) for LocalStack's init hooks, which cannot call the services:
@@ -22,11 +27,17 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("create-tables") => create_tables().await,
         Some("seed") => seed().await,
+        Some("create-admin") => match (std::env::args().nth(2), std::env::args().nth(3)) {
+            (Some(email), name) => {
+                create_admin(&email, name.as_deref().unwrap_or("Administrator")).await
+            }
+            (None, _) => Err("usage: devstack create-admin EMAIL [NAME]".into()),
+        },
         Some("seed-items") => match std::env::args().nth(2) {
             Some(path) => seed_items(&path),
             None => Err("usage: devstack seed-items FILE".into()),
         },
-        _ => Err("usage: devstack create-tables | devstack seed | devstack seed-items FILE".into()),
+        _ => Err("usage: devstack create-tables | devstack seed | devstack create-admin EMAIL [NAME] | devstack seed-items FILE".into()),
     }
 }
 
@@ -46,6 +57,14 @@ async fn seed() -> Result<(), BoxError> {
     let inventory = config::base_url("INVENTORY_URL")?;
     let seed: Value = serde_json::from_str(SEED_JSON)?;
     let signer = service_kit::sigv4::RequestSigner::from_env().await?;
+    if signer.is_some() {
+        return Err(
+            "the demo users and catalog are for local runs only (their admin's password is \
+             published); on AWS, create the first admin with `devstack create-admin EMAIL` \
+             and add products as that admin"
+                .into(),
+        );
+    }
     let http = reqwest::Client::new();
     let sections = [
         ("users", format!("{customer}/customers"), "email"),
@@ -58,6 +77,45 @@ async fn seed() -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+/// A password of 256 random bits from the OS generator (through v4 UUIDs), URL-safe.
+fn generated_password() -> String {
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+async fn create_admin(email: &str, name: &str) -> Result<(), BoxError> {
+    let customer = config::base_url("CUSTOMER_URL")?;
+    let signer = service_kit::sigv4::RequestSigner::from_env().await?;
+    let password = generated_password();
+    let body =
+        serde_json::json!({"email": email, "password": password, "name": name, "role": "admin"});
+    let http = reqwest::Client::new();
+    let mut request = http
+        .post(format!("{customer}/customers"))
+        .json(&body)
+        .build()?;
+    if let Some(signer) = &signer {
+        signer.sign(&mut request).await?;
+    }
+    let response = http.execute(request).await?;
+    match response.status().as_u16() {
+        201 => {
+            println!(
+                "administrator {email} created. Its password, shown this once:\n\n  {password}\n"
+            );
+            Ok(())
+        }
+        409 => Err(format!("an account {email} exists already; nothing was changed").into()),
+        status => Err(format!(
+            "{customer}/customers answered {status}: {}",
+            response.text().await?
+        )
+        .into()),
+    }
 }
 
 fn seed_items(path: &str) -> Result<(), BoxError> {
