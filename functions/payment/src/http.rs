@@ -14,12 +14,13 @@ use service_kit::failure::FailureMode;
 use service_kit::validate::{parse_amount, parse_currency, parse_id};
 
 use crate::domain::{Charge, Ledger, Refund};
-use crate::operations::{self, ChargeRequest, Outcome, ProviderSettings};
+use crate::operations::{self, ChargeRequest, Outcome};
+use crate::provider::Provider;
 use crate::store::PaymentStore;
 
 pub struct PaymentState<S> {
     pub store: S,
-    pub slow_delay: std::time::Duration,
+    pub provider: Provider,
 }
 
 pub fn routes<S: PaymentStore>(state: Arc<PaymentState<S>>) -> Router {
@@ -46,7 +47,8 @@ struct ChargeBody {
 }
 
 /// 201 with an approved charge, 200 with the same charge when repeated, 402 when
-/// declined (every time), 503 when the provider failed transiently (nothing charged).
+/// declined (every time), 409 when it differs from the order's charge or the order was
+/// refunded (voided) first, 503 when the provider failed transiently (nothing charged).
 async fn charge<S: PaymentStore>(
     State(state): State<Arc<PaymentState<S>>>,
     Extension(mode): Extension<FailureMode>,
@@ -59,21 +61,19 @@ async fn charge<S: PaymentStore>(
         currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
         method: body.method.parse().map_err(Problem::invalid)?,
     };
-    let provider = ProviderSettings {
-        declining: mode == FailureMode::Decline,
-        slow_delay: state.slow_delay,
-    };
-    let (charge, outcome) = operations::charge(&state.store, request, provider).await?;
+    let provider = state.provider.declining(mode == FailureMode::Decline);
+    let (charge, outcome) = operations::charge(&state.store, &provider, request).await?;
     Ok((status(outcome), Json(charge)))
 }
 
-/// 201 with the refund of whatever was captured, 200 with the same refund when repeated.
+/// 201 with the refund of whatever was captured, 200 with the same refund when
+/// repeated. A charge still PENDING is settled with the provider first, or voided.
 async fn refund<S: PaymentStore>(
     State(state): State<Arc<PaymentState<S>>>,
     Path(order_id): Path<String>,
 ) -> Result<(StatusCode, Json<Refund>), Problem> {
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
-    let (refund, outcome) = operations::refund(&state.store, &order_id).await?;
+    let (refund, outcome) = operations::refund(&state.store, &state.provider, &order_id).await?;
     Ok((status(outcome), Json(refund)))
 }
 

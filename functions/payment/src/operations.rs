@@ -1,15 +1,19 @@
-//! The payment operations, over any [`PaymentStore`].
-
-use std::time::Duration;
+//! The payment operations, over any [`PaymentStore`] and the [`Provider`].
+//!
+//! The ledger records a charge as PENDING before the provider is asked, and settles it
+//! only from the provider's outcome for the order's key. A refund that meets a charge
+//! that is not settled (its provider call in flight, or its caller dead) asks the
+//! provider to void the key: the provider either had decided the charge, and the
+//! ledger settles and refunds it, or will refuse it from now on, and the order closes
+//! with a zero refund. Either way nothing is lost or taken twice.
 
 use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
 
-use crate::domain::{
-    Charge, ChargeStatus, Ledger, PaymentMethod, ProviderAnswer, Refund, provider_answer,
-};
-use crate::store::{ChargeOutcome, PaymentStore, RefundOutcome};
+use crate::domain::{self, Charge, ChargeStatus, Ledger, PaymentMethod, Refund};
+use crate::provider::{Provider, ProviderError};
+use crate::store::{BeginOutcome, PaymentStore, RefundOutcome, SettleOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
@@ -81,99 +85,153 @@ pub struct ChargeRequest {
     pub method: PaymentMethod,
 }
 
-/// How the simulated provider is set up for this request.
-#[derive(Debug, Clone, Copy)]
-pub struct ProviderSettings {
-    /// The payment service's `decline` failure mode is on.
-    pub declining: bool,
-    /// How long `card_slow` takes.
-    pub slow_delay: Duration,
-}
-
-/// Charges the order once. Repeating the charge returns the recorded outcome, approved
-/// or declined, without asking the provider again.
+/// Charges the order once. Repeating the charge returns the settled outcome, approved
+/// or declined; a charge left PENDING (by a caller that died, or one still in flight)
+/// is settled from the provider's outcome for the order, which charges at most once.
 pub async fn charge<S: PaymentStore>(
     store: &S,
+    provider: &Provider,
     request: ChargeRequest,
-    provider: ProviderSettings,
 ) -> Result<(Charge, Outcome), PaymentError> {
-    // Fast path for retries; the conditional write below is what guarantees one charge.
-    if let (charge, refund) = store.payments(&request.order_id).await?
-        && (charge.is_some() || refund.is_some())
-    {
-        return settled(&request, charge, refund);
-    }
-    let attempt = match request.method {
-        PaymentMethod::Transient(_) => store.count_attempt(&request.order_id).await?,
-        _ => 1,
-    };
-    let (status, decline_reason) = match provider_answer(
-        request.method,
-        attempt,
-        provider.declining,
-        provider.slow_delay,
-    ) {
-        ProviderAnswer::Approved => (ChargeStatus::Approved, None),
-        ProviderAnswer::ApprovedAfter(delay) => {
-            tokio::time::sleep(delay).await;
-            (ChargeStatus::Approved, None)
+    let order_id = &request.order_id;
+    let now = service_kit::clock::now();
+    // Reading first answers retries of settled charges without a write; the
+    // conditional writes below are what guarantee one charge.
+    let pending = match store.payments(order_id).await? {
+        (None, None) => {
+            let pending = Charge::pending(
+                order_id,
+                request.amount,
+                &request.currency,
+                request.method,
+                &now,
+            );
+            match store.begin_charge(&pending).await? {
+                BeginOutcome::Recorded(charge) => charge,
+                BeginOutcome::Exists(charge) if !charge.is_settled() => charge,
+                BeginOutcome::Exists(charge) => {
+                    return answer(&request, Some(charge), None, Outcome::Existing);
+                }
+                BeginOutcome::Voided(refund) => {
+                    return answer(&request, None, Some(refund), Outcome::Existing);
+                }
+            }
         }
-        ProviderAnswer::Declined(reason) => (ChargeStatus::Declined, Some(reason)),
-        ProviderAnswer::Unavailable => return Err(PaymentError::ProviderUnavailable),
+        (Some(charge), None) if !charge.is_settled() => charge,
+        (charge, refund) => return answer(&request, charge, refund, Outcome::Existing),
     };
-    let charge = Charge {
-        order_id: request.order_id.clone(),
-        amount: request.amount,
-        currency: request.currency.clone(),
-        method: request.method,
-        status,
-        decline_reason,
-        created_at: service_kit::clock::now(),
+    // The provider is only ever asked for the details the ledger recorded first.
+    if !same_details(&pending, &request) {
+        return Err(PaymentError::Mismatch(order_id.clone()));
+    }
+    let outcome = match provider
+        .charge(order_id, request.amount, &request.currency, request.method)
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(ProviderError::Unavailable) => {
+            store.withdraw_charge(order_id).await?;
+            return Err(PaymentError::ProviderUnavailable);
+        }
+        // The provider may have charged: the PENDING charge stays for the next
+        // attempt, or a refund, to settle from the provider's memory.
+        Err(ProviderError::Unknown(error)) => return Err(error.into()),
     };
-    match store.record_charge(&charge).await? {
-        ChargeOutcome::Recorded(charge) => approved(charge, Outcome::Created),
-        ChargeOutcome::Exists(existing) => settled(&request, Some(existing), None),
-        ChargeOutcome::Voided(refund) => settled(&request, None, Some(refund)),
+    let Some(settled) = domain::settle(order_id, Some(&pending), &outcome, &now) else {
+        return Err(PaymentError::Voided(order_id.clone()));
+    };
+    match store.settle_charge(&settled).await? {
+        SettleOutcome::Settled(charge) => answer(&request, Some(charge), None, Outcome::Created),
+        SettleOutcome::Closed(charge, refund) => {
+            answer(&request, charge, refund, Outcome::Existing)
+        }
     }
 }
 
-/// The answer for an order whose payment was already settled one way or another.
-fn settled(
+fn same_details(charge: &Charge, request: &ChargeRequest) -> bool {
+    charge.amount == request.amount && charge.currency == request.currency
+}
+
+/// The answer to `request` for an order whose payment is settled one way or another.
+fn answer(
     request: &ChargeRequest,
     charge: Option<Charge>,
     refund: Option<Refund>,
+    outcome: Outcome,
 ) -> Result<(Charge, Outcome), PaymentError> {
+    let voided = || PaymentError::Voided(request.order_id.clone());
     match charge {
-        Some(existing)
-            if existing.amount == request.amount && existing.currency == request.currency =>
-        {
-            approved(existing, Outcome::Existing)
+        Some(charge) if charge.status == ChargeStatus::Voided => Err(voided()),
+        Some(charge) if !same_details(&charge, request) => {
+            Err(PaymentError::Mismatch(request.order_id.clone()))
         }
-        Some(_) => Err(PaymentError::Mismatch(request.order_id.clone())),
-        None if refund.is_some() => Err(PaymentError::Voided(request.order_id.clone())),
+        Some(charge) => match charge.status {
+            ChargeStatus::Approved => Ok((charge, outcome)),
+            ChargeStatus::Declined => Err(PaymentError::Declined(Box::new(charge))),
+            // Not reachable: a charge is only answered from once it is settled (or
+            // refunded, which settles it first). Should it happen, a retry will see.
+            ChargeStatus::Pending | ChargeStatus::Voided => Err(PaymentError::Store(
+                StoreError::Unavailable("the charge is not settled yet".into()),
+            )),
+        },
+        None if refund.is_some() => Err(voided()),
         None => Err(PaymentError::Store(StoreError::Failed(
             "settled payment without charge or refund".into(),
         ))),
     }
 }
 
-fn approved(charge: Charge, outcome: Outcome) -> Result<(Charge, Outcome), PaymentError> {
-    match charge.status {
-        ChargeStatus::Approved => Ok((charge, outcome)),
-        ChargeStatus::Declined => Err(PaymentError::Declined(Box::new(charge))),
-    }
-}
+/// A refund re-reads and retries when the charge moves between its read and its
+/// write: a charge begins or settles at most once after a void (the provider refuses
+/// the rest), so two attempts suffice and four is generous.
+const REFUND_ATTEMPTS: usize = 4;
 
 /// Refunds the order's whole captured amount, once. Safe for an order that was never
-/// charged: that refund is zero and closes the order to charges.
+/// charged, or whose charge is PENDING: the provider voids the key unless it already
+/// decided the charge, so the refund is zero and the order closed to charges, or the
+/// charge is settled and refunded in full.
 pub async fn refund<S: PaymentStore>(
     store: &S,
+    provider: &Provider,
     order_id: &str,
 ) -> Result<(Refund, Outcome), PaymentError> {
-    match store.refund(order_id, &service_kit::clock::now()).await? {
-        RefundOutcome::Refunded(refund) => Ok((refund, Outcome::Created)),
-        RefundOutcome::Exists(refund) => Ok((refund, Outcome::Existing)),
+    let now = service_kit::clock::now();
+    for _ in 0..REFUND_ATTEMPTS {
+        let (charge, refund) = store.payments(order_id).await?;
+        if let Some(refund) = refund {
+            return Ok((refund, Outcome::Existing));
+        }
+        let charge = match charge {
+            Some(charge) if charge.is_settled() => Some(charge),
+            // No charge, or a PENDING one: only the provider knows whether it charged
+            // (a charge withdrawn after a turned-away call may still have a concurrent
+            // attempt at the provider), and after the void it never will.
+            unsettled => {
+                let outcome = provider.void(order_id).await?;
+                match domain::settle(order_id, unsettled.as_ref(), &outcome, &now) {
+                    None => None,
+                    Some(settled) => match store.settle_charge(&settled).await? {
+                        SettleOutcome::Settled(charge) => Some(charge),
+                        // Settled or refunded meanwhile: read again.
+                        SettleOutcome::Closed(..) => continue,
+                    },
+                }
+            }
+        };
+        let refund = Refund {
+            order_id: order_id.to_owned(),
+            amount: charge.as_ref().map_or(0, Charge::captured),
+            created_at: now.clone(),
+        };
+        match store.refund(&refund, charge.as_ref()).await? {
+            RefundOutcome::Refunded(refund) => return Ok((refund, Outcome::Created)),
+            // A charge began or settled, or a refund landed, meanwhile: read again.
+            RefundOutcome::Changed => continue,
+        }
     }
+    Err(PaymentError::Store(StoreError::Unavailable(format!(
+        "payments of order {order_id} kept changing under a refund"
+    ))))
 }
 
 pub async fn ledger<S: PaymentStore>(store: &S, order_id: &str) -> Result<Ledger, PaymentError> {

@@ -1,43 +1,59 @@
-//! Where payments live. Each order has at most three items under `PAYMENT#<order id>`:
-//! - `CHARGE`: its one charge (approved or declined);
-//! - `REFUND`: its one refund;
-//! - `ATTEMPTS`: how often the provider was asked to charge it (for transient cards).
+//! Where the ledger lives. Each order has at most two items under `PAYMENT#<order id>`:
+//! - `CHARGE`: its one charge, written PENDING before the provider is asked, then
+//!   settled once (APPROVED, DECLINED or VOIDED) from the provider's outcome;
+//! - `REFUND`: its one refund.
 //!
-//! A charge is written only while there is no refund, and a refund only against the
-//! charge it read, each in one transaction, so an order is charged at most once,
-//! refunded at most once, and never refunded more than was charged, whatever the
-//! interleaving of retries.
+//! (The simulated provider keeps its own items in the same table, see
+//! [`crate::provider`].)
+//!
+//! Every write is conditional, so whatever the interleaving of retries:
+//! - a charge begins only while there is no charge and no refund;
+//! - a settled charge never changes; only a PENDING one (or a missing one) is settled,
+//!   and only while there is no refund;
+//! - a refund is written only against the settled charge it read (or against no
+//!   charge), so there is never a refund beside a PENDING charge, and an order is
+//!   refunded at most once and never more than it was charged.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
-use service_kit::dynamo::{self, StoreError, is_condition_failure, n, s};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
 
-use crate::domain::{Charge, Refund};
+use crate::domain::{Charge, ChargeStatus, Refund};
 
 const CHARGE: &str = "CHARGE";
 const REFUND: &str = "REFUND";
-const ATTEMPTS: &str = "ATTEMPTS";
 
 fn payment_pk(order_id: &str) -> String {
     format!("PAYMENT#{order_id}")
 }
 
 #[derive(Debug)]
-pub enum ChargeOutcome {
+pub enum BeginOutcome {
+    /// The PENDING charge was written.
     Recorded(Charge),
-    /// The order already has a charge; nothing was written.
+    /// The order already has a charge, pending or settled; nothing was written.
     Exists(Charge),
-    /// The order was refunded (voided) before any charge; nothing was written.
+    /// The order was refunded before any charge; nothing was written.
     Voided(Refund),
+}
+
+#[derive(Debug)]
+pub enum SettleOutcome {
+    Settled(Charge),
+    /// The charge was settled already, or the order refunded: nothing was written.
+    /// The order's charge and refund as they are now.
+    Closed(Option<Charge>, Option<Refund>),
 }
 
 #[derive(Debug)]
 pub enum RefundOutcome {
     Refunded(Refund),
-    /// The order was already refunded; nothing was written.
-    Exists(Refund),
+    /// The charge is no longer the one the refund was computed from, or the order was
+    /// refunded meanwhile: nothing was written.
+    Changed,
 }
 
 pub trait PaymentStore: Send + Sync + 'static {
@@ -47,31 +63,85 @@ pub trait PaymentStore: Send + Sync + 'static {
         order_id: &str,
     ) -> impl Future<Output = Result<(Option<Charge>, Option<Refund>), StoreError>> + Send;
 
-    /// Counts one more attempt at charging the order and returns the count.
-    fn count_attempt(&self, order_id: &str)
-    -> impl Future<Output = Result<u32, StoreError>> + Send;
-
-    fn record_charge(
+    /// Writes `pending` as the order's charge unless it has a charge or a refund.
+    fn begin_charge(
         &self,
-        charge: &Charge,
-    ) -> impl Future<Output = Result<ChargeOutcome, StoreError>> + Send;
+        pending: &Charge,
+    ) -> impl Future<Output = Result<BeginOutcome, StoreError>> + Send;
 
-    /// Refunds whatever the order's charge captured (zero if it has none).
-    fn refund(
+    /// Writes `settled` as the order's charge if its charge is PENDING or missing, and
+    /// the order has no refund.
+    fn settle_charge(
+        &self,
+        settled: &Charge,
+    ) -> impl Future<Output = Result<SettleOutcome, StoreError>> + Send;
+
+    /// Removes the order's charge if it is still PENDING: for a provider call that
+    /// was turned away, so the ledger shows nothing charged, as the provider says.
+    fn withdraw_charge(
         &self,
         order_id: &str,
-        now: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes `refund` if the order has no refund and its charge is still `charge`:
+    /// the same settled charge, or none.
+    fn refund(
+        &self,
+        refund: &Refund,
+        charge: Option<&Charge>,
     ) -> impl Future<Output = Result<RefundOutcome, StoreError>> + Send;
 }
+
+/// A charge that finds another attempt's PENDING charge, gone by the time it reads
+/// it (withdrawn after the provider turned that attempt away), writes again; it takes
+/// a run of such turned-away attempts to need more than two tries.
+const BEGIN_ATTEMPTS: usize = 4;
 
 pub struct DynamoPaymentStore {
     client: Client,
     table: String,
 }
 
-/// A refund re-reads and retries when a charge lands between its read and its write;
-/// a charge lands at most once, so two attempts suffice and four is generous.
-const REFUND_ATTEMPTS: usize = 4;
+/// A condition on one item, with its placeholders.
+struct Condition {
+    expression: &'static str,
+    status: Option<ChargeStatus>,
+}
+
+impl Condition {
+    const ABSENT: Self = Self {
+        expression: "attribute_not_exists(pk)",
+        status: None,
+    };
+
+    /// The charge has `status`.
+    fn status(status: ChargeStatus) -> Self {
+        Self {
+            expression: "#status = :status",
+            status: Some(status),
+        }
+    }
+
+    /// The charge is PENDING or missing: not settled.
+    fn unsettled() -> Self {
+        Self {
+            expression: "attribute_not_exists(pk) OR #status = :status",
+            status: Some(ChargeStatus::Pending),
+        }
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        // `status` is a DynamoDB reserved word.
+        self.status
+            .map(|_| [("#status".to_owned(), "status".to_owned())].into())
+    }
+
+    fn values(&self) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        self.status
+            .map(|status| Ok([(":status".to_owned(), dynamo::to_value(&status)?)].into()))
+            .transpose()
+    }
+}
 
 impl DynamoPaymentStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -81,29 +151,55 @@ impl DynamoPaymentStore {
         }
     }
 
-    fn condition_check(
+    fn check(
         &self,
         order_id: &str,
         sk: &str,
-        condition: &str,
+        condition: Condition,
     ) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(payment_pk(order_id), sk)))
-            .condition_expression(condition)
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values()?)
             .build()
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    fn put_new(&self, item: dynamo::Item) -> Result<TransactWriteItem, StoreError> {
+    fn put(
+        &self,
+        item: dynamo::Item,
+        condition: Condition,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values()?)
             .build()
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs the transaction; `Ok(false)` when one of its conditions did not hold.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        let result = dynamo::retry_transaction_conflicts(|| {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+        })
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => match dynamo::cancellation_reasons(&error) {
+                Some(reasons) if reasons.iter().any(is_condition_failure) => Ok(false),
+                _ => Err(error.into()),
+            },
+        }
     }
 }
 
@@ -137,98 +233,94 @@ impl PaymentStore for DynamoPaymentStore {
         Ok((charge, refund))
     }
 
-    async fn count_attempt(&self, order_id: &str) -> Result<u32, StoreError> {
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(payment_pk(order_id), ATTEMPTS)))
-            .update_expression("ADD attempts :one")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await?;
-        output
-            .attributes
-            .as_ref()
-            .and_then(|item| item.get("attempts"))
-            .and_then(|attempts| attempts.as_n().ok())
-            .and_then(|attempts| attempts.parse().ok())
-            .ok_or_else(|| StoreError::Corrupt("attempt counter is not a number".into()))
-    }
-
-    async fn record_charge(&self, charge: &Charge) -> Result<ChargeOutcome, StoreError> {
-        let order_id = &charge.order_id;
+    async fn begin_charge(&self, pending: &Charge) -> Result<BeginOutcome, StoreError> {
+        let order_id = &pending.order_id;
         let items = vec![
-            self.put_new(dynamo::to_item(charge, payment_pk(order_id), CHARGE)?)?,
-            self.condition_check(order_id, REFUND, "attribute_not_exists(pk)")?,
+            self.put(
+                dynamo::to_item(pending, payment_pk(order_id), CHARGE)?,
+                Condition::ABSENT,
+            )?,
+            self.check(order_id, REFUND, Condition::ABSENT)?,
         ];
-        let result = dynamo::retry_transaction_conflicts(|| {
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-        })
-        .await;
-        let error = match result {
-            Ok(_) => return Ok(ChargeOutcome::Recorded(charge.clone())),
-            Err(error) => error,
-        };
-        let reasons = dynamo::cancellation_reasons(&error);
-        let (existing_charge, existing_refund) = match reasons {
-            Some([charged, refunded])
-                if is_condition_failure(charged) || is_condition_failure(refunded) =>
-            {
-                self.payments(order_id).await?
+        for _ in 0..BEGIN_ATTEMPTS {
+            if self.transact(items.clone()).await? {
+                return Ok(BeginOutcome::Recorded(pending.clone()));
             }
-            _ => return Err(error.into()),
-        };
-        match (existing_charge, existing_refund) {
-            (Some(existing), _) => Ok(ChargeOutcome::Exists(existing)),
-            (None, Some(refund)) => Ok(ChargeOutcome::Voided(refund)),
-            (None, None) => Err(StoreError::Failed("payment items vanished".into())),
-        }
-    }
-
-    async fn refund(&self, order_id: &str, now: &str) -> Result<RefundOutcome, StoreError> {
-        for _ in 0..REFUND_ATTEMPTS {
-            let (charge, refund) = self.payments(order_id).await?;
-            if let Some(refund) = refund {
-                return Ok(RefundOutcome::Exists(refund));
-            }
-            let refund = Refund {
-                order_id: order_id.to_owned(),
-                amount: charge.as_ref().map_or(0, Charge::captured),
-                created_at: now.to_owned(),
-            };
-            // A charge never changes once written, so "the charge I read is still the
-            // charge" is just "it exists" (or "there is still none").
-            let charge_unchanged = match charge {
-                Some(_) => "attribute_exists(pk)",
-                None => "attribute_not_exists(pk)",
-            };
-            let items = vec![
-                self.put_new(dynamo::to_item(&refund, payment_pk(order_id), REFUND)?)?,
-                self.condition_check(order_id, CHARGE, charge_unchanged)?,
-            ];
-            let result = dynamo::retry_transaction_conflicts(|| {
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(items.clone()))
-                    .send()
-            })
-            .await;
-            match result {
-                Ok(_) => return Ok(RefundOutcome::Refunded(refund)),
-                Err(error) => match dynamo::cancellation_reasons(&error) {
-                    // A refund or a charge landed meanwhile: read again.
-                    Some(reasons) if reasons.iter().any(is_condition_failure) => continue,
-                    _ => return Err(error.into()),
-                },
+            match self.payments(order_id).await? {
+                (Some(existing), _) => return Ok(BeginOutcome::Exists(existing)),
+                (None, Some(refund)) => return Ok(BeginOutcome::Voided(refund)),
+                // Another attempt's charge was there, and withdrawn since: try again.
+                (None, None) => continue,
             }
         }
         Err(StoreError::Unavailable(format!(
-            "payments of order {order_id} kept changing under a refund"
+            "the pending charge of order {order_id} kept coming and going"
         )))
+    }
+
+    async fn settle_charge(&self, settled: &Charge) -> Result<SettleOutcome, StoreError> {
+        let order_id = &settled.order_id;
+        let items = vec![
+            self.put(
+                dynamo::to_item(settled, payment_pk(order_id), CHARGE)?,
+                Condition::unsettled(),
+            )?,
+            self.check(order_id, REFUND, Condition::ABSENT)?,
+        ];
+        if self.transact(items).await? {
+            return Ok(SettleOutcome::Settled(settled.clone()));
+        }
+        let (charge, refund) = self.payments(order_id).await?;
+        Ok(SettleOutcome::Closed(charge, refund))
+    }
+
+    async fn withdraw_charge(&self, order_id: &str) -> Result<(), StoreError> {
+        let pending = Condition::status(ChargeStatus::Pending);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(payment_pk(order_id), CHARGE)))
+            .condition_expression(pending.expression)
+            .set_expression_attribute_names(pending.names())
+            .set_expression_attribute_values(pending.values()?)
+            .send()
+            .await;
+        match result {
+            // Settled meanwhile by a concurrent attempt, or withdrawn already: either
+            // way it is not ours to remove.
+            Err(error) if dynamo::failed_condition(&error) => Ok(()),
+            other => other.map(drop).map_err(StoreError::from),
+        }
+    }
+
+    async fn refund(
+        &self,
+        refund: &Refund,
+        charge: Option<&Charge>,
+    ) -> Result<RefundOutcome, StoreError> {
+        let order_id = &refund.order_id;
+        // A settled charge never changes, so "the charge I read is still the charge"
+        // is "it still has the status I read" (or "there is still none").
+        let charge_unchanged = match charge {
+            Some(charge) if charge.is_settled() => Condition::status(charge.status),
+            Some(_) => {
+                return Err(StoreError::Failed(format!(
+                    "refund of order {order_id} against a pending charge"
+                )));
+            }
+            None => Condition::ABSENT,
+        };
+        let items = vec![
+            self.put(
+                dynamo::to_item(refund, payment_pk(order_id), REFUND)?,
+                Condition::ABSENT,
+            )?,
+            self.check(order_id, CHARGE, charge_unchanged)?,
+        ];
+        Ok(match self.transact(items).await? {
+            true => RefundOutcome::Refunded(refund.clone()),
+            false => RefundOutcome::Changed,
+        })
     }
 }
