@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config'
 import { fileURLToPath } from 'node:url'
 import vue from '@vitejs/plugin-vue'
+import { devSecurityHeaders, securityHeaders } from './security-headers'
 
 // The gateway the dev and preview servers proxy to: same origin for the browser, so
 // no CORS is needed locally, and the WebSocket goes through the same proxy.
@@ -10,7 +11,20 @@ const proxy = { '/v1': { target: gateway, changeOrigin: true, ws: true } }
 export default defineConfig({
   plugins: [vue()],
   resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
-  server: { port: 5173, strictPort: true, proxy },
-  preview: { host: '127.0.0.1', port: Number(process.env.UI_PORT ?? 5173), strictPort: true, proxy },
+  server: {
+    port: 5173,
+    strictPort: true,
+    proxy,
+    headers: devSecurityHeaders,
+    // The unit tests also read nginx's configuration, to compare its headers.
+    fs: process.env.VITEST ? { allow: ['.', '../infra/docker'] } : undefined,
+  },
+  preview: {
+    host: '127.0.0.1',
+    port: Number(process.env.UI_PORT ?? 5173),
+    strictPort: true,
+    proxy,
+    headers: securityHeaders,
+  },
   test: { environment: 'jsdom', include: ['src/**/*.spec.ts'] },
 })

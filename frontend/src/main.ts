@@ -3,4 +3,7 @@ import { createApp } from 'vue'
 import App from './App.vue'
 import { router } from './router'
 
-createApp(App).use(createPinia()).use(router).mount('#app')
+const app = createApp(App).use(createPinia()).use(router)
+// Mounted once the first route is decided, which waits for the session to be restored
+// (see the router's guard): no flash of a signed-out header on a reload.
+router.isReady().finally(() => app.mount('#app'))

@@ -1,6 +1,8 @@
 // The typed API client. Types come from `schema.d.ts`, generated from the gateway's
 // OpenAPI document (`npm run gen:api`); nothing here is written by hand but the
 // plumbing: base URL, bearer token, one refresh-and-retry on 401, problem errors.
+// The access token is held in memory by the auth store; the refresh token is an
+// HttpOnly cookie scoped to /v1/auth that no script here ever sees.
 import createClient from 'openapi-fetch'
 import type { components, paths } from './schema'
 
@@ -10,7 +12,8 @@ export type Order = Schemas['Order']
 export type OrderDetail = Schemas['OrderDetail']
 export type Notification = Schemas['Notification']
 export type Customer = Schemas['Customer']
-export type TokenPair = Schemas['TokenPair']
+export type AccessToken = Schemas['AccessToken']
+export type EventTicket = Schemas['EventTicket']
 export type SagaStatus = Schemas['SagaStatus']
 export type StepRecord = Schemas['StepRecord']
 export type Breaker = Schemas['Breaker']
@@ -50,8 +53,15 @@ export function useTokens(source: TokenSource) {
   tokens = source
 }
 
+/** Calls under /v1/auth/ work with a password or the cookie: no bearer, and no
+ * refresh on 401 (a wrong password is no expired token). */
+function isAuthCall(request: Request): boolean {
+  return new URL(request.url).pathname.includes('/v1/auth/')
+}
+
 /** fetch with the bearer token; a 401 triggers one refresh and one retry. */
 async function authedFetch(request: Request): Promise<Response> {
+  if (isAuthCall(request)) return fetch(request)
   const retry = request.clone()
   const send = (req: Request) => {
     const token = tokens.accessToken()
@@ -64,6 +74,15 @@ async function authedFetch(request: Request): Promise<Response> {
 }
 
 export const api = createClient<paths>({ baseUrl: apiBase, fetch: authedFetch })
+
+/**
+ * POSTs, with no body and no bearer, to an endpoint that reads the refresh token from
+ * its HttpOnly cookie, which the browser adds by itself: the UI and the API share one
+ * origin, and the cookie is `SameSite=Strict` and scoped to `/v1/auth`.
+ */
+export function postWithRefreshCookie(path: '/v1/auth/refresh' | '/v1/auth/logout'): Promise<Response> {
+  return fetch(`${apiBase}${path}`, { method: 'POST', credentials: 'same-origin' })
+}
 
 /** The data of a call, or its problem thrown as an ApiError. */
 export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {

@@ -22,6 +22,9 @@ export const router = createRouter({
 
 router.beforeEach(async (to) => {
   const auth = useAuthStore()
+  // The first navigation waits for the session to be restored from the refresh cookie,
+  // so that a reload of a signed-in page stays on it.
+  await auth.restore()
   if (to.meta.signedIn && !auth.signedIn) return { path: '/login', query: { next: to.fullPath } }
   if (to.meta.admin) {
     if (!auth.user) await auth.loadProfile().catch(() => undefined)

@@ -1,33 +1,50 @@
-// Who is signed in: tokens (kept in localStorage so a reload stays signed in), the
-// profile, and the one refresh in flight at a time.
+// Who is signed in. The access token lives in memory only (this store), never in
+// localStorage or sessionStorage; the refresh token is an HttpOnly cookie
+// (`Path=/v1/auth; SameSite=Strict`) that no script can read, sent by the browser to
+// `/v1/auth/refresh` and `/v1/auth/logout` only. A reload therefore starts signed out,
+// and `restore()` asks for a new access token with that cookie before the first route
+// is decided.
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import { api, unwrap, useTokens, type Customer, type TokenPair } from '@/api/client'
+import { api, postWithRefreshCookie, unwrap, useTokens, type AccessToken, type Customer } from '@/api/client'
 
-const ACCESS = 'saga.access_token'
-const REFRESH = 'saga.refresh_token'
+/** Where an older version kept the tokens: removed at start. */
+export const LEGACY_KEYS = ['saga.access_token', 'saga.refresh_token'] as const
+
+/** Across tabs, one refresh (or logout) at a time: they share the cookie, and a
+ * refresh token works once (presenting a used one revokes the whole login). */
+const REFRESH_LOCK = 'saga.refresh'
+
+function forgetLegacyTokens() {
+  for (const storage of [globalThis.localStorage, globalThis.sessionStorage]) {
+    for (const key of LEGACY_KEYS) storage?.removeItem(key)
+  }
+}
+
+/** Runs `task` holding the cross-tab refresh lock, where the browser has Web Locks. */
+function exclusively<T>(task: () => Promise<T>): Promise<T> {
+  const locks = globalThis.navigator?.locks
+  return locks ? (locks.request(REFRESH_LOCK, task) as Promise<T>) : task()
+}
 
 export const useAuthStore = defineStore('auth', () => {
-  const accessToken = ref<string | null>(localStorage.getItem(ACCESS))
-  const refreshToken = ref<string | null>(localStorage.getItem(REFRESH))
+  forgetLegacyTokens()
+  const accessToken = ref<string | null>(null)
   const user = ref<Customer | null>(null)
   const signedIn = computed(() => accessToken.value !== null)
   const isAdmin = computed(() => user.value?.role === 'admin')
   let refreshing: Promise<boolean> | null = null
+  let restoring: Promise<void> | null = null
+  /** Bumped by every sign-in and sign-out: a refresh that was under way then is stale. */
+  let epoch = 0
 
-  function keep(pair: TokenPair | null) {
-    accessToken.value = pair?.access_token ?? null
-    refreshToken.value = pair?.refresh_token ?? null
-    for (const [key, value] of [
-      [ACCESS, accessToken.value],
-      [REFRESH, refreshToken.value],
-    ] as const) {
-      if (value) localStorage.setItem(key, value)
-      else localStorage.removeItem(key)
-    }
+  function keep(token: AccessToken | null) {
+    accessToken.value = token?.access_token ?? null
+    if (!token) user.value = null
   }
 
   async function login(email: string, password: string) {
+    epoch++
     keep(await unwrap(api.POST('/v1/auth/login', { body: { email, password } })))
     await loadProfile()
   }
@@ -41,35 +58,64 @@ export const useAuthStore = defineStore('auth', () => {
     user.value = await unwrap(api.GET('/v1/me'))
   }
 
-  /** Single-flight: concurrent 401s share one refresh (a refresh token works once). */
+  /**
+   * A new access token from the refresh cookie (no body). Single-flight: concurrent
+   * 401s share one refresh, since a refresh token works once. False, and signed out,
+   * when the cookie is missing or no longer valid; false, still signed in, when the
+   * gateway cannot answer now (the next 401 tries again).
+   */
   function refresh(): Promise<boolean> {
     if (!refreshing) {
-      refreshing = (async () => {
-        const token = refreshToken.value
-        if (!token) return false
-        const { data, response } = await api.POST('/v1/auth/refresh', { body: { refresh_token: token } })
-        if (!response.ok || !data) {
-          keep(null)
-          user.value = null
+      const started = epoch
+      refreshing = exclusively(async () => {
+        try {
+          const response = await postWithRefreshCookie('/v1/auth/refresh')
+          if (started !== epoch) return signedIn.value
+          if (response.ok) {
+            keep((await response.json()) as AccessToken)
+            return true
+          }
+          // 401: no cookie, or one unknown, expired, revoked or used.
+          if (response.status === 401) keep(null)
+          return false
+        } catch {
           return false
         }
-        keep(data)
-        return true
-      })().finally(() => {
+      }).finally(() => {
         refreshing = null
       })
     }
     return refreshing
   }
 
-  async function logout() {
-    const token = refreshToken.value
+  /** On app start: signed in again if the refresh cookie is still good. Once. */
+  function restore(): Promise<void> {
+    restoring ??= refresh().then(() => undefined)
+    return restoring
+  }
+
+  /** Signs out here only: the gateway said so (e.g. this login was logged out). */
+  function forget() {
+    epoch++
     keep(null)
-    user.value = null
-    if (token) await api.POST('/v1/auth/logout', { body: { refresh_token: token } })
+  }
+
+  /** Revokes the login (the cookie tells the gateway which) and forgets the token. */
+  async function logout() {
+    epoch++
+    keep(null)
+    // After any refresh under way (here or in another tab), so that the cookie sent is
+    // the latest one.
+    await exclusively(async () => {
+      try {
+        await postWithRefreshCookie('/v1/auth/logout')
+      } catch {
+        // Unreachable gateway: signed out here all the same.
+      }
+    })
   }
 
   useTokens({ accessToken: () => accessToken.value, refresh })
 
-  return { accessToken, user, signedIn, isAdmin, login, register, loadProfile, refresh, logout }
+  return { accessToken, user, signedIn, isAdmin, login, register, loadProfile, refresh, restore, forget, logout }
 })
