@@ -127,9 +127,14 @@ impl Tokens {
             JwtKeys::Secret(SecretSource::SecretsManager { arn }) => {
                 KeySource::Secret(Secret::secrets_manager("JWT_SECRET", arn).await)
             }
-            JwtKeys::Jwks { url, algorithms } => KeySource::Jwks(JwksCache {
+            JwtKeys::Jwks {
+                url,
+                algorithms,
+                cognito_client_id,
+            } => KeySource::Jwks(JwksCache {
                 url: url.clone(),
                 algorithms: algorithms.clone(),
+                cognito_client_id: cognito_client_id.clone(),
                 http,
                 keys: RwLock::new(None),
             }),
@@ -205,29 +210,61 @@ impl Tokens {
                 (cache.key(kid).await?, cache.algorithms.clone())
             }
         };
+        let cognito_client = match &self.keys {
+            KeySource::Jwks(cache) => cache.cognito_client_id.as_deref(),
+            KeySource::Secret(_) => None,
+        };
         let mut validation = Validation::new(algorithms[0]);
         validation.algorithms = algorithms;
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        if cognito_client.is_some() {
+            // Cognito's access tokens have no `aud`: checked below, with `client_id`.
+            validation.validate_aud = false;
+            validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        } else {
+            validation.set_audience(&[&self.config.audience]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        }
         let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let claims = data.claims;
+        if let Some(client_id) = cognito_client {
+            check_cognito_client(&claims, client_id)?;
+        }
+        // The user id becomes part of keys and paths: it must be an id like any other.
         let id = claims
             .get("sub")
             .and_then(Value::as_str)
-            .filter(|sub| !sub.is_empty())
-            .ok_or_else(|| AuthError::Invalid("sub is not a string".into()))?;
+            .and_then(|sub| service_kit::validate::parse_id(sub, "sub").ok())
+            .ok_or_else(|| AuthError::Invalid("sub is not an id".into()))?;
         Ok(AuthUser {
-            id: id.to_owned(),
+            id,
             role: role_of(&claims),
             expires_at: claims
                 .get("exp")
                 .and_then(Value::as_u64)
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// A Cognito token of `client_id`: an access token names it in `client_id`, an ID
+/// token in `aud`; any other token is refused.
+fn check_cognito_client(claims: &HashMap<String, Value>, client_id: &str) -> Result<(), AuthError> {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    let ours = match text("token_use") {
+        Some("access") => text("client_id") == Some(client_id),
+        Some("id") => text("aud") == Some(client_id),
+        _ => false,
+    };
+    if ours {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid(
+            "not an access or ID token of this app client".into(),
+        ))
     }
 }
 
@@ -265,6 +302,7 @@ fn role_of(claims: &HashMap<String, Value>) -> Role {
 struct JwksCache {
     url: String,
     algorithms: Vec<Algorithm>,
+    cognito_client_id: Option<String>,
     http: reqwest::Client,
     keys: RwLock<Option<(Instant, JwkSet)>>,
 }
@@ -404,6 +442,27 @@ mod tests {
         assert_eq!(user.id, "u-1");
         assert_eq!(user.role, Role::Admin);
         assert_eq!(issued.expires_in, 60);
+    }
+
+    #[test]
+    fn cognito_tokens_must_be_of_this_app_client() {
+        let claims =
+            |json: Value| -> HashMap<String, Value> { serde_json::from_value(json).expect("map") };
+        let ok = |json| check_cognito_client(&claims(json), "app-1").is_ok();
+        assert!(ok(
+            serde_json::json!({"token_use": "access", "client_id": "app-1"})
+        ));
+        assert!(ok(serde_json::json!({"token_use": "id", "aud": "app-1"})));
+        assert!(!ok(
+            serde_json::json!({"token_use": "access", "client_id": "app-2"})
+        ));
+        assert!(!ok(
+            serde_json::json!({"token_use": "access", "aud": "app-1"})
+        ));
+        assert!(!ok(
+            serde_json::json!({"token_use": "refresh", "client_id": "app-1"})
+        ));
+        assert!(!ok(serde_json::json!({"client_id": "app-1"})));
     }
 
     #[test]

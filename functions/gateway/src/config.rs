@@ -83,6 +83,10 @@ pub enum JwtKeys {
     Jwks {
         url: String,
         algorithms: Vec<Algorithm>,
+        /// `JWT_COGNITO_CLIENT_ID`: also accept the Cognito user pool's access tokens
+        /// (`token_use: access`, `client_id` this app client, no `aud`) and ID tokens
+        /// (`token_use: id`, `aud` this app client).
+        cognito_client_id: Option<String>,
     },
 }
 
@@ -165,6 +169,7 @@ impl GatewayConfig {
             Ok(url) if !url.trim().is_empty() => JwtKeys::Jwks {
                 url,
                 algorithms: parse_algorithms(&optional("JWT_ALGORITHMS", "RS256".to_owned())?)?,
+                cognito_client_id: set("JWT_COGNITO_CLIENT_ID"),
             },
             _ => JwtKeys::Secret(SecretSource::resolve(
                 set("JWT_SECRET"),

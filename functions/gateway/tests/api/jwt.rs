@@ -159,6 +159,7 @@ async fn with_jwks_keys_algorithm_confusion_and_foreign_keys_are_refused() {
         keys: JwtKeys::Jwks {
             url: jwks_server().await,
             algorithms: vec![Algorithm::RS256],
+            cognito_client_id: None,
         },
         ..Options::default()
     })
@@ -229,4 +230,75 @@ async fn with_jwks_keys_algorithm_confusion_and_foreign_keys_are_refused() {
         )
         .await
         .expect_problem(404, "not-found");
+}
+
+#[tokio::test]
+async fn with_jwks_a_subject_that_is_no_id_is_refused() {
+    let stack = Stack::start_with(Options {
+        keys: JwtKeys::Jwks {
+            url: jwks_server().await,
+            algorithms: vec![Algorithm::RS256],
+            cognito_client_id: None,
+        },
+        ..Options::default()
+    })
+    .await;
+    let private = include_str!("../fixtures/rs256-private.pem");
+    for sub in ["../admin", "a b", "", &"x".repeat(65)] {
+        let token = rs256(&claims(sub), private, "test-key-1");
+        assert_eq!(status_with(&stack.gateway, &token).await, 401, "{sub:?}");
+    }
+}
+
+#[tokio::test]
+async fn cognito_access_tokens_of_the_app_client_are_accepted() {
+    let stack = Stack::start_with(Options {
+        keys: JwtKeys::Jwks {
+            url: jwks_server().await,
+            algorithms: vec![Algorithm::RS256],
+            cognito_client_id: Some("app-client-1".into()),
+        },
+        ..Options::default()
+    })
+    .await;
+    let customer = stack
+        .customer
+        .post(
+            "/customers",
+            json!({"email": "ada@example.com", "password": "a long password", "name": "Ada"}),
+        )
+        .await
+        .expect(201);
+    let id = customer["id"].as_str().expect("id");
+    let private = include_str!("../fixtures/rs256-private.pem");
+    let now = now_secs();
+    let access = |client: &str| {
+        json!({"sub": id, "iss": ISSUER, "token_use": "access", "client_id": client,
+               "scope": "aws.cognito.signin.user.admin", "iat": now, "exp": now + 600})
+    };
+    let api = &stack.gateway;
+    assert_eq!(
+        status_with(api, &rs256(&access("app-client-1"), private, "test-key-1")).await,
+        200
+    );
+    assert_eq!(
+        status_with(
+            api,
+            &rs256(&access("another-client"), private, "test-key-1")
+        )
+        .await,
+        401
+    );
+    let mut id_token = claims(id);
+    id_token["aud"] = json!("app-client-1");
+    id_token["token_use"] = json!("id");
+    assert_eq!(
+        status_with(api, &rs256(&id_token, private, "test-key-1")).await,
+        200
+    );
+    // A token without `token_use` (e.g. meant for another API) is refused.
+    assert_eq!(
+        status_with(api, &rs256(&claims(id), private, "test-key-1")).await,
+        401
+    );
 }
