@@ -139,7 +139,8 @@ class Stack:
                        env={**self.env, "TABLE_PREFIX": PREFIX}, stdout=subprocess.DEVNULL)
         for name, table in SERVICES.items():
             self.start(name, [str(TARGET / name)],
-                       {"TABLE_NAME": f"{PREFIX}{table}", "PORT": str(self.ports[name])},
+                       {"TABLE_NAME": f"{PREFIX}{table}", "PORT": str(self.ports[name]),
+                        "FAILURE_INJECTION": "enabled"},
                        self.ports[name])
         self.start_worker()
         self.start("gateway", [str(TARGET / "gateway")],

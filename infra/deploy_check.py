@@ -2,9 +2,12 @@
 
 - template.yaml (SAM): cfn-lint and `sam validate --lint` pass; its tables have exactly
   the keys, indexes and TTL of infra/tables.json; every function is built from a
-  binary of this workspace; and the IAM policy of each function, and of the worker's
+  binary of this workspace; the IAM policy of each function, and of the worker's
   task role, grants every DynamoDB action its code calls (a missing grant is an
-  AccessDenied only seen on AWS).
+  AccessDenied only seen on AWS); each of them may invoke exactly the services whose
+  URL its code reads, and is given exactly those URLs; and no function gets a
+  Secrets Manager secret resolved into a plaintext environment variable for the secrets
+  the code fetches at run time (`*_ARN`), which it is granted to read.
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists.
@@ -67,6 +70,22 @@ SDK_CALLS = {
     r"\.scan\(\)": "dynamodb:Scan",
     r"\.batch_get_item\(": "dynamodb:BatchGetItem",
     r"\.batch_write_item\(": "dynamodb:BatchWriteItem",
+}
+
+
+# Who calls services, and the file where it reads their URLs (`base_url("X_URL")`).
+SERVICE_CALLERS = {
+    "GatewayFunction": "functions/gateway/src/config.rs",
+    "GatewayFanoutFunction": "functions/gateway/src/fanout.rs",
+    "worker": "worker/src/config.rs",
+}
+# A service's URL variable -> its function's logical id.
+SERVICE_FUNCTIONS = {
+    "CUSTOMER_URL": "CustomerFunction",
+    "INVENTORY_URL": "InventoryFunction",
+    "ORDER_URL": "OrderFunction",
+    "PAYMENT_URL": "PaymentFunction",
+    "NOTIFICATION_URL": "NotificationFunction",
 }
 
 
@@ -155,9 +174,68 @@ def check_template(binaries: set[str]) -> None:
                    for action in statement["Action"]}
         if missing := needed - granted:
             raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
+    check_invocations(resources, functions)
+    check_secrets(functions)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
-          f"functions and the worker are granted the DynamoDB actions they call")
+          f"functions and the worker are granted the DynamoDB actions they call, may "
+          f"invoke exactly the services they call, and read their secrets at run time")
+
+
+def statements(policies: list) -> list:
+    return [statement for policy in policies
+            for statement in policy["Statement"] if statement["Effect"] == "Allow"]
+
+
+def check_invocations(resources: dict, functions: dict) -> None:
+    """Each caller may invoke exactly the services whose URLs its code reads and its
+    environment gives; every other function may invoke none."""
+    worker = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    callers = {
+        logical_id: (function["Properties"]["Policies"],
+                     function["Properties"].get("Environment", {}).get("Variables", {}))
+        for logical_id, function in functions.items()
+    }
+    callers["worker"] = (
+        [p["PolicyDocument"] for p in resources["WorkerTaskRole"]["Properties"]["Policies"]],
+        {e["Name"]: e.get("Value") for e in worker["Environment"]},
+    )
+    for caller, (policies, environment) in callers.items():
+        source = SERVICE_CALLERS.get(caller)
+        read = set(re.findall(r'base_url\("([A-Z]+_URL)"\)',
+                              (ROOT / source).read_text())) if source else set()
+        needed = {SERVICE_FUNCTIONS[url] for url in read}
+        given = {SERVICE_FUNCTIONS[name] for name in environment if name in SERVICE_FUNCTIONS}
+        granted = {resource["GetAtt"].split(".")[0]
+                   for statement in statements(policies)
+                   if "lambda:InvokeFunctionUrl" in statement["Action"]
+                   for resource in (statement["Resource"] if isinstance(statement["Resource"], list)
+                                    else [statement["Resource"]])}
+        if granted != needed or given != needed:
+            raise SystemExit(f"template.yaml: {caller} calls {sorted(needed)}, but may invoke "
+                             f"{sorted(granted)} and is given the URLs of {sorted(given)}")
+
+
+# Secrets the code fetches at run time: its `<NAME>_ARN` variable, read by
+# `Secret::from_env`-style code or named explicitly.
+RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET"]}
+
+
+def check_secrets(functions: dict) -> None:
+    for logical_id, function in functions.items():
+        environment = function["Properties"].get("Environment", {}).get("Variables", {})
+        for name in RUNTIME_SECRETS.get(logical_id, []):
+            if name in environment:
+                raise SystemExit(f"template.yaml: {logical_id} gets {name} as a plaintext "
+                                 f"variable; give {name}_ARN and let it fetch the secret")
+            arn = environment.get(f"{name}_ARN")
+            if arn is None:
+                raise SystemExit(f"template.yaml: {logical_id} lacks {name}_ARN")
+            readable = [statement for statement in statements(function["Properties"]["Policies"])
+                        if "secretsmanager:GetSecretValue" in statement["Action"]
+                        and statement["Resource"] == arn]
+            if not readable:
+                raise SystemExit(f"template.yaml: {logical_id} may not read {name}_ARN's secret")
 
 
 def check_compose(binaries: set[str]) -> None:

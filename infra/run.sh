@@ -67,7 +67,8 @@ for entry in "${SERVICES[@]}"; do
   read -r name table offset <<<"$entry"
   port=$((SERVICE_PORT_BASE + offset))
   start "$name" "$LOCAL/logs/$name.log" \
-    env TABLE_NAME="$TABLE_PREFIX$table" PORT="$port" RUST_LOG="${RUST_LOG:-info}" "$BIN/$name"
+    env TABLE_NAME="$TABLE_PREFIX$table" PORT="$port" FAILURE_INJECTION=enabled \
+    RUST_LOG="${RUST_LOG:-info}" "$BIN/$name"
 done
 for entry in "${SERVICES[@]}"; do
   read -r name _ offset <<<"$entry"

@@ -25,6 +25,8 @@ export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
 export CUSTOMER_URL=$emulator/customer INVENTORY_URL=$emulator/inventory \
   ORDER_URL=$emulator/order PAYMENT_URL=$emulator/payment NOTIFICATION_URL=$emulator/notification
 export RUST_LOG=${RUST_LOG:-info}
+# The failure switchboard of the local stack (off unless asked for).
+export FAILURE_INJECTION=enabled
 # The same secret as infra/run.sh's gateway: tokens from either work with both.
 JWT_SECRET=$(local_secret jwt-secret)
 export JWT_SECRET

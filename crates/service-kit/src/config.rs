@@ -74,6 +74,10 @@ pub struct ServiceConfig {
     /// How long an instance may act on a failure mode it read before reading it again
     /// (`FAILURE_MODE_CACHE_MS`, default 1000). Zero reads it on every request.
     pub failure_mode_cache: Duration,
+    /// `FAILURE_INJECTION=enabled` turns the failure switchboard on (the local scripts
+    /// and compose do); otherwise it does not exist, and a mode stored in the table is
+    /// ignored: a deployment cannot be taken down through it.
+    pub failure_injection: bool,
 }
 
 impl ServiceConfig {
@@ -82,13 +86,25 @@ impl ServiceConfig {
         Ok(Self {
             table_name: table_name("TABLE_NAME", owner)?,
             failure_mode_cache: Duration::from_millis(optional("FAILURE_MODE_CACHE_MS", 1000)?),
+            failure_injection: match optional("FAILURE_INJECTION", "disabled".to_owned())?.as_str()
+            {
+                "enabled" => true,
+                "disabled" => false,
+                other => {
+                    return Err(ConfigError::new(format!(
+                        "FAILURE_INJECTION={other:?} is invalid: use enabled or disabled"
+                    )));
+                }
+            },
         })
     }
 
+    /// A service on `table_name` with failure injection on (tests drive it).
     pub fn for_table(table_name: impl Into<String>) -> Self {
         Self {
             table_name: table_name.into(),
             failure_mode_cache: Duration::ZERO,
+            failure_injection: true,
         }
     }
 }

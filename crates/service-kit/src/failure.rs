@@ -4,6 +4,10 @@
 //! The mode lives in the service's own table, so every instance of the function sees it;
 //! each instance caches it briefly to keep it off the hot path. The admin and health
 //! routes are never affected, so a service that is "down" can always be brought back.
+//!
+//! It exists only where `FAILURE_INJECTION=enabled` (local runs, compose, and an AWS
+//! deployment that asks for it): elsewhere the admin routes answer 404 and no stored
+//! mode is applied.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -120,6 +124,7 @@ struct StoredMode {
 pub struct FailureSwitch {
     client: Client,
     table: String,
+    enabled: bool,
     service: &'static str,
     supports_decline: bool,
     cache_for: Duration,
@@ -131,6 +136,7 @@ impl FailureSwitch {
         Self {
             client,
             table: config.table_name.clone(),
+            enabled: config.failure_injection,
             service,
             supports_decline: false,
             cache_for: config.failure_mode_cache,
@@ -208,16 +214,20 @@ impl FailureSwitch {
 /// routes that set it (`GET`/`PUT /admin/failure-mode`) and `GET /health`, which are
 /// never affected by it.
 pub fn guarded(domain: Router, switch: Arc<FailureSwitch>) -> Router {
-    let admin = Router::new()
-        .route("/admin/failure-mode", get(get_mode).put(put_mode))
-        .with_state(switch.clone());
-    domain
-        .layer(middleware::from_fn_with_state(switch, inject))
-        .merge(admin)
-        .route(
-            "/health",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
+    let domain = if switch.enabled {
+        let admin = Router::new()
+            .route("/admin/failure-mode", get(get_mode).put(put_mode))
+            .with_state(switch.clone());
+        domain
+            .layer(middleware::from_fn_with_state(switch, inject))
+            .merge(admin)
+    } else {
+        domain.route("/admin/failure-mode", get(disabled).put(disabled))
+    };
+    domain.route(
+        "/health",
+        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+    )
 }
 
 async fn inject(
@@ -254,6 +264,15 @@ async fn inject(
     // Handlers that act on a mode themselves (payment's `decline`) read it from here.
     request.extensions_mut().insert(mode);
     next.run(request).await
+}
+
+async fn disabled() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "failure-injection-disabled",
+        "Failure injection is off",
+    )
+    .with_detail("Failure injection is off in this deployment (FAILURE_INJECTION=enabled).")
 }
 
 async fn get_mode(State(switch): State<Arc<FailureSwitch>>) -> Result<Json<FailureMode>, Problem> {

@@ -289,3 +289,25 @@ async fn when_down_it_answers_503() {
         .expect(200);
     api.put("/orders/o-1", new_order("c-1")).await.expect(201);
 }
+
+#[tokio::test]
+async fn without_failure_injection_there_is_no_switchboard_and_a_stored_mode_is_ignored() {
+    let client = testing::dynamo().await;
+    let config = testing::fresh_table(&client, order::TABLE).await;
+    let enabled = testing::spawn(order::router(client.clone(), &config)).await;
+    enabled
+        .put("/admin/failure-mode", json!({"mode": "down"}))
+        .await
+        .expect(200);
+
+    let mut production = config.clone();
+    production.failure_injection = false;
+    let api = testing::spawn(order::router(client, &production)).await;
+    api.put("/admin/failure-mode", json!({"mode": "off"}))
+        .await
+        .expect_problem(404, "failure-injection-disabled");
+    api.get("/admin/failure-mode")
+        .await
+        .expect_problem(404, "failure-injection-disabled");
+    api.put("/orders/o-1", new_order("c-1")).await.expect(201);
+}

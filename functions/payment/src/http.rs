@@ -51,7 +51,8 @@ struct ChargeBody {
 /// refunded (voided) first, 503 when the provider failed transiently (nothing charged).
 async fn charge<S: PaymentStore>(
     State(state): State<Arc<PaymentState<S>>>,
-    Extension(mode): Extension<FailureMode>,
+    // Absent where failure injection is off.
+    mode: Option<Extension<FailureMode>>,
     Path(order_id): Path<String>,
     Json(body): Json<ChargeBody>,
 ) -> Result<(StatusCode, Json<Charge>), Problem> {
@@ -61,7 +62,8 @@ async fn charge<S: PaymentStore>(
         currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
         method: body.method.parse().map_err(Problem::invalid)?,
     };
-    let provider = state.provider.declining(mode == FailureMode::Decline);
+    let declining = matches!(mode, Some(Extension(FailureMode::Decline)));
+    let provider = state.provider.declining(declining);
     let (charge, outcome) = operations::charge(&state.store, &provider, request).await?;
     Ok((status(outcome), Json(charge)))
 }
