@@ -265,21 +265,21 @@ async fn finish<T>(
     tracing::warn!(attempt, activity = %ctx.info().activity_type, %error, "activity attempt failed");
     let details = FailureDetails { attempt };
     let failure = match &error {
-        CallError::Refused { kind, .. } => ApplicationFailure::builder(error.to_string())
+        CallError::Refused { kind, .. } => ApplicationFailure::builder(error.public_message())
             .type_name(kind.clone())
             .non_retryable(true)
             .details(details)
             .build(),
-        CallError::Unexpected { .. } => ApplicationFailure::builder(error.to_string())
+        CallError::Unexpected { .. } => ApplicationFailure::builder(error.public_message())
             .type_name("unexpected-answer".to_owned())
             .details(details)
             .build(),
-        CallError::Unavailable { .. } => ApplicationFailure::builder(error.to_string())
+        CallError::Unavailable { .. } => ApplicationFailure::builder(error.public_message())
             .type_name("unavailable".to_owned())
             .details(details)
             .build(),
         CallError::CircuitOpen { retry_after, .. } => {
-            ApplicationFailure::builder(error.to_string())
+            ApplicationFailure::builder(error.public_message())
                 .type_name("circuit-open".to_owned())
                 .next_retry_delay(*retry_after)
                 .details(details)
@@ -302,7 +302,7 @@ async fn report_attempt_failure(ctx: &ActivityContext, attempt: u32, error: &Cal
     };
     let report = AttemptFailure {
         attempt,
-        error: error.to_string(),
+        error: error.public_message(),
     };
     let signal = handle.signal(
         AttemptFailedSignal,

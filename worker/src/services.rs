@@ -78,6 +78,29 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// What the customer may read of this failure (it goes into the saga's timeline and
+    /// notifications): the services' own problem details, which are written for
+    /// clients, and otherwise only which service failed and how. Addresses and
+    /// transport errors stay in the worker's log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Refused {
+                service, detail, ..
+            } => format!("{service} refused: {detail}"),
+            Self::Unexpected {
+                service, status, ..
+            } => format!("{service} answered {status}"),
+            Self::Unavailable { service, .. } => format!("{service} is unavailable"),
+            Self::CircuitOpen {
+                service,
+                retry_after,
+            } => format!(
+                "{service} is unavailable; next try in {} s",
+                retry_after.as_secs().max(1)
+            ),
+        }
+    }
+
     /// The service answered 404 with its own `not-found` problem: the resource does
     /// not exist (unlike a bare 404 from a router, which says nothing about it).
     pub fn is_not_found(&self) -> bool {
@@ -321,6 +344,33 @@ mod tests {
                 "{status}: {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_public_message_leaves_addresses_and_transport_errors_out() {
+        let unavailable = CallError::Unavailable {
+            service: "payment",
+            detail: "error sending request for url (http://10.0.3.7:3004/payments/o-1/charge)"
+                .into(),
+        };
+        assert_eq!(unavailable.public_message(), "payment is unavailable");
+        let unexpected = CallError::Unexpected {
+            service: "order",
+            status: 403,
+            kind: None,
+            detail: "{\"Message\":\"Forbidden\"} from arn:aws:lambda:...".into(),
+        };
+        assert_eq!(unexpected.public_message(), "order answered 403");
+        let refused = CallError::Refused {
+            service: "inventory",
+            status: 409,
+            kind: "out-of-stock".into(),
+            detail: "MUG: 5 requested, 2 available".into(),
+        };
+        assert_eq!(
+            refused.public_message(),
+            "inventory refused: MUG: 5 requested, 2 available"
+        );
     }
 
     #[test]

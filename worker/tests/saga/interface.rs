@@ -631,3 +631,34 @@ async fn only_the_services_business_refusals_are_final() {
         "{down:?}"
     );
 }
+
+#[tokio::test]
+async fn the_timeline_and_the_feed_name_the_failing_service_but_never_its_address() {
+    let stack = Stack::start().await;
+    let mut config = stack.worker_config();
+    // Nothing listens there: every charge attempt fails to connect.
+    config.services.payment = "http://127.0.0.1:9/internal-payments".to_owned();
+    let _worker = InProcessWorker::start(config);
+    stack.add_product("MUG", 10, 1250).await;
+    let input = saga(&unique("no-address"), &[("MUG", 1, 1250)], "card_approve");
+    stack.start_saga(&input).await;
+
+    let charge = eventually(Duration::from_secs(60), "a retried charge", || async {
+        let status = stack.status(&input.order_id).await;
+        status
+            .steps
+            .into_iter()
+            .find(|s| s.name == StepName::ChargePayment && s.status == StepStatus::Retrying)
+    })
+    .await;
+    assert_eq!(charge.last_error.as_deref(), Some("payment is unavailable"));
+    let feed = stack.notifications(CUSTOMER).await.to_vec();
+    let text = serde_json::to_string(&feed).expect("json");
+    assert!(text.contains("payment is unavailable"), "{text}");
+    for internal in ["127.0.0.1", "internal-payments", "error sending request"] {
+        assert!(
+            !text.contains(internal),
+            "{internal} reached the customer: {text}"
+        );
+    }
+}
