@@ -31,6 +31,8 @@ for entry in "inventory inventory" "order orders" "payment payments" "notificati
   URLS[$name]="http://127.0.0.1:$port"
 done
 
+PAYLOAD_KEYS=$(local_payload_keys)
+export PAYLOAD_KEYS
 start worker "$LOCAL/logs/bench-worker.log" \
   env TASK_QUEUE=bench-saga INVENTORY_URL="${URLS[inventory]}" ORDER_URL="${URLS[order]}" \
   PAYMENT_URL="${URLS[payment]}" NOTIFICATION_URL="${URLS[notification]}" \

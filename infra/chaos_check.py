@@ -12,7 +12,9 @@ approval. While they run:
 - the payment service is set `down` until its breaker opens, then `off`;
 - one saga is cancelled with `temporal workflow cancel` while its charge is in flight;
 - one saga awaiting approval gets `temporal workflow signal --name approve --input
-  '"garbage"'`, then the customer's real approval;
+  '"garbage"'`, then the customer's real approval; its status, read with `temporal
+  workflow query`, is encrypted as Temporal stores it, and in clear through the
+  gateway's codec endpoint (`--codec-endpoint`);
 - with CHAOS_RESTART_INFRA=1 (the default when CHAOS_ORDERS > 100), the Temporal server
   and DynamoDB Local are SIGKILLed and restarted on the same data, twice.
 
@@ -26,6 +28,7 @@ Run alone: CHAOS_ORDERS=500 .local/venv/bin/python infra/chaos_check.py (after
 infra/test.sh or infra/run.sh has installed the components).
 """
 
+import base64
 import itertools
 import json
 import os
@@ -84,7 +87,10 @@ class Stack:
         aws = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
                "AWS_SECRET_ACCESS_KEY": "local",
                "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{self.ports['dynamodb']}"}
-        self.env = {**os.environ, **aws, "RUST_LOG": "info", "LOG_FORMAT": "text"}
+        # The saga's payloads are encrypted in Temporal with a ring of this run.
+        ring = {"current": "chaos", "keys": {"chaos": base64.b64encode(os.urandom(32)).decode()}}
+        self.env = {**os.environ, **aws, "RUST_LOG": "info", "LOG_FORMAT": "text",
+                    "PAYLOAD_KEYS": json.dumps(ring)}
         self.temporal_address = f"127.0.0.1:{self.ports['temporal']}"
 
     def url(self, name: str) -> str:
@@ -275,9 +281,16 @@ class Chaos:
             log(f"malformed approve signal to {order_id}")
             self.stack.temporal("workflow", "signal", "--workflow-id", order_id,
                                 "--name", "approve", "--input", '"garbage"')
-            query = json.loads(self.stack.temporal("workflow", "query", "--workflow-id", order_id,
-                                                   "--name", "status", "--output", "json"))
-            notes = json.dumps(query)
+            query = ["workflow", "query", "--workflow-id", order_id, "--name", "status",
+                     "--output", "json"]
+            # Temporal holds the status encrypted; the gateway's codec endpoint opens it.
+            stored = json.loads(self.stack.temporal(*query))["queryResult"]["payloads"][0]
+            assert base64.b64decode(stored["metadata"]["encoding"]) == b"binary/encrypted", stored
+            assert b"ignored" not in base64.b64decode(stored["data"]), stored
+            decoded = json.loads(self.stack.temporal(
+                *query, "--codec-endpoint", f"{self.stack.url('gateway')}/v1/admin/codec",
+                "--codec-auth", self.admin["authorization"]))
+            notes = json.dumps(decoded)
             assert "ignored: invalid approve payload" in notes, notes
         status, answer = retrying("approve", lambda: customer.call(
             "POST", f"/v1/orders/{order_id}/approve"))

@@ -175,7 +175,7 @@ def check_template(binaries: set[str]) -> None:
         if missing := needed - granted:
             raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
     check_invocations(resources, functions)
-    check_secrets(functions)
+    check_secrets(resources, functions)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
           f"functions and the worker are granted the DynamoDB actions they call, may "
@@ -187,20 +187,25 @@ def statements(policies: list) -> list:
             for statement in policy["Statement"] if statement["Effect"] == "Allow"]
 
 
-def check_invocations(resources: dict, functions: dict) -> None:
-    """Each caller may invoke exactly the services whose URLs its code reads and its
-    environment gives; every other function may invoke none."""
+def runtimes(resources: dict, functions: dict) -> dict:
+    """Every function, and the worker's task: (its policies, its environment)."""
     worker = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    callers = {
+    found = {
         logical_id: (function["Properties"]["Policies"],
                      function["Properties"].get("Environment", {}).get("Variables", {}))
         for logical_id, function in functions.items()
     }
-    callers["worker"] = (
+    found["worker"] = (
         [p["PolicyDocument"] for p in resources["WorkerTaskRole"]["Properties"]["Policies"]],
         {e["Name"]: e.get("Value") for e in worker["Environment"]},
     )
-    for caller, (policies, environment) in callers.items():
+    return found
+
+
+def check_invocations(resources: dict, functions: dict) -> None:
+    """Each caller may invoke exactly the services whose URLs its code reads and its
+    environment gives; every other function may invoke none."""
+    for caller, (policies, environment) in runtimes(resources, functions).items():
         source = SERVICE_CALLERS.get(caller)
         read = set(re.findall(r'base_url\("([A-Z]+_URL)"\)',
                               (ROOT / source).read_text())) if source else set()
@@ -218,24 +223,27 @@ def check_invocations(resources: dict, functions: dict) -> None:
 
 # Secrets the code fetches at run time: its `<NAME>_ARN` variable, read by
 # `Secret::from_env`-style code or named explicitly.
-RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET"]}
+RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET", "PAYLOAD_KEYS"], "worker": ["PAYLOAD_KEYS"]}
 
 
-def check_secrets(functions: dict) -> None:
-    for logical_id, function in functions.items():
-        environment = function["Properties"].get("Environment", {}).get("Variables", {})
-        for name in RUNTIME_SECRETS.get(logical_id, []):
-            if name in environment:
-                raise SystemExit(f"template.yaml: {logical_id} gets {name} as a plaintext "
+def check_secrets(resources: dict, functions: dict) -> None:
+    worker_secrets = json.dumps(resources["WorkerTaskDefinition"]["Properties"]
+                                ["ContainerDefinitions"][0].get("Secrets", []))
+    found = runtimes(resources, functions)
+    for holder, names in RUNTIME_SECRETS.items():
+        policies, environment = found[holder]
+        for name in names:
+            if name in environment or (holder == "worker" and f'"{name}"' in worker_secrets):
+                raise SystemExit(f"template.yaml: {holder} gets {name} as a plaintext "
                                  f"variable; give {name}_ARN and let it fetch the secret")
             arn = environment.get(f"{name}_ARN")
             if arn is None:
-                raise SystemExit(f"template.yaml: {logical_id} lacks {name}_ARN")
-            readable = [statement for statement in statements(function["Properties"]["Policies"])
+                raise SystemExit(f"template.yaml: {holder} lacks {name}_ARN")
+            readable = [statement for statement in statements(policies)
                         if "secretsmanager:GetSecretValue" in statement["Action"]
                         and statement["Resource"] == arn]
             if not readable:
-                raise SystemExit(f"template.yaml: {logical_id} may not read {name}_ARN's secret")
+                raise SystemExit(f"template.yaml: {holder} may not read {name}_ARN's secret")
 
 
 def check_compose(binaries: set[str]) -> None:

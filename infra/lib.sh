@@ -253,6 +253,22 @@ local_secret() {
   cat "$file"
 }
 
+# local_payload_keys: the key ring that encrypts saga payloads in the local Temporal
+# (see crates/service-kit/src/payload_codec.rs), made once per checkout in
+# .local/secrets/payload-keys.json. Deleting it makes the local histories unreadable.
+local_payload_keys() {
+  local file="$LOCAL/secrets/payload-keys.json"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$LOCAL/secrets"
+    (umask 077 && python3 -c '
+import base64, datetime, json, os
+key_id = "local-" + datetime.date.today().isoformat()
+print(json.dumps({"current": key_id, "keys": {key_id: base64.b64encode(os.urandom(32)).decode()}}))
+' >"$file")
+  fi
+  cat "$file"
+}
+
 # start_secrets_manager PORT: moto's server, which speaks the Secrets Manager API, for
 # the tests of code that reads secrets from Secrets Manager on AWS.
 start_secrets_manager() {

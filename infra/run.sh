@@ -76,6 +76,9 @@ for entry in "${SERVICES[@]}"; do
 done
 
 service_url() { echo "http://127.0.0.1:$((SERVICE_PORT_BASE + $1))"; }
+# Saga payloads are encrypted in Temporal with a key ring made once for this checkout.
+PAYLOAD_KEYS=$(local_payload_keys)
+export PAYLOAD_KEYS
 start worker "$LOCAL/logs/worker.log" \
   env TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_NAMESPACE=default \
   INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \

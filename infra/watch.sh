@@ -29,7 +29,8 @@ export RUST_LOG=${RUST_LOG:-info}
 export FAILURE_INJECTION=enabled
 # The same secret as infra/run.sh's gateway: tokens from either work with both.
 JWT_SECRET=$(local_secret jwt-secret)
-export JWT_SECRET
+PAYLOAD_KEYS=$(local_payload_keys)
+export JWT_SECRET PAYLOAD_KEYS
 
 say "cargo lambda watch on http://127.0.0.1:$INVOKE_PORT (functions at /lambda-url/<binary>/...)"
 exec "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" "$@"

@@ -20,6 +20,7 @@ pub mod workflow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use service_kit::payload_codec::{self, PayloadKeys};
 use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
@@ -42,11 +43,20 @@ pub const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 /// `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`, and the profiles of
 /// `temporal.toml` (`TEMPORAL_CONFIG_FILE`, `TEMPORAL_PROFILE`). The same binary thus
 /// talks to a local dev server or to Temporal Cloud, with an API key or mTLS.
+///
+/// Payloads are encrypted with the key ring of `PAYLOAD_KEYS` / `PAYLOAD_KEYS_ARN`
+/// (see `service_kit::payload_codec`).
 pub async fn connect() -> Result<Client, BoxError> {
+    connect_with(PayloadKeys::from_env().await?).await
+}
+
+/// [`connect`] with the given payload keys (`None`: payloads in clear).
+pub async fn connect_with(payload_keys: Option<Arc<PayloadKeys>>) -> Result<Client, BoxError> {
     // The SDK's config error is not `Send`; keep its message.
-    let (connection, options) =
+    let (connection, mut options) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|error| format!("Temporal connection settings: {error}"))?;
+    options.data_converter = payload_codec::data_converter(payload_keys);
     Ok(Client::new(
         Connection::connect(connection).await?,
         options,

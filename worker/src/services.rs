@@ -68,6 +68,9 @@ pub enum CallError {
     Unavailable {
         service: &'static str,
         detail: String,
+        /// The detail of the service's own problem, when it answered with one: written
+        /// for clients, so it may be shown to the customer.
+        problem: Option<String>,
     },
     /// The breaker is open; nothing was sent.
     #[error("{service} circuit open; retry in {}ms", retry_after.as_millis())]
@@ -90,6 +93,11 @@ impl CallError {
             Self::Unexpected {
                 service, status, ..
             } => format!("{service} answered {status}"),
+            Self::Unavailable {
+                service,
+                problem: Some(problem),
+                ..
+            } => format!("{service} is unavailable: {problem}"),
             Self::Unavailable { service, .. } => format!("{service} is unavailable"),
             Self::CircuitOpen {
                 service,
@@ -182,6 +190,7 @@ impl ServiceClient {
             Err(error) => Err(CallError::Unavailable {
                 service,
                 detail: describe(&error),
+                problem: None,
             }),
         };
         match &outcome {
@@ -223,6 +232,7 @@ async fn classify<T: DeserializeOwned>(
             .map_err(|error| CallError::Unavailable {
                 service,
                 detail: format!("unreadable answer: {}", describe(&error)),
+                problem: None,
             });
     }
     let problem = response.json::<Problem>().await.ok();
@@ -234,6 +244,7 @@ async fn classify<T: DeserializeOwned>(
         return Err(CallError::Unavailable {
             service,
             detail: format!("{} {detail}", status.as_u16()),
+            problem: problem.and_then(|p| p.detail),
         });
     }
     let kind = problem.map(|p| p.slug().to_owned());
@@ -352,8 +363,18 @@ mod tests {
             service: "payment",
             detail: "error sending request for url (http://10.0.3.7:3004/payments/o-1/charge)"
                 .into(),
+            problem: None,
         };
         assert_eq!(unavailable.public_message(), "payment is unavailable");
+        let transient = CallError::Unavailable {
+            service: "payment",
+            detail: "503 Retry later. (from http://10.0.3.7:3004)".into(),
+            problem: Some("Retry later.".into()),
+        };
+        assert_eq!(
+            transient.public_message(),
+            "payment is unavailable: Retry later."
+        );
         let unexpected = CallError::Unexpected {
             service: "order",
             status: 403,

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use service_kit::payload_codec;
 use temporalio_sdk::Runtime;
 
 use crate::breaker::{BreakerSnapshot, CircuitBreaker};
@@ -30,7 +31,9 @@ impl InProcessWorker {
                 .expect("tokio runtime");
             tokio.block_on(async move {
                 let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
-                let client = crate::connect().await.expect("connect");
+                let client = crate::connect_with(Some(payload_codec::test_keys()))
+                    .await
+                    .expect("connect");
                 let (mut saga_worker, breakers) =
                     crate::saga_worker(&runtime, client, &config, None).expect("worker");
                 if let Some(table) = &config.breakers_table {

@@ -10,6 +10,8 @@ pub mod extract;
 pub mod failure;
 pub mod metrics;
 pub mod pagination;
+#[cfg(feature = "payload-codec")]
+pub mod payload_codec;
 pub mod problem;
 pub mod secrets;
 pub mod serve;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
@@ -106,18 +106,33 @@ async fn run_in_lambda(app: Router) -> Result<(), BoxError> {
     lambda_http::run_concurrent(handler).await
 }
 
+async fn method_not_allowed_as_problem(response: Response) -> Response {
+    let is_problem = response.headers().get(header::CONTENT_TYPE)
+        == Some(&HeaderValue::from_static(crate::problem::CONTENT_TYPE));
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED || is_problem {
+        return response;
+    }
+    let mut problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+    )
+    .into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
+}
+
 /// Wraps a service's routes with what every edge needs: problem+json for unknown
 /// routes, wrong methods, oversized bodies and panics, and a span per request.
 pub fn edge(router: Router) -> Router {
     router
         .fallback(|| async { Problem::not_found("There is no such resource.") })
-        .method_not_allowed_fallback(|| async {
-            Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-            )
-        })
+        // Not `method_not_allowed_fallback`: it would replace each route's own 405
+        // answer, and with it the layers the router put around that answer (a CORS
+        // layer's preflight replies, for one).
+        .layer(middleware::map_response(method_not_allowed_as_problem))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(request_span))
         .layer(CatchPanicLayer::custom(|_panic| {

@@ -24,6 +24,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/codec/decode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decrypts saga payloads for the Temporal Web UI and CLI (Temporal's remote codec
+         *     protocol). Payloads that are not encrypted come back unchanged. The body limit of
+         *     every route (64 KiB) bounds the work of one request.
+         */
+        post: operations["decode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/codec/encode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Encrypts payloads under the current key, as the saga's own clients do: what the
+         *     Temporal Web UI and CLI send to a saga (a signal's or a query's input). Encrypted
+         *     payloads are left as they are.
+         */
+        post: operations["encode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/products": {
         parameters: {
             query?: never;
@@ -537,6 +579,21 @@ export interface components {
             items: components["schemas"]["Order"][];
             next_cursor?: string | null;
         };
+        /**
+         * @description One payload: its metadata values and its data, in base64. Other fields of the
+         *     protocol (`externalPayloads`) are not used by this codec and are ignored.
+         */
+        PayloadJson: {
+            data?: string;
+            metadata?: {
+                [key: string]: string;
+            };
+        };
+        /** @description Temporal's `Payloads`, in its protobuf JSON form. */
+        Payloads: {
+            /** @description Absent when empty, as protobuf JSON writes it. */
+            payloads?: components["schemas"]["PayloadJson"][];
+        };
         /** @description A new order. Prices come from the catalog, never from the client. */
         PlaceOrder: {
             lines: components["schemas"]["PlaceOrderLine"][];
@@ -683,6 +740,90 @@ export interface operations {
             };
             /** @description The breaker states are unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Payloads"];
+            };
+        };
+        responses: {
+            /** @description The payloads, decrypted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payloads"];
+                };
+            };
+            /** @description Not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A payload is not valid, or does not open with any key of the ring */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    encode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Payloads"];
+            };
+        };
+        responses: {
+            /** @description The payloads, encrypted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payloads"];
+                };
+            };
+            /** @description Not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A payload is not valid */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -42,7 +42,8 @@ pub struct GatewayConfig {
     /// `EVENT_POLL_MS` (default 250): how often a local WebSocket session looks for new
     /// events in the user's notification feed.
     pub event_poll_interval: Duration,
-    /// `TEMPORAL_UI_URL`: where order details link to their workflow, if set.
+    /// `TEMPORAL_UI_URL`: where order details link to their workflow, if set; its origin
+    /// is the only one allowed to call the codec endpoint from a browser.
     pub temporal_ui_url: Option<String>,
     /// `TEMPORAL_NAMESPACE` (default `default`), for those links.
     pub temporal_namespace: String,
@@ -222,6 +223,17 @@ impl GatewayConfig {
             temporal_namespace: optional("TEMPORAL_NAMESPACE", "default".to_owned())?,
             websocket_endpoint: set("WEBSOCKET_ENDPOINT"),
         })
+    }
+}
+
+impl GatewayConfig {
+    /// The origin (`scheme://host[:port]`) of `TEMPORAL_UI_URL`: the only origin from
+    /// which a browser may call the codec endpoint.
+    pub fn temporal_ui_origin(&self) -> Option<String> {
+        let url = self.temporal_ui_url.as_deref()?;
+        let (scheme, rest) = url.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
     }
 }
 

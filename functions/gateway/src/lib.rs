@@ -29,6 +29,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use service_kit::extract::Json;
+use service_kit::payload_codec::PayloadKeys;
 use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -130,7 +131,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         state.clone(),
         routes::events::aws_websocket,
     ))
-    .layer(cors(&state.config.cors_origins))
+    .layer(cors(&state.config))
     .route(
         "/health",
         get(|| async { Json(serde_json::json!({"status": "ok"})) }),
@@ -148,13 +149,25 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     api_parts().1
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
+/// The browser origins allowed to call the API: the UI's (`CORS_ALLOWED_ORIGINS`), and
+/// for the codec endpoint only, the Temporal Web UI's (of `TEMPORAL_UI_URL`).
+fn cors(config: &GatewayConfig) -> CorsLayer {
+    let app: Vec<HeaderValue> = config
+        .cors_origins
         .iter()
         .filter_map(|origin| HeaderValue::from_str(origin).ok())
         .collect();
+    let temporal_ui = config
+        .temporal_ui_origin()
+        .and_then(|origin| HeaderValue::from_str(&origin).ok());
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin, request| {
+            if request.uri.path().starts_with(routes::codec::PATH_PREFIX) {
+                temporal_ui.as_ref() == Some(origin)
+            } else {
+                app.contains(origin)
+            }
+        }))
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -167,6 +180,8 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::CONTENT_TYPE,
             header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
+            // Sent by the Temporal Web UI to the codec endpoint.
+            HeaderName::from_static("x-namespace"),
         ])
         .expose_headers([
             header::ETAG,
@@ -189,7 +204,9 @@ pub async fn run_from_env() -> Result<(), BoxError> {
              anyone can forge tokens for this gateway; never expose it"
         );
     }
-    let sagas = Sagas::new(config.task_queue.clone());
+    // The payload keys are checked now: without them the gateway refuses to start.
+    let payload_keys = PayloadKeys::from_env().await?;
+    let sagas = Sagas::new(config.task_queue.clone(), payload_keys);
     let signer = RequestSigner::from_env().await?;
     let state = AppState::new(config, dynamo, sagas, signer).await?;
     state.tokens.ready().await?;

@@ -2,11 +2,15 @@
 //!
 //! The Temporal client is created once per instance (at the first call, so a cold
 //! start does not wait for it) and reused for every invocation. The connection comes
-//! from the SDK's standard environment, like the worker's: Temporal Cloud-ready.
+//! from the SDK's standard environment, like the worker's: Temporal Cloud-ready. Its
+//! payloads are encrypted with the worker's key ring (`service_kit::payload_codec`).
+
+use std::sync::Arc;
 
 use saga_contract::temporal::{Approve, Cancel, OrderSaga, Reject, Status};
 use saga_contract::{Decision, SagaInput, SagaStatus};
 use service_kit::Problem;
+use service_kit::payload_codec::{self, PayloadKeys};
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::errors::{WorkflowInteractionError, WorkflowStartError};
 use temporalio_client::{
@@ -19,6 +23,8 @@ use tokio::sync::OnceCell;
 pub struct Sagas {
     client: OnceCell<Client>,
     task_queue: String,
+    /// The key ring of the saga's payloads (`None`: payloads in clear, local only).
+    payload_keys: Option<Arc<PayloadKeys>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,27 +47,39 @@ fn unavailable(what: &str, error: impl std::fmt::Display) -> Problem {
 }
 
 impl Sagas {
-    pub fn new(task_queue: impl Into<String>) -> Self {
+    pub fn new(task_queue: impl Into<String>, payload_keys: Option<Arc<PayloadKeys>>) -> Self {
         Self {
             client: OnceCell::new(),
             task_queue: task_queue.into(),
+            payload_keys,
         }
     }
 
-    /// A gateway for tests and tools that already hold a client.
-    pub fn with_client(client: Client, task_queue: impl Into<String>) -> Self {
+    /// A gateway for tests and tools that already hold a client (made with the same
+    /// payload keys).
+    pub fn with_client(
+        client: Client,
+        task_queue: impl Into<String>,
+        payload_keys: Option<Arc<PayloadKeys>>,
+    ) -> Self {
         Self {
             client: OnceCell::new_with(Some(client)),
             task_queue: task_queue.into(),
+            payload_keys,
         }
+    }
+
+    pub fn payload_keys(&self) -> Option<&Arc<PayloadKeys>> {
+        self.payload_keys.as_ref()
     }
 
     async fn client(&self) -> Result<&Client, Problem> {
         self.client
             .get_or_try_init(|| async {
-                let (connection, options) =
+                let (connection, mut options) =
                     ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
                         .map_err(|e| unavailable("settings", e))?;
+                options.data_converter = payload_codec::data_converter(self.payload_keys.clone());
                 let connection = Connection::connect(connection)
                     .await
                     .map_err(|e| unavailable("connect", e))?;

@@ -5,4 +5,5 @@ mod failures;
 mod interface;
 mod paths;
 mod replay;
+mod startup;
 mod support;

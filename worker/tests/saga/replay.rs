@@ -3,6 +3,7 @@
 //! Re-record with `RECORD_HISTORIES=1 infra/test.sh` after an intended change of the
 //! workflow's commands (and version it with `ctx.patched` if sagas are in flight).
 
+use service_kit::payload_codec;
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use worker::workflow::OrderSaga;
@@ -11,6 +12,8 @@ use crate::support::histories_dir;
 
 const PATHS: &[&str] = &[
     "success",
+    // Recorded before saga payloads were encrypted: the codec passes them through.
+    "success_unencrypted",
     "out_of_stock",
     "decline",
     // Recorded before the `compensate-refused-steps` patch: they must keep replaying
@@ -32,6 +35,9 @@ async fn every_recorded_saga_path_replays_deterministically() {
         WorkflowReplayerOptions::new()
             .register_workflow::<OrderSaga>()
             .expect("register the workflow")
+            .data_converter(payload_codec::data_converter(Some(
+                payload_codec::test_keys(),
+            )))
             .build(),
     )
     .expect("replayer");

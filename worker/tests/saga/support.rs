@@ -21,6 +21,7 @@ use axum::response::Response;
 use saga_contract::temporal;
 use saga_contract::{ApprovalPolicy, Decision, OrderLine, SagaInput, SagaResult, SagaStatus};
 use serde_json::{Value, json};
+use service_kit::payload_codec;
 use service_kit::testing::{self, Api};
 use temporalio_client::{
     Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
@@ -103,7 +104,7 @@ impl Stack {
             notification,
             calls,
             task_queue: format!("saga-test-{}", uuid::Uuid::new_v4().simple()),
-            client: worker::connect()
+            client: worker::connect_with(Some(payload_codec::test_keys()))
                 .await
                 .expect("connect to the Temporal dev server"),
             breaker: BreakerSettings {
@@ -303,6 +304,7 @@ impl WorkerProcess {
             .env("PAYMENT_URL", &config.services.payment)
             .env("NOTIFICATION_URL", &config.services.notification)
             .env("WORKER_STATUS_ADDR", "")
+            .env("PAYLOAD_KEYS", payload_codec::test_ring_json())
             .env("RUST_LOG", level)
             .env("LOG_FORMAT", "text")
             .stdout(stdout)

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod codec;
 pub mod events;
 pub mod me;
 pub mod notifications;
@@ -30,6 +31,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .merge(orders::routes())
         .merge(notifications::routes())
         .merge(admin::routes())
+        .merge(codec::routes())
         .merge(events::routes())
 }
 

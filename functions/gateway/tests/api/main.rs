@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod breakers;
 mod catalog;
+mod codec;
 mod events;
 mod fanout;
 mod jwt;

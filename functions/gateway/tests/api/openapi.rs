@@ -6,7 +6,7 @@ use service_kit::testing::Method;
 use crate::support::Stack;
 
 /// The routes the API promises (issue: auth, catalog, profile, orders, notifications,
-/// events, admin).
+/// events, admin, and the codec endpoint of the Temporal Web UI).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/register"),
     ("post", "/v1/auth/login"),
@@ -32,6 +32,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/services/{service}/failure-mode"),
     ("put", "/v1/admin/services/{service}/failure-mode"),
     ("get", "/v1/admin/breakers"),
+    ("post", "/v1/admin/codec/decode"),
+    ("post", "/v1/admin/codec/encode"),
 ];
 
 #[tokio::test]

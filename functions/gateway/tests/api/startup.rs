@@ -1,14 +1,16 @@
 //! The gateway binary refuses to start without a signing secret it can trust, and
 //! starts, warning, with the development secret only when asked to and off Lambda.
+//! The same holds for the key ring that encrypts saga payloads.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use service_kit::testing;
+use service_kit::{payload_codec, testing};
 
 use crate::support::TEST_JWT_SECRET;
 
-/// The environment a gateway needs besides its secret (nothing is called at start).
+/// The environment a gateway needs besides its secrets (nothing is called at start),
+/// with the tests' payload key ring unless `secret_env` says otherwise.
 fn gateway(secret_env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
     command
@@ -28,6 +30,7 @@ fn gateway(secret_env: &[(&str, &str)]) -> Command {
     if let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER") {
         command.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint);
     }
+    command.env("PAYLOAD_KEYS", payload_codec::test_ring_json());
     for (name, value) in secret_env {
         command.env(name, value);
     }
@@ -111,4 +114,57 @@ fn the_development_secret_needs_the_flag_warns_and_never_runs_on_lambda() {
         gateway::config::DEV_JWT_SECRET,
     )]));
     assert!(said.contains("development secret"), "{said}");
+}
+
+#[test]
+fn without_payload_keys_the_gateway_refuses_to_start() {
+    let mut command = gateway(&[("JWT_SECRET", TEST_JWT_SECRET)]);
+    command.env_remove("PAYLOAD_KEYS");
+    let said = refused(&mut command);
+    assert!(said.contains("PAYLOAD_KEYS"), "{said}");
+}
+
+#[test]
+fn an_invalid_key_ring_is_refused_without_printing_its_keys() {
+    let short_key = "c2hvcnQta2V5LW9mLTE2Yg=="; // 16 bytes
+    let ring = format!(r#"{{"current": "k1", "keys": {{"k1": "{short_key}"}}}}"#);
+    let said = refused(&mut gateway(&[
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("PAYLOAD_KEYS", &ring),
+    ]));
+    assert!(said.contains("key ring is invalid"), "{said}");
+    assert!(!said.contains(short_key), "{said}");
+}
+
+#[tokio::test]
+async fn a_key_ring_in_secrets_manager_is_read_at_start() {
+    let client = testing::secrets_manager().await;
+    let arn = testing::new_secret(&client, &payload_codec::test_ring_json()).await;
+    let mut command = gateway(&[("JWT_SECRET", TEST_JWT_SECRET), ("PAYLOAD_KEYS_ARN", &arn)]);
+    command.env_remove("PAYLOAD_KEYS");
+    serving(&mut command);
+
+    let broken = testing::new_secret(&client, "not a ring").await;
+    let mut command = gateway(&[
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("PAYLOAD_KEYS_ARN", &broken),
+    ]);
+    command.env_remove("PAYLOAD_KEYS");
+    let said = refused(&mut command);
+    assert!(said.contains("key ring is invalid"), "{said}");
+}
+
+#[test]
+fn payloads_in_clear_need_the_flag_warn_and_never_run_on_lambda() {
+    let mut command = gateway(&[
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("ALLOW_PLAINTEXT_PAYLOADS", "true"),
+    ]);
+    command.env_remove("PAYLOAD_KEYS");
+    let said = serving(&mut command);
+    assert!(said.contains("unencrypted"), "{said}");
+
+    command.env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
+    let said = refused(&mut command);
+    assert!(said.contains("PAYLOAD_KEYS"), "{said}");
 }

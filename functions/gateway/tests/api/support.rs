@@ -12,6 +12,7 @@ use gateway::saga::Sagas;
 use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
 use saga_contract::ApprovalPolicy;
 use serde_json::{Value, json};
+use service_kit::payload_codec;
 use service_kit::testing::{self, Api, Method, Reply};
 use worker::breaker::BreakerSettings;
 use worker::config::WorkerConfig;
@@ -105,7 +106,7 @@ impl Stack {
         .await;
         let task_queue = format!("gateway-test-{}", uuid::Uuid::new_v4().simple());
         let breakers_table = table(BREAKERS_TABLE).await.table_name;
-        let temporal = worker::connect()
+        let temporal = worker::connect_with(Some(payload_codec::test_keys()))
             .await
             .expect("connect to the Temporal dev server");
         let worker = options.worker.then(|| {
@@ -155,7 +156,11 @@ impl Stack {
             temporal_namespace: "default".into(),
             websocket_endpoint: options.websocket_endpoint,
         };
-        let sagas = Sagas::with_client(temporal.clone(), task_queue);
+        let sagas = Sagas::with_client(
+            temporal.clone(),
+            task_queue,
+            Some(payload_codec::test_keys()),
+        );
         let state = AppState::new(config.clone(), dynamo.clone(), sagas, None)
             .await
             .expect("gateway state");
@@ -267,6 +272,7 @@ impl GatewayProcess {
         command
             .env("PORT", port.to_string())
             .env("JWT_SECRET", TEST_JWT_SECRET)
+            .env("PAYLOAD_KEYS", payload_codec::test_ring_json())
             .env("CUSTOMER_URL", &config.services.customer)
             .env("INVENTORY_URL", &config.services.inventory)
             .env("ORDER_URL", &config.services.order)
