@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
 
 use crate::problem::Problem;
 
@@ -87,6 +91,83 @@ pub fn updated<T: serde::de::DeserializeOwned, R: std::fmt::Debug>(
 }
 
 /// Failures of the storage layer that are not business outcomes.
+/// The item at `key` of `table`, read consistently (a store reads what it just wrote).
+pub async fn get_item_consistent(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(output.item)
+}
+
+/// [`get_item_consistent`], as a record.
+pub async fn get_consistent<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<T>, StoreError> {
+    get_item_consistent(client, table, key)
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+/// What [`put_if_absent`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted<T> {
+    /// The item was written.
+    Created,
+    /// An item with that key was there already (a retry, or a concurrent twin): as
+    /// stored, for the caller to compare with what it meant to write.
+    Existing(T),
+}
+
+/// Puts `item` unless an item with its key exists, and then reads that one back: the
+/// idempotent creation every store performs.
+pub async fn put_if_absent<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    item: Item,
+) -> Result<Inserted<T>, StoreError> {
+    let key: Item = [PK, SK]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
+        .collect();
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Inserted::Created),
+        Err(error) if failed_condition(&error) => get_consistent(client, table, key)
+            .await?
+            .map(Inserted::Existing)
+            // Items of these tables are never deleted while their key can be reused.
+            .ok_or_else(|| StoreError::Failed("an item vanished after a conflicting put".into())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A transaction element that puts `item` unless an item with its key exists.
+pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Throttling, timeouts, connection failures, DynamoDB 5xx, transaction conflicts
@@ -130,6 +211,13 @@ where
         } else {
             Self::Failed(message)
         }
+    }
+}
+
+/// A request the builder refused (a required field left out): a bug in the store.
+impl From<BuildError> for StoreError {
+    fn from(error: BuildError) -> Self {
+        Self::Failed(format!("invalid DynamoDB request: {error}"))
     }
 }
 
@@ -199,6 +287,22 @@ where
         }
     }
     attempt().await
+}
+
+/// Writes `items` in one transaction, retrying it while it only conflicts with another
+/// transaction (see [`retry_transaction_conflicts`]); a cancelled transaction's reasons
+/// stay in the error for the caller to read.
+pub async fn transact(
+    client: &Client,
+    items: &[TransactWriteItem],
+) -> Result<TransactWriteItemsOutput, SdkError<TransactWriteItemsError, HttpResponse>> {
+    retry_transaction_conflicts(|| {
+        client
+            .transact_write_items()
+            .set_transact_items(Some(items.to_vec()))
+            .send()
+    })
+    .await
 }
 
 /// Exponential backoff with jitter between attempts at a contended write, so racing

@@ -9,6 +9,7 @@ pub mod dynamo;
 pub mod extract;
 pub mod failure;
 pub mod metrics;
+pub mod outcome;
 pub mod pagination;
 #[cfg(feature = "payload-codec")]
 pub mod payload_codec;

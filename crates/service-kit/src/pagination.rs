@@ -26,6 +26,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// The query string of a paged list: `?limit=..&cursor=..`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// Validates the `limit` query parameter.
 pub fn limit(requested: Option<u32>) -> Result<i32, Problem> {
     match requested.unwrap_or(DEFAULT_LIMIT) {

@@ -7,6 +7,12 @@ pub fn parse_id(raw: &str, field: &str) -> Result<String, String> {
     parse_token(raw, field, 64)
 }
 
+/// An id in a path: one that cannot exist is simply not found (404, with the rule it
+/// breaks).
+pub fn path_id(raw: &str, field: &str) -> Result<String, crate::Problem> {
+    parse_id(raw, field).map_err(crate::Problem::not_found)
+}
+
 /// Like [`parse_id`], up to `max_len` characters: for keys derived from ids, such as
 /// an idempotency key `<order id>.<event>`.
 pub fn parse_token(raw: &str, field: &str, max_len: usize) -> Result<String, String> {

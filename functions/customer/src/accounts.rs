@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
+use service_kit::outcome::Outcome;
 
 use crate::domain::{Customer, CustomerRecord, DECOY_HASH, Email, Password, ProfileUpdate, Role};
 use crate::store::{CustomerStore, Insert};
@@ -57,13 +58,6 @@ pub struct Registration {
     pub password: Password,
     pub name: String,
     pub role: Role,
-}
-
-/// Whether a call created the resource or found it already there (a retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Existing,
 }
 
 /// Registers a customer. Repeating a registration with the same email, password and

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
 
-use crate::accounts::{self, CustomerError, Outcome, Registration};
+use crate::accounts::{self, CustomerError, Registration};
 use crate::domain::{Customer, Email, Password, ProfileUpdate, Role};
 use crate::store::CustomerStore;
 use service_kit::validate::parse_text;
@@ -47,11 +47,7 @@ async fn register<S: CustomerStore>(
         role: body.role,
     };
     let (customer, outcome) = accounts::register(store.as_ref(), registration).await?;
-    let status = match outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Existing => StatusCode::OK,
-    };
-    Ok((status, Json(customer)))
+    Ok(outcome.reply(customer))
 }
 
 async fn get_customer<S: CustomerStore>(

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::ReturnValue;
 use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
 
 use crate::domain::{CustomerRecord, Email, ProfileUpdate};
@@ -88,24 +88,9 @@ pub fn registration_items(
 impl CustomerStore for DynamoCustomerStore {
     async fn insert(&self, record: &CustomerRecord) -> Result<Insert, StoreError> {
         let (claim, profile) = registration_items(record)?;
-        let put = |item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::Failed(e.to_string()))
-        };
-        let claim = TransactWriteItem::builder().put(put(claim)?).build();
-        let profile = TransactWriteItem::builder().put(put(profile)?).build();
-        let result = dynamo::retry_transaction_conflicts(|| {
-            self.client
-                .transact_write_items()
-                .transact_items(claim.clone())
-                .transact_items(profile.clone())
-                .send()
-        })
-        .await;
+        let claim = dynamo::put_new(&self.table, claim)?;
+        let profile = dynamo::put_new(&self.table, profile)?;
+        let result = dynamo::transact(&self.client, &[claim, profile]).await;
         match result {
             Ok(_) => Ok(Insert::Created),
             Err(error) => match dynamo::cancellation_reasons(&error) {
@@ -116,28 +101,22 @@ impl CustomerStore for DynamoCustomerStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(customer_pk(id), PROFILE)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(dynamo::from_item).transpose()
+        dynamo::get_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(customer_pk(id), PROFILE),
+        )
+        .await
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<CustomerRecord>, StoreError> {
-        let claim = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(email_pk(email), EMAIL)))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let claim = dynamo::get_item_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(email_pk(email), EMAIL),
+        )
+        .await?;
         let Some(id) = claim
-            .item
             .as_ref()
             .and_then(|item| item.get("customer_id"))
             .and_then(|id| id.as_s().ok())

@@ -47,7 +47,7 @@ impl Connections {
                 .set_item(Some(item))
                 .build()
                 .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(|e| StoreError::Failed(e.to_string()))
+                .map_err(StoreError::from)
         };
         self.client
             .transact_write_items()
@@ -109,7 +109,7 @@ impl Connections {
                 .set_key(Some(dynamo::key(pk, sk)))
                 .build()
                 .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                .map_err(|e| StoreError::Failed(e.to_string()))
+                .map_err(StoreError::from)
         };
         self.client
             .transact_write_items()

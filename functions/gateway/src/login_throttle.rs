@@ -54,15 +54,8 @@ impl LoginThrottle {
 
     /// How long the account of `email` must still wait before its next login.
     pub async fn wait(&self, email: &str) -> Result<Duration, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(email)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let Some(item) = output.item else {
+        let output = dynamo::get_item_consistent(&self.client, &self.table, key(email)).await?;
+        let Some(item) = output else {
             return Ok(Duration::ZERO);
         };
         let number = |name: &str| -> u64 {

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use service_kit::dynamo::{self, StoreError, is_condition_failure, n, s};
 use sha2::{Digest, Sha256};
 
@@ -72,16 +71,6 @@ impl OrderKeys {
         }
     }
 
-    fn put_new(&self, item: dynamo::Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     /// Claims `key` of `user_id` for `order_id` and a request with `fingerprint`.
     pub async fn claim(
         &self,
@@ -101,8 +90,8 @@ impl OrderKeys {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(self.put_new(request)?)
-            .transact_items(self.put_new(owner)?)
+            .transact_items(dynamo::put_new(&self.table, request)?)
+            .transact_items(dynamo::put_new(&self.table, owner)?)
             .send()
             .await;
         let error = match result {
@@ -125,33 +114,17 @@ impl OrderKeys {
 
     async fn fingerprint_of(&self, user_id: &str, key: &str) -> Result<Option<String>, StoreError> {
         let (pk, sk) = key_of(user_id, key);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output
-            .item
-            .and_then(|item| item.get("fingerprint")?.as_s().ok().cloned()))
+        let output =
+            dynamo::get_item_consistent(&self.client, &self.table, dynamo::key(pk, sk)).await?;
+        Ok(output.and_then(|item| item.get("fingerprint")?.as_s().ok().cloned()))
     }
 
     /// Who placed `order_id`, if it was placed through this gateway.
     pub async fn owner(&self, order_id: &str) -> Result<Option<String>, StoreError> {
         let (pk, sk) = owner_of(order_id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output
-            .item
-            .and_then(|item| item.get("user_id")?.as_s().ok().cloned()))
+        let output =
+            dynamo::get_item_consistent(&self.client, &self.table, dynamo::key(pk, sk)).await?;
+        Ok(output.and_then(|item| item.get("user_id")?.as_s().ok().cloned()))
     }
 }
 

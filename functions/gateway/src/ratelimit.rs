@@ -317,17 +317,13 @@ impl RateLimiter {
     }
 
     async fn load(&self, principal: &str) -> Result<Option<u64>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(format!("RATE#{principal}"), "RATE")))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output
-            .item
-            .and_then(|item| item.get("tat")?.as_n().ok()?.parse().ok()))
+        let output = dynamo::get_item_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(format!("RATE#{principal}"), "RATE"),
+        )
+        .await?;
+        Ok(output.and_then(|item| item.get("tat")?.as_n().ok()?.parse().ok()))
     }
 
     /// Moves the TAT from what was read to `new_tat`; false if another instance moved

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -73,16 +73,6 @@ impl Sessions {
         }
     }
 
-    fn put_new(&self, item: dynamo::Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     fn token_item(
         &self,
         token: &str,
@@ -110,8 +100,11 @@ impl Sessions {
         family_item.insert("expires_at".into(), n(now_secs() + self.ttl.as_secs()));
         self.client
             .transact_write_items()
-            .transact_items(self.put_new(family_item)?)
-            .transact_items(self.put_new(self.token_item(&token, &family, user_id)?)?)
+            .transact_items(dynamo::put_new(&self.table, family_item)?)
+            .transact_items(dynamo::put_new(
+                &self.table,
+                self.token_item(&token, &family, user_id)?,
+            )?)
             .send()
             .await?;
         Ok(token)
@@ -131,8 +124,7 @@ impl Sessions {
             .expression_attribute_values(":used", s("used"))
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":now", n(now_secs()))
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
+            .build()?;
         let (family_pk, family_sk) = family_key(&record.family);
         let family_active = ConditionCheck::builder()
             .table_name(&self.table)
@@ -140,8 +132,7 @@ impl Sessions {
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", s("active"))
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
+            .build()?;
         let successor = new_token();
         let result = self
             .client
@@ -152,11 +143,10 @@ impl Sessions {
                     .condition_check(family_active)
                     .build(),
             )
-            .transact_items(self.put_new(self.token_item(
-                &successor,
-                &record.family,
-                &record.user_id,
-            )?)?)
+            .transact_items(dynamo::put_new(
+                &self.table,
+                self.token_item(&successor, &record.family, &record.user_id)?,
+            )?)
             .send()
             .await;
         match result {
@@ -218,15 +208,7 @@ impl Sessions {
 
     async fn record(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
         let (pk, sk) = token_key(token);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(dynamo::from_item).transpose()
+        dynamo::get_consistent(&self.client, &self.table, dynamo::key(pk, sk)).await
     }
 }
 

@@ -10,11 +10,11 @@ use axum::routing::{get, post, put};
 use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
-use service_kit::pagination::{self, Page};
-use service_kit::validate::{parse_amount, parse_currency, parse_id, parse_text};
+use service_kit::pagination::{self, Page, PageQuery};
+use service_kit::validate::{parse_amount, parse_currency, parse_id, parse_text, path_id};
 
 use crate::domain::{Line, MAX_QUANTITY, Product, ProductUpdate, Reservation, normalise_lines};
-use crate::operations::{self, Outcome};
+use crate::operations;
 use crate::store::{CATALOG_PARTITION, InventoryStore};
 
 pub fn routes<S: InventoryStore>(store: Arc<S>) -> Router {
@@ -37,28 +37,9 @@ pub fn routes<S: InventoryStore>(store: Arc<S>) -> Router {
         .with_state(store)
 }
 
-fn status(outcome: Outcome) -> StatusCode {
-    match outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Existing => StatusCode::OK,
-    }
-}
-
-fn id(raw: &str, field: &str) -> Result<String, Problem> {
-    // An id that cannot exist is simply not found.
-    parse_id(raw, field).map_err(Problem::not_found)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 async fn list_products<S: InventoryStore>(
     State(store): State<Arc<S>>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Product>>, Problem> {
     let limit = pagination::limit(query.limit)?;
     let start = pagination::decode_cursor(
@@ -106,7 +87,7 @@ async fn create_product<S: InventoryStore>(
         updated_at: now,
     };
     let (product, outcome) = operations::create_product(store.as_ref(), product).await?;
-    Ok((status(outcome), Json(product)))
+    Ok(outcome.reply(product))
 }
 
 fn description(raw: &str) -> Result<String, Problem> {
@@ -130,7 +111,7 @@ async fn get_product<S: InventoryStore>(
     State(store): State<Arc<S>>,
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, Problem> {
-    let sku = id(&sku, "sku")?;
+    let sku = path_id(&sku, "sku")?;
     Ok(Json(operations::get_product(store.as_ref(), &sku).await?))
 }
 
@@ -147,7 +128,7 @@ async fn update_product<S: InventoryStore>(
     Path(sku): Path<String>,
     Json(body): Json<UpdateProductBody>,
 ) -> Result<Json<Product>, Problem> {
-    let sku = id(&sku, "sku")?;
+    let sku = path_id(&sku, "sku")?;
     let update = ProductUpdate {
         name: body
             .name
@@ -183,7 +164,7 @@ async fn set_stock<S: InventoryStore>(
     Path(sku): Path<String>,
     Json(body): Json<StockBody>,
 ) -> Result<Json<Product>, Problem> {
-    let sku = id(&sku, "sku")?;
+    let sku = path_id(&sku, "sku")?;
     let available = stock(body.available)?;
     Ok(Json(
         operations::set_available(store.as_ref(), &sku, available).await?,
@@ -205,14 +186,14 @@ async fn reserve<S: InventoryStore>(
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
     let lines = normalise_lines(body.lines).map_err(Problem::invalid)?;
     let (reservation, outcome) = operations::reserve(store.as_ref(), &order_id, lines).await?;
-    Ok((status(outcome), Json(reservation)))
+    Ok(outcome.reply(reservation))
 }
 
 async fn get_reservation<S: InventoryStore>(
     State(store): State<Arc<S>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
-    let order_id = id(&order_id, "order_id")?;
+    let order_id = path_id(&order_id, "order_id")?;
     Ok(Json(
         operations::get_reservation(store.as_ref(), &order_id).await?,
     ))
@@ -230,6 +211,6 @@ async fn commit<S: InventoryStore>(
     State(store): State<Arc<S>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
-    let order_id = id(&order_id, "order_id")?;
+    let order_id = path_id(&order_id, "order_id")?;
     Ok(Json(operations::commit(store.as_ref(), &order_id).await?))
 }

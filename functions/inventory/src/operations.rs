@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::dynamo::{Item, StoreError};
+use service_kit::outcome::Outcome;
 
 use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
 use crate::store::{CreateOutcome, InventoryStore, MoveOutcome, ReserveOutcome, Shortage};
@@ -94,13 +95,6 @@ impl From<InventoryError> for Problem {
             InventoryError::Store(error) => error.into(),
         }
     }
-}
-
-/// Whether a call created the resource or found it already there (a retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Existing,
 }
 
 /// Adds a product. Repeating the creation returns the product as it is now; creating

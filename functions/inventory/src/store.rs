@@ -11,9 +11,9 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use service_kit::dynamo::{self, Item, StoreError, is_condition_failure, n, s};
+use service_kit::dynamo::{self, Inserted, Item, StoreError, is_condition_failure, n, s};
 
 use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
 
@@ -142,10 +142,6 @@ impl DynamoInventoryStore {
         }
     }
 
-    fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-        built.map_err(|e| StoreError::Failed(e.to_string()))
-    }
-
     /// A conditional update of one product's counters inside a transaction.
     fn stock_update(
         &self,
@@ -154,19 +150,15 @@ impl DynamoInventoryStore {
         condition: &str,
         now: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Self::build(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(dynamo::key(product_pk(&line.sku), PRODUCT)))
-                .update_expression(expression)
-                .condition_expression(condition)
-                .expression_attribute_values(":q", n(line.quantity))
-                .expression_attribute_values(":now", s(now))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build(),
-        )?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(product_pk(&line.sku), PRODUCT)))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_values(":q", n(line.quantity))
+            .expression_attribute_values(":now", s(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -194,21 +186,19 @@ impl DynamoInventoryStore {
                 ReservationStatus::Reserved => {}
                 _ => return Ok(MoveOutcome::WrongStatus(reservation)),
             }
-            let status = Self::build(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
-                    .update_expression("SET #status = :to, updated_at = :now")
-                    .condition_expression("#status = :reserved")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":to", dynamo::to_value(&to)?)
-                    .expression_attribute_values(
-                        ":reserved",
-                        dynamo::to_value(&ReservationStatus::Reserved)?,
-                    )
-                    .expression_attribute_values(":now", s(now))
-                    .build(),
-            )?;
+            let status = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
+                .update_expression("SET #status = :to, updated_at = :now")
+                .condition_expression("#status = :reserved")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":to", dynamo::to_value(&to)?)
+                .expression_attribute_values(
+                    ":reserved",
+                    dynamo::to_value(&ReservationStatus::Reserved)?,
+                )
+                .expression_attribute_values(":now", s(now))
+                .build()?;
             let mut items = vec![TransactWriteItem::builder().update(status).build()];
             for line in &reservation.lines {
                 items.push(self.stock_update(
@@ -218,13 +208,7 @@ impl DynamoInventoryStore {
                     now,
                 )?);
             }
-            let result = dynamo::retry_transaction_conflicts(|| {
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(items.clone()))
-                    .send()
-            })
-            .await;
+            let result = dynamo::transact(&self.client, &items).await;
             match result {
                 Ok(_) => {
                     return Ok(MoveOutcome::Done(Reservation {
@@ -289,37 +273,21 @@ pub fn product_item(product: &Product) -> Result<Item, StoreError> {
 
 impl InventoryStore for DynamoInventoryStore {
     async fn create_product(&self, product: &Product) -> Result<CreateOutcome, StoreError> {
-        let item = product_item(product)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(CreateOutcome::Created(product.clone())),
-            Err(error) if dynamo::failed_condition(&error) => {
-                match self.get_product(&product.sku).await? {
-                    Some(existing) => Ok(CreateOutcome::Exists(existing)),
-                    None => Err(StoreError::Failed("product vanished".into())),
-                }
-            }
-            Err(error) => Err(error.into()),
-        }
+        Ok(
+            match dynamo::put_if_absent(&self.client, &self.table, product_item(product)?).await? {
+                Inserted::Created => CreateOutcome::Created(product.clone()),
+                Inserted::Existing(existing) => CreateOutcome::Exists(existing),
+            },
+        )
     }
 
     async fn get_product(&self, sku: &str) -> Result<Option<Product>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(product_pk(sku), PRODUCT)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(dynamo::from_item).transpose()
+        dynamo::get_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(product_pk(sku), PRODUCT),
+        )
+        .await
     }
 
     async fn list_products(
@@ -405,18 +373,15 @@ impl InventoryStore for DynamoInventoryStore {
     }
 
     async fn reserve(&self, reservation: &Reservation) -> Result<ReserveOutcome, StoreError> {
-        let claim = Self::build(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(dynamo::to_item(
-                    reservation,
-                    reservation_pk(&reservation.order_id),
-                    RESERVATION,
-                )?))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
+        let claim = dynamo::put_new(
+            &self.table,
+            dynamo::to_item(
+                reservation,
+                reservation_pk(&reservation.order_id),
+                RESERVATION,
+            )?,
         )?;
-        let mut items = vec![TransactWriteItem::builder().put(claim).build()];
+        let mut items = vec![claim];
         for line in &reservation.lines {
             items.push(self.stock_update(
                 line,
@@ -425,13 +390,7 @@ impl InventoryStore for DynamoInventoryStore {
                 &reservation.updated_at,
             )?);
         }
-        let result = dynamo::retry_transaction_conflicts(|| {
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-        })
-        .await;
+        let result = dynamo::transact(&self.client, &items).await;
         let error = match result {
             Ok(_) => return Ok(ReserveOutcome::Reserved(reservation.clone())),
             Err(error) => error,
@@ -471,15 +430,12 @@ impl InventoryStore for DynamoInventoryStore {
     }
 
     async fn get_reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(dynamo::from_item).transpose()
+        dynamo::get_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(reservation_pk(order_id), RESERVATION),
+        )
+        .await
     }
 
     async fn release(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {

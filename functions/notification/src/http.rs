@@ -12,10 +12,10 @@ use serde_json::{Map, Value};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::pagination;
-use service_kit::validate::{parse_id, parse_text, parse_token};
+use service_kit::validate::{parse_id, parse_text, parse_token, path_id};
 
 use crate::domain::{Notification, parse_seq};
-use crate::operations::{self, FeedPage, Outcome};
+use crate::operations::{self, FeedPage};
 use crate::store::NotificationStore;
 
 pub fn routes<S: NotificationStore>(store: Arc<S>) -> Router {
@@ -71,11 +71,7 @@ async fn record<S: NotificationStore>(
         read_at: None,
     };
     let (notification, outcome) = operations::record(store.as_ref(), draft).await?;
-    let status = match outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Existing => StatusCode::OK,
-    };
-    Ok((status, Json(notification)))
+    Ok(outcome.reply(notification))
 }
 
 #[derive(Deserialize)]
@@ -91,7 +87,7 @@ async fn list<S: NotificationStore>(
     Path(user_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<FeedPage>, Problem> {
-    let user_id = parse_id(&user_id, "user_id").map_err(Problem::not_found)?;
+    let user_id = path_id(&user_id, "user_id")?;
     let after = match query.after.as_deref() {
         Some(after) => parse_seq(after, "after").map_err(Problem::bad_request)?,
         None => 0,
@@ -106,7 +102,7 @@ async fn mark_read<S: NotificationStore>(
     State(store): State<Arc<S>>,
     Path((user_id, id)): Path<(String, String)>,
 ) -> Result<Json<Notification>, Problem> {
-    let user_id = parse_id(&user_id, "user_id").map_err(Problem::not_found)?;
+    let user_id = path_id(&user_id, "user_id")?;
     let seq = parse_seq(&id, "id").map_err(Problem::not_found)?;
     Ok(Json(
         operations::mark_read(store.as_ref(), &user_id, seq).await?,

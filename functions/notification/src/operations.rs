@@ -2,6 +2,7 @@
 
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
+use service_kit::outcome::Outcome;
 
 use crate::domain::Notification;
 use crate::store::{FeedState, NotificationStore, ReadOutcome, RecordOutcome};
@@ -30,13 +31,6 @@ impl From<NotificationError> for Problem {
             NotificationError::Store(error) => error.into(),
         }
     }
-}
-
-/// Whether a call created the resource or found it already there (a retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Existing,
 }
 
 /// Records a notification once per key; recording the same key again returns the

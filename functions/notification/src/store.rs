@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use service_kit::dynamo::{self, Backoff, StoreError, is_condition_failure, n, s};
 
 use crate::domain::Notification;
@@ -166,10 +166,6 @@ impl DynamoNotificationStore {
             .await?
             .ok_or_else(|| StoreError::Failed(format!("notification {seq} vanished")))
     }
-
-    fn item<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-        built.map_err(|e| StoreError::Failed(e.to_string()))
-    }
 }
 
 impl NotificationStore for DynamoNotificationStore {
@@ -206,27 +202,15 @@ impl NotificationStore for DynamoNotificationStore {
                 .into_iter()
                 .chain([("seq".to_owned(), n(seq))])
                 .collect();
-            let new = |item| {
-                Self::item(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build(),
-                )
-            };
             let items = vec![
                 TransactWriteItem::builder()
-                    .update(Self::item(advance.build())?)
+                    .update(advance.build()?)
                     .build(),
-                TransactWriteItem::builder().put(new(claim)?).build(),
-                TransactWriteItem::builder()
-                    .put(new(dynamo::to_item(
-                        &notification,
-                        user_pk(user),
-                        notification_sk(seq),
-                    )?)?)
-                    .build(),
+                dynamo::put_new(&self.table, claim)?,
+                dynamo::put_new(
+                    &self.table,
+                    dynamo::to_item(&notification, user_pk(user), notification_sk(seq))?,
+                )?,
             ];
             let result = self
                 .client
@@ -305,33 +289,26 @@ impl NotificationStore for DynamoNotificationStore {
         seq: u64,
         now: &str,
     ) -> Result<ReadOutcome, StoreError> {
-        let mark = Self::item(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(dynamo::key(user_pk(user_id), notification_sk(seq))))
-                .update_expression("SET read_at = :now")
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(read_at)")
-                .expression_attribute_values(":now", s(now))
-                .build(),
-        )?;
-        let count = Self::item(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(dynamo::key(user_pk(user_id), FEED)))
-                .update_expression("ADD unread :minus_one")
-                .condition_expression("unread > :zero")
-                .expression_attribute_values(":minus_one", n(-1))
-                .expression_attribute_values(":zero", n(0))
-                .build(),
-        )?;
-        let result = dynamo::retry_transaction_conflicts(|| {
-            self.client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(mark.clone()).build())
-                .transact_items(TransactWriteItem::builder().update(count.clone()).build())
-                .send()
-        })
-        .await;
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(user_pk(user_id), notification_sk(seq))))
+            .update_expression("SET read_at = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(read_at)")
+            .expression_attribute_values(":now", s(now))
+            .build()?;
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(user_pk(user_id), FEED)))
+            .update_expression("ADD unread :minus_one")
+            .condition_expression("unread > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .build()?;
+        let items = [
+            TransactWriteItem::builder().update(mark).build(),
+            TransactWriteItem::builder().update(count).build(),
+        ];
+        let result = dynamo::transact(&self.client, &items).await;
         match result {
             Ok(_) => match self.notification(user_id, seq).await? {
                 Some(notification) => Ok(ReadOutcome::Marked(notification)),

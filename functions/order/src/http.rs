@@ -10,11 +10,11 @@ use axum::routing::{get, post, put};
 use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
-use service_kit::pagination::{self, Page};
-use service_kit::validate::{parse_currency, parse_id, parse_text};
+use service_kit::pagination::{self, Page, PageQuery};
+use service_kit::validate::{parse_currency, parse_id, parse_text, path_id};
 
 use crate::domain::{Order, OrderLine, OrderStatus, normalise_lines};
-use crate::operations::{self, NewOrder, Outcome};
+use crate::operations::{self, NewOrder};
 use crate::store::{OrderStore, customer_partition};
 
 pub fn routes<S: OrderStore>(store: Arc<S>) -> Router {
@@ -26,11 +26,6 @@ pub fn routes<S: OrderStore>(store: Arc<S>) -> Router {
             get(list_by_customer::<S>),
         )
         .with_state(store)
-}
-
-fn id(raw: &str, field: &str) -> Result<String, Problem> {
-    // An id that cannot exist is simply not found.
-    parse_id(raw, field).map_err(Problem::not_found)
 }
 
 #[derive(Deserialize)]
@@ -56,18 +51,14 @@ async fn create<S: OrderStore>(
         currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
     };
     let (order, outcome) = operations::create(store.as_ref(), new).await?;
-    let status = match outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Existing => StatusCode::OK,
-    };
-    Ok((status, Json(order)))
+    Ok(outcome.reply(order))
 }
 
 async fn get_order<S: OrderStore>(
     State(store): State<Arc<S>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Order>, Problem> {
-    let order_id = id(&order_id, "order_id")?;
+    let order_id = path_id(&order_id, "order_id")?;
     Ok(Json(operations::get(store.as_ref(), &order_id).await?))
 }
 
@@ -83,7 +74,7 @@ async fn transition<S: OrderStore>(
     Path(order_id): Path<String>,
     Json(body): Json<TransitionBody>,
 ) -> Result<Json<Order>, Problem> {
-    let order_id = id(&order_id, "order_id")?;
+    let order_id = path_id(&order_id, "order_id")?;
     let reason = match (body.status, body.reason) {
         (OrderStatus::Pending, _) => {
             return Err(Problem::invalid("An order cannot move back to PENDING."));
@@ -104,20 +95,13 @@ async fn transition<S: OrderStore>(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// A customer's orders, newest first.
 async fn list_by_customer<S: OrderStore>(
     State(store): State<Arc<S>>,
     Path(customer_id): Path<String>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Order>>, Problem> {
-    let customer_id = id(&customer_id, "customer_id")?;
+    let customer_id = path_id(&customer_id, "customer_id")?;
     let limit = pagination::limit(query.limit)?;
     let partition = customer_partition(&customer_id);
     let start = pagination::decode_cursor(

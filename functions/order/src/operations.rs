@@ -2,6 +2,7 @@
 
 use service_kit::Problem;
 use service_kit::dynamo::{Item, StoreError};
+use service_kit::outcome::Outcome;
 
 use crate::domain::{Order, OrderLine, OrderStatus, StatusChange};
 use crate::store::{CreateOutcome, OrderStore, TransitionOutcome};
@@ -39,13 +40,6 @@ impl From<OrderError> for Problem {
             OrderError::Store(error) => error.into(),
         }
     }
-}
-
-/// Whether a call created the resource or found it already there (a retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Existing,
 }
 
 /// A validated request to create an order.

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
-use service_kit::dynamo::{self, Item, StoreError, s};
+use service_kit::dynamo::{self, Inserted, Item, StoreError, s};
 
 use crate::domain::{Order, OrderStatus, StatusChange};
 
@@ -85,36 +85,21 @@ impl OrderStore for DynamoOrderStore {
             "gsi1sk".into(),
             s(format!("{}#{}", order.created_at, order.order_id)),
         );
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(CreateOutcome::Created(order.clone())),
-            Err(error) if dynamo::failed_condition(&error) => {
-                match self.get(&order.order_id).await? {
-                    Some(existing) => Ok(CreateOutcome::Exists(existing)),
-                    None => Err(StoreError::Failed("order vanished".into())),
-                }
-            }
-            Err(error) => Err(error.into()),
-        }
+        Ok(
+            match dynamo::put_if_absent(&self.client, &self.table, item).await? {
+                Inserted::Created => CreateOutcome::Created(order.clone()),
+                Inserted::Existing(existing) => CreateOutcome::Exists(existing),
+            },
+        )
     }
 
     async fn get(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(order_pk(order_id), ORDER)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(dynamo::from_item).transpose()
+        dynamo::get_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(order_pk(order_id), ORDER),
+        )
+        .await
     }
 
     async fn list_by_customer(

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
 use service_kit::failure::FailureMode;
-use service_kit::validate::{parse_amount, parse_currency, parse_id};
+use service_kit::validate::{parse_amount, parse_currency, parse_id, path_id};
 
 use crate::domain::{Charge, Ledger, Refund};
-use crate::operations::{self, ChargeRequest, Outcome};
+use crate::operations::{self, ChargeRequest};
 use crate::provider::Provider;
 use crate::store::PaymentStore;
 
@@ -29,13 +29,6 @@ pub fn routes<S: PaymentStore>(state: Arc<PaymentState<S>>) -> Router {
         .route("/payments/{order_id}/charge", post(charge::<S>))
         .route("/payments/{order_id}/refund", post(refund::<S>))
         .with_state(state)
-}
-
-fn status(outcome: Outcome) -> StatusCode {
-    match outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Existing => StatusCode::OK,
-    }
 }
 
 #[derive(Deserialize)]
@@ -65,7 +58,7 @@ async fn charge<S: PaymentStore>(
     let declining = matches!(mode, Some(Extension(FailureMode::Decline)));
     let provider = state.provider.declining(declining);
     let (charge, outcome) = operations::charge(&state.store, &provider, request).await?;
-    Ok((status(outcome), Json(charge)))
+    Ok(outcome.reply(charge))
 }
 
 /// 201 with the refund of whatever was captured, 200 with the same refund when
@@ -76,13 +69,13 @@ async fn refund<S: PaymentStore>(
 ) -> Result<(StatusCode, Json<Refund>), Problem> {
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
     let (refund, outcome) = operations::refund(&state.store, &state.provider, &order_id).await?;
-    Ok((status(outcome), Json(refund)))
+    Ok(outcome.reply(refund))
 }
 
 async fn ledger<S: PaymentStore>(
     State(state): State<Arc<PaymentState<S>>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Ledger>, Problem> {
-    let order_id = parse_id(&order_id, "order_id").map_err(Problem::not_found)?;
+    let order_id = path_id(&order_id, "order_id")?;
     Ok(Json(operations::ledger(&state.store, &order_id).await?))
 }

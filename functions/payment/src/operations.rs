@@ -10,6 +10,7 @@
 use axum::http::StatusCode;
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
+use service_kit::outcome::Outcome;
 
 use crate::domain::{self, Charge, ChargeStatus, Ledger, PaymentMethod, Refund};
 use crate::provider::{Provider, ProviderError};
@@ -67,13 +68,6 @@ impl From<PaymentError> for Problem {
             PaymentError::Store(error) => error.into(),
         }
     }
-}
-
-/// Whether a call created the resource or found it already there (a retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Existing,
 }
 
 /// A validated charge request.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
-use service_kit::dynamo::{self, StoreError, n};
+use service_kit::dynamo::{self, Inserted, StoreError, n};
 
 use crate::domain::{PaymentMethod, ProviderCharge, ProviderOutcome};
 
@@ -128,16 +128,13 @@ impl Provider {
 
     /// The key's outcome, if it has one.
     pub async fn outcome(&self, key: &str) -> Result<Option<ProviderOutcome>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(dynamo::key(provider_pk(key), OUTCOME)))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let output = dynamo::get_item_consistent(
+            &self.client,
+            &self.table,
+            dynamo::key(provider_pk(key), OUTCOME),
+        )
+        .await?;
         output
-            .item
             .map(|item| dynamo::from_item::<StoredOutcome>(item).map(|stored| stored.outcome))
             .transpose()
     }
@@ -153,22 +150,13 @@ impl Provider {
             outcome,
             recorded_at: service_kit::clock::now(),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(dynamo::to_item(&stored, provider_pk(key), OUTCOME)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(stored.outcome),
-            Err(error) if dynamo::failed_condition(&error) => self
-                .outcome(key)
-                .await?
-                .ok_or_else(|| StoreError::Failed(format!("provider outcome of {key} vanished"))),
-            Err(error) => Err(error.into()),
-        }
+        let item = dynamo::to_item(&stored, provider_pk(key), OUTCOME)?;
+        Ok(
+            match dynamo::put_if_absent::<StoredOutcome>(&self.client, &self.table, item).await? {
+                Inserted::Created => stored.outcome,
+                Inserted::Existing(existing) => existing.outcome,
+            },
+        )
     }
 
     /// Counts one more undecided charge attempt with the key and returns the count.

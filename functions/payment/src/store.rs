@@ -163,8 +163,7 @@ impl DynamoPaymentStore {
             .condition_expression(condition.expression)
             .set_expression_attribute_names(condition.names())
             .set_expression_attribute_values(condition.values()?)
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
+            .build()?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
@@ -179,20 +178,13 @@ impl DynamoPaymentStore {
             .condition_expression(condition.expression)
             .set_expression_attribute_names(condition.names())
             .set_expression_attribute_values(condition.values()?)
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
+            .build()?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// Runs the transaction; `Ok(false)` when one of its conditions did not hold.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        let result = dynamo::retry_transaction_conflicts(|| {
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-        })
-        .await;
+        let result = dynamo::transact(&self.client, &items).await;
         match result {
             Ok(_) => Ok(true),
             Err(error) => match dynamo::cancellation_reasons(&error) {

@@ -125,11 +125,7 @@ async fn a_payment_outage_opens_the_breaker_the_admin_sees_until_the_service_is_
     })
     .await;
     set_payment("off").await.expect(200);
-    wait_for("the order to complete", || async {
-        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
-        (detail["status"] == "COMPLETED").then_some(detail)
-    })
-    .await;
+    me.until_completed(&order_id).await;
     let breakers = wait_for("the admin to see it closed again", || async {
         let breakers = admin.get("/v1/admin/breakers").await.expect(200);
         (by_service(&breakers, "payment")["state"] == "closed").then_some(breakers)

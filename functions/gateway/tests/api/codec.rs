@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use service_kit::testing::Method;
 use temporalio_client::WorkflowFetchHistoryOptions;
 
-use crate::support::{As, Stack, wait_for};
+use crate::support::{As, Stack};
 
 const DECODE: &str = "/v1/admin/codec/decode";
 const ENCODE: &str = "/v1/admin/codec/encode";
@@ -49,11 +49,7 @@ async fn a_stored_payload_is_not_readable_without_the_key_and_decodes_for_an_adm
         .await
         .expect(202);
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
-    wait_for("the order to complete", || async {
-        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
-        (detail["status"] == "COMPLETED").then_some(detail)
-    })
-    .await;
+    me.until_completed(&order_id).await;
 
     let stored = stored_input(&stack, &order_id).await;
     assert_eq!(

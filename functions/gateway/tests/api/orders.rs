@@ -24,11 +24,7 @@ async fn an_order_is_accepted_then_completed_by_the_saga() {
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
     assert_eq!(placed["status_url"], format!("/v1/orders/{order_id}"));
 
-    let detail = wait_for("the order to complete", || async {
-        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
-        (detail["status"] == "COMPLETED").then_some(detail)
-    })
-    .await;
+    let detail = me.until_completed(&order_id).await;
     let order = &detail["order"];
     assert_eq!(order["customer_id"], user_id.as_str());
     // The price came from the catalog.
@@ -68,11 +64,7 @@ async fn twenty_concurrent_posts_with_one_key_make_one_order_and_one_workflow() 
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     let order_id = &ids[0];
 
-    wait_for("the order to complete", || async {
-        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
-        (detail["status"] == "COMPLETED").then_some(detail)
-    })
-    .await;
+    me.until_completed(order_id).await;
     let runs = stack
         .temporal
         .count_workflows(
@@ -261,11 +253,7 @@ async fn after_the_workflow_is_forgotten_the_key_still_names_its_order_and_start
         .await
         .expect(202);
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
-    wait_for("the order to complete", || async {
-        let detail = me.get(&format!("/v1/orders/{order_id}")).await.expect(200);
-        (detail["status"] == "COMPLETED").then_some(detail)
-    })
-    .await;
+    me.until_completed(&order_id).await;
     forget_workflow(&stack, &order_id).await;
 
     let again = me.order("kept", line, "card_approve").await.expect(202);

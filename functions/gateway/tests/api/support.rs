@@ -389,6 +389,18 @@ impl<'a> As<'a> {
         self.send(Method::POST, path, Some(body), &[]).await
     }
 
+    /// Polls the order's detail until its saga has completed it; the detail.
+    pub async fn until_completed(&self, order_id: &str) -> Value {
+        wait_for("the order to complete", || async {
+            let detail = self
+                .get(&format!("/v1/orders/{order_id}"))
+                .await
+                .expect(200);
+            (detail["status"] == "COMPLETED").then_some(detail)
+        })
+        .await
+    }
+
     pub async fn order(&self, key: &str, lines: Value, method: &str) -> Reply {
         self.send(
             Method::POST,
