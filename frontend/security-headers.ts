@@ -1,7 +1,7 @@
 // The security headers of the UI, served by `vite preview` (and so by infra/run.sh),
 // by nginx (infra/docker/nginx.conf, checked against this list by
 // src/security-headers.spec.ts) and, on AWS, by a CloudFront response headers policy
-// (README, "The shop UI").
+// (docs/ui.md).
 //
 // The built app needs nothing but its own origin: the scripts and styles are files
 // (no inline <script>, <style> or style attribute in index.html; Vue's style bindings

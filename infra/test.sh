@@ -4,7 +4,7 @@
 # DynamoDB Local and a real Temporal dev server (started here, in memory, on free
 # ports), the replay of the recorded saga histories, the deployment artefacts (SAM
 # template, compose file, LocalStack hook), `cargo lambda watch`, the chaos test, the
-# UI's unit tests, and the whole system as infra/run.sh starts it: the README's
+# UI's unit tests, and the whole system as infra/run.sh starts it: the documented
 # examples, the OpenAPI document and the browser tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,6 +46,6 @@ say "chaos: orders at concurrency while the worker, a service and Temporal's too
 say "the UI's unit tests"
 (cd "$ROOT/frontend" && npm run --silent typecheck && npm test --silent)
 
-say "the whole system, as started by infra/run.sh: README examples, OpenAPI, browser"
+say "the whole system, as started by infra/run.sh: documented examples, OpenAPI, browser"
 "$VENV/bin/python" "$ROOT/infra/system_check.py"
 say "all checks passed"
