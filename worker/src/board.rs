@@ -20,14 +20,14 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How long a report stays current without a heartbeat: several missed heartbeats.
 const STALE_AFTER: Duration = Duration::from_secs(45);
 
-pub struct BreakerBoard {
+pub struct BreakerReporter {
     dynamo: Client,
     table: String,
     /// Names this worker process among the reporters.
     worker: String,
 }
 
-impl BreakerBoard {
+impl BreakerReporter {
     pub fn new(dynamo: Client, table: impl Into<String>, worker: impl Into<String>) -> Self {
         Self {
             dynamo,
@@ -111,7 +111,7 @@ impl BreakerBoard {
 /// Starts reporting `breakers` to `table` in the background, as worker `id`.
 pub async fn start(table: &str, id: impl Into<String>, breakers: Vec<Arc<CircuitBreaker>>) {
     let dynamo = service_kit::dynamo::client_from_env().await;
-    let board = BreakerBoard::new(dynamo, table, id);
+    let board = BreakerReporter::new(dynamo, table, id);
     tracing::info!(%table, worker = %board.worker, "reporting the breakers");
     tokio::spawn(board.run(breakers));
 }

@@ -66,7 +66,7 @@ impl Timeline {
         }
     }
 
-    pub fn status(&self) -> SagaStatus {
+    pub fn snapshot(&self) -> SagaStatus {
         let current_step = self
             .steps
             .iter()
@@ -100,7 +100,7 @@ impl Timeline {
     }
 
     pub fn current_step(&self) -> Option<StepName> {
-        self.status().current_step
+        self.snapshot().current_step
     }
 
     fn step_mut(&mut self, name: StepName) -> &mut StepRecord {
@@ -268,7 +268,7 @@ mod tests {
 
     fn statuses(timeline: &Timeline) -> Vec<(StepName, StepStatus)> {
         timeline
-            .status()
+            .snapshot()
             .steps
             .iter()
             .map(|s| (s.name, s.status))
@@ -317,9 +317,9 @@ mod tests {
         timeline.complete(StepName::CreateOrder, "t");
         timeline.await_approval("t", "deadline", 90_000, "EUR");
         assert_eq!(timeline.current_step(), Some(StepName::AwaitApproval));
-        assert_eq!(timeline.status().phase, SagaPhase::AwaitingApproval);
+        assert_eq!(timeline.snapshot().phase, SagaPhase::AwaitingApproval);
         assert_eq!(
-            timeline.status().approval_deadline.as_deref(),
+            timeline.snapshot().approval_deadline.as_deref(),
             Some("deadline")
         );
     }
@@ -358,7 +358,7 @@ mod tests {
                 (StepName::CancelOrder, StepStatus::Completed),
             ]
         );
-        let status = timeline.status();
+        let status = timeline.snapshot();
         assert_eq!(status.phase, SagaPhase::Cancelled);
         assert_eq!(status.cancel_reason.as_deref(), Some("out of stock"));
     }
@@ -396,7 +396,7 @@ mod tests {
         for i in 0..(MAX_NOTES + 5) {
             timeline.note(&format!("ignored: note {i}"));
         }
-        let notes = timeline.status().notes;
+        let notes = timeline.snapshot().notes;
         assert_eq!(notes.len(), MAX_NOTES);
         assert_eq!(notes.first().map(String::as_str), Some("ignored: note 5"));
         assert_eq!(

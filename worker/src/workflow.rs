@@ -263,7 +263,7 @@ impl OrderSaga {
 
     #[query]
     pub fn status(&self, _ctx: &WorkflowContextView) -> SagaStatus {
-        self.timeline.status()
+        self.timeline.snapshot()
     }
 }
 
@@ -341,7 +341,7 @@ impl OrderSaga {
             StepName::ReserveInventory,
             scope,
             SagaActivities::set_order_status,
-            status(order_id, "RESERVED"),
+            status_request(order_id, "RESERVED"),
             policies::reserve_inventory(),
         )
         .await?;
@@ -381,7 +381,7 @@ impl OrderSaga {
             StepName::ChargePayment,
             scope,
             SagaActivities::set_order_status,
-            status(order_id, "PAID"),
+            status_request(order_id, "PAID"),
             policies::charge_payment(),
         )
         .await?;
@@ -402,7 +402,7 @@ impl OrderSaga {
             StepName::ConfirmOrder,
             scope,
             SagaActivities::set_order_status,
-            status(order_id, "COMPLETED"),
+            status_request(order_id, "COMPLETED"),
             policies::confirm_order(),
         )
         .await?;
@@ -798,7 +798,7 @@ impl OrderSaga {
     }
 }
 
-fn status(order_id: &str, status: &str) -> StatusRequest {
+fn status_request(order_id: &str, status: &str) -> StatusRequest {
     StatusRequest {
         order_id: order_id.to_owned(),
         status: status.to_owned(),

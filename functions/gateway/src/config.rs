@@ -17,7 +17,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    pub services: ServiceUrls,
+    pub services: DownstreamUrls,
     /// `TABLE_NAME`: refresh-token families and WebSocket connections.
     pub table: String,
     /// `RATE_LIMIT_TABLE`: the shared rate-limit state.
@@ -53,7 +53,7 @@ pub struct GatewayConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct ServiceUrls {
+pub struct DownstreamUrls {
     pub customer: String,
     pub inventory: String,
     pub order: String,
@@ -182,7 +182,7 @@ impl GatewayConfig {
         let origins: String = optional("CORS_ALLOWED_ORIGINS", "http://localhost:5173".to_owned())?;
         let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
         Ok(Self {
-            services: ServiceUrls {
+            services: DownstreamUrls {
                 customer: base_url("CUSTOMER_URL")?,
                 inventory: base_url("INVENTORY_URL")?,
                 order: base_url("ORDER_URL")?,

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use service_kit::Problem;
 use service_kit::sigv4::RequestSigner;
 
-use crate::config::{GatewayConfig, ServiceUrls};
+use crate::config::{DownstreamUrls, GatewayConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -44,18 +44,18 @@ impl Service {
 
 /// A service's answer that is not a success.
 #[derive(Debug)]
-pub enum CallError {
+pub enum DownstreamError {
     /// The service refused the request (4xx), with its problem.
     Refused(Problem),
     /// No usable answer; already logged.
     Unavailable(Service),
 }
 
-impl From<CallError> for Problem {
-    fn from(error: CallError) -> Self {
+impl From<DownstreamError> for Problem {
+    fn from(error: DownstreamError) -> Self {
         match error {
-            CallError::Refused(problem) => problem,
-            CallError::Unavailable(service) => Problem::unavailable(format!(
+            DownstreamError::Refused(problem) => problem,
+            DownstreamError::Unavailable(service) => Problem::unavailable(format!(
                 "The {} service is unavailable. Try again shortly.",
                 service.name()
             )),
@@ -63,7 +63,7 @@ impl From<CallError> for Problem {
     }
 }
 
-impl CallError {
+impl DownstreamError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::Refused(p) if p.status == 404)
     }
@@ -84,7 +84,7 @@ impl Downstream {
         config: &GatewayConfig,
         signer: Option<RequestSigner>,
     ) -> Result<Self, reqwest::Error> {
-        let ServiceUrls {
+        let DownstreamUrls {
             customer,
             inventory,
             order,
@@ -117,7 +117,7 @@ impl Downstream {
         })
     }
 
-    fn base(&self, service: Service) -> Result<&str, CallError> {
+    fn base(&self, service: Service) -> Result<&str, DownstreamError> {
         self.urls
             .iter()
             .find(|(s, _)| *s == service)
@@ -127,7 +127,7 @@ impl Downstream {
                     service = service.name(),
                     "no URL configured for this service"
                 );
-                CallError::Unavailable(service)
+                DownstreamError::Unavailable(service)
             })
     }
 
@@ -135,7 +135,7 @@ impl Downstream {
         &self,
         service: Service,
         path: &str,
-    ) -> Result<T, CallError> {
+    ) -> Result<T, DownstreamError> {
         self.send(service, Method::GET, path, None::<&()>).await
     }
 
@@ -145,7 +145,7 @@ impl Downstream {
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
-    ) -> Result<T, CallError> {
+    ) -> Result<T, DownstreamError> {
         let response = self.request(service, method, path, body).await?;
         response
             .json::<T>()
@@ -158,7 +158,7 @@ impl Downstream {
         &self,
         service: Service,
         path: &str,
-    ) -> Result<axum::body::Bytes, CallError> {
+    ) -> Result<axum::body::Bytes, DownstreamError> {
         let response = self
             .request(service, Method::GET, path, None::<&()>)
             .await?;
@@ -174,7 +174,7 @@ impl Downstream {
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
-    ) -> Result<reqwest::Response, CallError> {
+    ) -> Result<reqwest::Response, DownstreamError> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base(service)?));
@@ -188,7 +188,7 @@ impl Downstream {
             && let Err(error) = signer.sign(&mut request).await
         {
             tracing::error!(%error, "cannot sign a service call");
-            return Err(CallError::Unavailable(service));
+            return Err(DownstreamError::Unavailable(service));
         }
         let response = self
             .http
@@ -203,14 +203,14 @@ impl Downstream {
             && status != StatusCode::TOO_MANY_REQUESTS
             && let Ok(problem) = response.json::<Problem>().await
         {
-            return Err(CallError::Refused(problem));
+            return Err(DownstreamError::Refused(problem));
         }
         tracing::warn!(service = service.name(), %status, path, "service failed");
-        Err(CallError::Unavailable(service))
+        Err(DownstreamError::Unavailable(service))
     }
 }
 
-fn unavailable(service: Service, error: &reqwest::Error) -> CallError {
+fn unavailable(service: Service, error: &reqwest::Error) -> DownstreamError {
     tracing::warn!(service = service.name(), %error, "service call failed");
-    CallError::Unavailable(service)
+    DownstreamError::Unavailable(service)
 }

@@ -102,7 +102,7 @@ struct Lease {
 
 /// What the limiter decided for one request, with what to say in headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum Admission {
     Allowed { remaining: u32, reset_ms: u64 },
     Limited { retry_after_ms: u64 },
 }
@@ -162,7 +162,7 @@ impl RateLimiter {
 
     /// The decision for one request of `principal`: from the shared limit, or, when its
     /// store fails, from this instance's own.
-    pub async fn decide(&self, principal: &str) -> Decision {
+    pub async fn decide(&self, principal: &str) -> Admission {
         match self.check(principal).await {
             Ok(decision) => decision,
             Err(error) => {
@@ -173,7 +173,7 @@ impl RateLimiter {
     }
 
     /// The same policy, on this instance alone.
-    fn check_locally(&self, principal: &str) -> Decision {
+    fn check_locally(&self, principal: &str) -> Admission {
         let now = now_ms();
         let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
         if local.len() >= MAX_LEASES {
@@ -185,12 +185,12 @@ impl RateLimiter {
                 new_tat, remaining, ..
             } => {
                 local.insert(principal.to_owned(), new_tat);
-                Decision::Allowed {
+                Admission::Allowed {
                     remaining,
                     reset_ms: self.gcra.reset_ms(new_tat, now),
                 }
             }
-            Grant::Refused { retry_after_ms } => Decision::Limited { retry_after_ms },
+            Grant::Refused { retry_after_ms } => Admission::Limited { retry_after_ms },
         }
     }
 
@@ -220,7 +220,7 @@ impl RateLimiter {
         }
     }
 
-    pub async fn check(&self, principal: &str) -> Result<Decision, StoreError> {
+    pub async fn check(&self, principal: &str) -> Result<Admission, StoreError> {
         if let Some(decision) = self.spend_lease(principal) {
             return Ok(decision);
         }
@@ -250,7 +250,7 @@ impl RateLimiter {
 
     /// Takes up to `wanted` permits from the shared limit: one for this request, the
     /// rest leased to the requests that follow.
-    async fn renew(&self, principal: &str, wanted: u32) -> Result<Decision, StoreError> {
+    async fn renew(&self, principal: &str, wanted: u32) -> Result<Admission, StoreError> {
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
         for _ in 0..8 {
             let now = now_ms();
@@ -260,7 +260,7 @@ impl RateLimiter {
             }
             match self.gcra.grant(stored, now, wanted) {
                 Grant::Refused { retry_after_ms } => {
-                    return Ok(Decision::Limited { retry_after_ms });
+                    return Ok(Admission::Limited { retry_after_ms });
                 }
                 Grant::Granted {
                     permits,
@@ -279,7 +279,7 @@ impl RateLimiter {
                         until: Instant::now() + LEASE_LIFETIME,
                     };
                     self.keep_lease(principal, lease);
-                    return Ok(Decision::Allowed {
+                    return Ok(Admission::Allowed {
                         remaining: lease.permits + remaining,
                         reset_ms: self.gcra.reset_ms(new_tat, now),
                     });
@@ -291,7 +291,7 @@ impl RateLimiter {
         )))
     }
 
-    fn spend_lease(&self, principal: &str) -> Option<Decision> {
+    fn spend_lease(&self, principal: &str) -> Option<Admission> {
         let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
         let lease = leases.get_mut(principal)?;
         if lease.permits == 0 || lease.until <= Instant::now() {
@@ -299,7 +299,7 @@ impl RateLimiter {
             return None;
         }
         lease.permits -= 1;
-        Some(Decision::Allowed {
+        Some(Admission::Allowed {
             remaining: lease.permits + lease.remaining_shared,
             reset_ms: self.gcra.reset_ms(lease.tat, now_ms()),
         })
@@ -384,8 +384,8 @@ pub async fn limit(
     let principal = principal(&request, &limiter.trusted);
     let decision = limiter.decide(&principal).await;
     let mut response = match decision {
-        Decision::Allowed { .. } => next.run(request).await,
-        Decision::Limited { retry_after_ms } => {
+        Admission::Allowed { .. } => next.run(request).await,
+        Admission::Limited { retry_after_ms } => {
             let seconds = retry_after_ms.div_ceil(1000).max(1);
             let mut response = Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -404,14 +404,14 @@ pub async fn limit(
     response
 }
 
-fn add_headers(headers: &mut HeaderMap, limiter: &RateLimiter, decision: Decision) {
+fn add_headers(headers: &mut HeaderMap, limiter: &RateLimiter, decision: Admission) {
     headers.insert("ratelimit-policy", limiter.policy_header());
     let (remaining, reset_secs) = match decision {
-        Decision::Allowed {
+        Admission::Allowed {
             remaining,
             reset_ms,
         } => (remaining, reset_ms.div_ceil(1000)),
-        Decision::Limited { retry_after_ms } => (0, retry_after_ms.div_ceil(1000)),
+        Admission::Limited { retry_after_ms } => (0, retry_after_ms.div_ceil(1000)),
     };
     if let Ok(value) =
         HeaderValue::from_str(&format!("\"per-principal\";r={remaining};t={reset_secs}"))

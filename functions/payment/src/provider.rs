@@ -104,17 +104,17 @@ impl Provider {
             method,
         };
         let outcome = match decide(method, attempt, self.declining, self.slow_delay) {
-            Decision::Approve => ProviderOutcome::Approved { charge: charge() },
-            Decision::ApproveAfter(delay) => {
+            SimulatedVerdict::Approve => ProviderOutcome::Approved { charge: charge() },
+            SimulatedVerdict::ApproveAfter(delay) => {
                 // Processing takes the delay; a void that lands meanwhile wins.
                 tokio::time::sleep(delay).await;
                 ProviderOutcome::Approved { charge: charge() }
             }
-            Decision::Decline(reason) => ProviderOutcome::Declined {
+            SimulatedVerdict::Decline(reason) => ProviderOutcome::Declined {
                 charge: charge(),
                 reason,
             },
-            Decision::Unavailable => return Err(ProviderError::Unavailable),
+            SimulatedVerdict::Unavailable => return Err(ProviderError::Unavailable),
         };
         Ok(self.record(key, outcome).await?)
     }
@@ -183,7 +183,7 @@ impl Provider {
 
 /// What the simulator decides about a key it has no outcome for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Decision {
+enum SimulatedVerdict {
     Approve,
     /// Approve, after making the caller wait.
     ApproveAfter(Duration),
@@ -193,16 +193,21 @@ enum Decision {
 }
 
 /// The simulator's decision for `method` on the `attempt`-th try (1-based) at a key.
-fn decide(method: PaymentMethod, attempt: u32, declining: bool, slow_delay: Duration) -> Decision {
+fn decide(
+    method: PaymentMethod,
+    attempt: u32,
+    declining: bool,
+    slow_delay: Duration,
+) -> SimulatedVerdict {
     if declining {
-        return Decision::Decline("The payment service is declining all charges.".into());
+        return SimulatedVerdict::Decline("The payment service is declining all charges.".into());
     }
     match method {
-        PaymentMethod::Approve => Decision::Approve,
-        PaymentMethod::Decline => Decision::Decline("The card was declined.".into()),
-        PaymentMethod::Transient(failures) if attempt <= failures => Decision::Unavailable,
-        PaymentMethod::Transient(_) => Decision::Approve,
-        PaymentMethod::Slow => Decision::ApproveAfter(slow_delay),
+        PaymentMethod::Approve => SimulatedVerdict::Approve,
+        PaymentMethod::Decline => SimulatedVerdict::Decline("The card was declined.".into()),
+        PaymentMethod::Transient(failures) if attempt <= failures => SimulatedVerdict::Unavailable,
+        PaymentMethod::Transient(_) => SimulatedVerdict::Approve,
+        PaymentMethod::Slow => SimulatedVerdict::ApproveAfter(slow_delay),
     }
 }
 
@@ -221,10 +226,10 @@ mod tests {
         assert_eq!(
             decisions,
             [
-                Decision::Unavailable,
-                Decision::Unavailable,
-                Decision::Approve,
-                Decision::Approve
+                SimulatedVerdict::Unavailable,
+                SimulatedVerdict::Unavailable,
+                SimulatedVerdict::Approve,
+                SimulatedVerdict::Approve
             ]
         );
     }
@@ -238,7 +243,7 @@ mod tests {
         ] {
             assert!(matches!(
                 decide(method, 1, true, SLOW),
-                Decision::Decline(_)
+                SimulatedVerdict::Decline(_)
             ));
         }
     }
@@ -247,11 +252,11 @@ mod tests {
     fn decline_and_slow_cards_behave_as_named() {
         assert!(matches!(
             decide(PaymentMethod::Decline, 1, false, SLOW),
-            Decision::Decline(_)
+            SimulatedVerdict::Decline(_)
         ));
         assert_eq!(
             decide(PaymentMethod::Slow, 1, false, SLOW),
-            Decision::ApproveAfter(SLOW)
+            SimulatedVerdict::ApproveAfter(SLOW)
         );
     }
 

@@ -115,7 +115,7 @@ impl Condition {
     };
 
     /// The charge has `status`.
-    fn status(status: ChargeStatus) -> Self {
+    fn has_status(status: ChargeStatus) -> Self {
         Self {
             expression: "#status = :status",
             status: Some(status),
@@ -267,7 +267,7 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn withdraw_charge(&self, order_id: &str) -> Result<(), StoreError> {
-        let pending = Condition::status(ChargeStatus::Pending);
+        let pending = Condition::has_status(ChargeStatus::Pending);
         let result = self
             .client
             .delete_item()
@@ -295,7 +295,7 @@ impl PaymentStore for DynamoPaymentStore {
         // A settled charge never changes, so "the charge I read is still the charge"
         // is "it still has the status I read" (or "there is still none").
         let charge_unchanged = match charge {
-            Some(charge) if charge.is_settled() => Condition::status(charge.status),
+            Some(charge) if charge.is_settled() => Condition::has_status(charge.status),
             Some(_) => {
                 return Err(StoreError::Failed(format!(
                     "refund of order {order_id} against a pending charge"

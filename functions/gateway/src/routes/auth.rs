@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::Shared;
 use crate::auth::AccessToken;
-use crate::downstream::{CallError, Service};
+use crate::downstream::{DownstreamError, Service};
 use crate::models::{Customer, LoginRequest, RegisterRequest};
 use crate::openapi::ProblemDoc;
 use crate::sessions::Refresh;
@@ -94,7 +94,7 @@ async fn login(
     let customer = match verified {
         Ok(customer) => customer,
         Err(error) => {
-            if matches!(&error, CallError::Refused(problem) if problem.status == 401)
+            if matches!(&error, DownstreamError::Refused(problem) if problem.status == 401)
                 && let Err(store) = state.login_throttle.failed(&body.email).await
             {
                 tracing::error!(error = %store, "cannot count a failed login");

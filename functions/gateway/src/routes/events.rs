@@ -35,7 +35,7 @@ use crate::auth::{AuthUser, now_secs};
 use crate::downstream::{Downstream, Service};
 use crate::models::{EventTicket, NotificationPage};
 use crate::openapi::ProblemDoc;
-use crate::ratelimit::Decision;
+use crate::ratelimit::Admission;
 use crate::sockets::{Lease, MAX_PER_USER};
 use crate::tickets::{Admitted, TICKET_TTL};
 
@@ -285,7 +285,7 @@ async fn catch_up(
         .await?
         .ok_or_else(|| crate::auth::unauthorized("Unknown connection."))?;
     // A replay costs a feed read per message: limited like any request of the user.
-    if let Decision::Limited { retry_after_ms } =
+    if let Admission::Limited { retry_after_ms } =
         state.limiter.decide(&format!("user:{user_id}")).await
     {
         return Err(Problem::new(

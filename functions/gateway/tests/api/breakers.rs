@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use service_kit::testing::{self, Method};
-use worker::board::BreakerBoard;
+use worker::board::BreakerReporter;
 use worker::breaker::{BreakerSettings, CircuitBreaker};
 
 use crate::support::{As, Stack, wait_for};
@@ -46,8 +46,8 @@ async fn the_admin_sees_the_least_healthy_breaker_the_workers_report_and_late_re
 
     let dynamo = testing::dynamo().await;
     let table = &stack.config.breakers_table;
-    let first = BreakerBoard::new(dynamo.clone(), table, "first");
-    let second = BreakerBoard::new(dynamo, table, "second");
+    let first = BreakerReporter::new(dynamo.clone(), table, "first");
+    let second = BreakerReporter::new(dynamo, table, "second");
     let (first_inventory, first_payment) = (breaker("inventory"), breaker("payment"));
     let second_inventory = breaker("inventory");
     open(&first_inventory);

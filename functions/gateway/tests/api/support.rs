@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::config::{
-    GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource, ServiceUrls, TrustedProxies,
+    DownstreamUrls, GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource,
+    TrustedProxies,
 };
 use gateway::saga::Sagas;
 use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
@@ -128,7 +129,7 @@ impl Stack {
             })
         });
         let config = GatewayConfig {
-            services: ServiceUrls {
+            services: DownstreamUrls {
                 customer: customer.base_url.clone(),
                 inventory: inventory.base_url.clone(),
                 order: order.base_url.clone(),
