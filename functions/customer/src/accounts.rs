@@ -1,4 +1,4 @@
-//! The customer operations, over any [`CustomerStore`].
+//! The customer operations, over the [`DynamoCustomerStore`].
 
 use axum::http::StatusCode;
 use service_kit::Problem;
@@ -6,7 +6,7 @@ use service_kit::dynamo::StoreError;
 use service_kit::outcome::Outcome;
 
 use crate::domain::{Customer, CustomerRecord, DECOY_HASH, Email, Password, ProfileUpdate, Role};
-use crate::store::{CustomerStore, Insert};
+use crate::store::{DynamoCustomerStore, Insert};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustomerError {
@@ -62,8 +62,8 @@ pub struct Registration {
 
 /// Registers a customer. Repeating a registration with the same email, password and
 /// name returns the same customer; any other registration of a taken email is refused.
-pub async fn register<S: CustomerStore>(
-    store: &S,
+pub async fn register(
+    store: &DynamoCustomerStore,
     registration: Registration,
 ) -> Result<(Customer, Outcome), CustomerError> {
     let Registration {
@@ -110,8 +110,8 @@ pub async fn register<S: CustomerStore>(
 }
 
 /// Returns the customer whose email and password these are.
-pub async fn verify_credentials<S: CustomerStore>(
-    store: &S,
+pub async fn verify_credentials(
+    store: &DynamoCustomerStore,
     email: &Email,
     password: Password,
 ) -> Result<Customer, CustomerError> {
@@ -128,7 +128,7 @@ pub async fn verify_credentials<S: CustomerStore>(
     }
 }
 
-pub async fn get<S: CustomerStore>(store: &S, id: &str) -> Result<Customer, CustomerError> {
+pub async fn get(store: &DynamoCustomerStore, id: &str) -> Result<Customer, CustomerError> {
     store
         .get(id)
         .await?
@@ -136,8 +136,8 @@ pub async fn get<S: CustomerStore>(store: &S, id: &str) -> Result<Customer, Cust
         .ok_or_else(|| CustomerError::NotFound(id.to_owned()))
 }
 
-pub async fn update_profile<S: CustomerStore>(
-    store: &S,
+pub async fn update_profile(
+    store: &DynamoCustomerStore,
     id: &str,
     update: &ProfileUpdate,
 ) -> Result<Customer, CustomerError> {

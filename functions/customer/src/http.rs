@@ -13,14 +13,14 @@ use service_kit::extract::{Json, Path};
 
 use crate::accounts::{self, CustomerError, Registration};
 use crate::domain::{Customer, Email, Password, ProfileUpdate, Role};
-use crate::store::CustomerStore;
+use crate::store::DynamoCustomerStore;
 use service_kit::validate::parse_text;
 
-pub fn routes<S: CustomerStore>(store: Arc<S>) -> Router {
+pub fn routes(store: Arc<DynamoCustomerStore>) -> Router {
     Router::new()
-        .route("/customers", post(register::<S>))
-        .route("/customers/{id}", get(get_customer::<S>).patch(update::<S>))
-        .route("/credentials/verify", post(verify::<S>))
+        .route("/customers", post(register))
+        .route("/customers/{id}", get(get_customer).patch(update))
+        .route("/credentials/verify", post(verify))
         .with_state(store)
 }
 
@@ -36,8 +36,8 @@ struct RegisterBody {
 
 /// 201 with the new customer, or 200 with the same customer when this exact
 /// registration was already made (a retry).
-async fn register<S: CustomerStore>(
-    State(store): State<Arc<S>>,
+async fn register(
+    State(store): State<Arc<DynamoCustomerStore>>,
     Json(body): Json<RegisterBody>,
 ) -> Result<(StatusCode, Json<Customer>), Problem> {
     let registration = Registration {
@@ -50,8 +50,8 @@ async fn register<S: CustomerStore>(
     Ok(outcome.reply(customer))
 }
 
-async fn get_customer<S: CustomerStore>(
-    State(store): State<Arc<S>>,
+async fn get_customer(
+    State(store): State<Arc<DynamoCustomerStore>>,
     Path(id): Path<String>,
 ) -> Result<Json<Customer>, Problem> {
     Ok(Json(accounts::get(store.as_ref(), &id).await?))
@@ -64,8 +64,8 @@ struct UpdateBody {
     shipping_address: Option<String>,
 }
 
-async fn update<S: CustomerStore>(
-    State(store): State<Arc<S>>,
+async fn update(
+    State(store): State<Arc<DynamoCustomerStore>>,
     Path(id): Path<String>,
     Json(body): Json<UpdateBody>,
 ) -> Result<Json<Customer>, Problem> {
@@ -101,8 +101,8 @@ struct VerifyBody {
 /// 200 with the customer when the credentials are right, 401 otherwise. Malformed
 /// emails and passwords are simply wrong credentials: a login form should not learn
 /// the password rules from this endpoint.
-async fn verify<S: CustomerStore>(
-    State(store): State<Arc<S>>,
+async fn verify(
+    State(store): State<Arc<DynamoCustomerStore>>,
     Json(body): Json<VerifyBody>,
 ) -> Result<Json<Customer>, Problem> {
     let (Ok(email), Ok(password)) = (Email::parse(&body.email), Password::parse(body.password))

@@ -1,5 +1,5 @@
 //! The customer service: accounts with a unique, normalised email, an argon2 password
-//! hash and a role, behind an axum `Router` over a [`store::CustomerStore`].
+//! hash and a role, behind an axum `Router` over a [`store::DynamoCustomerStore`].
 
 pub mod accounts;
 pub mod domain;

@@ -4,8 +4,12 @@
 //!
 //! Both are written in one transaction, each conditional on not existing, so an email
 //! can be claimed once however many registrations race for it.
-
-use std::future::Future;
+//!
+//! One store, and no trait over it: every test that exercises these operations runs
+//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
+//! implementation would be one more thing to keep right without testing anything the
+//! real one does not. The domain rules that need no storage are unit-tested in
+//! `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -19,31 +23,6 @@ pub enum Insert {
     Created,
     /// The email already belongs to a customer; nothing was written.
     EmailTaken,
-}
-
-pub trait CustomerStore: Send + Sync + 'static {
-    fn insert(
-        &self,
-        record: &CustomerRecord,
-    ) -> impl Future<Output = Result<Insert, StoreError>> + Send;
-
-    fn get(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<CustomerRecord>, StoreError>> + Send;
-
-    fn find_by_email(
-        &self,
-        email: &Email,
-    ) -> impl Future<Output = Result<Option<CustomerRecord>, StoreError>> + Send;
-
-    /// Applies `update` to an existing customer; `None` if there is no such customer.
-    fn update_profile(
-        &self,
-        id: &str,
-        update: &ProfileUpdate,
-        now: &str,
-    ) -> impl Future<Output = Result<Option<CustomerRecord>, StoreError>> + Send;
 }
 
 pub struct DynamoCustomerStore {
@@ -85,8 +64,8 @@ pub fn registration_items(
     Ok((claim, profile))
 }
 
-impl CustomerStore for DynamoCustomerStore {
-    async fn insert(&self, record: &CustomerRecord) -> Result<Insert, StoreError> {
+impl DynamoCustomerStore {
+    pub async fn insert(&self, record: &CustomerRecord) -> Result<Insert, StoreError> {
         let (claim, profile) = registration_items(record)?;
         let claim = dynamo::put_new(&self.table, claim)?;
         let profile = dynamo::put_new(&self.table, profile)?;
@@ -100,7 +79,7 @@ impl CustomerStore for DynamoCustomerStore {
         }
     }
 
-    async fn get(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
+    pub async fn get(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
         dynamo::get_consistent(
             &self.client,
             &self.table,
@@ -109,7 +88,7 @@ impl CustomerStore for DynamoCustomerStore {
         .await
     }
 
-    async fn find_by_email(&self, email: &Email) -> Result<Option<CustomerRecord>, StoreError> {
+    pub async fn find_by_email(&self, email: &Email) -> Result<Option<CustomerRecord>, StoreError> {
         let claim = dynamo::get_item_consistent(
             &self.client,
             &self.table,
@@ -126,7 +105,8 @@ impl CustomerStore for DynamoCustomerStore {
         self.get(id).await
     }
 
-    async fn update_profile(
+    /// Applies `update` to an existing customer; `None` if there is no such customer.
+    pub async fn update_profile(
         &self,
         id: &str,
         update: &ProfileUpdate,

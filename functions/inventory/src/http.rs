@@ -15,30 +15,24 @@ use service_kit::validate::{parse_amount, parse_currency, parse_id, parse_text, 
 
 use crate::domain::{Line, MAX_QUANTITY, Product, ProductUpdate, Reservation, normalise_lines};
 use crate::operations;
-use crate::store::{CATALOG_PARTITION, InventoryStore};
+use crate::store::{CATALOG_PARTITION, DynamoInventoryStore};
 
-pub fn routes<S: InventoryStore>(store: Arc<S>) -> Router {
+pub fn routes(store: Arc<DynamoInventoryStore>) -> Router {
     Router::new()
-        .route(
-            "/products",
-            get(list_products::<S>).post(create_product::<S>),
-        )
-        .route(
-            "/products/{sku}",
-            get(get_product::<S>).patch(update_product::<S>),
-        )
-        .route("/products/{sku}/stock", put(set_stock::<S>))
+        .route("/products", get(list_products).post(create_product))
+        .route("/products/{sku}", get(get_product).patch(update_product))
+        .route("/products/{sku}/stock", put(set_stock))
         .route(
             "/reservations/{order_id}",
-            put(reserve::<S>).get(get_reservation::<S>),
+            put(reserve).get(get_reservation),
         )
-        .route("/reservations/{order_id}/release", post(release::<S>))
-        .route("/reservations/{order_id}/commit", post(commit::<S>))
+        .route("/reservations/{order_id}/release", post(release))
+        .route("/reservations/{order_id}/commit", post(commit))
         .with_state(store)
 }
 
-async fn list_products<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn list_products(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Product>>, Problem> {
     let limit = pagination::limit(query.limit)?;
@@ -70,8 +64,8 @@ struct NewProductBody {
     available: u32,
 }
 
-async fn create_product<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn create_product(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Json(body): Json<NewProductBody>,
 ) -> Result<(StatusCode, Json<Product>), Problem> {
     let now = service_kit::clock::now();
@@ -107,8 +101,8 @@ fn stock(available: u32) -> Result<u32, Problem> {
     Ok(available)
 }
 
-async fn get_product<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn get_product(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, Problem> {
     let sku = path_id(&sku, "sku")?;
@@ -123,8 +117,8 @@ struct UpdateProductBody {
     price: Option<u64>,
 }
 
-async fn update_product<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn update_product(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(sku): Path<String>,
     Json(body): Json<UpdateProductBody>,
 ) -> Result<Json<Product>, Problem> {
@@ -159,8 +153,8 @@ struct StockBody {
 }
 
 /// Sets the units available for reservation (units held by reservations are apart).
-async fn set_stock<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn set_stock(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(sku): Path<String>,
     Json(body): Json<StockBody>,
 ) -> Result<Json<Product>, Problem> {
@@ -178,8 +172,8 @@ struct ReserveBody {
 }
 
 /// 201 with the new reservation, 200 with the same one when repeated.
-async fn reserve<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn reserve(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(order_id): Path<String>,
     Json(body): Json<ReserveBody>,
 ) -> Result<(StatusCode, Json<Reservation>), Problem> {
@@ -189,8 +183,8 @@ async fn reserve<S: InventoryStore>(
     Ok(outcome.reply(reservation))
 }
 
-async fn get_reservation<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn get_reservation(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;
@@ -199,16 +193,16 @@ async fn get_reservation<S: InventoryStore>(
     ))
 }
 
-async fn release<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn release(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
     Ok(Json(operations::release(store.as_ref(), &order_id).await?))
 }
 
-async fn commit<S: InventoryStore>(
-    State(store): State<Arc<S>>,
+async fn commit(
+    State(store): State<Arc<DynamoInventoryStore>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;

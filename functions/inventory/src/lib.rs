@@ -1,6 +1,6 @@
 //! The inventory service: the product catalog, stock levels, and reservations that
 //! hold stock for an order all-or-nothing, behind an axum `Router` over a
-//! [`store::InventoryStore`].
+//! [`store::DynamoInventoryStore`].
 
 pub mod domain;
 pub mod http;

@@ -1,4 +1,4 @@
-//! The inventory operations, over any [`InventoryStore`].
+//! The inventory operations, over the [`DynamoInventoryStore`].
 
 use axum::http::StatusCode;
 use service_kit::Problem;
@@ -6,7 +6,7 @@ use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
 
 use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
-use crate::store::{CreateOutcome, InventoryStore, MoveOutcome, ReserveOutcome, Shortage};
+use crate::store::{CreateOutcome, DynamoInventoryStore, MoveOutcome, ReserveOutcome, Shortage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -99,8 +99,8 @@ impl From<InventoryError> for Problem {
 
 /// Adds a product. Repeating the creation returns the product as it is now; creating
 /// a SKU that exists with other details is refused.
-pub async fn create_product<S: InventoryStore>(
-    store: &S,
+pub async fn create_product(
+    store: &DynamoInventoryStore,
     product: Product,
 ) -> Result<(Product, Outcome), InventoryError> {
     match store.create_product(&product).await? {
@@ -117,8 +117,8 @@ pub async fn create_product<S: InventoryStore>(
     }
 }
 
-pub async fn get_product<S: InventoryStore>(
-    store: &S,
+pub async fn get_product(
+    store: &DynamoInventoryStore,
     sku: &str,
 ) -> Result<Product, InventoryError> {
     store
@@ -127,16 +127,16 @@ pub async fn get_product<S: InventoryStore>(
         .ok_or_else(|| InventoryError::ProductNotFound(sku.to_owned()))
 }
 
-pub async fn list_products<S: InventoryStore>(
-    store: &S,
+pub async fn list_products(
+    store: &DynamoInventoryStore,
     limit: i32,
     start: Option<Item>,
 ) -> Result<(Vec<Product>, Option<Item>), InventoryError> {
     Ok(store.list_products(limit, start).await?)
 }
 
-pub async fn update_product<S: InventoryStore>(
-    store: &S,
+pub async fn update_product(
+    store: &DynamoInventoryStore,
     sku: &str,
     update: &ProductUpdate,
 ) -> Result<Product, InventoryError> {
@@ -146,8 +146,8 @@ pub async fn update_product<S: InventoryStore>(
         .ok_or_else(|| InventoryError::ProductNotFound(sku.to_owned()))
 }
 
-pub async fn set_available<S: InventoryStore>(
-    store: &S,
+pub async fn set_available(
+    store: &DynamoInventoryStore,
     sku: &str,
     available: u32,
 ) -> Result<Product, InventoryError> {
@@ -159,8 +159,8 @@ pub async fn set_available<S: InventoryStore>(
 
 /// Reserves every line for the order, or nothing. Repeating it returns the same
 /// reservation and takes no more stock.
-pub async fn reserve<S: InventoryStore>(
-    store: &S,
+pub async fn reserve(
+    store: &DynamoInventoryStore,
     order_id: &str,
     lines: Vec<Line>,
 ) -> Result<(Reservation, Outcome), InventoryError> {
@@ -187,8 +187,8 @@ pub async fn reserve<S: InventoryStore>(
     }
 }
 
-pub async fn get_reservation<S: InventoryStore>(
-    store: &S,
+pub async fn get_reservation(
+    store: &DynamoInventoryStore,
     order_id: &str,
 ) -> Result<Reservation, InventoryError> {
     store
@@ -198,8 +198,8 @@ pub async fn get_reservation<S: InventoryStore>(
 }
 
 /// Puts the order's stock back, once. Safe to call for an order that never reserved.
-pub async fn release<S: InventoryStore>(
-    store: &S,
+pub async fn release(
+    store: &DynamoInventoryStore,
     order_id: &str,
 ) -> Result<Reservation, InventoryError> {
     moved(
@@ -209,8 +209,8 @@ pub async fn release<S: InventoryStore>(
 }
 
 /// Marks the order's stock as sold, once.
-pub async fn commit<S: InventoryStore>(
-    store: &S,
+pub async fn commit(
+    store: &DynamoInventoryStore,
     order_id: &str,
 ) -> Result<Reservation, InventoryError> {
     moved(

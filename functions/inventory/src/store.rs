@@ -6,8 +6,12 @@
 //! Every stock movement is one transaction that changes the reservation's status and
 //! the products' counters together, each write conditional on the state it expects, so
 //! stock moves exactly once however often a request is repeated or raced.
-
-use std::future::Future;
+//!
+//! One store, and no trait over it: every test that exercises these operations runs
+//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
+//! implementation would be one more thing to keep right without testing anything the
+//! real one does not. The domain rules that need no storage are unit-tested in
+//! `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -55,65 +59,6 @@ pub enum MoveOutcome {
     /// The reservation has another final status; nothing was written.
     WrongStatus(Reservation),
     NotFound,
-}
-
-pub trait InventoryStore: Send + Sync + 'static {
-    fn create_product(
-        &self,
-        product: &Product,
-    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
-
-    fn get_product(
-        &self,
-        sku: &str,
-    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
-
-    /// One page of the catalog in SKU order, and the key to continue from.
-    fn list_products(
-        &self,
-        limit: i32,
-        start: Option<Item>,
-    ) -> impl Future<Output = Result<(Vec<Product>, Option<Item>), StoreError>> + Send;
-
-    fn update_product(
-        &self,
-        sku: &str,
-        update: &ProductUpdate,
-        now: &str,
-    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
-
-    fn set_available(
-        &self,
-        sku: &str,
-        available: u32,
-        now: &str,
-    ) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
-
-    fn reserve(
-        &self,
-        reservation: &Reservation,
-    ) -> impl Future<Output = Result<ReserveOutcome, StoreError>> + Send;
-
-    fn get_reservation(
-        &self,
-        order_id: &str,
-    ) -> impl Future<Output = Result<Option<Reservation>, StoreError>> + Send;
-
-    /// RESERVED → RELEASED, returning the stock. Releasing an order that has no
-    /// reservation closes it (an empty RELEASED reservation) so that a reservation
-    /// arriving late cannot take stock.
-    fn release(
-        &self,
-        order_id: &str,
-        now: &str,
-    ) -> impl Future<Output = Result<MoveOutcome, StoreError>> + Send;
-
-    /// RESERVED → COMMITTED: the held stock is sold.
-    fn commit(
-        &self,
-        order_id: &str,
-        now: &str,
-    ) -> impl Future<Output = Result<MoveOutcome, StoreError>> + Send;
 }
 
 pub struct DynamoInventoryStore {
@@ -271,8 +216,8 @@ pub fn product_item(product: &Product) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-impl InventoryStore for DynamoInventoryStore {
-    async fn create_product(&self, product: &Product) -> Result<CreateOutcome, StoreError> {
+impl DynamoInventoryStore {
+    pub async fn create_product(&self, product: &Product) -> Result<CreateOutcome, StoreError> {
         Ok(
             match dynamo::put_if_absent(&self.client, &self.table, product_item(product)?).await? {
                 Inserted::Created => CreateOutcome::Created(product.clone()),
@@ -281,7 +226,7 @@ impl InventoryStore for DynamoInventoryStore {
         )
     }
 
-    async fn get_product(&self, sku: &str) -> Result<Option<Product>, StoreError> {
+    pub async fn get_product(&self, sku: &str) -> Result<Option<Product>, StoreError> {
         dynamo::get_consistent(
             &self.client,
             &self.table,
@@ -290,7 +235,8 @@ impl InventoryStore for DynamoInventoryStore {
         .await
     }
 
-    async fn list_products(
+    /// One page of the catalog in SKU order, and the key to continue from.
+    pub async fn list_products(
         &self,
         limit: i32,
         start: Option<Item>,
@@ -315,7 +261,7 @@ impl InventoryStore for DynamoInventoryStore {
         Ok((products, output.last_evaluated_key))
     }
 
-    async fn update_product(
+    pub async fn update_product(
         &self,
         sku: &str,
         update: &ProductUpdate,
@@ -351,7 +297,7 @@ impl InventoryStore for DynamoInventoryStore {
         dynamo::updated(result)
     }
 
-    async fn set_available(
+    pub async fn set_available(
         &self,
         sku: &str,
         available: u32,
@@ -372,7 +318,7 @@ impl InventoryStore for DynamoInventoryStore {
         dynamo::updated(result)
     }
 
-    async fn reserve(&self, reservation: &Reservation) -> Result<ReserveOutcome, StoreError> {
+    pub async fn reserve(&self, reservation: &Reservation) -> Result<ReserveOutcome, StoreError> {
         let claim = dynamo::put_new(
             &self.table,
             dynamo::to_item(
@@ -429,7 +375,7 @@ impl InventoryStore for DynamoInventoryStore {
         }
     }
 
-    async fn get_reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError> {
+    pub async fn get_reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError> {
         dynamo::get_consistent(
             &self.client,
             &self.table,
@@ -438,7 +384,10 @@ impl InventoryStore for DynamoInventoryStore {
         .await
     }
 
-    async fn release(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {
+    /// RESERVED → RELEASED, returning the stock. Releasing an order that has no
+    /// reservation closes it (an empty RELEASED reservation) so that a reservation
+    /// arriving late cannot take stock.
+    pub async fn release(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {
         self.move_reservation(
             order_id,
             ReservationStatus::Released,
@@ -448,7 +397,8 @@ impl InventoryStore for DynamoInventoryStore {
         .await
     }
 
-    async fn commit(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {
+    /// RESERVED → COMMITTED: the held stock is sold.
+    pub async fn commit(&self, order_id: &str, now: &str) -> Result<MoveOutcome, StoreError> {
         self.move_reservation(
             order_id,
             ReservationStatus::Committed,

@@ -16,18 +16,12 @@ use service_kit::validate::{parse_id, parse_text, parse_token, path_id};
 
 use crate::domain::{Notification, parse_seq};
 use crate::operations::{self, FeedPage};
-use crate::store::NotificationStore;
+use crate::store::DynamoNotificationStore;
 
-pub fn routes<S: NotificationStore>(store: Arc<S>) -> Router {
+pub fn routes(store: Arc<DynamoNotificationStore>) -> Router {
     Router::new()
-        .route(
-            "/users/{user_id}/notifications",
-            get(list::<S>).post(record::<S>),
-        )
-        .route(
-            "/users/{user_id}/notifications/{id}/read",
-            post(mark_read::<S>),
-        )
+        .route("/users/{user_id}/notifications", get(list).post(record))
+        .route("/users/{user_id}/notifications/{id}/read", post(mark_read))
         .with_state(store)
 }
 
@@ -45,8 +39,8 @@ struct RecordBody {
 }
 
 /// 201 with the new notification, 200 with the first one when the key repeats.
-async fn record<S: NotificationStore>(
-    State(store): State<Arc<S>>,
+async fn record(
+    State(store): State<Arc<DynamoNotificationStore>>,
     Path(user_id): Path<String>,
     Json(body): Json<RecordBody>,
 ) -> Result<(StatusCode, Json<Notification>), Problem> {
@@ -82,8 +76,8 @@ struct ListQuery {
 }
 
 /// The user's notifications after `after` (default: from the start), oldest first.
-async fn list<S: NotificationStore>(
-    State(store): State<Arc<S>>,
+async fn list(
+    State(store): State<Arc<DynamoNotificationStore>>,
     Path(user_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<FeedPage>, Problem> {
@@ -98,8 +92,8 @@ async fn list<S: NotificationStore>(
     ))
 }
 
-async fn mark_read<S: NotificationStore>(
-    State(store): State<Arc<S>>,
+async fn mark_read(
+    State(store): State<Arc<DynamoNotificationStore>>,
     Path((user_id, id)): Path<(String, String)>,
 ) -> Result<Json<Notification>, Problem> {
     let user_id = path_id(&user_id, "user_id")?;

@@ -1,6 +1,6 @@
 //! The notification service: a gap-free, ordered feed per user with idempotent
 //! recording, catch-up after a cursor, read marks and an unread count, behind an
-//! axum `Router` over a [`store::NotificationStore`].
+//! axum `Router` over a [`store::DynamoNotificationStore`].
 
 pub mod domain;
 pub mod http;

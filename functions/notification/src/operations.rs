@@ -1,11 +1,11 @@
-//! The notification operations, over any [`NotificationStore`].
+//! The notification operations, over the [`DynamoNotificationStore`].
 
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
 use service_kit::outcome::Outcome;
 
 use crate::domain::Notification;
-use crate::store::{FeedState, NotificationStore, ReadOutcome, RecordOutcome};
+use crate::store::{DynamoNotificationStore, FeedState, ReadOutcome, RecordOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
@@ -35,8 +35,8 @@ impl From<NotificationError> for Problem {
 
 /// Records a notification once per key; recording the same key again returns the
 /// first recording, and a different notification under a used key is refused.
-pub async fn record<S: NotificationStore>(
-    store: &S,
+pub async fn record(
+    store: &DynamoNotificationStore,
     draft: Notification,
 ) -> Result<(Notification, Outcome), NotificationError> {
     match store.record(&draft).await? {
@@ -60,8 +60,8 @@ pub struct FeedPage {
     pub unread: u64,
 }
 
-pub async fn list_after<S: NotificationStore>(
-    store: &S,
+pub async fn list_after(
+    store: &DynamoNotificationStore,
     user_id: &str,
     after: u64,
     limit: i32,
@@ -82,8 +82,8 @@ pub async fn list_after<S: NotificationStore>(
 }
 
 /// Marks a notification read; marking it again changes nothing.
-pub async fn mark_read<S: NotificationStore>(
-    store: &S,
+pub async fn mark_read(
+    store: &DynamoNotificationStore,
     user_id: &str,
     seq: u64,
 ) -> Result<Notification, NotificationError> {

@@ -7,9 +7,14 @@
 //! the key and writes the notification. Notifications therefore become visible in
 //! sequence order: whoever can see number N can see every number below it, which is
 //! what lets a client catch up after a reconnect with no gap.
+//!
+//! One store, and no trait over it: every test that exercises these operations runs
+//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
+//! implementation would be one more thing to keep right without testing anything the
+//! real one does not. The domain rules that need no storage are unit-tested in
+//! `domain.rs`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -54,31 +59,6 @@ pub struct FeedState {
     pub seq: u64,
     #[serde(default)]
     pub unread: u64,
-}
-
-pub trait NotificationStore: Send + Sync + 'static {
-    /// Records `draft` as the user's next notification; its `id` is assigned here.
-    fn record(
-        &self,
-        draft: &Notification,
-    ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send;
-
-    /// Up to `limit` notifications with ids above `after`, oldest first.
-    fn list_after(
-        &self,
-        user_id: &str,
-        after: u64,
-        limit: i32,
-    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
-
-    fn feed(&self, user_id: &str) -> impl Future<Output = Result<FeedState, StoreError>> + Send;
-
-    fn mark_read(
-        &self,
-        user_id: &str,
-        seq: u64,
-        now: &str,
-    ) -> impl Future<Output = Result<ReadOutcome, StoreError>> + Send;
 }
 
 pub struct DynamoNotificationStore {
@@ -168,8 +148,9 @@ impl DynamoNotificationStore {
     }
 }
 
-impl NotificationStore for DynamoNotificationStore {
-    async fn record(&self, draft: &Notification) -> Result<RecordOutcome, StoreError> {
+impl DynamoNotificationStore {
+    /// Records `draft` as the user's next notification; its `id` is assigned here.
+    pub async fn record(&self, draft: &Notification) -> Result<RecordOutcome, StoreError> {
         let user = &draft.user_id;
         let mut backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
         for _ in 0..RECORD_ATTEMPTS {
@@ -249,7 +230,8 @@ impl NotificationStore for DynamoNotificationStore {
         )))
     }
 
-    async fn list_after(
+    /// Up to `limit` notifications with ids above `after`, oldest first.
+    pub async fn list_after(
         &self,
         user_id: &str,
         after: u64,
@@ -275,7 +257,7 @@ impl NotificationStore for DynamoNotificationStore {
             .collect()
     }
 
-    async fn feed(&self, user_id: &str) -> Result<FeedState, StoreError> {
+    pub async fn feed(&self, user_id: &str) -> Result<FeedState, StoreError> {
         self.get(user_id, FEED.to_owned())
             .await?
             .map(dynamo::from_item)
@@ -283,7 +265,7 @@ impl NotificationStore for DynamoNotificationStore {
             .map(Option::unwrap_or_default)
     }
 
-    async fn mark_read(
+    pub async fn mark_read(
         &self,
         user_id: &str,
         seq: u64,

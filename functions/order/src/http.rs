@@ -15,16 +15,13 @@ use service_kit::validate::{parse_currency, parse_id, parse_text, path_id};
 
 use crate::domain::{Order, OrderLine, OrderStatus, normalise_lines};
 use crate::operations::{self, NewOrder};
-use crate::store::{OrderStore, customer_partition};
+use crate::store::{DynamoOrderStore, customer_partition};
 
-pub fn routes<S: OrderStore>(store: Arc<S>) -> Router {
+pub fn routes(store: Arc<DynamoOrderStore>) -> Router {
     Router::new()
-        .route("/orders/{order_id}", put(create::<S>).get(get_order::<S>))
-        .route("/orders/{order_id}/status", post(transition::<S>))
-        .route(
-            "/customers/{customer_id}/orders",
-            get(list_by_customer::<S>),
-        )
+        .route("/orders/{order_id}", put(create).get(get_order))
+        .route("/orders/{order_id}/status", post(transition))
+        .route("/customers/{customer_id}/orders", get(list_by_customer))
         .with_state(store)
 }
 
@@ -37,8 +34,8 @@ struct CreateBody {
 }
 
 /// 201 with the new PENDING order, 200 with the order as it is when repeated.
-async fn create<S: OrderStore>(
-    State(store): State<Arc<S>>,
+async fn create(
+    State(store): State<Arc<DynamoOrderStore>>,
     Path(order_id): Path<String>,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<Order>), Problem> {
@@ -54,8 +51,8 @@ async fn create<S: OrderStore>(
     Ok(outcome.reply(order))
 }
 
-async fn get_order<S: OrderStore>(
-    State(store): State<Arc<S>>,
+async fn get_order(
+    State(store): State<Arc<DynamoOrderStore>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Order>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;
@@ -69,8 +66,8 @@ struct TransitionBody {
     reason: Option<String>,
 }
 
-async fn transition<S: OrderStore>(
-    State(store): State<Arc<S>>,
+async fn transition(
+    State(store): State<Arc<DynamoOrderStore>>,
     Path(order_id): Path<String>,
     Json(body): Json<TransitionBody>,
 ) -> Result<Json<Order>, Problem> {
@@ -96,8 +93,8 @@ async fn transition<S: OrderStore>(
 }
 
 /// A customer's orders, newest first.
-async fn list_by_customer<S: OrderStore>(
-    State(store): State<Arc<S>>,
+async fn list_by_customer(
+    State(store): State<Arc<DynamoOrderStore>>,
     Path(customer_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Order>>, Problem> {

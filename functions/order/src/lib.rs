@@ -1,6 +1,6 @@
 //! The order service: orders created idempotently by id, moved through a guarded
 //! state machine with their history, and listed per customer, behind an axum
-//! `Router` over a [`store::OrderStore`].
+//! `Router` over a [`store::DynamoOrderStore`].
 
 pub mod domain;
 pub mod http;

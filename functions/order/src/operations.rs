@@ -1,11 +1,11 @@
-//! The order operations, over any [`OrderStore`].
+//! The order operations, over the [`DynamoOrderStore`].
 
 use service_kit::Problem;
 use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
 
 use crate::domain::{Order, OrderLine, OrderStatus, StatusChange};
-use crate::store::{CreateOutcome, OrderStore, TransitionOutcome};
+use crate::store::{CreateOutcome, DynamoOrderStore, TransitionOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -54,8 +54,8 @@ pub struct NewOrder {
 
 /// Creates a PENDING order. Repeating the same creation returns the order as it is
 /// now; the same id with other details is refused.
-pub async fn create<S: OrderStore>(
-    store: &S,
+pub async fn create(
+    store: &DynamoOrderStore,
     new: NewOrder,
 ) -> Result<(Order, Outcome), OrderError> {
     let now = service_kit::clock::now();
@@ -88,15 +88,15 @@ pub async fn create<S: OrderStore>(
     }
 }
 
-pub async fn get<S: OrderStore>(store: &S, order_id: &str) -> Result<Order, OrderError> {
+pub async fn get(store: &DynamoOrderStore, order_id: &str) -> Result<Order, OrderError> {
     store
         .get(order_id)
         .await?
         .ok_or_else(|| OrderError::NotFound(order_id.to_owned()))
 }
 
-pub async fn list_by_customer<S: OrderStore>(
-    store: &S,
+pub async fn list_by_customer(
+    store: &DynamoOrderStore,
     customer_id: &str,
     limit: i32,
     start: Option<Item>,
@@ -107,8 +107,8 @@ pub async fn list_by_customer<S: OrderStore>(
 /// Moves the order to `to` if the state machine allows it from where it is. Asking
 /// for the status the order already has changes nothing and succeeds, so a retried
 /// transition is harmless.
-pub async fn transition<S: OrderStore>(
-    store: &S,
+pub async fn transition(
+    store: &DynamoOrderStore,
     order_id: &str,
     to: OrderStatus,
     reason: Option<String>,

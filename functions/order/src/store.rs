@@ -1,8 +1,12 @@
 //! Where orders live: `ORDER#<id> / ORDER`, also in the `by_customer` index
 //! (`gsi1pk = CUSTOMER#<customer id>`, `gsi1sk = <created_at>#<order id>`) so a
 //! customer's orders list newest first.
-
-use std::future::Future;
+//!
+//! One store, and no trait over it: every test that exercises these operations runs
+//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
+//! implementation would be one more thing to keep right without testing anything the
+//! real one does not. The domain rules that need no storage are unit-tested in
+//! `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -36,33 +40,6 @@ pub enum TransitionOutcome {
     NotFound,
 }
 
-pub trait OrderStore: Send + Sync + 'static {
-    fn create(
-        &self,
-        order: &Order,
-    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
-
-    fn get(&self, order_id: &str)
-    -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
-
-    /// One page of a customer's orders, newest first, and the key to continue from.
-    fn list_by_customer(
-        &self,
-        customer_id: &str,
-        limit: i32,
-        start: Option<Item>,
-    ) -> impl Future<Output = Result<(Vec<Order>, Option<Item>), StoreError>> + Send;
-
-    /// Moves the order to `change.status` if it is in one of `from`, appending
-    /// `change` to its history.
-    fn transition(
-        &self,
-        order_id: &str,
-        from: &[OrderStatus],
-        change: &StatusChange,
-    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
-}
-
 pub struct DynamoOrderStore {
     client: Client,
     table: String,
@@ -77,8 +54,8 @@ impl DynamoOrderStore {
     }
 }
 
-impl OrderStore for DynamoOrderStore {
-    async fn create(&self, order: &Order) -> Result<CreateOutcome, StoreError> {
+impl DynamoOrderStore {
+    pub async fn create(&self, order: &Order) -> Result<CreateOutcome, StoreError> {
         let mut item = dynamo::to_item(order, order_pk(&order.order_id), ORDER)?;
         item.insert("gsi1pk".into(), s(customer_partition(&order.customer_id)));
         item.insert(
@@ -93,7 +70,7 @@ impl OrderStore for DynamoOrderStore {
         )
     }
 
-    async fn get(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+    pub async fn get(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
         dynamo::get_consistent(
             &self.client,
             &self.table,
@@ -102,7 +79,8 @@ impl OrderStore for DynamoOrderStore {
         .await
     }
 
-    async fn list_by_customer(
+    /// One page of a customer's orders, newest first, and the key to continue from.
+    pub async fn list_by_customer(
         &self,
         customer_id: &str,
         limit: i32,
@@ -129,7 +107,9 @@ impl OrderStore for DynamoOrderStore {
         Ok((orders, output.last_evaluated_key))
     }
 
-    async fn transition(
+    /// Moves the order to `change.status` if it is in one of `from`, appending
+    /// `change` to its history.
+    pub async fn transition(
         &self,
         order_id: &str,
         from: &[OrderStatus],

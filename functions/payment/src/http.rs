@@ -16,18 +16,18 @@ use service_kit::validate::{parse_amount, parse_currency, parse_id, path_id};
 use crate::domain::{Charge, Ledger, Refund};
 use crate::operations::{self, ChargeRequest};
 use crate::provider::Provider;
-use crate::store::PaymentStore;
+use crate::store::DynamoPaymentStore;
 
-pub struct PaymentState<S> {
-    pub store: S,
+pub struct PaymentState {
+    pub store: DynamoPaymentStore,
     pub provider: Provider,
 }
 
-pub fn routes<S: PaymentStore>(state: Arc<PaymentState<S>>) -> Router {
+pub fn routes(state: Arc<PaymentState>) -> Router {
     Router::new()
-        .route("/payments/{order_id}", get(ledger::<S>))
-        .route("/payments/{order_id}/charge", post(charge::<S>))
-        .route("/payments/{order_id}/refund", post(refund::<S>))
+        .route("/payments/{order_id}", get(ledger))
+        .route("/payments/{order_id}/charge", post(charge))
+        .route("/payments/{order_id}/refund", post(refund))
         .with_state(state)
 }
 
@@ -42,8 +42,8 @@ struct ChargeBody {
 /// 201 with an approved charge, 200 with the same charge when repeated, 402 when
 /// declined (every time), 409 when it differs from the order's charge or the order was
 /// refunded (voided) first, 503 when the provider failed transiently (nothing charged).
-async fn charge<S: PaymentStore>(
-    State(state): State<Arc<PaymentState<S>>>,
+async fn charge(
+    State(state): State<Arc<PaymentState>>,
     // Absent where failure injection is off.
     mode: Option<Extension<FailureMode>>,
     Path(order_id): Path<String>,
@@ -63,8 +63,8 @@ async fn charge<S: PaymentStore>(
 
 /// 201 with the refund of whatever was captured, 200 with the same refund when
 /// repeated. A charge still PENDING is settled with the provider first, or voided.
-async fn refund<S: PaymentStore>(
-    State(state): State<Arc<PaymentState<S>>>,
+async fn refund(
+    State(state): State<Arc<PaymentState>>,
     Path(order_id): Path<String>,
 ) -> Result<(StatusCode, Json<Refund>), Problem> {
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
@@ -72,8 +72,8 @@ async fn refund<S: PaymentStore>(
     Ok(outcome.reply(refund))
 }
 
-async fn ledger<S: PaymentStore>(
-    State(state): State<Arc<PaymentState<S>>>,
+async fn ledger(
+    State(state): State<Arc<PaymentState>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Ledger>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;

@@ -1,6 +1,6 @@
 //! The payment service: one charge and at most one refund per order on a readable
 //! ledger, through a simulated provider whose test cards behave deterministically,
-//! behind an axum `Router` over a [`store::PaymentStore`] and a [`provider::Provider`].
+//! behind an axum `Router` over a [`store::DynamoPaymentStore`] and a [`provider::Provider`].
 
 pub mod domain;
 pub mod http;

@@ -13,13 +13,17 @@
 //! - a refund is written only against the settled charge it read (or against no
 //!   charge), so there is never a refund beside a PENDING charge, and an order is
 //!   refunded at most once and never more than it was charged.
-
-use std::collections::HashMap;
-use std::future::Future;
+//!
+//! One store, and no trait over it: every test that exercises these operations runs
+//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
+//! implementation would be one more thing to keep right without testing anything the
+//! real one does not. The domain rules that need no storage are unit-tested in
+//! `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
+use std::collections::HashMap;
 
 use crate::domain::{Charge, ChargeStatus, Refund};
 
@@ -54,42 +58,6 @@ pub enum RefundOutcome {
     /// The charge is no longer the one the refund was computed from, or the order was
     /// refunded meanwhile: nothing was written.
     Changed,
-}
-
-pub trait PaymentStore: Send + Sync + 'static {
-    /// The order's charge and refund, read consistently.
-    fn payments(
-        &self,
-        order_id: &str,
-    ) -> impl Future<Output = Result<(Option<Charge>, Option<Refund>), StoreError>> + Send;
-
-    /// Writes `pending` as the order's charge unless it has a charge or a refund.
-    fn begin_charge(
-        &self,
-        pending: &Charge,
-    ) -> impl Future<Output = Result<BeginOutcome, StoreError>> + Send;
-
-    /// Writes `settled` as the order's charge if its charge is PENDING or missing, and
-    /// the order has no refund.
-    fn settle_charge(
-        &self,
-        settled: &Charge,
-    ) -> impl Future<Output = Result<SettleOutcome, StoreError>> + Send;
-
-    /// Removes the order's charge if it is still PENDING: for a provider call that
-    /// was turned away, so the ledger shows nothing charged, as the provider says.
-    fn withdraw_charge(
-        &self,
-        order_id: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Writes `refund` if the order has no refund and its charge is still `charge`:
-    /// the same settled charge, or none.
-    fn refund(
-        &self,
-        refund: &Refund,
-        charge: Option<&Charge>,
-    ) -> impl Future<Output = Result<RefundOutcome, StoreError>> + Send;
 }
 
 /// A charge that finds another attempt's PENDING charge, gone by the time it reads
@@ -195,8 +163,9 @@ impl DynamoPaymentStore {
     }
 }
 
-impl PaymentStore for DynamoPaymentStore {
-    async fn payments(
+impl DynamoPaymentStore {
+    /// The order's charge and refund, read consistently.
+    pub async fn payments(
         &self,
         order_id: &str,
     ) -> Result<(Option<Charge>, Option<Refund>), StoreError> {
@@ -225,7 +194,8 @@ impl PaymentStore for DynamoPaymentStore {
         Ok((charge, refund))
     }
 
-    async fn begin_charge(&self, pending: &Charge) -> Result<BeginOutcome, StoreError> {
+    /// Writes `pending` as the order's charge unless it has a charge or a refund.
+    pub async fn begin_charge(&self, pending: &Charge) -> Result<BeginOutcome, StoreError> {
         let order_id = &pending.order_id;
         let items = vec![
             self.put(
@@ -250,7 +220,9 @@ impl PaymentStore for DynamoPaymentStore {
         )))
     }
 
-    async fn settle_charge(&self, settled: &Charge) -> Result<SettleOutcome, StoreError> {
+    /// Writes `settled` as the order's charge if its charge is PENDING or missing, and
+    /// the order has no refund.
+    pub async fn settle_charge(&self, settled: &Charge) -> Result<SettleOutcome, StoreError> {
         let order_id = &settled.order_id;
         let items = vec![
             self.put(
@@ -266,7 +238,9 @@ impl PaymentStore for DynamoPaymentStore {
         Ok(SettleOutcome::Closed(charge, refund))
     }
 
-    async fn withdraw_charge(&self, order_id: &str) -> Result<(), StoreError> {
+    /// Removes the order's charge if it is still PENDING: for a provider call that
+    /// was turned away, so the ledger shows nothing charged, as the provider says.
+    pub async fn withdraw_charge(&self, order_id: &str) -> Result<(), StoreError> {
         let pending = Condition::has_status(ChargeStatus::Pending);
         let result = self
             .client
@@ -286,7 +260,9 @@ impl PaymentStore for DynamoPaymentStore {
         }
     }
 
-    async fn refund(
+    /// Writes `refund` if the order has no refund and its charge is still `charge`:
+    /// the same settled charge, or none.
+    pub async fn refund(
         &self,
         refund: &Refund,
         charge: Option<&Charge>,

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use payment::domain::{Charge, PaymentMethod, ProviderOutcome};
 use payment::provider::{Provider, ProviderError};
-use payment::store::{BeginOutcome, DynamoPaymentStore, PaymentStore};
+use payment::store::{BeginOutcome, DynamoPaymentStore};
 use serde_json::{Value, json};
 use service_kit::testing::{self, Api, Method};
 
