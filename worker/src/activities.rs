@@ -16,63 +16,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga_contract::{OrderLine, SagaInput};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use saga_contract::SagaInput;
+use serde_json::{Value, json};
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+use crate::payloads::{
+    Attempt, AttemptFailedSignal, AttemptFailure, ChargeRequest, FailureDetails,
+    NotificationRequest, ReserveRequest, StatusRequest,
+};
 use crate::services::{CallError, ServiceClient};
-use crate::workflow::{AttemptFailedSignal, AttemptFailure, OrderSaga};
-
-/// What every activity returns: on which attempt it succeeded (the workflow cannot see
-/// attempts otherwise).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attempt {
-    pub attempt: u32,
-}
-
-/// Failure details every activity attaches, for the same reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailureDetails {
-    pub attempt: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReserveRequest {
-    pub order_id: String,
-    pub lines: Vec<OrderLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusRequest {
-    pub order_id: String,
-    /// `RESERVED`, `PAID`, `COMPLETED` or `CANCELLED`.
-    pub status: String,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChargeRequest {
-    pub order_id: String,
-    pub amount: u64,
-    pub currency: String,
-    pub method: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NotificationRequest {
-    pub user_id: String,
-    /// Idempotency key: the same key records one notification however often it is sent.
-    pub key: String,
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    pub order_id: Option<String>,
-    pub data: Map<String, Value>,
-}
 
 /// The clients the activities call through, one per service, each with its breaker.
 pub struct SagaActivities {
@@ -297,7 +252,7 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Best effort: the report only feeds the timeline; the retry happens regardless.
 async fn report_attempt_failure(ctx: &ActivityContext, attempt: u32, error: &CallError) {
-    let Some(handle) = ctx.workflow_handle::<OrderSaga>() else {
+    let Some(handle) = ctx.workflow_handle::<saga_contract::temporal::OrderSaga>() else {
         return;
     };
     let report = AttemptFailure {

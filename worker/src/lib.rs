@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod config;
 pub mod inbound;
 pub mod monitor;
+pub mod payloads;
 pub mod policies;
 pub mod services;
 pub mod status;

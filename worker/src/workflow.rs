@@ -22,10 +22,9 @@
 use std::time::Duration;
 
 use saga_contract::{Decision, Outcome, SagaInput, SagaPhase, SagaResult, SagaStatus, StepName};
-use serde::{Deserialize, Serialize};
+use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::error::IncomingError;
-use temporalio_common::{ActivityDefinition, HasWorkflowDefinition, SignalDefinition};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityCancellationType, ActivityExecutionError, ActivityOptions, CancellableFuture,
@@ -33,11 +32,12 @@ use temporalio_sdk::{
     WorkflowContext, WorkflowContextView, WorkflowResult, workflows,
 };
 
-use crate::activities::{
-    Attempt, ChargeRequest, FailureDetails, NotificationRequest, ReserveRequest, SagaActivities,
-    StatusRequest,
-};
+use crate::activities::SagaActivities;
 use crate::inbound;
+use crate::payloads::{
+    ATTEMPT_FAILED_SIGNAL, Attempt, AttemptFailure, ChargeRequest, FailureDetails,
+    NotificationRequest, ReserveRequest, StatusRequest,
+};
 use crate::policies;
 use crate::timeline::Timeline;
 
@@ -93,14 +93,6 @@ fn shielded_wait() -> WaitConditionOptions {
         .build()
 }
 
-/// The payload of the `attempt_failed` signal an activity sends when one of its
-/// attempts fails and will be retried.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptFailure {
-    pub attempt: u32,
-    pub error: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ApprovalDecision {
     Approved,
@@ -121,38 +113,34 @@ pub struct OrderSaga {
     effects: Vec<StepName>,
 }
 
-/// Why the forward path stopped.
+/// Why the forward path stopped: a step failed for good, the customer decided, or a
+/// cancellation was honoured. The saga compensates and ends with `reason`.
 #[derive(Debug)]
-struct Abort {
+struct Halt {
     reason: String,
-}
-
-/// A step's activity failed for good.
-#[derive(Debug)]
-struct StepFailure {
-    reason: String,
-    /// The service refused: the call had no effect, and repeating it cannot help.
+    /// A step's service refused: that call had no effect, and repeating it cannot help.
     refused: bool,
 }
 
-impl From<StepFailure> for Abort {
-    fn from(failure: StepFailure) -> Self {
+impl Halt {
+    fn because(reason: impl Into<String>) -> Self {
         Self {
-            reason: failure.reason,
+            reason: reason.into(),
+            refused: false,
         }
     }
 }
 
 /// What the workflow can read of an activity's final failure.
 #[derive(Debug)]
-struct StepError {
+struct FinalFailure {
     message: String,
     /// The service refused: the call had no effect and repeating it cannot help.
     refused: bool,
     attempts: Option<u32>,
 }
 
-impl StepError {
+impl FinalFailure {
     fn from_execution(error: ActivityExecutionError) -> Self {
         match error.cause() {
             Some(IncomingError::Application(failure)) => Self {
@@ -267,21 +255,6 @@ impl OrderSaga {
     }
 }
 
-/// The signal the activities send about their failed attempts.
-pub const ATTEMPT_FAILED_SIGNAL: &str = "attempt_failed";
-
-/// The `attempt_failed` signal typed, as the activities send it (the workflow takes
-/// every payload raw).
-pub struct AttemptFailedSignal;
-
-impl SignalDefinition for AttemptFailedSignal {
-    type Workflow = <OrderSaga as HasWorkflowDefinition>::Run;
-    type Input = AttemptFailure;
-    fn name(&self) -> &str {
-        ATTEMPT_FAILED_SIGNAL
-    }
-}
-
 /// Every signal the saga handles; others are dropped (and logged by the task monitor).
 pub const SIGNALS: &[&str] = &[
     saga_contract::APPROVE_SIGNAL,
@@ -304,7 +277,7 @@ impl OrderSaga {
             .note(&format!("ignored: invalid {signal} payload"));
     }
 
-    async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Abort> {
+    async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
         let order_id = &input.order_id;
         // Until the charge is captured, a cancellation request stops the saga.
         let scope = Scope::Cancellable;
@@ -435,7 +408,7 @@ impl OrderSaga {
 
     /// Waits for the customer's decision on a large order, a cancellation (the
     /// customer's or an operator's), or the deadline, whichever comes first.
-    async fn await_approval(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Abort> {
+    async fn await_approval(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
         let timeout = Duration::from_secs(input.approval.timeout_secs);
         let now = Self::now(ctx);
         let deadline = ctx
@@ -482,7 +455,7 @@ impl OrderSaga {
             }
         });
         match refusal {
-            Some(reason) => Err(Abort { reason }),
+            Some(reason) => Err(Halt::because(reason)),
             None => Ok(()),
         }
     }
@@ -493,16 +466,12 @@ impl OrderSaga {
         ctx.cancellation_token().is_cancelled()
     }
 
-    fn honour_cancellation(ctx: &WorkflowContext<Self>) -> Result<(), Abort> {
+    fn honour_cancellation(ctx: &WorkflowContext<Self>) -> Result<(), Halt> {
         if let Some(reason) = ctx.state(|s| s.cancel_requested.clone()) {
-            return Err(Abort {
-                reason: cancellation_reason(reason),
-            });
+            return Err(Halt::because(cancellation_reason(reason)));
         }
         if Self::operator_cancelled(ctx) {
-            return Err(Abort {
-                reason: OPERATOR_CANCELLATION.to_owned(),
-            });
+            return Err(Halt::because(OPERATOR_CANCELLATION.to_owned()));
         }
         Ok(())
     }
@@ -667,13 +636,13 @@ impl OrderSaga {
         activity: A,
         input: impl Into<A::Input>,
         options: ActivityOptions,
-    ) -> Result<(), StepFailure>
+    ) -> Result<(), Halt>
     where
         A: ActivityDefinition<Output = Attempt>,
     {
         ctx.state_mut(|s| s.effects.push(step));
         let result = Self::call(ctx, step, scope, activity, input, options).await;
-        if let Err(StepFailure { refused: true, .. }) = &result
+        if let Err(Halt { refused: true, .. }) = &result
             && !ctx.patched(patches::COMPENSATE_REFUSED_STEPS)
         {
             ctx.state_mut(|s| s.effects.retain(|e| *e != step));
@@ -696,7 +665,7 @@ impl OrderSaga {
         activity: A,
         input: impl Into<A::Input>,
         options: ActivityOptions,
-    ) -> Result<(), StepFailure>
+    ) -> Result<(), Halt>
     where
         A: ActivityDefinition<Output = Attempt>,
     {
@@ -720,7 +689,7 @@ impl OrderSaga {
                 Ok(())
             }
             Err(error) => {
-                let error = StepError::from_execution(error);
+                let error = FinalFailure::from_execution(error);
                 let by_operator =
                     scope == Scope::Cancellable && !error.refused && Self::operator_cancelled(ctx);
                 let message = if by_operator {
@@ -729,7 +698,7 @@ impl OrderSaga {
                     error.message
                 };
                 ctx.state_mut(|s| s.timeline.fail(step, &now, error.attempts, &message));
-                Err(StepFailure {
+                Err(Halt {
                     reason: if by_operator {
                         message
                     } else {

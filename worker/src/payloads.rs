@@ -1,0 +1,83 @@
+//! What the workflow and its activities exchange through Temporal: the activities'
+//! inputs and results, and the signal with which an activity reports a failed attempt.
+//! Both sides use these types, so they live apart from either (the workflow calls the
+//! activities; the activities signal the workflow through the contract's definition of
+//! it, never through the workflow's code).
+//!
+//! Their JSON is in every recorded history: change a field only with a patch, and
+//! check it with the replay test.
+
+use saga_contract::OrderLine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use temporalio_common::SignalDefinition;
+
+/// What every activity returns: on which attempt it succeeded (the workflow cannot see
+/// attempts otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub attempt: u32,
+}
+
+/// Failure details every activity attaches, for the same reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureDetails {
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReserveRequest {
+    pub order_id: String,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest {
+    pub order_id: String,
+    /// `RESERVED`, `PAID`, `COMPLETED` or `CANCELLED`.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRequest {
+    pub order_id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRequest {
+    pub user_id: String,
+    /// Idempotency key: the same key records one notification however often it is sent.
+    pub key: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub order_id: Option<String>,
+    pub data: Map<String, Value>,
+}
+
+/// The payload of the `attempt_failed` signal an activity sends when one of its
+/// attempts fails and will be retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptFailure {
+    pub attempt: u32,
+    pub error: String,
+}
+
+/// The signal the activities send about their failed attempts.
+pub const ATTEMPT_FAILED_SIGNAL: &str = "attempt_failed";
+
+/// The `attempt_failed` signal typed, as the activities send it (the workflow takes
+/// every payload raw).
+pub struct AttemptFailedSignal;
+
+impl SignalDefinition for AttemptFailedSignal {
+    type Workflow = saga_contract::temporal::OrderSaga;
+    type Input = AttemptFailure;
+    fn name(&self) -> &str {
+        ATTEMPT_FAILED_SIGNAL
+    }
+}
