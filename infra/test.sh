@@ -44,7 +44,7 @@ say "chaos: orders at concurrency while the worker, a service and Temporal's too
 "$VENV/bin/python" "$ROOT/infra/chaos_check.py"
 
 say "the UI's unit tests"
-(cd "$ROOT/frontend" && npm run --silent typecheck && npm test --silent)
+(cd "$ROOT/frontend" && npm run --silent lint && npm run --silent format:check && npm run --silent typecheck && npm test --silent)
 
 say "the whole system, as started by infra/run.sh: documented examples, OpenAPI, browser"
 "$VENV/bin/python" "$ROOT/infra/system_check.py"

@@ -31,7 +31,9 @@ async function watchedPage(context) {
   await page.exposeBinding('reportViolation', (_source, violation) => seen.violations.push(violation))
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) =>
-      window.reportViolation(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`),
+      window.reportViolation(
+        `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`,
+      ),
     )
   })
   page.on('console', (message) => seen.console.push(`${message.type()}: ${message.text()}`))
@@ -41,7 +43,9 @@ async function watchedPage(context) {
 
 function assertClean(seen) {
   assert.deepEqual(seen.violations, [], 'CSP violations')
-  const policyReports = seen.console.filter((m) => /Content[- ]Security[- ]Policy|Refused to|Permissions-Policy/i.test(m))
+  const policyReports = seen.console.filter((m) =>
+    /Content[- ]Security[- ]Policy|Refused to|Permissions-Policy/i.test(m),
+  )
   assert.deepEqual(policyReports, [], 'policy reports in the console')
 }
 
@@ -96,7 +100,10 @@ test('tokens stay out of reach of page scripts; a reload stays signed in; a stri
   })
   await page.reload()
   await page.getByRole('heading', { name: 'Catalog' }).waitFor()
-  assert.deepEqual((await readable(page)).storage.filter(([k]) => k.startsWith('saga.') && k !== 'saga.cart'), [])
+  assert.deepEqual(
+    (await readable(page)).storage.filter(([k]) => k.startsWith('saga.') && k !== 'saga.cart'),
+    [],
+  )
 
   // Sign in: the access token comes in the body, the refresh token as a cookie only.
   const { login } = await register(page)

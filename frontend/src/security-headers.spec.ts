@@ -18,7 +18,9 @@ describe('security headers', () => {
 
   it('are relaxed for the dev server by inline styles only', () => {
     const dev = devSecurityHeaders['Content-Security-Policy']
-    expect(dev).toBe(securityHeaders['Content-Security-Policy'].replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"))
+    expect(dev).toBe(
+      securityHeaders['Content-Security-Policy'].replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+    )
   })
 
   it('are served by nginx, always, for the UI', () => {

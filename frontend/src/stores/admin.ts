@@ -1,4 +1,5 @@
-// Administration: the catalog, the failure switchboard and the breakers.
+// Administration: changes to the catalog (the list itself is the catalog store's), the
+// failure switchboard and the breakers.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { api, unwrap, type Breaker, type FailureMode } from '@/api/client'

@@ -180,7 +180,10 @@ describe('auth store', () => {
     gateway()
     const auth = useAuthStore()
     await auth.login('a@example.com', 'a long password')
-    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))))
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))),
+    )
     expect(await auth.refresh()).toBe(false)
     expect(auth.signedIn).toBe(true)
   })

@@ -3,7 +3,15 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import type { Product } from '@/api/client'
 import { useCartStore } from './cart'
 
-const mug: Product = { sku: 'MUG', name: 'Mug', description: '', price: 1250, currency: 'EUR', available: 5, updated_at: '' }
+const mug: Product = {
+  sku: 'MUG',
+  name: 'Mug',
+  description: '',
+  price: 1250,
+  currency: 'EUR',
+  available: 5,
+  updated_at: '',
+}
 const tea: Product = { ...mug, sku: 'TEA', name: 'Tea', price: 890 }
 
 describe('cart', () => {
@@ -17,7 +25,10 @@ describe('cart', () => {
     cart.add(mug)
     cart.add(mug, 2)
     cart.add(tea)
-    expect(cart.lines.map((l) => [l.sku, l.quantity])).toEqual([['MUG', 3], ['TEA', 1]])
+    expect(cart.lines.map((l) => [l.sku, l.quantity])).toEqual([
+      ['MUG', 3],
+      ['TEA', 1],
+    ])
     expect(cart.count).toBe(4)
     expect(cart.total).toBe(3 * 1250 + 890)
   })

@@ -16,7 +16,9 @@ describe('event connection URL', () => {
     expect(eventsUrl('', '', http, 'tk', 7)).toBe('ws://localhost:5173/v1/events?ticket=tk&after=7')
     const https = { protocol: 'https:', host: 'shop.example.com' } as Location
     expect(eventsUrl('', '', https, 'tk', 0)).toBe('wss://shop.example.com/v1/events?ticket=tk&after=0')
-    expect(eventsUrl('', 'https://api.example.com', http, 't', 1)).toBe('wss://api.example.com/v1/events?ticket=t&after=1')
+    expect(eventsUrl('', 'https://api.example.com', http, 't', 1)).toBe(
+      'wss://api.example.com/v1/events?ticket=t&after=1',
+    )
   })
 
   it('uses the WebSocket API of the deployment when one is configured', () => {
@@ -73,7 +75,8 @@ function gateway() {
     vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
       const request = input instanceof Request ? input : new Request(input, init)
       const path = new URL(request.url).pathname
-      const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } })
+      const json = (body: unknown) =>
+        new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } })
       if (path === '/v1/events/ticket') {
         ticketRequests.push(request.headers.get('authorization'))
         return json({ ticket: `ticket-${++tickets}`, expires_in: 30 })
@@ -89,7 +92,15 @@ function gateway() {
 }
 
 function event(id: number): Notification {
-  return { id: String(id), kind: 'order.step', title: `event ${id}`, body: '', order_id: 'o-1', data: {}, created_at: '' }
+  return {
+    id: String(id),
+    kind: 'order.step',
+    title: `event ${id}`,
+    body: '',
+    order_id: 'o-1',
+    data: {},
+    created_at: '',
+  }
 }
 
 describe('event connection', () => {

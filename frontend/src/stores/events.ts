@@ -22,13 +22,7 @@ export const LOGGED_OUT = 4403
  * WebSocket API's URL, the stack's `WebSocketUrl` output), else the gateway's
  * `/v1/events`; with the ticket and the last event id seen.
  */
-export function eventsUrl(
-  endpoint: string,
-  base: string,
-  location: Location,
-  ticket: string,
-  after: number,
-): string {
+export function eventsUrl(endpoint: string, base: string, location: Location, ticket: string, after: number): string {
   const origin = base || `${location.protocol}//${location.host}`
   const url = new URL(endpoint || '/v1/events', origin)
   url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:'

@@ -4,7 +4,15 @@ import type { Notification } from '@/api/client'
 import { useNotificationsStore } from './notifications'
 
 function event(id: number, kind = 'order.step'): Notification {
-  return { id: String(id), kind, title: `event ${id}`, body: '', order_id: 'o-1', data: {}, created_at: '2026-01-01T00:00:00.000Z' }
+  return {
+    id: String(id),
+    kind,
+    title: `event ${id}`,
+    body: '',
+    order_id: 'o-1',
+    data: {},
+    created_at: '2026-01-01T00:00:00.000Z',
+  }
 }
 
 describe('notification feed', () => {
