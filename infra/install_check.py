@@ -5,7 +5,7 @@ names the Debian package and the command.
 
 The broken setups are built on the PATH, never by removing a real package: a copy of
 protoc that cannot see the include folder beside the real one, a `java` that reports
-version 11, a `python3` whose venv module fails, a `node` that reports version 18, and
+version 11, a `python3` whose venv module fails, a `node` that reports version 20.18 (Vite 7 and ESLint 10 need 20.19), and
 a `chromium` that prints its version but cannot start. Each runs with a PATH that holds
 no `apt-get` and no `sudo`, so nothing is ever installed.
 """
@@ -75,7 +75,7 @@ def broken_setups(folder: Path) -> dict[str, Path]:
          '  echo "The virtual environment was not created successfully because ensurepip'
          ' is not available." >&2; exit 1\nfi\n'
          f'exec "{real_python}" "$@"\n')
-    fake(setup("node"), "node", 'echo v18.19.0\n')
+    fake(setup("node"), "node", 'echo v20.18.3\n')
     fake(setup("chromium"), "chromium",
          'if [ "$1" = --version ]; then echo "Chromium 156.0.8078.73 built on Debian"; exit 0; fi\n'
          'echo "chromium: error while loading shared libraries: libnss3.so" >&2; exit 127\n')

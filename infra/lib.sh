@@ -96,11 +96,13 @@ java_ok() {
   [ -n "$version" ] && [ "$version" -ge 17 ]
 }
 
-# Vite 7 and the UI's tooling need Node.js 20 or later, and npm.
+# Node.js 20.19 or later (Vite 7 and ESLint 10 need it), with npm.
 node_ok() {
   local version
   version=$(node --version 2>/dev/null) && npm --version >/dev/null 2>&1 || return 1
-  [[ $version =~ ^v([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 20 ]
+  [[ $version =~ ^v([0-9]+)\.([0-9]+)\. ]] || return 1
+  local major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+  [ "$major" -gt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -ge 19 ]; }
 }
 
 # The browser tests drive Debian's Chromium headless: it must print its version and
@@ -120,7 +122,7 @@ chromium_ok() (
 # missing) before anything is built.
 ensure_prerequisites() {
   command -v cargo >/dev/null || die "Rust is needed: install it from https://rustup.rs, then run this again"
-  node_ok || die "Node.js 20 or later and npm are needed: install them (Debian 13: 'sudo apt-get install -y nodejs npm'; elsewhere https://nodejs.org), then run this again"
+  node_ok || die "Node.js 20.19 or later and npm are needed: install them (Debian 13: 'sudo apt-get install -y nodejs npm'; elsewhere https://nodejs.org), then run this again"
   require "protoc with Google's well-known types" protoc_ok protobuf-compiler libprotobuf-dev
   require "python3 -m venv" venv_ok python3-venv
   require "Java 17 or later" java_ok openjdk-17-jre-headless

@@ -43,7 +43,7 @@ unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SECRETS_MANAGER TEMPORAL_ADDRES
 say "chaos: orders at concurrency while the worker, a service and Temporal's tools misbehave"
 "$VENV/bin/python" "$ROOT/infra/chaos_check.py"
 
-say "the UI's unit tests"
+say "the UI: lint, formatting, type check and unit tests"
 (cd "$ROOT/frontend" && npm run --silent lint && npm run --silent format:check && npm run --silent typecheck && npm test --silent)
 
 say "the whole system, as started by infra/run.sh: documented examples, OpenAPI, browser"
