@@ -17,14 +17,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga_contract::SagaInput;
-use serde_json::{Value, json};
+use saga_contract::calls::{
+    ChangeStatusBody, ChargeBody, CreateOrderBody, OrderStatus, RecordNotificationBody,
+    ReserveStockBody, StockLine,
+};
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::payloads::{
-    Attempt, AttemptFailedSignal, AttemptFailure, ChargeRequest, FailureDetails,
+    Attempt, AttemptFailedSignal, AttemptFailure, CancelRequest, ChargeRequest, FailureDetails,
     NotificationRequest, ReserveRequest, StatusRequest,
 };
 use crate::services::{CallError, ServiceClient};
@@ -48,11 +51,11 @@ impl SagaActivities {
         ctx: ActivityContext,
         input: SagaInput,
     ) -> Result<Attempt, ActivityError> {
-        let body = json!({
-            "customer_id": input.customer_id,
-            "lines": input.lines,
-            "currency": input.currency,
-        });
+        let body = CreateOrderBody {
+            customer_id: input.customer_id,
+            lines: input.lines,
+            currency: input.currency,
+        };
         let result = self
             .order
             .put::<Ignored>(&format!("/orders/{}", input.order_id), &body)
@@ -66,17 +69,19 @@ impl SagaActivities {
         ctx: ActivityContext,
         request: ReserveRequest,
     ) -> Result<Attempt, ActivityError> {
-        let lines: Vec<Value> = request
-            .lines
-            .iter()
-            .map(|line| json!({"sku": line.sku, "quantity": line.quantity}))
-            .collect();
+        let body = ReserveStockBody {
+            lines: request
+                .lines
+                .into_iter()
+                .map(|line| StockLine {
+                    sku: line.sku,
+                    quantity: line.quantity,
+                })
+                .collect(),
+        };
         let result = self
             .inventory
-            .put::<Ignored>(
-                &format!("/reservations/{}", request.order_id),
-                &json!({ "lines": lines }),
-            )
+            .put::<Ignored>(&format!("/reservations/{}", request.order_id), &body)
             .await;
         finish(&ctx, result, true).await
     }
@@ -87,7 +92,10 @@ impl SagaActivities {
         ctx: ActivityContext,
         request: StatusRequest,
     ) -> Result<Attempt, ActivityError> {
-        let body = json!({"status": request.status, "reason": request.reason});
+        let body = ChangeStatusBody {
+            status: request.status,
+            reason: None,
+        };
         let result = self
             .order
             .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
@@ -101,11 +109,11 @@ impl SagaActivities {
         ctx: ActivityContext,
         request: ChargeRequest,
     ) -> Result<Attempt, ActivityError> {
-        let body = json!({
-            "amount": request.amount,
-            "currency": request.currency,
-            "method": request.method,
-        });
+        let body = ChargeBody {
+            amount: request.amount,
+            currency: request.currency,
+            method: request.method,
+        };
         let result = self
             .payment
             .post::<Ignored>(
@@ -165,9 +173,12 @@ impl SagaActivities {
     pub async fn cancel_order(
         self: Arc<Self>,
         ctx: ActivityContext,
-        request: StatusRequest,
+        request: CancelRequest,
     ) -> Result<Attempt, ActivityError> {
-        let body = json!({"status": "CANCELLED", "reason": request.reason});
+        let body = ChangeStatusBody {
+            status: OrderStatus::Cancelled,
+            reason: Some(request.reason),
+        };
         let result = match self
             .order
             .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
@@ -185,14 +196,14 @@ impl SagaActivities {
         ctx: ActivityContext,
         request: NotificationRequest,
     ) -> Result<Attempt, ActivityError> {
-        let body = json!({
-            "key": request.key,
-            "kind": request.kind,
-            "title": request.title,
-            "body": request.body,
-            "order_id": request.order_id,
-            "data": request.data,
-        });
+        let body = RecordNotificationBody {
+            key: request.key,
+            kind: request.kind,
+            title: request.title,
+            body: request.body,
+            order_id: request.order_id,
+            data: request.data,
+        };
         let result = self
             .notification
             .post::<Ignored>(

@@ -8,6 +8,7 @@
 //! check it with the replay test.
 
 use saga_contract::OrderLine;
+use saga_contract::calls::OrderStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use temporalio_common::SignalDefinition;
@@ -31,12 +32,20 @@ pub struct ReserveRequest {
     pub lines: Vec<OrderLine>,
 }
 
+/// Moves the order forward (histories recorded before this type also hold a `reason`,
+/// always null here: it is ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRequest {
     pub order_id: String,
-    /// `RESERVED`, `PAID`, `COMPLETED` or `CANCELLED`.
-    pub status: String,
-    pub reason: Option<String>,
+    pub status: OrderStatus,
+}
+
+/// Cancels the order with the saga's reason (histories recorded before this type hold
+/// a `status`, always `CANCELLED`: it is ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub order_id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@
 
 use std::time::Duration;
 
+use saga_contract::calls::OrderStatus;
 use saga_contract::{Decision, Outcome, SagaInput, SagaPhase, SagaResult, SagaStatus, StepName};
 use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::RawValue;
@@ -35,7 +36,7 @@ use temporalio_sdk::{
 use crate::activities::SagaActivities;
 use crate::inbound;
 use crate::payloads::{
-    ATTEMPT_FAILED_SIGNAL, Attempt, AttemptFailure, ChargeRequest, FailureDetails,
+    ATTEMPT_FAILED_SIGNAL, Attempt, AttemptFailure, CancelRequest, ChargeRequest, FailureDetails,
     NotificationRequest, ReserveRequest, StatusRequest,
 };
 use crate::policies;
@@ -314,7 +315,7 @@ impl OrderSaga {
             StepName::ReserveInventory,
             scope,
             SagaActivities::set_order_status,
-            status_request(order_id, "RESERVED"),
+            status_request(order_id, OrderStatus::Reserved),
             policies::reserve_inventory(),
         )
         .await?;
@@ -354,7 +355,7 @@ impl OrderSaga {
             StepName::ChargePayment,
             scope,
             SagaActivities::set_order_status,
-            status_request(order_id, "PAID"),
+            status_request(order_id, OrderStatus::Paid),
             policies::charge_payment(),
         )
         .await?;
@@ -375,7 +376,7 @@ impl OrderSaga {
             StepName::ConfirmOrder,
             scope,
             SagaActivities::set_order_status,
-            status_request(order_id, "COMPLETED"),
+            status_request(order_id, OrderStatus::Completed),
             policies::confirm_order(),
         )
         .await?;
@@ -503,10 +504,9 @@ impl OrderSaga {
             .await;
         }
         if effects.contains(&StepName::CreateOrder) {
-            let cancel = StatusRequest {
+            let cancel = CancelRequest {
                 order_id: order_id.clone(),
-                status: "CANCELLED".to_owned(),
-                reason: Some(reason.to_owned()),
+                reason: reason.to_owned(),
             };
             Self::compensation(
                 ctx,
@@ -767,11 +767,10 @@ impl OrderSaga {
     }
 }
 
-fn status_request(order_id: &str, status: &str) -> StatusRequest {
+fn status_request(order_id: &str, status: OrderStatus) -> StatusRequest {
     StatusRequest {
         order_id: order_id.to_owned(),
-        status: status.to_owned(),
-        reason: None,
+        status,
     }
 }
 

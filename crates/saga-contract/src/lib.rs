@@ -5,6 +5,7 @@
 //! one workflow.
 
 pub mod breakers;
+pub mod calls;
 
 use std::fmt;
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub const ADMIN_USER: &str = "admins";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: u32,

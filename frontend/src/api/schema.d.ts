@@ -544,8 +544,7 @@ export interface components {
             history: components["schemas"]["StatusChange"][];
             lines: components["schemas"]["OrderLine"][];
             order_id: string;
-            /** @description PENDING, RESERVED, PAID, COMPLETED or CANCELLED. */
-            status: string;
+            status: components["schemas"]["OrderStatus"];
             /** Format: int64 */
             total: number;
             updated_at: string;
@@ -564,7 +563,7 @@ export interface components {
             order_id: string;
             saga?: components["schemas"]["SagaStatus"] | null;
             /** @description The order's status; `PENDING` until the saga has created it. */
-            status: string;
+            status: components["schemas"]["OrderStatus"];
             /** @description The workflow in the Temporal Web UI, where configured. */
             workflow_url?: string | null;
         };
@@ -572,13 +571,21 @@ export interface components {
             /** Format: int32 */
             quantity: number;
             sku: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Price of one unit in minor units, as quoted by the inventory.
+             */
             unit_price: number;
         };
         OrderPage: {
             items: components["schemas"]["Order"][];
             next_cursor?: string | null;
         };
+        /**
+         * @description Where an order stands.
+         * @enum {string}
+         */
+        OrderStatus: "PENDING" | "RESERVED" | "PAID" | "COMPLETED" | "CANCELLED";
         /**
          * @description One payload: its metadata values and its data, in base64. Other fields of the
          *     protocol (`externalPayloads`) are not used by this codec and are ignored.
@@ -685,7 +692,7 @@ export interface components {
         StatusChange: {
             at: string;
             reason?: string | null;
-            status: string;
+            status: components["schemas"]["OrderStatus"];
         };
         /**
          * @description The steps of the saga, forward then compensating, in the order they can run.

@@ -2,7 +2,9 @@
 //! API is an explicit contract rather than whatever a service happens to return (and
 //! fields such as a product's `reserved` count stay internal).
 
+use saga_contract::OrderLine;
 use saga_contract::SagaStatus;
+use saga_contract::calls::OrderStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -43,15 +45,8 @@ pub struct ProductPage {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct OrderLine {
-    pub sku: String,
-    pub quantity: u32,
-    pub unit_price: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatusChange {
-    pub status: String,
+    pub status: OrderStatus,
     pub at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -64,8 +59,7 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     pub currency: String,
     pub total: u64,
-    /// PENDING, RESERVED, PAID, COMPLETED or CANCELLED.
-    pub status: String,
+    pub status: OrderStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
     pub history: Vec<StatusChange>,
@@ -86,7 +80,7 @@ pub struct OrderPage {
 pub struct OrderDetail {
     pub order_id: String,
     /// The order's status; `PENDING` until the saga has created it.
-    pub status: String,
+    pub status: OrderStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<Order>,
     /// Present while the saga runs.

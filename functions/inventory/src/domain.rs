@@ -40,17 +40,13 @@ pub const MAX_QUANTITY: u32 = 10_000;
 /// limited to 100 items; this keeps far below it).
 pub const MAX_LINES: usize = 50;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Line {
-    pub sku: String,
-    pub quantity: u32,
-}
+/// A line of a reservation, as the saga sends it.
+pub use saga_contract::calls::StockLine;
 
 /// Lines with one entry per SKU, sorted by SKU, every quantity within bounds. Two
 /// requests for the same goods normalise to the same lines, so a retried reservation
 /// can be recognised whatever order its lines came in.
-pub fn normalise_lines(lines: Vec<Line>) -> Result<Vec<Line>, String> {
+pub fn normalise_lines(lines: Vec<StockLine>) -> Result<Vec<StockLine>, String> {
     if lines.is_empty() {
         return Err("`lines` must not be empty.".to_owned());
     }
@@ -75,7 +71,7 @@ pub fn normalise_lines(lines: Vec<Line>) -> Result<Vec<Line>, String> {
     }
     Ok(merged
         .into_iter()
-        .map(|(sku, quantity)| Line { sku, quantity })
+        .map(|(sku, quantity)| StockLine { sku, quantity })
         .collect())
 }
 
@@ -97,7 +93,7 @@ pub struct Reservation {
     pub order_id: String,
     /// Empty for a release that arrived before any reservation: the order id is then
     /// closed, so a late reservation cannot take stock nobody will release.
-    pub lines: Vec<Line>,
+    pub lines: Vec<StockLine>,
     pub status: ReservationStatus,
     pub created_at: String,
     pub updated_at: String,
@@ -107,8 +103,8 @@ pub struct Reservation {
 mod tests {
     use super::*;
 
-    fn line(sku: &str, quantity: u32) -> Line {
-        Line {
+    fn line(sku: &str, quantity: u32) -> StockLine {
+        StockLine {
             sku: sku.into(),
             quantity,
         }

@@ -13,7 +13,9 @@ use service_kit::extract::{Json, Path, Query};
 use service_kit::pagination::{self, Page, PageQuery};
 use service_kit::validate::{parse_amount, parse_currency, parse_id, parse_text, path_id};
 
-use crate::domain::{Line, MAX_QUANTITY, Product, ProductUpdate, Reservation, normalise_lines};
+use saga_contract::calls::ReserveStockBody;
+
+use crate::domain::{MAX_QUANTITY, Product, ProductUpdate, Reservation, normalise_lines};
 use crate::operations;
 use crate::store::{CATALOG_PARTITION, DynamoInventoryStore};
 
@@ -165,17 +167,11 @@ async fn set_stock(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReserveBody {
-    lines: Vec<Line>,
-}
-
 /// 201 with the new reservation, 200 with the same one when repeated.
 async fn reserve(
     State(store): State<Arc<DynamoInventoryStore>>,
     Path(order_id): Path<String>,
-    Json(body): Json<ReserveBody>,
+    Json(body): Json<ReserveStockBody>,
 ) -> Result<(StatusCode, Json<Reservation>), Problem> {
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
     let lines = normalise_lines(body.lines).map_err(Problem::invalid)?;

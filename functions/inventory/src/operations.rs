@@ -5,7 +5,7 @@ use service_kit::Problem;
 use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
 
-use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
+use crate::domain::{Product, ProductUpdate, Reservation, ReservationStatus, StockLine};
 use crate::store::{CreateOutcome, DynamoInventoryStore, MoveOutcome, ReserveOutcome, Shortage};
 
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +162,7 @@ pub async fn set_available(
 pub async fn reserve(
     store: &DynamoInventoryStore,
     order_id: &str,
-    lines: Vec<Line>,
+    lines: Vec<StockLine>,
 ) -> Result<(Reservation, Outcome), InventoryError> {
     let now = service_kit::clock::now();
     let reservation = Reservation {

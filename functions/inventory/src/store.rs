@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use service_kit::dynamo::{self, Inserted, Item, StoreError, is_condition_failure, n, s};
 
-use crate::domain::{Line, Product, ProductUpdate, Reservation, ReservationStatus};
+use crate::domain::{Product, ProductUpdate, Reservation, ReservationStatus, StockLine};
 
 pub const CATALOG_INDEX: &str = "catalog";
 pub const CATALOG_PARTITION: &str = "CATALOG";
@@ -90,7 +90,7 @@ impl DynamoInventoryStore {
     /// A conditional update of one product's counters inside a transaction.
     fn stock_update(
         &self,
-        line: &Line,
+        line: &StockLine,
         expression: &str,
         condition: &str,
         now: &str,

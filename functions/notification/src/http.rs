@@ -8,11 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::pagination;
 use service_kit::validate::{parse_id, parse_text, parse_token, path_id};
+
+use saga_contract::calls::RecordNotificationBody;
 
 use crate::domain::{Notification, parse_seq};
 use crate::operations::{self, FeedPage};
@@ -25,24 +26,11 @@ pub fn routes(store: Arc<DynamoNotificationStore>) -> Router {
         .with_state(store)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecordBody {
-    key: String,
-    kind: String,
-    title: String,
-    #[serde(default)]
-    body: String,
-    order_id: Option<String>,
-    #[serde(default)]
-    data: Map<String, Value>,
-}
-
 /// 201 with the new notification, 200 with the first one when the key repeats.
 async fn record(
     State(store): State<Arc<DynamoNotificationStore>>,
     Path(user_id): Path<String>,
-    Json(body): Json<RecordBody>,
+    Json(body): Json<RecordNotificationBody>,
 ) -> Result<(StatusCode, Json<Notification>), Problem> {
     let draft = Notification {
         id: String::new(),

@@ -5,44 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use service_kit::validate::{MAX_AMOUNT, parse_amount, parse_id};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    Pending,
-    Reserved,
-    Paid,
-    Completed,
-    Cancelled,
-}
-
-impl OrderStatus {
-    /// The states an order must be in to move to `self`. The happy path is
-    /// PENDING → RESERVED → PAID → COMPLETED; any state that is not final may be
-    /// CANCELLED. Nothing moves back to PENDING.
-    pub fn allowed_from(self) -> &'static [OrderStatus] {
-        use OrderStatus::*;
-        match self {
-            Pending => &[],
-            Reserved => &[Pending],
-            Paid => &[Reserved],
-            Completed => &[Paid],
-            Cancelled => &[Pending, Reserved, Paid],
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Cancelled)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrderLine {
-    pub sku: String,
-    pub quantity: u32,
-    /// Price of one unit in minor units, as quoted by the inventory when ordered.
-    pub unit_price: u64,
-}
+// The status enum and its state machine, and the line of an order, are part of the
+// contract the saga and the services share.
+pub use saga_contract::OrderLine;
+pub use saga_contract::calls::OrderStatus;
 
 /// One entry of an order's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

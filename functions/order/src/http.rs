@@ -7,13 +7,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::pagination::{self, Page, PageQuery};
 use service_kit::validate::{parse_currency, parse_id, parse_text, path_id};
 
-use crate::domain::{Order, OrderLine, OrderStatus, normalise_lines};
+use saga_contract::calls::{ChangeStatusBody, CreateOrderBody};
+
+use crate::domain::{Order, OrderStatus, normalise_lines};
 use crate::operations::{self, NewOrder};
 use crate::store::{DynamoOrderStore, customer_partition};
 
@@ -25,19 +26,11 @@ pub fn routes(store: Arc<DynamoOrderStore>) -> Router {
         .with_state(store)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    customer_id: String,
-    lines: Vec<OrderLine>,
-    currency: String,
-}
-
 /// 201 with the new PENDING order, 200 with the order as it is when repeated.
 async fn create(
     State(store): State<Arc<DynamoOrderStore>>,
     Path(order_id): Path<String>,
-    Json(body): Json<CreateBody>,
+    Json(body): Json<CreateOrderBody>,
 ) -> Result<(StatusCode, Json<Order>), Problem> {
     let (lines, total) = normalise_lines(body.lines).map_err(Problem::invalid)?;
     let new = NewOrder {
@@ -59,17 +52,10 @@ async fn get_order(
     Ok(Json(operations::get(store.as_ref(), &order_id).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TransitionBody {
-    status: OrderStatus,
-    reason: Option<String>,
-}
-
 async fn transition(
     State(store): State<Arc<DynamoOrderStore>>,
     Path(order_id): Path<String>,
-    Json(body): Json<TransitionBody>,
+    Json(body): Json<ChangeStatusBody>,
 ) -> Result<Json<Order>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;
     let reason = match (body.status, body.reason) {

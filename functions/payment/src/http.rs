@@ -7,11 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
 use service_kit::failure::FailureMode;
 use service_kit::validate::{parse_amount, parse_currency, parse_id, path_id};
+
+use saga_contract::calls::ChargeBody;
 
 use crate::domain::{Charge, Ledger, Refund};
 use crate::operations::{self, ChargeRequest};
@@ -29,14 +30,6 @@ pub fn routes(state: Arc<PaymentState>) -> Router {
         .route("/payments/{order_id}/charge", post(charge))
         .route("/payments/{order_id}/refund", post(refund))
         .with_state(state)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChargeBody {
-    amount: u64,
-    currency: String,
-    method: String,
 }
 
 /// 201 with an approved charge, 200 with the same charge when repeated, 402 when

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
+use saga_contract::calls::OrderStatus;
 use saga_contract::{OrderLine, PaymentMethod, SagaInput};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
@@ -277,9 +278,7 @@ async fn get_order(
         Err(error) => return Err(error.into()),
     };
     Ok(Json(OrderDetail {
-        status: order
-            .as_ref()
-            .map_or_else(|| "PENDING".to_owned(), |o| o.status.clone()),
+        status: order.as_ref().map_or(OrderStatus::Pending, |o| o.status),
         workflow_url: state.config.temporal_ui_url.as_ref().map(|ui| {
             format!(
                 "{ui}/namespaces/{}/workflows/{order_id}",

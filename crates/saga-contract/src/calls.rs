@@ -1,0 +1,131 @@
+//! The calls the saga makes to the services, as one contract: the request bodies the
+//! worker's activities send and the services' routes accept, and the order status enum
+//! with its state machine. The services parse these bodies and validate every field
+//! (ids, amounts, texts) at their edge; the worker builds them from the saga's input.
+//!
+//! | call | route | body |
+//! |---|---|---|
+//! | create the order | order `PUT /orders/{id}` | [`CreateOrderBody`] |
+//! | move the order | order `POST /orders/{id}/status` | [`ChangeStatusBody`] |
+//! | reserve stock | inventory `PUT /reservations/{order id}` | [`ReserveStockBody`] |
+//! | charge | payment `POST /payments/{order id}/charge` | [`ChargeBody`] |
+//! | record a notification | notification `POST /users/{id}/notifications` | [`RecordNotificationBody`] |
+//!
+//! Committing or releasing a reservation and refunding a charge take no body.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::OrderLine;
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Reserved,
+    Paid,
+    Completed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The states an order must be in to move to `self`. The happy path is
+    /// PENDING → RESERVED → PAID → COMPLETED; any state that is not final may be
+    /// CANCELLED. Nothing moves back to PENDING.
+    pub fn allowed_from(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
+        match self {
+            Pending => &[],
+            Reserved => &[Pending],
+            Paid => &[Reserved],
+            Completed => &[Paid],
+            Cancelled => &[Pending, Reserved, Paid],
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Cancelled)
+    }
+}
+
+/// Creates the order, `PENDING`, with the lines priced by the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderBody {
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub currency: String,
+}
+
+/// Moves the order to `status`; only `CANCELLED` takes (and needs) a `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStatusBody {
+    pub status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One line of a reservation: units of a SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockLine {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// Holds stock for an order: all lines or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveStockBody {
+    pub lines: Vec<StockLine>,
+}
+
+/// Charges the order's total (minor units) with a payment method (a test card).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeBody {
+    pub amount: u64,
+    pub currency: String,
+    pub method: String,
+}
+
+/// Records a notification in a user's feed, once per `key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordNotificationBody {
+    /// Idempotency key: the same key records one notification however often it is sent.
+    pub key: String,
+    pub kind: String,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub data: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_written_as_the_services_store_them() {
+        let change = ChangeStatusBody {
+            status: OrderStatus::Reserved,
+            reason: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&change).expect("json"),
+            serde_json::json!({"status": "RESERVED"})
+        );
+    }
+
+    #[test]
+    fn a_body_with_a_field_the_service_does_not_know_is_refused() {
+        let body = r#"{"amount": 100, "currency": "EUR", "method": "card_approve", "tip": 5}"#;
+        assert!(serde_json::from_str::<ChargeBody>(body).is_err());
+    }
+}
