@@ -80,6 +80,69 @@ impl Scope {
     }
 }
 
+/// A forward step, declared once in `forward`: its name, the scope its activities run
+/// in, and their retry policy (`worker/src/policies.rs`). Its methods run those
+/// activities and keep the timeline.
+#[derive(Clone, Copy)]
+struct Step {
+    name: StepName,
+    scope: Scope,
+    policy: fn() -> ActivityOptions,
+}
+
+impl Step {
+    const fn new(name: StepName, scope: Scope, policy: fn() -> ActivityOptions) -> Self {
+        Self {
+            name,
+            scope,
+            policy,
+        }
+    }
+
+    /// The same step, out of the cancellation's reach from here on.
+    const fn shielded(self) -> Self {
+        Self {
+            scope: Scope::Shielded,
+            ..self
+        }
+    }
+
+    fn begin(self, ctx: &WorkflowContext<OrderSaga>) {
+        OrderSaga::begin(ctx, self.name);
+    }
+
+    fn end(self, ctx: &WorkflowContext<OrderSaga>) {
+        OrderSaga::end(ctx, self.name);
+    }
+
+    /// An activity whose effect the saga compensates should it fail.
+    async fn effect<A>(
+        self,
+        ctx: &WorkflowContext<OrderSaga>,
+        activity: A,
+        input: impl Into<A::Input>,
+    ) -> Result<(), Halt>
+    where
+        A: ActivityDefinition<Output = Attempt>,
+    {
+        OrderSaga::effectful(ctx, self.name, self.scope, activity, input, (self.policy)()).await
+    }
+
+    /// An activity with nothing to compensate of its own (it moves what an earlier
+    /// effect created, or only reports).
+    async fn call<A>(
+        self,
+        ctx: &WorkflowContext<OrderSaga>,
+        activity: A,
+        input: impl Into<A::Input>,
+    ) -> Result<(), Halt>
+    where
+        A: ActivityDefinition<Output = Attempt>,
+    {
+        OrderSaga::call(ctx, self.name, self.scope, activity, input, (self.policy)()).await
+    }
+}
+
 /// A timer no cancellation reaches.
 fn shielded_timer(duration: Duration) -> TimerOptions {
     TimerOptions::builder(duration)
@@ -279,47 +342,52 @@ impl OrderSaga {
     }
 
     async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
+        use Scope::Cancellable;
         let order_id = &input.order_id;
         // Until the charge is captured, a cancellation request stops the saga.
-        let scope = Scope::Cancellable;
+        let create = Step::new(StepName::CreateOrder, Cancellable, policies::create_order);
+        let reserve = Step::new(
+            StepName::ReserveInventory,
+            Cancellable,
+            policies::reserve_inventory,
+        );
+        let charge = Step::new(
+            StepName::ChargePayment,
+            Cancellable,
+            policies::charge_payment,
+        );
+        // Once captured, the order recovers forward, whatever is requested.
+        let confirm = Step::new(
+            StepName::ConfirmOrder,
+            Scope::Shielded,
+            policies::confirm_order,
+        );
+        let notify = Step::new(
+            StepName::NotifyCustomer,
+            Scope::Shielded,
+            policies::final_notification,
+        );
 
-        Self::begin(ctx, StepName::CreateOrder);
-        Self::effectful(
-            ctx,
-            StepName::CreateOrder,
-            scope,
-            SagaActivities::create_order,
-            input.clone(),
-            policies::create_order(),
-        )
-        .await?;
-        Self::end(ctx, StepName::CreateOrder);
+        create.begin(ctx);
+        create
+            .effect(ctx, SagaActivities::create_order, input.clone())
+            .await?;
+        create.end(ctx);
         Self::honour_cancellation(ctx)?;
 
-        Self::begin(ctx, StepName::ReserveInventory);
-        let reserve = ReserveRequest {
+        reserve.begin(ctx);
+        let lines = ReserveRequest {
             order_id: order_id.clone(),
             lines: input.lines.clone(),
         };
-        Self::effectful(
-            ctx,
-            StepName::ReserveInventory,
-            scope,
-            SagaActivities::reserve_inventory,
-            reserve,
-            policies::reserve_inventory(),
-        )
-        .await?;
-        Self::call(
-            ctx,
-            StepName::ReserveInventory,
-            scope,
-            SagaActivities::set_order_status,
-            status_request(order_id, OrderStatus::Reserved),
-            policies::reserve_inventory(),
-        )
-        .await?;
-        Self::end(ctx, StepName::ReserveInventory);
+        reserve
+            .effect(ctx, SagaActivities::reserve_inventory, lines)
+            .await?;
+        let reserved = status_request(order_id, OrderStatus::Reserved);
+        reserve
+            .call(ctx, SagaActivities::set_order_status, reserved)
+            .await?;
+        reserve.end(ctx);
         Self::honour_cancellation(ctx)?;
 
         if input.needs_approval() {
@@ -328,81 +396,51 @@ impl OrderSaga {
         Self::honour_cancellation(ctx)?;
 
         ctx.state_mut(|s| s.payment_started = true);
-        Self::begin(ctx, StepName::ChargePayment);
-        let charge = ChargeRequest {
+        charge.begin(ctx);
+        let payment = ChargeRequest {
             order_id: order_id.clone(),
             amount: input.total(),
             currency: input.currency.clone(),
             method: input.payment_method.clone(),
         };
-        Self::effectful(
-            ctx,
-            StepName::ChargePayment,
-            scope,
-            SagaActivities::charge_payment,
-            charge,
-            policies::charge_payment(),
-        )
-        .await?;
+        charge
+            .effect(ctx, SagaActivities::charge_payment, payment)
+            .await?;
         // A request that arrived while the charge was in flight is still honoured: the
         // charge is refunded.
         Self::honour_cancellation(ctx)?;
+        let paid = status_request(order_id, OrderStatus::Paid);
+        charge
+            .shielded()
+            .call(ctx, SagaActivities::set_order_status, paid)
+            .await?;
+        charge.end(ctx);
 
-        // Captured: from here the order recovers forward, whatever is requested.
-        let scope = Scope::Shielded;
-        Self::call(
-            ctx,
-            StepName::ChargePayment,
-            scope,
-            SagaActivities::set_order_status,
-            status_request(order_id, OrderStatus::Paid),
-            policies::charge_payment(),
-        )
-        .await?;
-        Self::end(ctx, StepName::ChargePayment);
-
-        Self::begin(ctx, StepName::ConfirmOrder);
-        Self::call(
-            ctx,
-            StepName::ConfirmOrder,
-            scope,
-            SagaActivities::commit_inventory,
-            order_id.clone(),
-            policies::confirm_order(),
-        )
-        .await?;
-        Self::call(
-            ctx,
-            StepName::ConfirmOrder,
-            scope,
-            SagaActivities::set_order_status,
-            status_request(order_id, OrderStatus::Completed),
-            policies::confirm_order(),
-        )
-        .await?;
-        Self::end(ctx, StepName::ConfirmOrder);
+        confirm.begin(ctx);
+        confirm
+            .call(ctx, SagaActivities::commit_inventory, order_id.clone())
+            .await?;
+        let completed = status_request(order_id, OrderStatus::Completed);
+        confirm
+            .call(ctx, SagaActivities::set_order_status, completed)
+            .await?;
+        confirm.end(ctx);
 
         // The order is complete whatever happens to the notification; its step keeps
         // retrying (unlimited) and, should it be refused, the timeline shows why.
-        Self::begin(ctx, StepName::NotifyCustomer);
+        notify.begin(ctx);
         let notification = Self::customer_notification(
             ctx,
             "order.completed",
             "Your order is complete",
             "Payment received and stock confirmed.".to_owned(),
         );
-        if Self::call(
-            ctx,
-            StepName::NotifyCustomer,
-            scope,
-            SagaActivities::record_notification,
-            notification,
-            policies::final_notification(),
-        )
-        .await
-        .is_ok()
+        if notify
+            .call(ctx, SagaActivities::record_notification, notification)
+            .await
+            .is_ok()
         {
-            Self::end(ctx, StepName::NotifyCustomer);
+            notify.end(ctx);
         }
         Ok(())
     }
