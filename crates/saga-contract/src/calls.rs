@@ -18,6 +18,12 @@ use serde_json::{Map, Value};
 
 use crate::OrderLine;
 
+/// The most units of one product an order may hold (lines of the same SKU summed):
+/// the gateway refuses more, and the order and inventory services hold to it too.
+pub const MAX_LINE_QUANTITY: u32 = 100;
+/// The most distinct products one order may hold.
+pub const MAX_ORDER_LINES: usize = 50;
+
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

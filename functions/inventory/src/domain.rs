@@ -34,11 +34,11 @@ impl ProductUpdate {
     }
 }
 
-/// The most units one line may ask for and the most stock one product may hold.
-pub const MAX_QUANTITY: u32 = 10_000;
-/// The most distinct products one reservation may hold (a DynamoDB transaction is
-/// limited to 100 items; this keeps far below it).
-pub const MAX_LINES: usize = 50;
+/// The limits of a reservation, the order's (a DynamoDB transaction is limited to 100
+/// items; 50 lines keep far below it).
+pub use saga_contract::calls::{MAX_LINE_QUANTITY, MAX_ORDER_LINES};
+/// The most units of stock one product may hold.
+pub const MAX_STOCK: u32 = 1_000_000;
 
 /// A line of a reservation, as the saga sends it.
 pub use saga_contract::calls::StockLine;
@@ -58,15 +58,15 @@ pub fn normalise_lines(lines: Vec<StockLine>) -> Result<Vec<StockLine>, String> 
         }
         let total = merged.entry(sku.clone()).or_default();
         *total = total.saturating_add(line.quantity);
-        if *total > MAX_QUANTITY {
+        if *total > MAX_LINE_QUANTITY {
             return Err(format!(
-                "The quantity of {sku} must be at most {MAX_QUANTITY}."
+                "The quantity of {sku} must be at most {MAX_LINE_QUANTITY}."
             ));
         }
     }
-    if merged.len() > MAX_LINES {
+    if merged.len() > MAX_ORDER_LINES {
         return Err(format!(
-            "A reservation may hold at most {MAX_LINES} products."
+            "A reservation may hold at most {MAX_ORDER_LINES} products."
         ));
     }
     Ok(merged
@@ -124,13 +124,13 @@ mod tests {
 
     #[test]
     fn merged_quantities_are_bounded() {
-        assert!(normalise_lines(vec![line("A", MAX_QUANTITY), line("A", 1)]).is_err());
+        assert!(normalise_lines(vec![line("A", MAX_LINE_QUANTITY), line("A", 1)]).is_err());
         assert!(normalise_lines(vec![line("A", u32::MAX), line("A", u32::MAX)]).is_err());
     }
 
     #[test]
     fn the_number_of_products_is_bounded() {
-        let many = (0..=MAX_LINES)
+        let many = (0..=MAX_ORDER_LINES)
             .map(|i| line(&format!("SKU-{i}"), 1))
             .collect();
         assert!(normalise_lines(many).is_err());

@@ -15,7 +15,7 @@ use service_kit::validate::{parse_amount, parse_currency, parse_id, parse_text, 
 
 use saga_contract::calls::ReserveStockBody;
 
-use crate::domain::{MAX_QUANTITY, Product, ProductUpdate, Reservation, normalise_lines};
+use crate::domain::{MAX_STOCK, Product, ProductUpdate, Reservation, normalise_lines};
 use crate::operations;
 use crate::store::{CATALOG_PARTITION, DynamoInventoryStore};
 
@@ -94,10 +94,9 @@ fn description(raw: &str) -> Result<String, Problem> {
 }
 
 fn stock(available: u32) -> Result<u32, Problem> {
-    if available > MAX_QUANTITY * 100 {
+    if available > MAX_STOCK {
         return Err(Problem::invalid(format!(
-            "`available` must be at most {}.",
-            MAX_QUANTITY * 100
+            "`available` must be at most {MAX_STOCK}."
         )));
     }
     Ok(available)

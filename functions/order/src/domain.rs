@@ -36,9 +36,8 @@ pub struct Order {
     pub updated_at: String,
 }
 
-/// The most units per line and distinct products per order.
-pub const MAX_QUANTITY: u32 = 10_000;
-pub const MAX_LINES: usize = 50;
+/// The limits of an order, shared with the gateway and the inventory.
+pub use saga_contract::calls::{MAX_LINE_QUANTITY, MAX_ORDER_LINES};
 
 /// Lines with one entry per SKU, sorted, and their total. Repeated SKUs merge when
 /// their prices agree; a retried creation normalises to the same lines.
@@ -49,9 +48,9 @@ pub fn normalise_lines(lines: Vec<OrderLine>) -> Result<(Vec<OrderLine>, u64), S
     let mut merged = BTreeMap::<String, OrderLine>::new();
     for line in lines {
         let sku = parse_id(&line.sku, "sku")?;
-        if line.quantity == 0 || line.quantity > MAX_QUANTITY {
+        if line.quantity == 0 || line.quantity > MAX_LINE_QUANTITY {
             return Err(format!(
-                "The quantity of {sku} must be between 1 and {MAX_QUANTITY}."
+                "The quantity of {sku} must be between 1 and {MAX_LINE_QUANTITY}."
             ));
         }
         parse_amount(line.unit_price, "unit_price")?;
@@ -61,9 +60,9 @@ pub fn normalise_lines(lines: Vec<OrderLine>) -> Result<(Vec<OrderLine>, u64), S
             }
             Some(existing) => {
                 existing.quantity += line.quantity;
-                if existing.quantity > MAX_QUANTITY {
+                if existing.quantity > MAX_LINE_QUANTITY {
                     return Err(format!(
-                        "The quantity of {sku} must be at most {MAX_QUANTITY}."
+                        "The quantity of {sku} must be at most {MAX_LINE_QUANTITY}."
                     ));
                 }
             }
@@ -72,8 +71,10 @@ pub fn normalise_lines(lines: Vec<OrderLine>) -> Result<(Vec<OrderLine>, u64), S
             }
         }
     }
-    if merged.len() > MAX_LINES {
-        return Err(format!("An order may hold at most {MAX_LINES} products."));
+    if merged.len() > MAX_ORDER_LINES {
+        return Err(format!(
+            "An order may hold at most {MAX_ORDER_LINES} products."
+        ));
     }
     let lines: Vec<OrderLine> = merged.into_values().collect();
     let total = lines
@@ -145,6 +146,6 @@ mod tests {
         assert!(normalise_lines(vec![line("A", 0, 100)]).is_err());
         assert!(normalise_lines(vec![line("A", 1, 0)]).is_err());
         assert!(normalise_lines(vec![line("A", 1, 100), line("A", 1, 200)]).is_err());
-        assert!(normalise_lines(vec![line("A", MAX_QUANTITY, MAX_AMOUNT)]).is_err());
+        assert!(normalise_lines(vec![line("A", MAX_LINE_QUANTITY, MAX_AMOUNT)]).is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use saga_contract::calls::OrderStatus;
+use saga_contract::calls::{MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderStatus};
 use saga_contract::{OrderLine, PaymentMethod, SagaInput};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
@@ -23,10 +23,6 @@ use crate::models::{
 use crate::openapi::ProblemDoc;
 use crate::order_keys::{Claim, fingerprint};
 use crate::saga::{SignalKind, order_closed};
-
-/// The most distinct products and units per line one order may hold.
-const MAX_LINES: usize = 50;
-const MAX_QUANTITY: u32 = 100;
 
 pub fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -161,24 +157,24 @@ async fn order_exists(state: &Shared, order_id: &str) -> Result<bool, Problem> {
 }
 
 fn validate_lines(body: &PlaceOrder) -> Result<BTreeMap<String, u32>, Problem> {
-    if body.lines.is_empty() || body.lines.len() > MAX_LINES {
+    if body.lines.is_empty() || body.lines.len() > MAX_ORDER_LINES {
         return Err(Problem::invalid(format!(
-            "An order has 1 to {MAX_LINES} lines."
+            "An order has 1 to {MAX_ORDER_LINES} lines."
         )));
     }
     let mut quantities = BTreeMap::new();
     for line in &body.lines {
         let sku = parse_id(&line.sku, "sku").map_err(Problem::invalid)?;
-        if line.quantity == 0 || line.quantity > MAX_QUANTITY {
+        if line.quantity == 0 || line.quantity > MAX_LINE_QUANTITY {
             return Err(Problem::invalid(format!(
-                "The quantity of {sku} must be between 1 and {MAX_QUANTITY}."
+                "The quantity of {sku} must be between 1 and {MAX_LINE_QUANTITY}."
             )));
         }
         let total: &mut u32 = quantities.entry(sku.clone()).or_default();
         *total += line.quantity;
-        if *total > MAX_QUANTITY {
+        if *total > MAX_LINE_QUANTITY {
             return Err(Problem::invalid(format!(
-                "The quantity of {sku} must be at most {MAX_QUANTITY}."
+                "The quantity of {sku} must be at most {MAX_LINE_QUANTITY}."
             )));
         }
     }
