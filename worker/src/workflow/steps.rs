@@ -1,0 +1,228 @@
+//! How the saga runs one activity of a step: in which cancellation scope, with which
+//! retry policy, and how its outcome reaches the timeline and the compensation list.
+
+use saga_contract::StepName;
+use temporalio_common::ActivityDefinition;
+use temporalio_common::error::IncomingError;
+use temporalio_sdk::{
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, WorkflowCancellationToken,
+    WorkflowContext, workflows,
+};
+
+use super::{Halt, OPERATOR_CANCELLATION, OrderSaga, patches, shielded_wait};
+use crate::payloads::{Attempt, FailureDetails};
+
+/// How an activity or a wait meets a Temporal cancellation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Forward steps before the capture: the request stops the step's retries, and the
+    /// attempt in flight is waited for (`WaitCancellationCompleted`), so the saga knows
+    /// what may have taken effect before it compensates. Activities do not heartbeat,
+    /// so an attempt is never interrupted halfway.
+    Cancellable,
+    /// Out of the cancellation's reach: steps after the capture, compensations, events,
+    /// alerts and the saga's own timers and waits.
+    Shielded,
+}
+
+impl Scope {
+    pub(super) fn activity(self, mut options: ActivityOptions) -> ActivityOptions {
+        match self {
+            Self::Cancellable => {
+                options.cancellation_type = ActivityCancellationType::WaitCancellationCompleted;
+            }
+            Self::Shielded => options.cancellation_token = Some(WorkflowCancellationToken::new()),
+        }
+        options
+    }
+}
+
+/// A forward step, declared once in `forward`: its name, the scope its activities run
+/// in, and their retry policy (`worker/src/policies.rs`). Its methods run those
+/// activities and keep the timeline.
+#[derive(Clone, Copy)]
+pub(super) struct Step {
+    name: StepName,
+    scope: Scope,
+    policy: fn() -> ActivityOptions,
+}
+
+impl Step {
+    pub(super) const fn new(name: StepName, scope: Scope, policy: fn() -> ActivityOptions) -> Self {
+        Self {
+            name,
+            scope,
+            policy,
+        }
+    }
+
+    /// The same step, out of the cancellation's reach from here on.
+    pub(super) const fn shielded(self) -> Self {
+        Self {
+            scope: Scope::Shielded,
+            ..self
+        }
+    }
+
+    pub(super) fn begin(self, ctx: &WorkflowContext<OrderSaga>) {
+        OrderSaga::begin(ctx, self.name);
+    }
+
+    pub(super) fn end(self, ctx: &WorkflowContext<OrderSaga>) {
+        OrderSaga::end(ctx, self.name);
+    }
+
+    /// An activity whose effect the saga compensates should it fail.
+    pub(super) async fn effect<A>(
+        self,
+        ctx: &WorkflowContext<OrderSaga>,
+        activity: A,
+        input: impl Into<A::Input>,
+    ) -> Result<(), Halt>
+    where
+        A: ActivityDefinition<Output = Attempt>,
+    {
+        OrderSaga::effectful(ctx, self.name, self.scope, activity, input, (self.policy)()).await
+    }
+
+    /// An activity with nothing to compensate of its own (it moves what an earlier
+    /// effect created, or only reports).
+    pub(super) async fn call<A>(
+        self,
+        ctx: &WorkflowContext<OrderSaga>,
+        activity: A,
+        input: impl Into<A::Input>,
+    ) -> Result<(), Halt>
+    where
+        A: ActivityDefinition<Output = Attempt>,
+    {
+        OrderSaga::call(ctx, self.name, self.scope, activity, input, (self.policy)()).await
+    }
+}
+
+/// What the workflow can read of an activity's final failure.
+#[derive(Debug)]
+struct FinalFailure {
+    message: String,
+    /// The service refused: the call had no effect and repeating it cannot help.
+    refused: bool,
+    attempts: Option<u32>,
+}
+
+impl FinalFailure {
+    fn from_execution(error: ActivityExecutionError) -> Self {
+        match error.cause() {
+            Some(IncomingError::Application(failure)) => Self {
+                message: failure.to_string(),
+                refused: failure.is_non_retryable(),
+                attempts: failure
+                    .details::<FailureDetails>()
+                    .ok()
+                    .flatten()
+                    .map(|d| d.attempt),
+            },
+            Some(IncomingError::Timeout(timeout)) => Self {
+                message: format!("timed out ({:?})", timeout.timeout_type()),
+                refused: false,
+                attempts: None,
+            },
+            _ => Self {
+                message: error.to_string(),
+                refused: false,
+                attempts: None,
+            },
+        }
+    }
+}
+
+impl OrderSaga {
+    pub(super) fn begin(ctx: &WorkflowContext<Self>, step: StepName) {
+        let now = Self::now(ctx);
+        ctx.state_mut(|s| s.timeline.start(step, &now));
+    }
+
+    /// Runs the activity of `step` that changes a service's state. From the moment it
+    /// is scheduled its effect may exist (an attempt may succeed at the service and
+    /// still time out here, then a later attempt be refused), so the step is
+    /// compensated should the saga fail. Compensations of nothing are no-ops.
+    pub(super) async fn effectful<A>(
+        ctx: &WorkflowContext<Self>,
+        step: StepName,
+        scope: Scope,
+        activity: A,
+        input: impl Into<A::Input>,
+        options: ActivityOptions,
+    ) -> Result<(), Halt>
+    where
+        A: ActivityDefinition<Output = Attempt>,
+    {
+        ctx.state_mut(|s| s.effects.push(step));
+        let result = Self::call(ctx, step, scope, activity, input, options).await;
+        if let Err(Halt { refused: true, .. }) = &result
+            && !ctx.patched(patches::COMPENSATE_REFUSED_STEPS)
+        {
+            ctx.state_mut(|s| s.effects.retain(|e| *e != step));
+        }
+        result
+    }
+
+    pub(super) fn end(ctx: &WorkflowContext<Self>, step: StepName) {
+        let now = Self::now(ctx);
+        ctx.state_mut(|s| s.timeline.complete(step, &now));
+    }
+
+    /// Runs one activity of `step` in `scope`, publishing the timeline's events while
+    /// it runs. On failure the step is marked failed; a failure of a cancellable step
+    /// once an operator asked to cancel is reported as that cancellation.
+    pub(super) async fn call<A>(
+        ctx: &WorkflowContext<Self>,
+        step: StepName,
+        scope: Scope,
+        activity: A,
+        input: impl Into<A::Input>,
+        options: ActivityOptions,
+    ) -> Result<(), Halt>
+    where
+        A: ActivityDefinition<Output = Attempt>,
+    {
+        // Earlier events first, so the feed stays in the order things happened.
+        Self::publish_events(ctx).await;
+        let mut running = ctx.execute_activity(activity, input, scope.activity(options));
+        let outcome = loop {
+            workflows::select! {
+                outcome = running => break outcome,
+                _ = ctx.wait_condition_with_options(
+                    |s: &Self| s.timeline.has_unpublished(),
+                    shielded_wait(),
+                ) => {}
+            };
+            Self::publish_events(ctx).await;
+        };
+        let now = Self::now(ctx);
+        match outcome {
+            Ok(Attempt { attempt }) => {
+                ctx.state_mut(|s| s.timeline.activity_succeeded(step, attempt));
+                Ok(())
+            }
+            Err(error) => {
+                let error = FinalFailure::from_execution(error);
+                let by_operator =
+                    scope == Scope::Cancellable && !error.refused && Self::operator_cancelled(ctx);
+                let message = if by_operator {
+                    OPERATOR_CANCELLATION.to_owned()
+                } else {
+                    error.message
+                };
+                ctx.state_mut(|s| s.timeline.fail(step, &now, error.attempts, &message));
+                Err(Halt {
+                    reason: if by_operator {
+                        message
+                    } else {
+                        format!("{}: {message}", step.title())
+                    },
+                    refused: error.refused,
+                })
+            }
+        }
+    }
+}
