@@ -9,7 +9,7 @@
 //! cancel`) is honoured like the customer's cancel, until the charge is captured: the
 //! forward steps before the capture run in the workflow's cancellation scope, where a
 //! request stops their retries and waits for the attempt in flight; everything after
-//! the capture, every compensation, event, alert and timer runs [`Scope::Shielded`],
+//! the capture, every compensation, event, alert and timer runs `Scope::Shielded` (`steps.rs`),
 //! where no cancellation reaches. Every wait that can end on a cancellation is awaited
 //! once and then left, so a cancelled wait can never be polled in a loop (a loop over a
 //! future that is always ready never yields, and wedges the whole worker).
@@ -38,7 +38,6 @@ use crate::inbound;
 use crate::payloads::{
     ATTEMPT_FAILED_SIGNAL, AttemptFailure, ChargeRequest, ReserveRequest, StatusRequest,
 };
-use crate::policies;
 use crate::timeline::Timeline;
 
 mod approval;
@@ -46,7 +45,7 @@ mod compensation;
 mod events;
 mod steps;
 
-use steps::{Scope, Step};
+use steps::{CHARGE_PAYMENT, CONFIRM_ORDER, CREATE_ORDER, NOTIFY_CUSTOMER, RESERVE_INVENTORY};
 
 /// The reason a saga gives when a Temporal cancellation request stops it.
 pub const OPERATOR_CANCELLATION: &str = "cancelled by an operator";
@@ -225,52 +224,28 @@ impl OrderSaga {
     }
 
     async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
-        use Scope::Cancellable;
         let order_id = &input.order_id;
-        // Until the charge is captured, a cancellation request stops the saga.
-        let create = Step::new(StepName::CreateOrder, Cancellable, policies::create_order);
-        let reserve = Step::new(
-            StepName::ReserveInventory,
-            Cancellable,
-            policies::reserve_inventory,
-        );
-        let charge = Step::new(
-            StepName::ChargePayment,
-            Cancellable,
-            policies::charge_payment,
-        );
-        // Once captured, the order recovers forward, whatever is requested.
-        let confirm = Step::new(
-            StepName::ConfirmOrder,
-            Scope::Shielded,
-            policies::confirm_order,
-        );
-        let notify = Step::new(
-            StepName::NotifyCustomer,
-            Scope::Shielded,
-            policies::final_notification,
-        );
 
-        create.begin(ctx);
-        create
+        CREATE_ORDER.begin(ctx);
+        CREATE_ORDER
             .effect(ctx, SagaActivities::create_order, input.clone())
             .await?;
-        create.end(ctx);
+        CREATE_ORDER.end(ctx);
         Self::honour_cancellation(ctx)?;
 
-        reserve.begin(ctx);
+        RESERVE_INVENTORY.begin(ctx);
         let lines = ReserveRequest {
             order_id: order_id.clone(),
             lines: input.lines.clone(),
         };
-        reserve
+        RESERVE_INVENTORY
             .effect(ctx, SagaActivities::reserve_inventory, lines)
             .await?;
         let reserved = status_request(order_id, OrderStatus::Reserved);
-        reserve
+        RESERVE_INVENTORY
             .call(ctx, SagaActivities::set_order_status, reserved)
             .await?;
-        reserve.end(ctx);
+        RESERVE_INVENTORY.end(ctx);
         Self::honour_cancellation(ctx)?;
 
         if input.needs_approval() {
@@ -279,51 +254,51 @@ impl OrderSaga {
         Self::honour_cancellation(ctx)?;
 
         ctx.state_mut(|s| s.payment_started = true);
-        charge.begin(ctx);
+        CHARGE_PAYMENT.begin(ctx);
         let payment = ChargeRequest {
             order_id: order_id.clone(),
             amount: input.total(),
             currency: input.currency.clone(),
             method: input.payment_method.clone(),
         };
-        charge
+        CHARGE_PAYMENT
             .effect(ctx, SagaActivities::charge_payment, payment)
             .await?;
         // A request that arrived while the charge was in flight is still honoured: the
         // charge is refunded.
         Self::honour_cancellation(ctx)?;
         let paid = status_request(order_id, OrderStatus::Paid);
-        charge
+        CHARGE_PAYMENT
             .shielded()
             .call(ctx, SagaActivities::set_order_status, paid)
             .await?;
-        charge.end(ctx);
+        CHARGE_PAYMENT.end(ctx);
 
-        confirm.begin(ctx);
-        confirm
+        CONFIRM_ORDER.begin(ctx);
+        CONFIRM_ORDER
             .call(ctx, SagaActivities::commit_inventory, order_id.clone())
             .await?;
         let completed = status_request(order_id, OrderStatus::Completed);
-        confirm
+        CONFIRM_ORDER
             .call(ctx, SagaActivities::set_order_status, completed)
             .await?;
-        confirm.end(ctx);
+        CONFIRM_ORDER.end(ctx);
 
         // The order is complete whatever happens to the notification; its step keeps
         // retrying (unlimited) and, should it be refused, the timeline shows why.
-        notify.begin(ctx);
+        NOTIFY_CUSTOMER.begin(ctx);
         let notification = Self::customer_notification(
             ctx,
             "order.completed",
             "Your order is complete",
             "Payment received and stock confirmed.".to_owned(),
         );
-        if notify
+        if NOTIFY_CUSTOMER
             .call(ctx, SagaActivities::record_notification, notification)
             .await
             .is_ok()
         {
-            notify.end(ctx);
+            NOTIFY_CUSTOMER.end(ctx);
         }
         Ok(())
     }

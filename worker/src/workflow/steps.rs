@@ -11,6 +11,7 @@ use temporalio_sdk::{
 
 use super::{Halt, OPERATOR_CANCELLATION, OrderSaga, patches, shielded_wait};
 use crate::payloads::{Attempt, FailureDetails};
+use crate::policies;
 
 /// How an activity or a wait meets a Temporal cancellation request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,35 @@ impl Step {
         OrderSaga::call(ctx, self.name, self.scope, activity, input, (self.policy)()).await
     }
 }
+
+// The forward steps, each declared once. Until the charge is captured a cancellation
+// request stops the saga; from the confirmation on, the order recovers forward whatever
+// is requested.
+pub(super) const CREATE_ORDER: Step = Step::new(
+    StepName::CreateOrder,
+    Scope::Cancellable,
+    policies::create_order,
+);
+pub(super) const RESERVE_INVENTORY: Step = Step::new(
+    StepName::ReserveInventory,
+    Scope::Cancellable,
+    policies::reserve_inventory,
+);
+pub(super) const CHARGE_PAYMENT: Step = Step::new(
+    StepName::ChargePayment,
+    Scope::Cancellable,
+    policies::charge_payment,
+);
+pub(super) const CONFIRM_ORDER: Step = Step::new(
+    StepName::ConfirmOrder,
+    Scope::Shielded,
+    policies::confirm_order,
+);
+pub(super) const NOTIFY_CUSTOMER: Step = Step::new(
+    StepName::NotifyCustomer,
+    Scope::Shielded,
+    policies::final_notification,
+);
 
 /// What the workflow can read of an activity's final failure.
 #[derive(Debug)]
