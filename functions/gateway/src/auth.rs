@@ -8,14 +8,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,6 +25,10 @@ use tokio::sync::RwLock;
 use crate::config::{DEV_JWT_SECRET, JwtConfig, JwtKeys, MIN_SECRET_BYTES, SecretSource};
 
 /// Clock skew tolerated on `exp` and `nbf`.
+mod jwks;
+
+use jwks::JwksCache;
+
 const LEEWAY_SECS: u64 = 5;
 /// How long fetched JWKS keys are trusted before they are fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(600);
@@ -298,55 +301,6 @@ fn role_of(claims: &HashMap<String, Value>) -> Role {
         Role::Customer
     }
 }
-
-struct JwksCache {
-    url: String,
-    algorithms: Vec<Algorithm>,
-    cognito_client_id: Option<String>,
-    http: reqwest::Client,
-    keys: RwLock<Option<(Instant, JwkSet)>>,
-}
-
-impl JwksCache {
-    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        if let Some((fetched, set)) = self.keys.read().await.as_ref() {
-            let fresh = fetched.elapsed() < JWKS_TTL;
-            match set.find(kid) {
-                Some(jwk) if fresh => return decoding_key(jwk),
-                None if fetched.elapsed() < JWKS_REFETCH_MIN => {
-                    return Err(AuthError::Invalid(format!("unknown kid {kid}")));
-                }
-                _ => {}
-            }
-        }
-        let set = self.fetch().await?;
-        let key = set
-            .find(kid)
-            .map(decoding_key)
-            .unwrap_or_else(|| Err(AuthError::Invalid(format!("unknown kid {kid}"))));
-        *self.keys.write().await = Some((Instant::now(), set));
-        key
-    }
-
-    async fn fetch(&self) -> Result<JwkSet, AuthError> {
-        let response = self
-            .http
-            .get(&self.url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
-        response
-            .json::<JwkSet>()
-            .await
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))
-    }
-}
-
-fn decoding_key(jwk: &jsonwebtoken::jwk::Jwk) -> Result<DecodingKey, AuthError> {
-    DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Invalid(format!("unusable key: {e}")))
-}
-
 /// Verifies the bearer token, if any, and makes the caller available to handlers. A
 /// request without a token continues anonymously; one with a bad token stops here.
 pub async fn authenticate(
