@@ -90,41 +90,12 @@ pub fn definition(owner: &str) -> Result<TableDefinition, TableError> {
 /// waits until it is active. An existing table is left as it is.
 pub async fn create(client: &Client, owner: &str, table_name: &str) -> Result<(), TableError> {
     let definition = definition(owner)?;
-    let invalid = |e: aws_sdk_dynamodb::error::BuildError| TableError::Invalid(e.to_string());
-    let attributes = definition
-        .attribute_definitions
-        .iter()
-        .map(|a| {
-            AttributeDefinition::builder()
-                .attribute_name(&a.attribute_name)
-                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
-                .build()
-                .map_err(invalid)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let indexes = definition
-        .global_secondary_indexes
-        .iter()
-        .map(|index| {
-            GlobalSecondaryIndex::builder()
-                .index_name(&index.index_name)
-                .set_key_schema(Some(key_schema(&index.key_schema)?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            index.projection.projection_type.as_str(),
-                        ))
-                        .build(),
-                )
-                .build()
-                .map_err(invalid)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let indexes = global_secondary_indexes(&definition)?;
     let result = client
         .create_table()
         .table_name(table_name)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(attributes))
+        .set_attribute_definitions(Some(attribute_definitions(&definition)?))
         .set_key_schema(Some(key_schema(&definition.key_schema)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
         .send()
@@ -146,26 +117,85 @@ pub async fn create(client: &Client, owner: &str, table_name: &str) -> Result<()
         .await
         .map_err(|error| create_error(DisplayErrorContext(&error).to_string()))?;
     if let Some(ttl) = definition.time_to_live_specification {
-        let specification = TimeToLiveSpecification::builder()
-            .attribute_name(ttl.attribute_name)
-            .enabled(ttl.enabled)
-            .build()
-            .map_err(invalid)?;
-        let result = client
-            .update_time_to_live()
-            .table_name(table_name)
-            .time_to_live_specification(specification)
-            .send()
-            .await;
-        // Enabling TTL twice is refused as "already enabled": that is the goal anyway.
-        if let Err(error) = result {
-            let message = DisplayErrorContext(&error).to_string();
-            if !message.contains("already enabled") {
-                return Err(create_error(message));
-            }
-        }
+        enable_time_to_live(client, table_name, ttl).await?;
     }
     Ok(())
+}
+
+fn invalid(error: aws_sdk_dynamodb::error::BuildError) -> TableError {
+    TableError::Invalid(error.to_string())
+}
+
+fn attribute_definitions(
+    definition: &TableDefinition,
+) -> Result<Vec<AttributeDefinition>, TableError> {
+    definition
+        .attribute_definitions
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                .build()
+                .map_err(invalid)
+        })
+        .collect()
+}
+
+fn global_secondary_indexes(
+    definition: &TableDefinition,
+) -> Result<Vec<GlobalSecondaryIndex>, TableError> {
+    definition
+        .global_secondary_indexes
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(key_schema(&index.key_schema)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            index.projection.projection_type.as_str(),
+                        ))
+                        .build(),
+                )
+                .build()
+                .map_err(invalid)
+        })
+        .collect()
+}
+
+async fn enable_time_to_live(
+    client: &Client,
+    table_name: &str,
+    ttl: TtlSpec,
+) -> Result<(), TableError> {
+    let specification = TimeToLiveSpecification::builder()
+        .attribute_name(ttl.attribute_name)
+        .enabled(ttl.enabled)
+        .build()
+        .map_err(invalid)?;
+    let result = client
+        .update_time_to_live()
+        .table_name(table_name)
+        .time_to_live_specification(specification)
+        .send()
+        .await;
+    // Enabling TTL twice is refused as "already enabled": that is the goal anyway.
+    match result {
+        Err(error) => {
+            let message = DisplayErrorContext(&error).to_string();
+            if message.contains("already enabled") {
+                Ok(())
+            } else {
+                Err(TableError::Create {
+                    table: table_name.to_owned(),
+                    message,
+                })
+            }
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 fn key_schema(keys: &[KeySpec]) -> Result<Vec<KeySchemaElement>, TableError> {
