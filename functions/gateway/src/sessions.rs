@@ -155,23 +155,37 @@ impl Sessions {
                 token: successor,
             }),
             Err(error) => match dynamo::cancellation_reasons(&error) {
-                Some([spent, ..]) if is_condition_failure(spent) && record.status == "used" => {
-                    self.revoke_family(&record.family).await?;
-                    Ok(Refresh::Replayed)
-                }
                 Some(reasons) if reasons.iter().any(is_condition_failure) => {
-                    // Expired, revoked, or used by a concurrent refresh just now.
-                    match self.record(token).await? {
-                        Some(now) if now.status == "used" && record.status == "active" => {
-                            self.revoke_family(&record.family).await?;
-                            Ok(Refresh::Replayed)
-                        }
-                        _ => Ok(Refresh::Refused),
-                    }
+                    self.refused(token, &record, is_condition_failure(&reasons[0]))
+                        .await
                 }
                 _ => Err(error.into()),
             },
         }
+    }
+
+    /// Why a refresh's transaction was refused: a replay of a spent token (which revokes
+    /// the whole login), or a token expired, revoked, or spent by a concurrent refresh
+    /// just now.
+    async fn refused(
+        &self,
+        token: &str,
+        record: &TokenRecord,
+        token_not_active: bool,
+    ) -> Result<Refresh, StoreError> {
+        let replayed = if token_not_active && record.status == "used" {
+            true
+        } else {
+            matches!(
+                self.record(token).await?,
+                Some(now) if now.status == "used" && record.status == "active"
+            )
+        };
+        if replayed {
+            self.revoke_family(&record.family).await?;
+            return Ok(Refresh::Replayed);
+        }
+        Ok(Refresh::Refused)
     }
 
     /// Logs out: the token's family can no longer be refreshed; the user whose it was.

@@ -72,18 +72,7 @@ async fn place_order(
     ),
     Problem,
 > {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency-key-required",
-                "Idempotency key required",
-            )
-            .with_detail("Send an `Idempotency-Key` header, unique per order.")
-        })?;
-    let key = parse_id(key, "Idempotency-Key").map_err(Problem::bad_request)?;
+    let key = idempotency_key(&headers)?;
     let quantities = validate_lines(&body)?;
     body.payment_method
         .parse::<PaymentMethod>()
@@ -131,6 +120,22 @@ async fn place_order(
             status_url: url,
         }),
     ))
+}
+
+/// The request's `Idempotency-Key`: required, and shaped like an id.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency-key-required",
+                "Idempotency key required",
+            )
+            .with_detail("Send an `Idempotency-Key` header, unique per order.")
+        })?;
+    parse_id(key, "Idempotency-Key").map_err(Problem::bad_request)
 }
 
 fn key_reused() -> Problem {
