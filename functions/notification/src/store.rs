@@ -163,36 +163,7 @@ impl DynamoNotificationStore {
                 id: seq.to_string(),
                 ..draft.clone()
             };
-            let advance = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(dynamo::key(user_pk(user), FEED)))
-                .update_expression("SET seq = :next ADD unread :one")
-                .condition_expression(if current == 0 {
-                    "attribute_not_exists(seq)"
-                } else {
-                    "seq = :current"
-                })
-                .expression_attribute_values(":next", n(seq))
-                .expression_attribute_values(":one", n(1));
-            let advance = if current == 0 {
-                advance
-            } else {
-                advance.expression_attribute_values(":current", n(current))
-            };
-            let claim = dynamo::key(user_pk(user), key_sk(&draft.key))
-                .into_iter()
-                .chain([("seq".to_owned(), n(seq))])
-                .collect();
-            let items = vec![
-                TransactWriteItem::builder()
-                    .update(advance.build()?)
-                    .build(),
-                dynamo::put_new(&self.table, claim)?,
-                dynamo::put_new(
-                    &self.table,
-                    dynamo::to_item(&notification, user_pk(user), notification_sk(seq))?,
-                )?,
-            ];
+            let items = self.record_items(&notification, current)?;
             let result = self
                 .client
                 .transact_write_items()
@@ -228,6 +199,44 @@ impl DynamoNotificationStore {
         Err(StoreError::Unavailable(format!(
             "the feed of user {user} is too busy to record a notification"
         )))
+    }
+
+    /// One recording: the feed's sequence advanced from `current` (the condition that
+    /// makes concurrent recordings take turns), the key claimed, the notification put.
+    fn record_items(
+        &self,
+        notification: &Notification,
+        current: u64,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let user = &notification.user_id;
+        let seq = current + 1;
+        let advance = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(user_pk(user), FEED)))
+            .update_expression("SET seq = :next ADD unread :one")
+            .expression_attribute_values(":next", n(seq))
+            .expression_attribute_values(":one", n(1));
+        let advance = if current == 0 {
+            advance.condition_expression("attribute_not_exists(seq)")
+        } else {
+            advance
+                .condition_expression("seq = :current")
+                .expression_attribute_values(":current", n(current))
+        };
+        let claim = dynamo::key(user_pk(user), key_sk(&notification.key))
+            .into_iter()
+            .chain([("seq".to_owned(), n(seq))])
+            .collect();
+        Ok(vec![
+            TransactWriteItem::builder()
+                .update(advance.build()?)
+                .build(),
+            dynamo::put_new(&self.table, claim)?,
+            dynamo::put_new(
+                &self.table,
+                dynamo::to_item(notification, user_pk(user), notification_sk(seq))?,
+            )?,
+        ])
     }
 
     /// Up to `limit` notifications with ids above `after`, oldest first.
