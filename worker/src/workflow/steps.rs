@@ -73,7 +73,10 @@ impl Step {
         OrderSaga::end(ctx, self.name);
     }
 
-    /// An activity whose effect the saga compensates should it fail.
+    /// An activity that changes a service's state. From the moment it is scheduled its
+    /// effect may exist (an attempt may succeed at the service and still time out here,
+    /// then a later attempt be refused), so the step is compensated should the saga
+    /// fail. Compensations of nothing are no-ops.
     pub(super) async fn effect<A>(
         self,
         ctx: &WorkflowContext<OrderSaga>,
@@ -83,7 +86,14 @@ impl Step {
     where
         A: ActivityDefinition<Output = Attempt>,
     {
-        OrderSaga::effectful(ctx, self.name, self.scope, activity, input, (self.policy)()).await
+        ctx.state_mut(|s| s.effects.push(self.name));
+        let result = self.call(ctx, activity, input).await;
+        if let Err(Halt { refused: true, .. }) = &result
+            && !ctx.patched(patches::COMPENSATE_REFUSED_STEPS)
+        {
+            ctx.state_mut(|s| s.effects.retain(|e| *e != self.name));
+        }
+        result
     }
 
     /// An activity with nothing to compensate of its own (it moves what an earlier
@@ -169,31 +179,6 @@ impl OrderSaga {
     pub(super) fn begin(ctx: &WorkflowContext<Self>, step: StepName) {
         let now = Self::now(ctx);
         ctx.state_mut(|s| s.timeline.start(step, &now));
-    }
-
-    /// Runs the activity of `step` that changes a service's state. From the moment it
-    /// is scheduled its effect may exist (an attempt may succeed at the service and
-    /// still time out here, then a later attempt be refused), so the step is
-    /// compensated should the saga fail. Compensations of nothing are no-ops.
-    pub(super) async fn effectful<A>(
-        ctx: &WorkflowContext<Self>,
-        step: StepName,
-        scope: Scope,
-        activity: A,
-        input: impl Into<A::Input>,
-        options: ActivityOptions,
-    ) -> Result<(), Halt>
-    where
-        A: ActivityDefinition<Output = Attempt>,
-    {
-        ctx.state_mut(|s| s.effects.push(step));
-        let result = Self::call(ctx, step, scope, activity, input, options).await;
-        if let Err(Halt { refused: true, .. }) = &result
-            && !ctx.patched(patches::COMPENSATE_REFUSED_STEPS)
-        {
-            ctx.state_mut(|s| s.effects.retain(|e| *e != step));
-        }
-        result
     }
 
     pub(super) fn end(ctx: &WorkflowContext<Self>, step: StepName) {
