@@ -1,18 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { Product } from '@/api/client'
 import { useCartStore } from './cart'
-
-const mug: Product = {
-  sku: 'MUG',
-  name: 'Mug',
-  description: '',
-  price: 1250,
-  currency: 'EUR',
-  available: 5,
-  updated_at: '',
-}
-const tea: Product = { ...mug, sku: 'TEA', name: 'Tea', price: 890 }
+import { mug, tea } from './products.fixture'
 
 describe('cart', () => {
   beforeEach(() => {

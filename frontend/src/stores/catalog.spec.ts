@@ -5,19 +5,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 // needs absolute URLs).
 vi.hoisted(() => vi.stubEnv('VITE_API_BASE', 'http://localhost:3000'))
 
-import { ApiError, type Product } from '@/api/client'
+import { ApiError } from '@/api/client'
 import { PRODUCTS_PER_READ, useCatalogStore } from './catalog'
-
-const mug: Product = {
-  sku: 'MUG',
-  name: 'Mug',
-  description: '',
-  price: 1250,
-  currency: 'EUR',
-  available: 5,
-  updated_at: '',
-}
-const tea: Product = { ...mug, sku: 'TEA', name: 'Tea', price: 890 }
+import { mug, tea } from './products.fixture'
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
