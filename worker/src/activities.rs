@@ -21,6 +21,7 @@ use saga_contract::calls::{
     ChangeStatusBody, ChargeBody, CreateOrderBody, OrderStatus, RecordNotificationBody,
     ReserveStockBody, StockLine,
 };
+use serde::Serialize;
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
@@ -96,11 +97,8 @@ impl SagaActivities {
             status: request.status,
             reason: None,
         };
-        let result = self
-            .order
-            .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
-            .await;
-        finish(&ctx, result, true).await
+        let path = format!("/orders/{}/status", request.order_id);
+        post(&ctx, &self.order, &path, Some(&body)).await
     }
 
     #[activity(name = "charge_payment")]
@@ -114,14 +112,8 @@ impl SagaActivities {
             currency: request.currency,
             method: request.method,
         };
-        let result = self
-            .payment
-            .post::<Ignored>(
-                &format!("/payments/{}/charge", request.order_id),
-                Some(&body),
-            )
-            .await;
-        finish(&ctx, result, true).await
+        let path = format!("/payments/{}/charge", request.order_id);
+        post(&ctx, &self.payment, &path, Some(&body)).await
     }
 
     #[activity(name = "commit_inventory")]
@@ -130,11 +122,8 @@ impl SagaActivities {
         ctx: ActivityContext,
         order_id: String,
     ) -> Result<Attempt, ActivityError> {
-        let result = self
-            .inventory
-            .post::<Ignored>(&format!("/reservations/{order_id}/commit"), None::<&()>)
-            .await;
-        finish(&ctx, result, true).await
+        let path = format!("/reservations/{order_id}/commit");
+        post(&ctx, &self.inventory, &path, NO_BODY).await
     }
 
     /// Refunds whatever was captured; safe when nothing was (the refund is zero and
@@ -145,11 +134,8 @@ impl SagaActivities {
         ctx: ActivityContext,
         order_id: String,
     ) -> Result<Attempt, ActivityError> {
-        let result = self
-            .payment
-            .post::<Ignored>(&format!("/payments/{order_id}/refund"), None::<&()>)
-            .await;
-        finish(&ctx, result, true).await
+        let path = format!("/payments/{order_id}/refund");
+        post(&ctx, &self.payment, &path, NO_BODY).await
     }
 
     /// Puts the stock back; safe when nothing was reserved (the order is then closed
@@ -160,11 +146,8 @@ impl SagaActivities {
         ctx: ActivityContext,
         order_id: String,
     ) -> Result<Attempt, ActivityError> {
-        let result = self
-            .inventory
-            .post::<Ignored>(&format!("/reservations/{order_id}/release"), None::<&()>)
-            .await;
-        finish(&ctx, result, true).await
+        let path = format!("/reservations/{order_id}/release");
+        post(&ctx, &self.inventory, &path, NO_BODY).await
     }
 
     /// Cancels the order with the reason. An order that was never created has nothing
@@ -214,6 +197,21 @@ impl SagaActivities {
         // Notifications are the saga's own reporting: their failures are not reported.
         finish(&ctx, result, false).await
     }
+}
+
+/// Commands whose path says it all send no body.
+const NO_BODY: Option<&()> = None;
+
+/// A POST whose answer matters only as success or failure, every failed attempt
+/// reported.
+async fn post(
+    ctx: &ActivityContext,
+    client: &ServiceClient,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<Attempt, ActivityError> {
+    let result = client.post::<Ignored>(path, body).await;
+    finish(ctx, result, true).await
 }
 
 /// Turns a call's outcome into the activity's, reporting a failed attempt to the

@@ -224,15 +224,31 @@ impl OrderSaga {
     }
 
     async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
-        let order_id = &input.order_id;
+        Self::create_order(ctx, input).await?;
+        Self::honour_cancellation(ctx)?;
+        Self::reserve_stock(ctx, input).await?;
+        Self::honour_cancellation(ctx)?;
+        if input.needs_approval() {
+            Self::await_approval(ctx, input).await?;
+        }
+        Self::honour_cancellation(ctx)?;
+        Self::take_payment(ctx, input).await?;
+        Self::confirm(ctx, &input.order_id).await?;
+        Self::notify_completed(ctx).await;
+        Ok(())
+    }
 
+    async fn create_order(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
         CREATE_ORDER.begin(ctx);
         CREATE_ORDER
             .effect(ctx, SagaActivities::create_order, input.clone())
             .await?;
         CREATE_ORDER.end(ctx);
-        Self::honour_cancellation(ctx)?;
+        Ok(())
+    }
 
+    async fn reserve_stock(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
+        let order_id = &input.order_id;
         RESERVE_INVENTORY.begin(ctx);
         let lines = ReserveRequest {
             order_id: order_id.clone(),
@@ -246,13 +262,11 @@ impl OrderSaga {
             .call(ctx, SagaActivities::set_order_status, reserved)
             .await?;
         RESERVE_INVENTORY.end(ctx);
-        Self::honour_cancellation(ctx)?;
+        Ok(())
+    }
 
-        if input.needs_approval() {
-            Self::await_approval(ctx, input).await?;
-        }
-        Self::honour_cancellation(ctx)?;
-
+    async fn take_payment(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
+        let order_id = &input.order_id;
         ctx.state_mut(|s| s.payment_started = true);
         CHARGE_PAYMENT.begin(ctx);
         let payment = ChargeRequest {
@@ -273,19 +287,25 @@ impl OrderSaga {
             .call(ctx, SagaActivities::set_order_status, paid)
             .await?;
         CHARGE_PAYMENT.end(ctx);
+        Ok(())
+    }
 
+    async fn confirm(ctx: &WorkflowContext<Self>, order_id: &str) -> Result<(), Halt> {
         CONFIRM_ORDER.begin(ctx);
         CONFIRM_ORDER
-            .call(ctx, SagaActivities::commit_inventory, order_id.clone())
+            .call(ctx, SagaActivities::commit_inventory, order_id.to_owned())
             .await?;
         let completed = status_request(order_id, OrderStatus::Completed);
         CONFIRM_ORDER
             .call(ctx, SagaActivities::set_order_status, completed)
             .await?;
         CONFIRM_ORDER.end(ctx);
+        Ok(())
+    }
 
-        // The order is complete whatever happens to the notification; its step keeps
-        // retrying (unlimited) and, should it be refused, the timeline shows why.
+    /// The order is complete whatever happens to the notification; its step keeps
+    /// retrying (unlimited) and, should it be refused, the timeline shows why.
+    async fn notify_completed(ctx: &WorkflowContext<Self>) {
         NOTIFY_CUSTOMER.begin(ctx);
         let notification = Self::customer_notification(
             ctx,
@@ -300,7 +320,6 @@ impl OrderSaga {
         {
             NOTIFY_CUSTOMER.end(ctx);
         }
-        Ok(())
     }
 
     /// A Temporal cancellation request has arrived (it is part of the history, so

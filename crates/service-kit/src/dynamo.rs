@@ -13,7 +13,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValue, TransactWriteItem,
+};
 
 use crate::problem::Problem;
 
@@ -90,7 +92,6 @@ pub fn updated<T: serde::de::DeserializeOwned, R: std::fmt::Debug>(
     }
 }
 
-/// Failures of the storage layer that are not business outcomes.
 /// The item at `key` of `table`, read consistently (a store reads what it just wrote).
 pub async fn get_item_consistent(
     client: &Client,
@@ -168,6 +169,39 @@ pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError>
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// Sets `updated_at = now` and each of `changes` (attribute, value; `None` leaves an
+/// attribute as it is) on the item at `key`, if there is one: the item as updated, or
+/// `None` when there is no such item.
+pub async fn update_existing<'a, T: serde::de::DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    key: Item,
+    now: &str,
+    changes: impl IntoIterator<Item = Option<(&'a str, AttributeValue)>>,
+) -> Result<Option<T>, StoreError> {
+    let mut assignments = vec!["updated_at = :now".to_owned()];
+    let mut request = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":now", s(now))
+        .return_values(ReturnValue::AllNew);
+    for (attribute, value) in changes.into_iter().flatten() {
+        // Every attribute by an alias: some names (`name`) are reserved words.
+        assignments.push(format!("#{attribute} = :{attribute}"));
+        request = request
+            .expression_attribute_names(format!("#{attribute}"), attribute)
+            .expression_attribute_values(format!(":{attribute}"), value);
+    }
+    let result = request
+        .update_expression(format!("SET {}", assignments.join(", ")))
+        .send()
+        .await;
+    updated(result)
+}
+
+/// Failures of the storage layer that are not business outcomes.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Throttling, timeouts, connection failures, DynamoDB 5xx, transaction conflicts

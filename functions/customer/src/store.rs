@@ -12,7 +12,6 @@
 //! `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::ReturnValue;
 use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
 
 use crate::domain::{CustomerRecord, Email, ProfileUpdate};
@@ -112,29 +111,14 @@ impl DynamoCustomerStore {
         update: &ProfileUpdate,
         now: &str,
     ) -> Result<Option<CustomerRecord>, StoreError> {
-        let mut assignments = vec!["updated_at = :now"];
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(customer_pk(id), PROFILE)))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", s(now))
-            .return_values(ReturnValue::AllNew);
-        if let Some(name) = &update.name {
-            assignments.push("#name = :name");
-            request = request
-                .expression_attribute_names("#name", "name")
-                .expression_attribute_values(":name", s(name));
-        }
-        if let Some(address) = &update.shipping_address {
-            assignments.push("shipping_address = :address");
-            request = request.expression_attribute_values(":address", s(address));
-        }
-        let result = request
-            .update_expression(format!("SET {}", assignments.join(", ")))
-            .send()
-            .await;
-        dynamo::updated(result)
+        let changes = [
+            update.name.as_ref().map(|name| ("name", s(name))),
+            update
+                .shipping_address
+                .as_ref()
+                .map(|address| ("shipping_address", s(address))),
+        ];
+        let key = dynamo::key(customer_pk(id), PROFILE);
+        dynamo::update_existing(&self.client, &self.table, key, now, changes).await
     }
 }

@@ -50,51 +50,57 @@ impl From<InventoryError> for Problem {
                 "Reservation mismatch",
                 format!("Order {order_id:?} already holds a reservation for other lines."),
             ),
-            InventoryError::WrongStatus(reservation) => {
-                let (slug, title, detail) = match reservation.status {
-                    ReservationStatus::Released => (
-                        "reservation-released",
-                        "Reservation released",
-                        "The reservation for this order was released.",
-                    ),
-                    ReservationStatus::Committed => (
-                        "reservation-committed",
-                        "Reservation committed",
-                        "The reservation for this order was committed; its stock is sold.",
-                    ),
-                    ReservationStatus::Reserved => (
-                        "reservation-active",
-                        "Reservation active",
-                        "The reservation for this order is still active.",
-                    ),
-                };
-                Problem::conflict(slug, title, detail).with_extension("reservation", reservation)
-            }
-            InventoryError::UnknownProducts(skus) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown-product",
-                "Unknown product",
-            )
-            .with_detail(format!("There is no product {}.", skus.join(", ")))
-            .with_extension("skus", skus),
-            InventoryError::OutOfStock(shortages) => Problem::conflict(
-                "out-of-stock",
-                "Out of stock",
-                shortages
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{}: {} requested, {} available",
-                            s.sku, s.requested, s.available
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-            .with_extension("shortages", shortages),
+            InventoryError::WrongStatus(reservation) => wrong_status(reservation),
+            InventoryError::UnknownProducts(skus) => unknown_products(skus),
+            InventoryError::OutOfStock(shortages) => out_of_stock(shortages),
             InventoryError::Store(error) => error.into(),
         }
     }
+}
+
+fn wrong_status(reservation: Reservation) -> Problem {
+    let (slug, title, detail) = match reservation.status {
+        ReservationStatus::Released => (
+            "reservation-released",
+            "Reservation released",
+            "The reservation for this order was released.",
+        ),
+        ReservationStatus::Committed => (
+            "reservation-committed",
+            "Reservation committed",
+            "The reservation for this order was committed; its stock is sold.",
+        ),
+        ReservationStatus::Reserved => (
+            "reservation-active",
+            "Reservation active",
+            "The reservation for this order is still active.",
+        ),
+    };
+    Problem::conflict(slug, title, detail).with_extension("reservation", reservation)
+}
+
+fn unknown_products(skus: Vec<String>) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown-product",
+        "Unknown product",
+    )
+    .with_detail(format!("There is no product {}.", skus.join(", ")))
+    .with_extension("skus", skus)
+}
+
+fn out_of_stock(shortages: Vec<Shortage>) -> Problem {
+    let detail = shortages
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {} requested, {} available",
+                s.sku, s.requested, s.available
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Problem::conflict("out-of-stock", "Out of stock", detail).with_extension("shortages", shortages)
 }
 
 /// Adds a product. Repeating the creation returns the product as it is now; creating

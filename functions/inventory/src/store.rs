@@ -148,34 +148,16 @@ impl DynamoInventoryStore {
         update: &ProductUpdate,
         now: &str,
     ) -> Result<Option<Product>, StoreError> {
-        let mut assignments = vec!["updated_at = :now"];
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(product_pk(sku), PRODUCT)))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", s(now))
-            .return_values(ReturnValue::AllNew);
-        if let Some(name) = &update.name {
-            assignments.push("#name = :name");
-            request = request
-                .expression_attribute_names("#name", "name")
-                .expression_attribute_values(":name", s(name));
-        }
-        if let Some(description) = &update.description {
-            assignments.push("description = :description");
-            request = request.expression_attribute_values(":description", s(description));
-        }
-        if let Some(price) = update.price {
-            assignments.push("price = :price");
-            request = request.expression_attribute_values(":price", n(price));
-        }
-        let result = request
-            .update_expression(format!("SET {}", assignments.join(", ")))
-            .send()
-            .await;
-        dynamo::updated(result)
+        let changes = [
+            update.name.as_ref().map(|name| ("name", s(name))),
+            update
+                .description
+                .as_ref()
+                .map(|description| ("description", s(description))),
+            update.price.map(|price| ("price", n(price))),
+        ];
+        let key = dynamo::key(product_pk(sku), PRODUCT);
+        dynamo::update_existing(&self.client, &self.table, key, now, changes).await
     }
 
     pub async fn set_available(

@@ -2,13 +2,12 @@
 //! newest first, out of any cancellation's reach, until each succeeds.
 
 use saga_contract::{SagaInput, SagaPhase, StepName};
-use temporalio_common::ActivityDefinition;
 use temporalio_sdk::WorkflowContext;
 
-use super::steps::Scope;
+use super::steps::{SagaActivity, Scope};
 use super::{OrderSaga, patches, shielded_timer, step_key};
 use crate::activities::SagaActivities;
-use crate::payloads::{Attempt, CancelRequest, NotificationRequest};
+use crate::payloads::{CancelRequest, NotificationRequest};
 use crate::policies;
 
 impl OrderSaga {
@@ -80,7 +79,7 @@ impl OrderSaga {
         activity: impl Fn() -> A,
         request: A::Input,
     ) where
-        A: ActivityDefinition<Output = Attempt>,
+        A: SagaActivity,
         A::Input: Clone,
     {
         Self::begin(ctx, step);

@@ -38,6 +38,12 @@ impl Scope {
     }
 }
 
+/// An activity the saga runs: it answers with the attempt that succeeded, for the
+/// timeline.
+pub(super) trait SagaActivity: ActivityDefinition<Output = Attempt> {}
+
+impl<A: ActivityDefinition<Output = Attempt>> SagaActivity for A {}
+
 /// A forward step, declared once in `forward`: its name, the scope its activities run
 /// in, and their retry policy (`worker/src/policies.rs`). Its methods run those
 /// activities and keep the timeline.
@@ -49,12 +55,18 @@ pub(super) struct Step {
 }
 
 impl Step {
-    pub(super) const fn new(name: StepName, scope: Scope, policy: fn() -> ActivityOptions) -> Self {
+    /// A step whose activities a cancellation request stops ([`Scope::Cancellable`]).
+    const fn cancellable(name: StepName, policy: fn() -> ActivityOptions) -> Self {
         Self {
             name,
-            scope,
+            scope: Scope::Cancellable,
             policy,
         }
+    }
+
+    /// A step the order recovers forward through, whatever is requested.
+    const fn recovering(name: StepName, policy: fn() -> ActivityOptions) -> Self {
+        Self::cancellable(name, policy).shielded()
     }
 
     /// The same step, out of the cancellation's reach from here on.
@@ -77,15 +89,12 @@ impl Step {
     /// effect may exist (an attempt may succeed at the service and still time out here,
     /// then a later attempt be refused), so the step is compensated should the saga
     /// fail. Compensations of nothing are no-ops.
-    pub(super) async fn effect<A>(
+    pub(super) async fn effect<A: SagaActivity>(
         self,
         ctx: &WorkflowContext<OrderSaga>,
         activity: A,
         input: impl Into<A::Input>,
-    ) -> Result<(), Halt>
-    where
-        A: ActivityDefinition<Output = Attempt>,
-    {
+    ) -> Result<(), Halt> {
         ctx.state_mut(|s| s.effects.push(self.name));
         let result = self.call(ctx, activity, input).await;
         if let Err(Halt { refused: true, .. }) = &result
@@ -98,15 +107,12 @@ impl Step {
 
     /// An activity with nothing to compensate of its own (it moves what an earlier
     /// effect created, or only reports).
-    pub(super) async fn call<A>(
+    pub(super) async fn call<A: SagaActivity>(
         self,
         ctx: &WorkflowContext<OrderSaga>,
         activity: A,
         input: impl Into<A::Input>,
-    ) -> Result<(), Halt>
-    where
-        A: ActivityDefinition<Output = Attempt>,
-    {
+    ) -> Result<(), Halt> {
         OrderSaga::call(ctx, self.name, self.scope, activity, input, (self.policy)()).await
     }
 }
@@ -114,31 +120,16 @@ impl Step {
 // The forward steps, each declared once. Until the charge is captured a cancellation
 // request stops the saga; from the confirmation on, the order recovers forward whatever
 // is requested.
-pub(super) const CREATE_ORDER: Step = Step::new(
-    StepName::CreateOrder,
-    Scope::Cancellable,
-    policies::create_order,
-);
-pub(super) const RESERVE_INVENTORY: Step = Step::new(
-    StepName::ReserveInventory,
-    Scope::Cancellable,
-    policies::reserve_inventory,
-);
-pub(super) const CHARGE_PAYMENT: Step = Step::new(
-    StepName::ChargePayment,
-    Scope::Cancellable,
-    policies::charge_payment,
-);
-pub(super) const CONFIRM_ORDER: Step = Step::new(
-    StepName::ConfirmOrder,
-    Scope::Shielded,
-    policies::confirm_order,
-);
-pub(super) const NOTIFY_CUSTOMER: Step = Step::new(
-    StepName::NotifyCustomer,
-    Scope::Shielded,
-    policies::final_notification,
-);
+pub(super) const CREATE_ORDER: Step =
+    Step::cancellable(StepName::CreateOrder, policies::create_order);
+pub(super) const RESERVE_INVENTORY: Step =
+    Step::cancellable(StepName::ReserveInventory, policies::reserve_inventory);
+pub(super) const CHARGE_PAYMENT: Step =
+    Step::cancellable(StepName::ChargePayment, policies::charge_payment);
+pub(super) const CONFIRM_ORDER: Step =
+    Step::recovering(StepName::ConfirmOrder, policies::confirm_order);
+pub(super) const NOTIFY_CUSTOMER: Step =
+    Step::recovering(StepName::NotifyCustomer, policies::final_notification);
 
 /// What the workflow can read of an activity's final failure.
 #[derive(Debug)]
@@ -189,17 +180,14 @@ impl OrderSaga {
     /// Runs one activity of `step` in `scope`, publishing the timeline's events while
     /// it runs. On failure the step is marked failed; a failure of a cancellable step
     /// once an operator asked to cancel is reported as that cancellation.
-    pub(super) async fn call<A>(
+    pub(super) async fn call<A: SagaActivity>(
         ctx: &WorkflowContext<Self>,
         step: StepName,
         scope: Scope,
         activity: A,
         input: impl Into<A::Input>,
         options: ActivityOptions,
-    ) -> Result<(), Halt>
-    where
-        A: ActivityDefinition<Output = Attempt>,
-    {
+    ) -> Result<(), Halt> {
         // Earlier events first, so the feed stays in the order things happened.
         Self::publish_events(ctx).await;
         let mut running = ctx.execute_activity(activity, input, scope.activity(options));

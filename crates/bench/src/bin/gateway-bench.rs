@@ -18,7 +18,44 @@ async fn main() -> Result<(), BoxError> {
     let orders: usize = optional("BENCH_ORDERS", 200)?;
     let concurrency: usize = optional("BENCH_CONCURRENCY", 32)?;
     let http = reqwest::Client::new();
+    let token = register_and_log_in(&http, &gateway).await?;
 
+    let direct = |_| get(http.clone(), format!("{inventory}/products?limit=20"), None);
+    let through = |_| {
+        get(
+            http.clone(),
+            format!("{gateway}/v1/products?limit=20"),
+            Some(token.clone()),
+        )
+    };
+
+    // Warm both paths, then alternate halves so drift hits both alike.
+    load(200, concurrency, direct).await;
+    load(200, concurrency, through).await;
+    let mut direct_runs = Vec::new();
+    let mut gateway_runs = Vec::new();
+    for _ in 0..2 {
+        direct_runs.push(load(requests / 2, concurrency, direct).await);
+        gateway_runs.push(load(requests / 2, concurrency, through).await);
+    }
+    let direct_report = merge(direct_runs);
+    let gateway_report = merge(gateway_runs);
+
+    let orders_url = format!("{gateway}/v1/orders");
+    let post = |i| post_order(http.clone(), orders_url.clone(), token.clone(), i);
+    let orders_report = load(orders, concurrency, post).await;
+
+    print_report(concurrency, &direct_report, &gateway_report, &orders_report);
+    let failed = direct_report.failed + gateway_report.failed + orders_report.failed;
+    if failed > 0 {
+        return Err(format!("{failed} requests failed").into());
+    }
+    Ok(())
+}
+
+/// A new customer every run, since idempotency keys are the customer's and the orders'
+/// (`bench-{i}`) repeat from run to run. Returns its access token.
+async fn register_and_log_in(http: &reqwest::Client, gateway: &str) -> Result<String, BoxError> {
     let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
     let credentials = json!({"email": email, "password": "benchmark password"});
     let mut registration = credentials.clone();
@@ -40,81 +77,62 @@ async fn main() -> Result<(), BoxError> {
         .as_str()
         .ok_or("no access token")?
         .to_owned();
+    Ok(token)
+}
 
-    let get = |url: String, bearer: Option<String>| {
-        let http = http.clone();
-        async move {
-            let mut request = http.get(url);
-            if let Some(token) = bearer {
-                request = request.bearer_auth(token);
-            }
-            let response = request.send().await.map_err(|e| e.to_string())?;
-            if !response.status().is_success() {
-                return Err(format!("status {}", response.status()));
-            }
-            response
-                .bytes()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    };
-    let direct = |_| get(format!("{inventory}/products?limit=20"), None);
-    let through = |_| {
-        get(
-            format!("{gateway}/v1/products?limit=20"),
-            Some(token.clone()),
-        )
-    };
-
-    // Warm both paths, then alternate halves so drift hits both alike.
-    load(200, concurrency, direct).await;
-    load(200, concurrency, through).await;
-    let mut direct_runs = Vec::new();
-    let mut gateway_runs = Vec::new();
-    for _ in 0..2 {
-        direct_runs.push(load(requests / 2, concurrency, direct).await);
-        gateway_runs.push(load(requests / 2, concurrency, through).await);
+/// Reads the body to its end: the latency measured is the one a client sees.
+async fn get(http: reqwest::Client, url: String, bearer: Option<String>) -> Result<(), String> {
+    let mut request = http.get(url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
     }
-    let direct_report = merge(direct_runs);
-    let gateway_report = merge(gateway_runs);
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    response
+        .bytes()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
 
-    let post_order = |i: usize| {
-        let http = http.clone();
-        let token = token.clone();
-        let url = format!("{gateway}/v1/orders");
-        async move {
-            let response = http
-                .post(url)
-                .bearer_auth(token)
-                .header("idempotency-key", format!("bench-{i}"))
-                .json(&json!({"lines": [{"sku": "MUG-CLASSIC", "quantity": 1}], "payment_method": "card_approve"}))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            match response.status().as_u16() {
-                202 => Ok(()),
-                status => Err(format!("status {status}")),
-            }
-        }
-    };
-    let orders_report = load(orders, concurrency, post_order).await;
+/// The run's `i`th order, under its own idempotency key so that no order repeats another.
+async fn post_order(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    i: usize,
+) -> Result<(), String> {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .header("idempotency-key", format!("bench-{i}"))
+        .json(&json!({"lines": [{"sku": "MUG-CLASSIC", "quantity": 1}], "payment_method": "card_approve"}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match response.status().as_u16() {
+        202 => Ok(()),
+        status => Err(format!("status {status}")),
+    }
+}
 
+fn print_report(
+    concurrency: usize,
+    direct: &LoadReport,
+    through_gateway: &LoadReport,
+    orders: &LoadReport,
+) {
     println!("gateway benchmark: concurrency {concurrency}");
-    print_row("catalog read, direct to inventory", &direct_report);
-    print_row("catalog read, through gateway", &gateway_report);
-    print_row("order POST, through gateway", &orders_report);
-    let ratio =
-        gateway_report.quantile(0.99).as_secs_f64() / direct_report.quantile(0.99).as_secs_f64();
+    print_row("catalog read, direct to inventory", direct);
+    print_row("catalog read, through gateway", through_gateway);
+    print_row("order POST, through gateway", orders);
+    let ratio = through_gateway.quantile(0.99).as_secs_f64() / direct.quantile(0.99).as_secs_f64();
     println!(
         "catalog p99 through the gateway / direct: {ratio:.2}  (target <= 1.25: {})",
         if ratio <= 1.25 { "met" } else { "MISSED" }
     );
-    let failed = direct_report.failed + gateway_report.failed + orders_report.failed;
-    if failed > 0 {
-        return Err(format!("{failed} requests failed").into());
-    }
-    Ok(())
 }
 
 fn merge(reports: Vec<LoadReport>) -> LoadReport {

@@ -32,20 +32,7 @@ async fn main() -> Result<(), BoxError> {
     let worker_pid: u32 = required("WORKER_PID")?.parse()?;
     let inventory = required("INVENTORY_URL")?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-
-    let http = reqwest::Client::new();
-    for i in 0..SPREAD {
-        let product = json!({"sku": sku(i), "name": "Benchmark item", "price": 100, "currency": "EUR", "available": 1_000_000});
-        let created = http
-            .post(format!("{inventory}/products"))
-            .json(&product)
-            .send()
-            .await?
-            .status();
-        if !created.is_success() {
-            return Err(format!("creating a benchmark product answered {created}").into());
-        }
-    }
+    create_products(&inventory).await?;
 
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let client = worker::connect().await?;
@@ -62,31 +49,11 @@ async fn main() -> Result<(), BoxError> {
     let activities = activities_in(&client, &probe).await?;
 
     let noop_queue = format!("bench-noop-{run_id}");
-    let options = WorkerOptions::new(noop_queue.clone())
-        .register_workflow::<NoopWorkflow>()?
-        .register_activities(NoopActivities)
-        .build();
-    let mut noop_worker = Worker::new(&runtime, client.clone(), options)?;
+    let mut noop_worker = noop_worker(&runtime, &client, &noop_queue)?;
     let stop_noop_worker = noop_worker.shutdown_handle();
     let noop = |i: usize, phase: &str| {
-        let client = client.clone();
         let id = format!("noop-{run_id}-{phase}-{i}");
-        let queue = noop_queue.clone();
-        async move {
-            let handle = client
-                .start_workflow(
-                    NoopWorkflow::run,
-                    activities,
-                    WorkflowStartOptions::new(queue, id).build(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            handle
-                .get_result(WorkflowGetResultOptions::default())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
+        run_noop(client.clone(), noop_queue.clone(), id, activities)
     };
 
     let driver = async {
@@ -104,26 +71,60 @@ async fn main() -> Result<(), BoxError> {
     println!(
         "saga benchmark: {sagas} runs at concurrency {concurrency}, {activities} activities each, Temporal dev server"
     );
-    print_row("baseline (no-op activities)", &baseline);
-    print_row("order saga", &measured);
-    let ratio = measured.throughput() / baseline.throughput();
-    println!(
-        "throughput ratio saga/baseline: {ratio:.2}  (target >= 0.70: {})",
-        verdict(ratio >= 0.7)
-    );
-    println!(
-        "p99 ratio saga/baseline: {:.2}",
-        measured.quantile(0.99).as_secs_f64() / baseline.quantile(0.99).as_secs_f64()
-    );
-    let rss_mb = rss as f64 / (1024.0 * 1024.0);
-    println!(
-        "worker peak RSS: {rss_mb:.1} MB  (target <= 64 MB: {})",
-        verdict(rss_mb <= 64.0)
-    );
+    print_comparison(&baseline, &measured, rss);
     if baseline.failed + measured.failed > 0 {
         return Err(format!("{} runs failed", baseline.failed + measured.failed).into());
     }
     Ok(())
+}
+
+/// The products the orders spread over, with stock that no run exhausts.
+async fn create_products(inventory: &str) -> Result<(), BoxError> {
+    let http = reqwest::Client::new();
+    for i in 0..SPREAD {
+        let product = json!({"sku": sku(i), "name": "Benchmark item", "price": 100, "currency": "EUR", "available": 1_000_000});
+        let created = http
+            .post(format!("{inventory}/products"))
+            .json(&product)
+            .send()
+            .await?
+            .status();
+        if !created.is_success() {
+            return Err(format!("creating a benchmark product answered {created}").into());
+        }
+    }
+    Ok(())
+}
+
+/// The baseline's worker, in this process and on its own task queue: the saga's worker
+/// (`WORKER_PID`) runs only sagas, so its peak RSS is the saga's alone.
+fn noop_worker(runtime: &Runtime, client: &Client, queue: &str) -> Result<Worker, BoxError> {
+    let options = WorkerOptions::new(queue.to_owned())
+        .register_workflow::<NoopWorkflow>()?
+        .register_activities(NoopActivities)
+        .build();
+    Ok(Worker::new(runtime, client.clone(), options)?)
+}
+
+async fn run_noop(
+    client: Client,
+    queue: String,
+    id: String,
+    activities: u32,
+) -> Result<(), String> {
+    let handle = client
+        .start_workflow(
+            NoopWorkflow::run,
+            activities,
+            WorkflowStartOptions::new(queue, id).build(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    handle
+        .get_result(WorkflowGetResultOptions::default())
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn sku(i: usize) -> String {
@@ -176,6 +177,25 @@ async fn activities_in(client: &Client, workflow_id: &str) -> Result<u32, BoxErr
         .iter()
         .filter(|e| e.event_type == EventType::ActivityTaskScheduled as i32)
         .count() as u32)
+}
+
+fn print_comparison(baseline: &LoadReport, measured: &LoadReport, worker_rss: u64) {
+    print_row("baseline (no-op activities)", baseline);
+    print_row("order saga", measured);
+    let ratio = measured.throughput() / baseline.throughput();
+    println!(
+        "throughput ratio saga/baseline: {ratio:.2}  (target >= 0.70: {})",
+        verdict(ratio >= 0.7)
+    );
+    println!(
+        "p99 ratio saga/baseline: {:.2}",
+        measured.quantile(0.99).as_secs_f64() / baseline.quantile(0.99).as_secs_f64()
+    );
+    let rss_mb = worker_rss as f64 / (1024.0 * 1024.0);
+    println!(
+        "worker peak RSS: {rss_mb:.1} MB  (target <= 64 MB: {})",
+        verdict(rss_mb <= 64.0)
+    );
 }
 
 fn print_row(name: &str, report: &LoadReport) {

@@ -145,28 +145,7 @@ impl DynamoInventoryStore {
                 ReservationStatus::Reserved => {}
                 _ => return Ok(MoveOutcome::WrongStatus(reservation)),
             }
-            let status = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
-                .update_expression("SET #status = :to, updated_at = :now")
-                .condition_expression("#status = :reserved")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":to", dynamo::to_value(&to)?)
-                .expression_attribute_values(
-                    ":reserved",
-                    dynamo::to_value(&ReservationStatus::Reserved)?,
-                )
-                .expression_attribute_values(":now", s(now))
-                .build()?;
-            let mut items = vec![TransactWriteItem::builder().update(status).build()];
-            for line in &reservation.lines {
-                items.push(self.stock_update(
-                    line,
-                    product_expression,
-                    "attribute_exists(pk)",
-                    now,
-                )?);
-            }
+            let items = self.move_items(&reservation, to, product_expression, now)?;
             let result = dynamo::transact(&self.client, &items).await;
             match result {
                 Ok(_) => {
@@ -186,6 +165,38 @@ impl DynamoInventoryStore {
         Err(StoreError::Unavailable(format!(
             "reservation {order_id} kept changing under a move"
         )))
+    }
+
+    /// The transaction of one move: the reservation's status, on condition that it is
+    /// still RESERVED, and each of its products' counters.
+    fn move_items(
+        &self,
+        reservation: &Reservation,
+        to: ReservationStatus,
+        product_expression: &str,
+        now: &str,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let status = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                reservation_pk(&reservation.order_id),
+                RESERVATION,
+            )))
+            .update_expression("SET #status = :to, updated_at = :now")
+            .condition_expression("#status = :reserved")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", dynamo::to_value(&to)?)
+            .expression_attribute_values(
+                ":reserved",
+                dynamo::to_value(&ReservationStatus::Reserved)?,
+            )
+            .expression_attribute_values(":now", s(now))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(status).build()];
+        for line in &reservation.lines {
+            items.push(self.stock_update(line, product_expression, "attribute_exists(pk)", now)?);
+        }
+        Ok(items)
     }
 
     /// Writes an empty RELEASED reservation if there is none. `None` if one appeared.

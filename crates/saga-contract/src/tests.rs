@@ -1,0 +1,63 @@
+use super::*;
+
+fn input(lines: &[(u32, u64)], threshold: u64) -> SagaInput {
+    SagaInput {
+        order_id: "o".into(),
+        customer_id: "c".into(),
+        lines: lines
+            .iter()
+            .map(|&(quantity, unit_price)| OrderLine {
+                sku: "S".into(),
+                quantity,
+                unit_price,
+            })
+            .collect(),
+        currency: "EUR".into(),
+        payment_method: "card_approve".into(),
+        approval: ApprovalPolicy {
+            threshold,
+            timeout_secs: 60,
+        },
+    }
+}
+
+#[test]
+fn methods_round_trip_through_their_names() {
+    for name in [
+        "card_approve",
+        "card_decline",
+        "card_transient_3",
+        "card_slow",
+    ] {
+        let method: PaymentMethod = name.parse().expect("known");
+        assert_eq!(method.to_string(), name);
+    }
+    for bad in [
+        "visa",
+        "card_transient_0",
+        "card_transient_10",
+        "card_transient_x",
+        "",
+    ] {
+        assert!(bad.parse::<PaymentMethod>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn orders_above_the_threshold_need_approval() {
+    assert_eq!(input(&[(2, 300), (1, 400)], 1000).total(), 1000);
+    assert!(!input(&[(2, 300), (1, 400)], 1000).needs_approval());
+    assert!(input(&[(2, 300), (1, 401)], 1000).needs_approval());
+}
+
+#[test]
+fn absurd_totals_saturate_instead_of_overflowing() {
+    assert_eq!(input(&[(u32::MAX, u64::MAX)], 0).total(), u64::MAX);
+}
+
+#[test]
+fn the_approval_policy_defaults_to_fifteen_minutes() {
+    let json = r#"{"order_id":"o","customer_id":"c","lines":[],"currency":"EUR","payment_method":"card_approve"}"#;
+    let input: SagaInput = serde_json::from_str(json).expect("parses");
+    assert_eq!(input.approval.timeout_secs, 900);
+}

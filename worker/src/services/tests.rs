@@ -1,0 +1,119 @@
+use super::*;
+
+#[test]
+fn server_errors_timeouts_and_throttling_mean_unavailable() {
+    for status in [500, 502, 503, 504, 408, 429] {
+        assert!(
+            is_unavailable(StatusCode::from_u16(status).expect("valid")),
+            "{status}"
+        );
+    }
+    for status in [400, 401, 402, 403, 404, 409, 422] {
+        assert!(
+            !is_unavailable(StatusCode::from_u16(status).expect("valid")),
+            "{status}"
+        );
+    }
+}
+
+fn answer(status: u16, content_type: &str, body: &str) -> reqwest::Response {
+    let response = axum::http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .expect("a response");
+    reqwest::Response::from(response)
+}
+
+async fn classified(status: u16, content_type: &str, body: &str) -> CallError {
+    classify::<serde::de::IgnoredAny>("svc", answer(status, content_type, body))
+        .await
+        .expect_err("not a success")
+}
+
+fn problem(status: u16, slug: &str) -> String {
+    serde_json::json!({"type": format!("/problems/{slug}"), "title": slug, "status": status})
+        .to_string()
+}
+
+#[tokio::test]
+async fn answers_are_refusals_only_with_a_business_problem_type() {
+    let json = "application/problem+json";
+    let refusal = classified(409, json, &problem(409, "out-of-stock")).await;
+    assert!(
+        matches!(refusal, CallError::Refused { status: 409, ref kind, .. } if kind == "out-of-stock")
+    );
+    // From IAM or a router: no problem type at all.
+    for status in [401, 403, 404] {
+        let error = classified(status, "application/json", r#"{"Message":"Forbidden"}"#).await;
+        assert!(
+            matches!(error, CallError::Unexpected { kind: None, .. }),
+            "{status}: {error:?}"
+        );
+        assert!(!error.is_not_found());
+    }
+    let not_found = classified(404, json, &problem(404, "not-found")).await;
+    assert!(not_found.is_not_found(), "{not_found:?}");
+    // A business slug on a status that is not a client error is not a refusal.
+    let odd = classified(500, json, &problem(500, "out-of-stock")).await;
+    assert!(matches!(odd, CallError::Unavailable { .. }), "{odd:?}");
+    for status in [408, 429, 502, 503] {
+        let error = classified(status, "text/plain", "busy").await;
+        assert!(
+            matches!(error, CallError::Unavailable { .. }),
+            "{status}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn the_public_message_leaves_addresses_and_transport_errors_out() {
+    let unavailable = CallError::Unavailable {
+        service: "payment",
+        detail: "error sending request for url (http://10.0.3.7:3004/payments/o-1/charge)".into(),
+        problem: None,
+    };
+    assert_eq!(unavailable.public_message(), "payment is unavailable");
+    let transient = CallError::Unavailable {
+        service: "payment",
+        detail: "503 Retry later. (from http://10.0.3.7:3004)".into(),
+        problem: Some("Retry later.".into()),
+    };
+    assert_eq!(
+        transient.public_message(),
+        "payment is unavailable: Retry later."
+    );
+    let unexpected = CallError::Unexpected {
+        service: "order",
+        status: 403,
+        kind: None,
+        detail: "{\"Message\":\"Forbidden\"} from arn:aws:lambda:...".into(),
+    };
+    assert_eq!(unexpected.public_message(), "order answered 403");
+    let refused = CallError::Refused {
+        service: "inventory",
+        status: 409,
+        kind: "out-of-stock".into(),
+        detail: "MUG: 5 requested, 2 available".into(),
+    };
+    assert_eq!(
+        refused.public_message(),
+        "inventory refused: MUG: 5 requested, 2 available"
+    );
+}
+
+#[test]
+fn only_business_problem_types_are_refusals() {
+    for kind in ["out-of-stock", "payment-declined", "validation-failed"] {
+        assert!(is_business_refusal(kind), "{kind}");
+    }
+    for kind in [
+        "not-found",
+        "forbidden",
+        "internal-error",
+        "injected-fault",
+        "",
+    ] {
+        assert!(!is_business_refusal(kind), "{kind}");
+    }
+}
