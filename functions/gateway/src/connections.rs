@@ -8,7 +8,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-use service_kit::dynamo::{self, StoreError, n, s};
+use service_kit::dynamo::{self, Item, StoreError, n, s};
 
 pub struct Connections {
     client: Client,
@@ -37,27 +37,19 @@ impl Connections {
         user_id: &str,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let item = |pk: String, sk: String| {
-            let mut item = dynamo::key(pk, sk);
+        let puts = keys(connection_id, user_id).map(|key| {
+            let mut item = key;
             item.insert("user_id".into(), s(user_id));
             item.insert("connection_id".into(), s(connection_id));
             item.insert("expires_at".into(), n(expires_at));
-            Put::builder()
+            let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(item))
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(StoreError::from)
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(item(format!("CONN#{connection_id}"), "CONN".into())?)
-            .transact_items(item(
-                format!("USER#{user_id}"),
-                format!("CONN#{connection_id}"),
-            )?)
-            .send()
-            .await?;
+                .build()?;
+            Ok::<_, StoreError>(TransactWriteItem::builder().put(put).build())
+        });
+        let [connection, index] = puts;
+        dynamo::transact(&self.client, &[connection?, index?]).await?;
         Ok(())
     }
 
@@ -103,23 +95,24 @@ impl Connections {
         let Some(user_id) = self.user_of(connection_id).await? else {
             return Ok(());
         };
-        let delete = |pk: String, sk: String| {
-            Delete::builder()
+        let deletes = keys(connection_id, &user_id).map(|key| {
+            let delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(dynamo::key(pk, sk)))
-                .build()
-                .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                .map_err(StoreError::from)
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(delete(format!("CONN#{connection_id}"), "CONN".into())?)
-            .transact_items(delete(
-                format!("USER#{user_id}"),
-                format!("CONN#{connection_id}"),
-            )?)
-            .send()
-            .await?;
+                .set_key(Some(key))
+                .build()?;
+            Ok::<_, StoreError>(TransactWriteItem::builder().delete(delete).build())
+        });
+        let [connection, index] = deletes;
+        dynamo::transact(&self.client, &[connection?, index?]).await?;
         Ok(())
     }
+}
+
+/// The two items of a connection: its own (found by connection id, when it closes) and
+/// its entry under its user (found by user id, when an event is pushed).
+fn keys(connection_id: &str, user_id: &str) -> [Item; 2] {
+    [
+        dynamo::key(format!("CONN#{connection_id}"), "CONN"),
+        dynamo::key(format!("USER#{user_id}"), format!("CONN#{connection_id}")),
+    ]
 }

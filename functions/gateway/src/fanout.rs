@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use serde_json::Value;
 use service_kit::config::{ConfigError, base_url, optional, required, table_name};
 use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
@@ -64,12 +63,13 @@ impl Pusher {
         }
     }
 
-    pub async fn push(&self, connection_id: &str, event: &Value) -> Pushed {
+    /// Sends `event`, a notification in JSON, to the connection.
+    pub async fn push(&self, connection_id: &str, event: &str) -> Pushed {
         let result = self
             .client
             .post_to_connection()
             .connection_id(connection_id)
-            .data(Blob::new(event.to_string()))
+            .data(Blob::new(event))
             .send()
             .await;
         match result {
@@ -156,7 +156,8 @@ impl Fanout {
         };
         let Some(event) = events
             .into_iter()
-            .find(|e| e["id"].as_str().and_then(feed_id) == Some(seq))
+            .find(|e| feed_id(&e.id) == Some(seq))
+            .and_then(|e| serde_json::to_string(&e).ok())
         else {
             return;
         };

@@ -33,7 +33,7 @@ use super::Shared;
 use super::notifications::feed_id;
 use crate::auth::{AuthUser, now_secs};
 use crate::downstream::{Downstream, Service};
-use crate::models::{EventTicket, NotificationPage};
+use crate::models::{EventTicket, Notification, NotificationPage};
 use crate::openapi::ProblemDoc;
 use crate::ratelimit::Admission;
 use crate::sockets::{Lease, MAX_PER_USER};
@@ -79,6 +79,7 @@ pub struct EventParams {
     pub ticket: String,
     /// The last event id the client saw; events after it are sent first. Without it,
     /// only new events are sent.
+    #[param(pattern = r"^(0|[1-9][0-9]{0,18})$")]
     pub after: Option<String>,
 }
 
@@ -152,14 +153,14 @@ pub async fn events_after(
     services: &Downstream,
     user_id: &str,
     mut after: u64,
-) -> Result<Vec<serde_json::Value>, Problem> {
+) -> Result<Vec<Notification>, Problem> {
     let mut events = Vec::new();
     loop {
         let path = format!("/users/{user_id}/notifications?after={after}&limit=100");
         let page: NotificationPage = services.get(Service::Notification, &path).await?;
         for notification in page.items {
             after = feed_id(&notification.id).unwrap_or(after);
-            events.push(serde_json::to_value(notification).unwrap_or_default());
+            events.push(notification);
         }
         if page.next_after.is_none() {
             return Ok(events);
@@ -196,10 +197,9 @@ async fn follow(
                     Err(_) => continue,
                 };
                 for event in events {
-                    if let Some(id) = event["id"].as_str().and_then(feed_id) {
-                        after = id;
-                    }
-                    if socket.send(Message::Text(Utf8Bytes::from(event.to_string()))).await.is_err() {
+                    after = feed_id(&event.id).unwrap_or(after);
+                    let Ok(text) = serde_json::to_string(&event) else { continue };
+                    if socket.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
                         return;
                     }
                 }
@@ -312,7 +312,9 @@ async fn catch_up(
     );
     let pusher = crate::fanout::Pusher::new(&endpoint).await;
     for event in events_after(&state.services, &user_id, after).await? {
-        pusher.push(connection_id, &event).await;
+        if let Ok(text) = serde_json::to_string(&event) {
+            pusher.push(connection_id, &text).await;
+        }
     }
     Ok(())
 }

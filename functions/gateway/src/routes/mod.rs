@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod codec;
+pub mod decisions;
 pub mod events;
 pub mod me;
 pub mod notifications;
@@ -29,6 +30,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .merge(catalog::routes())
         .merge(me::routes())
         .merge(orders::routes())
+        .merge(decisions::routes())
         .merge(notifications::routes())
         .merge(admin::routes())
         .merge(codec::routes())
@@ -65,8 +67,10 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<&str>, Problem> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -17,20 +17,14 @@ use utoipa_axum::routes;
 use super::{PageParams, Shared, page_query, path_id};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
-use crate::models::{
-    Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, ReasonRequest,
-};
+use crate::models::{Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product};
 use crate::openapi::ProblemDoc;
 use crate::order_keys::{Claim, fingerprint};
-use crate::saga::{SignalKind, order_closed};
 
 pub fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(place_order, list_orders))
         .routes(routes!(get_order))
-        .routes(routes!(approve))
-        .routes(routes!(reject))
-        .routes(routes!(cancel))
 }
 
 /// The order id of a customer's idempotency key: the same key always names the same
@@ -43,7 +37,7 @@ pub fn order_id_for(user_id: &str, key: &str) -> String {
     format!("o-{hex}")
 }
 
-fn status_url(order_id: &str) -> String {
+pub(super) fn status_url(order_id: &str) -> String {
     format!("/v1/orders/{order_id}")
 }
 
@@ -52,7 +46,7 @@ fn status_url(order_id: &str) -> String {
 /// the same key returns the same order and starts nothing new; the same key with a
 /// different request is refused.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])), request_body = PlaceOrder,
-    params(("Idempotency-Key" = String, Header, description = "1 to 64 letters, digits, '-', '_' or '.', unique per order")),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._-]{1,64}$", description = "1 to 64 letters, digits, '-', '_' or '.', unique per order")),
     responses(
         (status = 202, description = "Accepted; the saga runs", body = OrderAccepted,
             headers(("location" = String, description = "The order's status URL"))),
@@ -299,7 +293,11 @@ fn not_found() -> Problem {
 /// Answers 404 unless `user` placed `order_id`, before anything about the order is
 /// asked of a service or of Temporal. The owner is recorded when the order is placed;
 /// orders placed before that record existed are looked up in the order service.
-async fn check_owner(state: &Shared, user: &AuthUser, order_id: &str) -> Result<(), Problem> {
+pub(super) async fn check_owner(
+    state: &Shared,
+    user: &AuthUser,
+    order_id: &str,
+) -> Result<(), Problem> {
     let owner = match state.order_keys.owner(order_id).await? {
         Some(owner) => Some(owner),
         None => match state
@@ -319,92 +317,5 @@ async fn check_owner(state: &Shared, user: &AuthUser, order_id: &str) -> Result<
     }
 }
 
-/// Sends a decision to the caller's running saga.
-async fn decide(
-    state: &Shared,
-    user: &AuthUser,
-    order_id: &str,
-    kind: SignalKind,
-    reason: Option<String>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    let order_id = path_id(order_id, "order")?;
-    check_owner(state, user, &order_id).await?;
-    let reason = reason
-        .map(|r| service_kit::validate::parse_text(&r, "reason", 200, false))
-        .transpose()
-        .map_err(Problem::invalid)?;
-    if state.sagas.running_status(&order_id).await?.is_none() {
-        return Err(order_closed());
-    }
-    state.sagas.signal(&order_id, kind, reason).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(OrderAccepted {
-            status_url: status_url(&order_id),
-            order_id,
-        }),
-    ))
-}
-
-/// Approves a large order that awaits the customer's approval.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/approve", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path, description = "The order id")),
-    responses(
-        (status = 202, description = "Approval sent", body = OrderAccepted),
-        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
-    ))]
-async fn approve(
-    State(state): State<Shared>,
-    user: AuthUser,
-    Path(order_id): Path<String>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    decide(&state, &user, &order_id, SignalKind::Approve, None).await
-}
-
-/// Rejects a large order that awaits approval: it is cancelled.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/reject", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
-    responses(
-        (status = 202, description = "Rejection sent", body = OrderAccepted),
-        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
-    ))]
-async fn reject(
-    State(state): State<Shared>,
-    user: AuthUser,
-    Path(order_id): Path<String>,
-    Json(body): Json<ReasonRequest>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    decide(&state, &user, &order_id, SignalKind::Reject, body.reason).await
-}
-
-/// Cancels an order, if its payment has not been captured yet.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
-    responses(
-        (status = 202, description = "Cancellation sent (honoured until the charge starts)", body = OrderAccepted),
-        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
-    ))]
-async fn cancel(
-    State(state): State<Shared>,
-    user: AuthUser,
-    Path(order_id): Path<String>,
-    Json(body): Json<ReasonRequest>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    decide(&state, &user, &order_id, SignalKind::Cancel, body.reason).await
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_key_names_one_order_per_customer() {
-        assert_eq!(order_id_for("u-1", "k"), order_id_for("u-1", "k"));
-        assert_ne!(order_id_for("u-1", "k"), order_id_for("u-2", "k"));
-        assert_ne!(order_id_for("u-1", "k"), order_id_for("u-1", "k2"));
-        assert!(parse_id(&order_id_for("u-1", "k"), "order_id").is_ok());
-    }
-}
+mod tests;
