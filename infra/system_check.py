@@ -4,7 +4,8 @@ Starts infra/run.sh on free ports with a fresh data folder; runs every ```sh blo
 docs/api.md and docs/saga.md against it
 (each curl must answer 2xx, each temporal command succeed); validates the OpenAPI
 document the gateway serves; runs the browser end-to-end tests (frontend/e2e, Debian's
-Chromium) against the UI it serves; stops it with SIGTERM and checks that nothing it
+Chromium) against the UI it serves; runs Schemathesis (`--checks all`, configured by
+infra/schemathesis.toml) against the gateway and its document; stops it with SIGTERM and checks that nothing it
 started is left running. Then starts it once more on the same data, to prove that
 setting up again is idempotent.
 """
@@ -112,6 +113,30 @@ def run_browser_tests(ui_url: str) -> None:
     print("browser end-to-end tests passed")
 
 
+def run_schemathesis(base_url: str) -> None:
+    """Every request the document admits is accepted, every one it refuses is refused,
+    and every answer is one the document states (as the demo admin, so that the admin
+    operations are reached too)."""
+    import json
+    import urllib.request
+
+    login = urllib.request.Request(
+        f"{base_url}/v1/auth/login", method="POST",
+        data=json.dumps({"email": "admin@example.com", "password": "admin-password"}).encode(),
+        headers={"content-type": "application/json"})
+    with urllib.request.urlopen(login, timeout=10) as response:
+        token = json.load(response)["access_token"]
+    result = subprocess.run(
+        [str(ROOT / ".local/venv/bin/st"), "--config-file", str(ROOT / "infra/schemathesis.toml"),
+         "run", f"{base_url}/v1/openapi.json", "--url", base_url, "--checks", "all",
+         "-H", f"Authorization: Bearer {token}", "--no-color"],
+        capture_output=True, text=True, timeout=900, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"Schemathesis found the API and its document disagree:\n{result.stdout[-20000:]}"
+                         f"\n{result.stderr[-2000:]}")
+    print("Schemathesis: " + (result.stdout.strip().splitlines() or ["passed"])[-1].strip("= "))
+
+
 def leftovers(data_dir: str, ports: list[int]) -> list[str]:
     found = [f"port {p} still open" for p in ports if not port_free(p)]
     for proc in Path("/proc").iterdir():
@@ -140,6 +165,9 @@ def main() -> None:
         env = dict(os.environ, DATA_DIR=data_dir, SERVICE_PORT_BASE=str(base),
                    # A breaker that opens and probes within the browser test's patience.
                    BREAKER_FAILURE_THRESHOLD="3", BREAKER_COOL_DOWN_MS="3000",
+                   # Schemathesis sends ~2000 requests as one user in under a minute; the
+                   # limiter has its own tests, and here it would answer most of them 429.
+                   RATE_LIMIT_PER_MINUTE="100000",
                    **{k: str(v) for k, v in ports.items()})
         log = Path(data_dir) / "run.log"
 
@@ -157,6 +185,8 @@ def main() -> None:
             print(f"{len(examples)} documented examples passed")
             validate_openapi(f"http://localhost:{base}/v1/openapi.json")
             run_browser_tests(f"http://127.0.0.1:{ports['UI_PORT']}")
+            # Last: it registers accounts and changes products the browser tests use.
+            run_schemathesis(f"http://localhost:{base}")
 
         if left := leftovers(data_dir, all_ports):
             raise SystemExit("infra/run.sh left things running:\n" + "\n".join(left))

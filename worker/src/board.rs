@@ -141,15 +141,10 @@ pub fn report(
     version: u64,
     now_ms: u64,
 ) -> BreakerReport {
-    let state = match snapshot.state {
-        BreakerState::Closed => "closed",
-        BreakerState::Open => "open",
-        BreakerState::HalfOpen => "half_open",
-    };
     BreakerReport {
         service: snapshot.service.to_owned(),
         worker: worker.to_owned(),
-        state: state.to_owned(),
+        state: snapshot.state.as_str().to_owned(),
         consecutive_failures: snapshot.consecutive_failures,
         times_opened: snapshot.times_opened,
         probe_at_ms: snapshot.retry_after_ms.map(|ms| now_ms + ms),

@@ -17,13 +17,7 @@ pub struct BreakerSettings {
     pub cool_down: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
+pub use saga_contract::breakers::BreakerState;
 
 /// Whether a call may go ahead now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

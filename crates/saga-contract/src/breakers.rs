@@ -13,13 +13,42 @@ pub fn sort_key(service: &str, worker: &str) -> String {
     format!("{service}#{worker}")
 }
 
+/// A circuit breaker's state, ordered from healthy to unhealthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    HalfOpen,
+    Open,
+}
+
+impl BreakerState {
+    const ALL: [Self; 3] = [Self::Closed, Self::HalfOpen, Self::Open];
+
+    /// The name a [`BreakerReport`] stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::HalfOpen => "half_open",
+            Self::Open => "open",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == name)
+    }
+}
+
 /// One worker's report on one of its breakers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakerReport {
     pub service: String,
     /// The reporting worker process (each worker keeps its own breakers).
     pub worker: String,
-    /// `closed`, `open` or `half_open`.
+    /// A [`BreakerState`] by name. The record keeps the name, so that a reader meeting
+    /// a state it does not know (a newer worker's) can leave that report out rather
+    /// than fail to read the others.
     pub state: String,
     pub consecutive_failures: u32,
     /// How often the breaker has opened since the worker started.

@@ -11,7 +11,8 @@
 //! | charge | payment `POST /payments/{order id}/charge` | [`ChargeBody`] |
 //! | record a notification | notification `POST /users/{id}/notifications` | [`RecordNotificationBody`] |
 //!
-//! Committing or releasing a reservation and refunding a charge take no body.
+//! Committing or releasing a reservation and refunding a charge take no body. The
+//! order service answers with an [`Order`], which the gateway publishes as it is.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -54,6 +55,35 @@ impl OrderStatus {
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Cancelled)
     }
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An order as the order service keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Order {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub currency: String,
+    /// Sum of quantity × unit price over the lines, in minor units.
+    pub total: u64,
+    pub status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    /// Every status the order has had, oldest first, starting with PENDING.
+    pub history: Vec<StatusChange>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// Creates the order, `PENDING`, with the lines priced by the gateway.

@@ -54,7 +54,9 @@ pub struct FailureModeRequest {
     pub failure_rate: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// The name of a failure mode, as `mode` carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ModeName {
     Off,

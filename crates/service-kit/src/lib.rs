@@ -8,6 +8,7 @@ pub mod config;
 pub mod dynamo;
 pub mod extract;
 pub mod failure;
+pub mod json;
 pub mod metrics;
 pub mod outcome;
 pub mod pagination;

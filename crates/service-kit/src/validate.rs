@@ -29,8 +29,9 @@ pub fn parse_token(raw: &str, field: &str, max_len: usize) -> Result<String, Str
     }
 }
 
-/// Free text such as a name: trimmed, 1 to `max_chars` characters, no control
-/// characters except line breaks where `multiline`.
+/// Free text such as a name: at most `max_chars` characters as sent (the bound the
+/// API's schema states), trimmed, not blank, no control characters except line breaks
+/// where `multiline`.
 pub fn parse_text(
     raw: &str,
     field: &str,
@@ -39,7 +40,7 @@ pub fn parse_text(
 ) -> Result<String, String> {
     let text = raw.trim();
     let allowed = |c: char| !c.is_control() || (multiline && c == '\n');
-    if text.is_empty() || text.chars().count() > max_chars || !text.chars().all(allowed) {
+    if text.is_empty() || raw.chars().count() > max_chars || !text.chars().all(allowed) {
         return Err(format!(
             "`{field}` must be 1 to {max_chars} characters without control characters."
         ));

@@ -442,6 +442,8 @@ export interface components {
             expires_in: number;
             token_type: string;
         };
+        /** @description Standard base64 with padding, as protobuf JSON writes bytes. */
+        Base64: string;
         /**
          * @description The circuit breaker of the saga workers for one service: each worker keeps its own,
          *     and this is the least healthy of those the running workers report.
@@ -455,14 +457,18 @@ export interface components {
              */
             retry_after_ms?: number | null;
             service: string;
-            /** @description closed, open or half_open. */
-            state: string;
+            state: components["schemas"]["BreakerState"];
             /**
              * Format: int64
              * @description How often the breakers of the running workers have opened for this service.
              */
             times_opened: number;
         };
+        /**
+         * @description A circuit breaker's state, ordered from healthy to unhealthy.
+         * @enum {string}
+         */
+        BreakerState: "closed" | "half_open" | "open";
         Customer: {
             created_at: string;
             email: string;
@@ -487,23 +493,39 @@ export interface components {
          *     for payment, `{"mode": "decline"}`.
          */
         FailureMode: {
-            /** Format: int64 */
-            delay_ms?: number | null;
-            /** Format: double */
-            failure_rate?: number | null;
-            mode: string;
+            /**
+             * Format: int64
+             * @description `slow` only.
+             */
+            delay_ms?: number;
+            /**
+             * Format: double
+             * @description `flaky` only.
+             */
+            failure_rate?: number;
+            mode: components["schemas"]["ModeName"];
         };
         LoginRequest: {
             email: string;
             password: string;
         };
+        /**
+         * @description The name of a failure mode, as `mode` carries it.
+         * @enum {string}
+         */
+        ModeName: "off" | "down" | "slow" | "flaky" | "decline";
         NewProduct: {
             /** Format: int32 */
             available: number;
+            /** @description An ISO 4217 code. */
             currency: string;
+            /** @description Line breaks allowed. */
             description?: string;
             name: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description In minor units of `currency`.
+             */
             price: number;
             sku: string;
         };
@@ -536,16 +558,21 @@ export interface components {
             /** Format: int64 */
             unread: number;
         };
+        /** @description An order as the order service keeps it. */
         Order: {
             cancel_reason?: string | null;
             created_at: string;
             currency: string;
             customer_id: string;
+            /** @description Every status the order has had, oldest first, starting with PENDING. */
             history: components["schemas"]["StatusChange"][];
             lines: components["schemas"]["OrderLine"][];
             order_id: string;
             status: components["schemas"]["OrderStatus"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Sum of quantity × unit price over the lines, in minor units.
+             */
             total: number;
             updated_at: string;
         };
@@ -591,9 +618,9 @@ export interface components {
          *     protocol (`externalPayloads`) are not used by this codec and are ignored.
          */
         PayloadJson: {
-            data?: string;
+            data?: components["schemas"]["Base64"];
             metadata?: {
-                [key: string]: string;
+                [key: string]: components["schemas"]["Base64"];
             };
         };
         /** @description Temporal's `Payloads`, in its protobuf JSON form. */
@@ -603,6 +630,7 @@ export interface components {
         };
         /** @description A new order. Prices come from the catalog, never from the client. */
         PlaceOrder: {
+            /** @description 1 to 50 lines (`saga_contract::calls::MAX_ORDER_LINES`). */
             lines: components["schemas"]["PlaceOrderLine"][];
             /**
              * @description A test card: `card_approve`, `card_decline`, `card_transient_N` (N = 1–9) or
@@ -611,7 +639,11 @@ export interface components {
             payment_method: string;
         };
         PlaceOrderLine: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description At most 100 units of one product, summed over the lines that name it
+             *     (`saga_contract::calls::MAX_LINE_QUANTITY`).
+             */
             quantity: number;
             sku: string;
         };
@@ -644,20 +676,23 @@ export interface components {
             sku: string;
             updated_at: string;
         };
+        /** @description At least one of the fields. */
         ProductChange: {
-            description?: string | null;
-            name?: string | null;
+            description?: string;
+            name?: string;
             /** Format: int64 */
-            price?: number | null;
+            price?: number;
         };
         ProductPage: {
             items: components["schemas"]["Product"][];
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        /** @description At least one of the fields. */
         ProfileUpdate: {
-            name?: string | null;
-            shipping_address?: string | null;
+            name?: string;
+            /** @description Line breaks allowed. */
+            shipping_address?: string;
         };
         ReasonRequest: {
             reason?: string | null;
@@ -665,6 +700,7 @@ export interface components {
         RegisterRequest: {
             email: string;
             name: string;
+            /** @description At least 8 characters and at most 1024 bytes. */
             password: string;
         };
         /** @enum {string} */
@@ -689,6 +725,7 @@ export interface components {
             phase: components["schemas"]["SagaPhase"];
             steps: components["schemas"]["StepRecord"][];
         };
+        /** @description One entry of an order's history. */
         StatusChange: {
             at: string;
             reason?: string | null;
@@ -719,7 +756,81 @@ export interface components {
             available: number;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Malformed JSON, or an invalid query, path or header parameter */
+        BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The caller lacks the role this operation needs */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is larger than 64 KiB */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Rate limited: retry after `Retry-After` seconds */
+        TooManyRequests: {
+            headers: {
+                "retry-after"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No valid access token */
+        Unauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A service or store the request needs is unavailable: retry later */
+        Unavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not sent as `application/json` */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body does not describe a valid request */
+        ValidationFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -745,6 +856,9 @@ export interface operations {
                     "application/json": components["schemas"]["Breaker"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             /** @description The breaker states are unavailable */
             503: {
                 headers: {
@@ -778,6 +892,8 @@ export interface operations {
                     "application/json": components["schemas"]["Payloads"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not an administrator */
             403: {
                 headers: {
@@ -787,6 +903,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description A payload is not valid, or does not open with any key of the ring */
             422: {
                 headers: {
@@ -796,6 +914,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     encode: {
@@ -820,6 +940,8 @@ export interface operations {
                     "application/json": components["schemas"]["Payloads"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not an administrator */
             403: {
                 headers: {
@@ -829,6 +951,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description A payload is not valid */
             422: {
                 headers: {
@@ -838,6 +962,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     create_product: {
@@ -862,6 +988,8 @@ export interface operations {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not an administrator */
             403: {
                 headers: {
@@ -880,6 +1008,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     update_product: {
@@ -907,6 +1040,9 @@ export interface operations {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such product */
             404: {
                 headers: {
@@ -916,6 +1052,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     set_stock: {
@@ -943,6 +1084,9 @@ export interface operations {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such product */
             404: {
                 headers: {
@@ -952,6 +1096,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     get_failure_mode: {
@@ -975,6 +1124,9 @@ export interface operations {
                     "application/json": components["schemas"]["FailureMode"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such service */
             404: {
                 headers: {
@@ -984,6 +1136,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     set_failure_mode: {
@@ -1011,6 +1165,11 @@ export interface operations {
                     "application/json": components["schemas"]["FailureMode"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown mode or parameters */
             422: {
                 headers: {
@@ -1020,6 +1179,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     login: {
@@ -1046,6 +1207,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccessToken"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Wrong email or password */
             401: {
                 headers: {
@@ -1055,6 +1217,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             /** @description Too many failed logins of this account: retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -1064,6 +1229,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     logout: {
@@ -1071,9 +1237,9 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie: {
-                /** @description Set by login or the last refresh */
-                refresh_token: string;
+            cookie?: {
+                /** @description Set by login or the last refresh; without it, logging out changes nothing */
+                refresh_token?: string | null;
             };
         };
         requestBody?: never;
@@ -1087,6 +1253,9 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     refresh: {
@@ -1112,6 +1281,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccessToken"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description No, unknown, expired, revoked or reused token */
             401: {
                 headers: {
@@ -1121,6 +1291,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     register: {
@@ -1154,6 +1326,7 @@ export interface operations {
                     "application/json": components["schemas"]["Customer"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Email already registered */
             409: {
                 headers: {
@@ -1163,6 +1336,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid email, password or name */
             422: {
                 headers: {
@@ -1172,6 +1347,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     events: {
@@ -1198,6 +1375,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description No valid ticket */
             401: {
                 headers: {
@@ -1225,6 +1403,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     ticket: {
@@ -1254,6 +1433,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     get_me: {
@@ -1283,6 +1464,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     update_me: {
@@ -1307,6 +1490,10 @@ export interface operations {
                     "application/json": components["schemas"]["Customer"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid values */
             422: {
                 headers: {
@@ -1316,6 +1503,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     list_notifications: {
@@ -1350,6 +1539,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     mark_read: {
@@ -1373,6 +1565,8 @@ export interface operations {
                     "application/json": components["schemas"]["Notification"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description No such notification of the caller's */
             404: {
                 headers: {
@@ -1382,6 +1576,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     list_orders: {
@@ -1407,6 +1603,10 @@ export interface operations {
                     "application/json": components["schemas"]["OrderPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     place_order: {
@@ -1445,6 +1645,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request */
             422: {
                 headers: {
@@ -1454,6 +1657,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     get_order: {
@@ -1477,6 +1682,8 @@ export interface operations {
                     "application/json": components["schemas"]["OrderDetail"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description No such order of the caller's */
             404: {
                 headers: {
@@ -1486,6 +1693,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     approve: {
@@ -1509,6 +1718,8 @@ export interface operations {
                     "application/json": components["schemas"]["OrderAccepted"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description No such order of the caller's */
             404: {
                 headers: {
@@ -1527,6 +1738,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     cancel: {
@@ -1554,6 +1767,8 @@ export interface operations {
                     "application/json": components["schemas"]["OrderAccepted"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description No such order of the caller's */
             404: {
                 headers: {
@@ -1572,6 +1787,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     reject: {
@@ -1599,6 +1819,8 @@ export interface operations {
                     "application/json": components["schemas"]["OrderAccepted"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description No such order of the caller's */
             404: {
                 headers: {
@@ -1617,6 +1839,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     list_products: {
@@ -1651,6 +1878,9 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     get_product: {
@@ -1683,6 +1913,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             /** @description No such product */
             404: {
                 headers: {
@@ -1692,6 +1923,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }

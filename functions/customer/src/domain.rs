@@ -12,12 +12,13 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim().to_lowercase();
-        let valid = email.len() <= 254
+        // Lengths in characters, as the API's published schema counts them.
+        let valid = email.chars().count() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && match email.split_once('@') {
                 Some((local, domain)) => {
                     !local.is_empty()
-                        && local.len() <= 64
+                        && local.chars().count() <= 64
                         && !domain.contains('@')
                         && domain.contains('.')
                         && !domain.starts_with('.')

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use saga_contract::breakers::{BreakerReport, PARTITION};
+use saga_contract::breakers::{BreakerReport, BreakerState, PARTITION};
 use service_kit::dynamo::{self, PK, StoreError, s};
 
 use crate::models::Breaker;
@@ -63,6 +63,7 @@ impl BreakerBoard {
 /// service, in service order. Reports past their expiry come from workers that have
 /// stopped and are left out. Each worker keeps its own breakers; a service shows the
 /// least healthy of them (open, then half-open, then closed), with the openings of all.
+/// A report whose state this gateway does not know (a newer worker's) is left out.
 pub fn summarize(reports: Vec<BreakerReport>, now_ms: u64) -> Vec<Breaker> {
     let mut by_service: BTreeMap<String, Vec<BreakerReport>> = BTreeMap::new();
     for report in reports {
@@ -77,26 +78,19 @@ pub fn summarize(reports: Vec<BreakerReport>, now_ms: u64) -> Vec<Breaker> {
         .into_iter()
         .filter_map(|(service, reports)| {
             let times_opened = reports.iter().map(|r| r.times_opened).sum();
-            let worst = reports
+            let (state, worst) = reports
                 .into_iter()
-                .max_by_key(|r| (severity(&r.state), r.probe_at_ms))?;
+                .filter_map(|r| Some((BreakerState::parse(&r.state)?, r)))
+                .max_by_key(|(state, r)| (*state, r.probe_at_ms))?;
             Some(Breaker {
                 service,
                 retry_after_ms: worst.probe_at_ms.map(|at| at.saturating_sub(now_ms)),
-                state: worst.state,
+                state,
                 consecutive_failures: worst.consecutive_failures,
                 times_opened,
             })
         })
         .collect()
-}
-
-fn severity(state: &str) -> u8 {
-    match state {
-        "open" => 2,
-        "half_open" => 1,
-        _ => 0,
-    }
 }
 
 #[cfg(test)]

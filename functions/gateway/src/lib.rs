@@ -139,9 +139,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 fn api_parts() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::api())
-        .split_for_parts()
+        .split_for_parts();
+    openapi::add_common_responses(&mut document);
+    (router, document)
 }
 
 /// The OpenAPI document of the API, as served at `/v1/openapi.json`.

@@ -2,11 +2,13 @@
 //! API is an explicit contract rather than whatever a service happens to return (and
 //! fields such as a product's `reserved` count stay internal).
 
-use saga_contract::OrderLine;
 use saga_contract::SagaStatus;
+use saga_contract::breakers::BreakerState;
 use saga_contract::calls::OrderStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use service_kit::failure::ModeName;
+use service_kit::json;
 use utoipa::ToSchema;
 
 use crate::auth::Role;
@@ -44,28 +46,8 @@ pub struct ProductPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct StatusChange {
-    pub status: OrderStatus,
-    pub at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Order {
-    pub order_id: String,
-    pub customer_id: String,
-    pub lines: Vec<OrderLine>,
-    pub currency: String,
-    pub total: u64,
-    pub status: OrderStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_reason: Option<String>,
-    pub history: Vec<StatusChange>,
-    pub created_at: String,
-    pub updated_at: String,
-}
+/// The order service's record is published as it is.
+pub use saga_contract::calls::{Order, StatusChange};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderPage {
@@ -133,8 +115,18 @@ pub struct NotificationPage {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^\s@\u0000-\u001F\u007F-\u009F]{1,64}@[^\s@.\u0000-\u001F\u007F-\u009F]+(\.[^\s@.\u0000-\u001F\u007F-\u009F]+)+\s*$"
+    )]
     pub email: String,
+    /// At least 8 characters and at most 1024 bytes.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
 }
 
@@ -153,19 +145,45 @@ pub struct EventTicket {
     pub expires_in: u64,
 }
 
+/// At least one of the fields.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct ProfileUpdate {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present"
+    )]
+    #[schema(
+        nullable = false,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Line breaks allowed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present"
+    )]
+    #[schema(
+        nullable = false,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub shipping_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderLine {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
+    /// At most 100 units of one product, summed over the lines that name it
+    /// (`saga_contract::calls::MAX_LINE_QUANTITY`).
+    #[serde(deserialize_with = "json::integer")]
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: u32,
 }
 
@@ -173,9 +191,12 @@ pub struct PlaceOrderLine {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
+    /// 1 to 50 lines (`saga_contract::calls::MAX_ORDER_LINES`).
+    #[schema(min_items = 1, max_items = 50)]
     pub lines: Vec<PlaceOrderLine>,
     /// A test card: `card_approve`, `card_decline`, `card_transient_N` (N = 1–9) or
     /// `card_slow`.
+    #[schema(pattern = r"^card_(approve|decline|slow|transient_[1-9])$")]
     pub payment_method: String,
 }
 
@@ -183,35 +204,83 @@ pub struct PlaceOrder {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[serde(default)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
+    /// Line breaks allowed.
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^(\s*|[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*)$"
+    )]
     pub description: String,
+    /// In minor units of `currency`.
+    #[serde(deserialize_with = "json::integer")]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub price: u64,
+    /// An ISO 4217 code.
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
+    #[serde(deserialize_with = "json::integer")]
+    #[schema(maximum = 1_000_000)]
     pub available: u32,
 }
 
+/// At least one of the fields.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct ProductChange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present"
+    )]
+    #[schema(
+        nullable = false,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present"
+    )]
+    #[schema(
+        nullable = false,
+        max_length = 2000,
+        pattern = r"^(\s*|[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*)$"
+    )]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present_integer"
+    )]
+    #[schema(nullable = false, minimum = 1, maximum = 1_000_000_000)]
     pub price: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockLevel {
+    #[serde(deserialize_with = "json::integer")]
+    #[schema(maximum = 1_000_000)]
     pub available: u32,
 }
 
@@ -221,10 +290,22 @@ pub struct StockLevel {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailureMode {
-    pub mode: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: ModeName,
+    /// `slow` only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present_integer"
+    )]
+    #[schema(nullable = false, maximum = 30_000)]
     pub delay_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `flaky` only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::present"
+    )]
+    #[schema(nullable = false, exclusive_minimum = 0, maximum = 1)]
     pub failure_rate: Option<f64>,
 }
 
@@ -233,8 +314,7 @@ pub struct FailureMode {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Breaker {
     pub service: String,
-    /// closed, open or half_open.
-    pub state: String,
+    pub state: BreakerState,
     pub consecutive_failures: u32,
     /// While not closed: milliseconds until the next probe may go through.
     #[serde(default, skip_serializing_if = "Option::is_none")]

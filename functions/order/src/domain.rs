@@ -2,39 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use service_kit::validate::{MAX_AMOUNT, parse_amount, parse_id};
 
-// The status enum and its state machine, and the line of an order, are part of the
-// contract the saga and the services share.
+// The status enum and its state machine, the order and its line are part of the
+// contract the saga, the services and the gateway share.
 pub use saga_contract::OrderLine;
-pub use saga_contract::calls::OrderStatus;
-
-/// One entry of an order's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusChange {
-    pub status: OrderStatus,
-    pub at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Order {
-    pub order_id: String,
-    pub customer_id: String,
-    pub lines: Vec<OrderLine>,
-    pub currency: String,
-    /// Sum of quantity × unit price over the lines, in minor units.
-    pub total: u64,
-    pub status: OrderStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_reason: Option<String>,
-    /// Every status the order has had, oldest first, starting with PENDING.
-    pub history: Vec<StatusChange>,
-    pub created_at: String,
-    pub updated_at: String,
-}
+pub use saga_contract::calls::{Order, OrderStatus, StatusChange};
 
 /// The limits of an order, shared with the gateway and the inventory.
 pub use saga_contract::calls::{MAX_LINE_QUANTITY, MAX_ORDER_LINES};

@@ -230,7 +230,7 @@ async fn refresh(
 /// Revokes the refresh token and every token issued from the same login, clears the
 /// cookie, and closes the user's event streams.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
-    params(("refresh_token" = String, Cookie, description = "Set by login or the last refresh")),
+    params(("refresh_token" = Option<String>, Cookie, description = "Set by login or the last refresh; without it, logging out changes nothing")),
     responses((status = 204, description = "Logged out; the cookie is cleared",
         headers(("set-cookie" = String, description = "refresh_token=; Max-Age=0")))))]
 async fn logout(

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use service_kit::Problem;
 use service_kit::extract::Json;
 use service_kit::payload_codec::{CodecError, KeyRing, Payload, is_encrypted};
@@ -46,11 +47,43 @@ pub struct Payloads {
 /// One payload: its metadata values and its data, in base64. Other fields of the
 /// protocol (`externalPayloads`) are not used by this codec and are ignored.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(try_from = "Map<String, Value>")]
 pub struct PayloadJson {
     #[serde(default)]
+    #[schema(value_type = HashMap<String, Base64>)]
     pub metadata: HashMap<String, String>,
     #[serde(default)]
+    #[schema(value_type = Base64)]
     pub data: String,
+}
+
+/// Standard base64 with padding, as protobuf JSON writes bytes.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
+)]
+#[allow(dead_code)]
+pub struct Base64(String);
+
+/// Read from a JSON object only: serde would also read a struct whose fields all have
+/// defaults from an array (`[]`), which the published schema does not allow.
+impl TryFrom<Map<String, Value>> for PayloadJson {
+    type Error = serde_json::Error;
+
+    fn try_from(object: Map<String, Value>) -> Result<Self, Self::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(default)]
+            metadata: HashMap<String, String>,
+            #[serde(default)]
+            data: String,
+        }
+        let fields: Fields = serde_json::from_value(Value::Object(object))?;
+        Ok(Self {
+            metadata: fields.metadata,
+            data: fields.data,
+        })
+    }
 }
 
 impl PayloadJson {

@@ -26,8 +26,10 @@ pub fn routes() -> OpenApiRouter<Shared> {
 #[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// The last id seen; the answer starts after it (default: from the start).
+    #[param(pattern = r"^(0|[1-9][0-9]{0,18})$")]
     pub after: Option<String>,
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
