@@ -478,6 +478,8 @@ export interface components {
             shipping_address?: string | null;
             updated_at: string;
         };
+        /** @description Text on one or more lines, at most 2000 characters; blank for none. */
+        Description: string;
         /** @description A single-use ticket for `GET /v1/events?ticket=...`. */
         EventTicket: {
             /**
@@ -514,20 +516,21 @@ export interface components {
          * @enum {string}
          */
         ModeName: "off" | "down" | "slow" | "flaky" | "decline";
+        /** @description One line of text: not blank, no control characters, at most 100 characters. */
+        Name: string;
         NewProduct: {
             /** Format: int32 */
             available: number;
             /** @description An ISO 4217 code. */
             currency: string;
-            /** @description Line breaks allowed. */
-            description?: string;
-            name: string;
+            description?: components["schemas"]["Description"];
+            name: components["schemas"]["Name"];
             /**
              * Format: int64
              * @description In minor units of `currency`.
              */
             price: number;
-            sku: string;
+            sku: components["schemas"]["Sku"];
         };
         Notification: {
             body?: string;
@@ -645,7 +648,7 @@ export interface components {
              *     (`saga_contract::calls::MAX_LINE_QUANTITY`).
              */
             quantity: number;
-            sku: string;
+            sku: components["schemas"]["Sku"];
         };
         /**
          * @description An RFC 9457 problem, as every error of this API is sent
@@ -678,8 +681,8 @@ export interface components {
         };
         /** @description At least one of the fields. */
         ProductChange: {
-            description?: string;
-            name?: string;
+            description?: components["schemas"]["Description"];
+            name?: components["schemas"]["Name"];
             /** Format: int64 */
             price?: number;
         };
@@ -690,7 +693,7 @@ export interface components {
         };
         /** @description At least one of the fields. */
         ProfileUpdate: {
-            name?: string;
+            name?: components["schemas"]["Name"];
             /** @description Line breaks allowed. */
             shipping_address?: string;
         };
@@ -699,7 +702,7 @@ export interface components {
         };
         RegisterRequest: {
             email: string;
-            name: string;
+            name: components["schemas"]["Name"];
             /** @description At least 8 characters and at most 1024 bytes. */
             password: string;
         };
@@ -725,6 +728,8 @@ export interface components {
             phase: components["schemas"]["SagaPhase"];
             steps: components["schemas"]["StepRecord"][];
         };
+        /** @description A product's id: 1 to 64 letters, digits, '-', '_' or '.'. */
+        Sku: string;
         /** @description One entry of an order's history. */
         StatusChange: {
             at: string;

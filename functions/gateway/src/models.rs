@@ -123,10 +123,7 @@ pub struct RegisterRequest {
     /// At least 8 characters and at most 1024 bytes.
     #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
-    #[schema(
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(value_type = Name)]
     pub name: String,
 }
 
@@ -155,11 +152,7 @@ pub struct ProfileUpdate {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "json::present"
     )]
-    #[schema(
-        nullable = false,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(nullable = false, value_type = Name)]
     pub name: Option<String>,
     /// Line breaks allowed.
     #[serde(
@@ -178,7 +171,7 @@ pub struct ProfileUpdate {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderLine {
-    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(value_type = Sku)]
     pub sku: String,
     /// At most 100 units of one product, summed over the lines that name it
     /// (`saga_contract::calls::MAX_LINE_QUANTITY`).
@@ -214,19 +207,12 @@ pub struct ReasonRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
-    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(value_type = Sku)]
     pub sku: String,
-    #[schema(
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(value_type = Name)]
     pub name: String,
-    /// Line breaks allowed.
     #[serde(default)]
-    #[schema(
-        max_length = 2000,
-        pattern = r"^(\s*|[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*)$"
-    )]
+    #[schema(value_type = Description)]
     pub description: String,
     /// In minor units of `currency`.
     #[serde(deserialize_with = "json::integer")]
@@ -250,22 +236,14 @@ pub struct ProductChange {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "json::present"
     )]
-    #[schema(
-        nullable = false,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(nullable = false, value_type = Name)]
     pub name: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "json::present"
     )]
-    #[schema(
-        nullable = false,
-        max_length = 2000,
-        pattern = r"^(\s*|[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*)$"
-    )]
+    #[schema(nullable = false, value_type = Description)]
     pub description: Option<String>,
     #[serde(
         default,
@@ -322,3 +300,30 @@ pub struct Breaker {
     /// How often the breakers of the running workers have opened for this service.
     pub times_opened: u64,
 }
+
+// Schemas of the text fields several bodies share: the rules the services apply
+// (`service_kit::validate`), stated once for the document.
+
+/// One line of text: not blank, no control characters, at most 100 characters.
+#[derive(ToSchema)]
+#[schema(
+    max_length = 100,
+    pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+)]
+#[allow(dead_code)]
+pub struct Name(String);
+
+/// Text on one or more lines, at most 2000 characters; blank for none.
+#[derive(ToSchema)]
+#[schema(
+    max_length = 2000,
+    pattern = r"^(\s*|[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*)$"
+)]
+#[allow(dead_code)]
+pub struct Description(String);
+
+/// A product's id: 1 to 64 letters, digits, '-', '_' or '.'.
+#[derive(ToSchema)]
+#[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+#[allow(dead_code)]
+pub struct Sku(String);
