@@ -126,6 +126,7 @@ class Stack:
                                 "--port", str(self.ports["temporal"]),
                                 "--ui-port", str(self.ports["temporal_ui"]),
                                 "--db-filename", str(self.scratch / "temporal.db"),
+                                "--search-attribute", "SagaPhase=Keyword",
                                 "--log-level", "error"],
                    {}, self.ports["temporal"])
 

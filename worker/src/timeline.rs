@@ -22,6 +22,7 @@ pub struct Timeline {
     steps: Vec<StepRecord>,
     approval_deadline: Option<String>,
     cancel_reason: Option<String>,
+    cancel_requested: bool,
     notes: Vec<String>,
     events: Vec<SagaEvent>,
     published: usize,
@@ -86,6 +87,7 @@ impl Timeline {
             steps: self.steps.clone(),
             approval_deadline: self.approval_deadline.clone(),
             cancel_reason: self.cancel_reason.clone(),
+            cancel_requested: self.cancel_requested,
             notes: self.notes.clone(),
         }
     }
@@ -190,9 +192,18 @@ impl Timeline {
         self.approval_deadline = Some(deadline.to_owned());
         self.events.push(SagaEvent {
             kind: "order.approval_required".into(),
-            title: "Your approval is needed".into(),
+            title: "Your order is in review".into(),
             data: object(json!({"deadline": deadline, "total": total, "currency": currency})),
         });
+    }
+
+    pub fn phase(&self) -> SagaPhase {
+        self.phase.unwrap_or(SagaPhase::Running)
+    }
+
+    /// The customer asked to cancel; the saga has not acted on it yet.
+    pub fn cancel_requested(&mut self) {
+        self.cancel_requested = true;
     }
 
     pub fn approval_settled(&mut self) {

@@ -25,7 +25,9 @@
 use std::time::Duration;
 
 use saga_contract::calls::OrderStatus;
-use saga_contract::{Decision, Outcome, SagaInput, SagaPhase, SagaResult, SagaStatus, StepName};
+use saga_contract::{
+    Decision, OrderDecision, Outcome, SagaInput, SagaPhase, SagaResult, SagaStatus, StepName,
+};
 use temporalio_common::data_converters::RawValue;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
@@ -42,6 +44,7 @@ use crate::timeline::Timeline;
 
 mod approval;
 mod compensation;
+mod decisions;
 mod events;
 mod steps;
 
@@ -58,6 +61,8 @@ mod patches {
     pub const COMPENSATE_REFUSED_STEPS: &str = "compensate-refused-steps";
     /// A compensation retries through any failure, with a pause between rounds.
     pub const COMPENSATION_ROUND_PAUSE: &str = "compensation-round-pause";
+    /// The saga keeps the `SagaPhase` search attribute current while it awaits review.
+    pub const PHASE_SEARCH_ATTRIBUTE: &str = "phase-search-attribute";
 }
 
 /// A timer no cancellation reaches.
@@ -77,7 +82,10 @@ fn shielded_wait() -> WaitConditionOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ApprovalDecision {
     Approved,
+    /// By the customer's `reject` signal (sagas started before reviews).
     Rejected(Option<String>),
+    /// By a reviewer's `decide` update.
+    RejectedInReview(Option<String>),
 }
 
 #[workflow]
@@ -193,6 +201,33 @@ impl OrderSaga {
                 .attempt_failed(failure.attempt, &failure.error),
             None => self.ignore(ctx, ATTEMPT_FAILED_SIGNAL),
         }
+    }
+
+    #[update_validator(decide)]
+    fn validate_decide(
+        &self,
+        _ctx: &WorkflowContextView,
+        decision: &OrderDecision,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        match self.refusal(decision) {
+            Some(reason) => Err(reason.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// A reviewer's approval or rejection, or the customer's cancellation (see
+    /// `decisions.rs`); answers the status with the decision applied.
+    #[update(name = "decide")]
+    pub fn decide(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        decision: OrderDecision,
+    ) -> SagaStatus {
+        let now = ctx
+            .workflow_time()
+            .map(service_kit::clock::format_system_time)
+            .unwrap_or_default();
+        self.apply(&now, decision)
     }
 
     #[query]
@@ -322,22 +357,6 @@ impl OrderSaga {
         }
     }
 
-    /// A Temporal cancellation request has arrived (it is part of the history, so
-    /// every replay sees it at the same point).
-    fn operator_cancelled(ctx: &WorkflowContext<Self>) -> bool {
-        ctx.cancellation_token().is_cancelled()
-    }
-
-    fn honour_cancellation(ctx: &WorkflowContext<Self>) -> Result<(), Halt> {
-        if let Some(reason) = ctx.state(|s| s.cancel_requested.clone()) {
-            return Err(Halt::because(cancellation_reason(reason)));
-        }
-        if Self::operator_cancelled(ctx) {
-            return Err(Halt::because(OPERATOR_CANCELLATION.to_owned()));
-        }
-        Ok(())
-    }
-
     /// Workflow time: deterministic, the same on every replay.
     fn now(ctx: &WorkflowContext<Self>) -> String {
         ctx.workflow_time()
@@ -353,13 +372,6 @@ fn status_request(order_id: &str, status: OrderStatus) -> StatusRequest {
     }
 }
 
-fn cancellation_reason(reason: Option<String>) -> String {
-    match reason {
-        Some(reason) => format!("cancelled by the customer: {reason}"),
-        None => "cancelled by the customer".to_owned(),
-    }
-}
-
 fn step_key(step: StepName) -> String {
     serde_json::to_value(step)
         .ok()
@@ -368,30 +380,4 @@ fn step_key(step: StepName) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use saga_contract::temporal;
-    use temporalio_common::{QueryDefinition, SignalDefinition, WorkflowDefinition};
-
-    use super::*;
-
-    /// Callers use the contract's definitions: they must name what the worker runs.
-    #[test]
-    fn the_contract_names_the_registered_workflow_signals_and_query() {
-        assert_eq!(OrderSaga::run.name(), temporal::OrderSaga.name());
-        assert_eq!(OrderSaga::approve.name(), temporal::Approve.name());
-        assert_eq!(OrderSaga::reject.name(), temporal::Reject.name());
-        assert_eq!(OrderSaga::cancel.name(), temporal::Cancel.name());
-        assert_eq!(OrderSaga::status.name(), temporal::Status.name());
-    }
-
-    #[test]
-    fn the_monitor_knows_every_signal_the_saga_handles() {
-        let handled = [
-            OrderSaga::approve.name(),
-            OrderSaga::reject.name(),
-            OrderSaga::cancel.name(),
-            OrderSaga::attempt_failed.name(),
-        ];
-        assert_eq!(SIGNALS, handled);
-    }
-}
+mod tests;

@@ -25,6 +25,16 @@ pub const REJECT_SIGNAL: &str = "reject";
 pub const CANCEL_SIGNAL: &str = "cancel";
 /// Query: the saga's [`SagaStatus`].
 pub const STATUS_QUERY: &str = "status";
+/// Update: a decision about the running order, input [`OrderDecision`]. Its validator
+/// refuses a decision that can no longer take effect, so that nothing enters the
+/// history and the caller learns why at once; an accepted one answers the saga's
+/// [`SagaStatus`] with the decision applied.
+pub const DECIDE_UPDATE: &str = "decide";
+/// Search attribute (Keyword): the [`SagaPhase`] of a running saga, kept current by
+/// the workflow, so that visibility lists e.g. the orders awaiting review. Registered
+/// once per namespace: by `infra/lib.sh` on the dev server, by hand on Temporal Cloud
+/// (docs/deploy.md).
+pub const PHASE_SEARCH_ATTRIBUTE: &str = "SagaPhase";
 
 /// Notifications to this user id are for administrators (e.g. a stuck compensation).
 pub const ADMIN_USER: &str = "admins";
@@ -149,6 +159,46 @@ impl<'de> Deserialize<'de> for PaymentMethod {
     }
 }
 
+/// Why the `decide` update refused a decision: its validator answers one of these, and
+/// the gateway passes them on to the caller (and nothing else a failure may say).
+pub mod refusals {
+    pub const CLOSED: &str = "This order is no longer being processed.";
+    pub const ALREADY_REVIEWED: &str = "This order has already been reviewed.";
+    pub const NOT_IN_REVIEW: &str = "This order is not awaiting review.";
+    pub const PAYMENT_STARTED: &str = "The payment is already being captured.";
+    pub const ALREADY_CANCELLING: &str = "The order is already being cancelled.";
+    pub const ALL: [&str; 5] = [
+        CLOSED,
+        ALREADY_REVIEWED,
+        NOT_IN_REVIEW,
+        PAYMENT_STARTED,
+        ALREADY_CANCELLING,
+    ];
+}
+
+/// What a decision asks of the saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionAction {
+    /// A reviewer lets a large order go on to the payment.
+    Approve,
+    /// A reviewer refuses a large order: it is cancelled.
+    Reject,
+    /// The customer withdraws the order, until its payment starts.
+    Cancel,
+}
+
+/// The input of the [`DECIDE_UPDATE`] update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OrderDecision {
+    pub action: DecisionAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// The payload of the `reject` and `cancel` signals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -242,6 +292,19 @@ pub enum SagaPhase {
     Cancelled,
 }
 
+impl SagaPhase {
+    /// The name it is serialized as, and the value of the phase search attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::AwaitingApproval => "AWAITING_APPROVAL",
+            Self::Compensating => "COMPENSATING",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
 /// What the `status` query returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -259,6 +322,9 @@ pub struct SagaStatus {
     /// Why the order was cancelled, once it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The customer asked to cancel; the saga stops at its next step and compensates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancel_requested: bool,
     /// What the saga received and set aside, oldest first (the last few): e.g.
     /// `ignored: invalid approve payload` for a signal whose payload did not decode.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -293,10 +359,11 @@ mod tests;
 #[cfg(feature = "temporal")]
 pub mod temporal {
     use temporalio_common::{
-        HasWorkflowDefinition, QueryDefinition, SignalDefinition, WorkflowDefinition,
+        HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition,
+        WorkflowDefinition,
     };
 
-    use super::{Decision, SagaInput, SagaResult, SagaStatus};
+    use super::{Decision, OrderDecision, SagaInput, SagaResult, SagaStatus};
 
     pub struct OrderSaga;
 
@@ -339,6 +406,17 @@ pub mod temporal {
         type Input = Decision;
         fn name(&self) -> &str {
             super::CANCEL_SIGNAL
+        }
+    }
+
+    pub struct Decide;
+
+    impl UpdateDefinition for Decide {
+        type Workflow = OrderSaga;
+        type Input = OrderDecision;
+        type Output = SagaStatus;
+        fn name(&self) -> &str {
+            super::DECIDE_UPDATE
         }
     }
 

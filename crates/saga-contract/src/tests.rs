@@ -61,3 +61,19 @@ fn the_approval_policy_defaults_to_fifteen_minutes() {
     let input: SagaInput = serde_json::from_str(json).expect("parses");
     assert_eq!(input.approval.timeout_secs, 900);
 }
+
+#[test]
+fn a_phase_is_named_as_it_serializes() {
+    for phase in [
+        SagaPhase::Running,
+        SagaPhase::AwaitingApproval,
+        SagaPhase::Compensating,
+        SagaPhase::Completed,
+        SagaPhase::Cancelled,
+    ] {
+        assert_eq!(
+            serde_json::to_value(phase).expect("serializes"),
+            phase.as_str()
+        );
+    }
+}

@@ -73,6 +73,24 @@ pub struct OrderDetail {
     pub workflow_url: Option<String>,
 }
 
+/// An order awaiting review, as the review queue lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewItem {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<saga_contract::OrderLine>,
+    pub currency: String,
+    pub total: u64,
+    /// When the order is cancelled unless reviewed (RFC 3339).
+    pub deadline: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewQueue {
+    /// The soonest deadline first.
+    pub items: Vec<ReviewItem>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderAccepted {
     pub order_id: String,

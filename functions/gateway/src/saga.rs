@@ -1,4 +1,5 @@
-//! The gateway's side of the order saga: start it, signal it, ask where it stands.
+//! The gateway's side of the order saga: start it, send it decisions, ask where it
+//! stands, list those awaiting review.
 //!
 //! The Temporal client is created once per instance (at the first call, so a cold
 //! start does not wait for it) and reused for every invocation. The connection comes
@@ -7,18 +8,30 @@
 
 use std::sync::Arc;
 
-use saga_contract::temporal::{Approve, Cancel, OrderSaga, Reject, Status};
-use saga_contract::{Decision, SagaInput, SagaStatus};
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use saga_contract::temporal::{Decide, OrderSaga, Status};
+use saga_contract::{
+    OrderDecision, PHASE_SEARCH_ATTRIBUTE, SagaInput, SagaPhase, SagaStatus, WORKFLOW_TYPE,
+    refusals,
+};
 use service_kit::Problem;
 use service_kit::payload_codec::{self, PayloadKeys};
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::errors::{WorkflowInteractionError, WorkflowStartError};
+use temporalio_client::errors::{
+    WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError,
+};
 use temporalio_client::{
-    Client, ClientOptions, Connection, WorkflowDescribeOptions, WorkflowExecutionStatus,
-    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions, WorkflowSignalOptions,
-    WorkflowStartOptions,
+    Client, ClientOptions, Connection, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions,
+    WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions,
+    WorkflowQueryOptions, WorkflowStartOptions,
 };
 use tokio::sync::OnceCell;
+
+/// How long a decision may wait for a worker to take it: beyond this the caller is
+/// told to retry (a retry is the same update, so it is applied at most once).
+const DECISION_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Sagas {
     client: OnceCell<Client>,
@@ -32,13 +45,6 @@ pub enum Started {
     New,
     /// A saga with this id exists (running or finished): the request was a repeat.
     Existing,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalKind {
-    Approve,
-    Reject,
-    Cancel,
 }
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> Problem {
@@ -125,27 +131,66 @@ impl Sagas {
         }
     }
 
-    pub async fn signal(
+    /// Sends a decision as the saga's `decide` update and answers the saga's status
+    /// with it applied. A decision that can no longer take effect is refused by the
+    /// saga's validator (nothing enters its history): 409 with the saga's reason. The
+    /// update id is the action, so a repeated request is the same update, applied once.
+    pub async fn decide(
         &self,
         order_id: &str,
-        kind: SignalKind,
-        reason: Option<String>,
-    ) -> Result<(), Problem> {
+        decision: OrderDecision,
+    ) -> Result<SagaStatus, Problem> {
         let client = self.client().await?;
         let handle = client.get_workflow_handle::<OrderSaga>(order_id);
-        let options = WorkflowSignalOptions::default();
-        let decision = Decision { reason };
-        let result = match kind {
-            SignalKind::Approve => handle.signal(Approve, (), options).await,
-            SignalKind::Reject => handle.signal(Reject, decision, options).await,
-            SignalKind::Cancel => handle.signal(Cancel, decision, options).await,
-        };
-        result.map_err(|error| match error {
+        let update_id = serde_json::to_value(decision.action)
+            .ok()
+            .and_then(|action| action.as_str().map(str::to_owned));
+        let options = WorkflowExecuteUpdateOptions::builder()
+            .maybe_update_id(update_id)
+            .build();
+        let update = handle.execute_update(Decide, decision, options);
+        match tokio::time::timeout(DECISION_TIMEOUT, update).await {
+            Ok(Ok(status)) => Ok(status),
+            Ok(Err(WorkflowUpdateError::Failed(failure))) => {
+                Err(decision_refused(&failure.message))
+            }
             // Unknown, or finished: either way nothing is listening any more.
-            WorkflowInteractionError::NotFound(_) => order_closed(),
-            error => unavailable("signal", error),
-        })
+            Ok(Err(WorkflowUpdateError::NotFound(_))) => Err(order_closed()),
+            Ok(Err(error)) => Err(unavailable("update", error)),
+            Err(_) => Err(unavailable("update", "no worker took the decision in time")),
+        }
     }
+
+    /// The ids of the orders whose sagas await review, at most `limit`, from
+    /// Temporal's visibility (the `SagaPhase` search attribute).
+    pub async fn awaiting_review(&self, limit: usize) -> Result<Vec<String>, Problem> {
+        let client = self.client().await?;
+        let query = format!(
+            "WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND \
+             {PHASE_SEARCH_ATTRIBUTE} = '{}'",
+            SagaPhase::AwaitingApproval.as_str()
+        );
+        let options = WorkflowListOptions::builder().limit(limit).build();
+        client
+            .list_workflows(query, options)
+            .map_ok(|execution| execution.id().to_owned())
+            .try_collect()
+            .await
+            .map_err(|error| unavailable("list", error))
+    }
+}
+
+/// A refusal of the saga's validator, passed on; anything else a failure may say stays
+/// in the log.
+fn decision_refused(message: &str) -> Problem {
+    let detail = refusals::ALL
+        .into_iter()
+        .find(|refusal| *refusal == message)
+        .unwrap_or_else(|| {
+            tracing::warn!(message, "temporal: decision failed");
+            "The decision cannot be applied now."
+        });
+    Problem::conflict("decision-refused", "Decision refused", detail)
 }
 
 pub fn order_closed() -> Problem {

@@ -1,18 +1,21 @@
-//! The wait of a large order for its customer's decision.
+//! The wait of a large order for review: a reviewer's decision, a cancellation (the
+//! customer's or an operator's), or the deadline, whichever comes first.
 
 use std::time::Duration;
 
-use saga_contract::{SagaInput, StepName};
+use saga_contract::{PHASE_SEARCH_ATTRIBUTE, SagaInput, SagaPhase};
+use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_sdk::{CancellableFuture, WorkflowContext, workflows};
 
+use super::decisions::{cancellation_reason, review_rejection};
 use super::{
-    ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga, cancellation_reason, shielded_timer,
+    ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga, patches, shielded_timer,
     shielded_wait,
 };
 
+const PHASE: SearchAttributeKey<String> = SearchAttributeKey::keyword(PHASE_SEARCH_ATTRIBUTE);
+
 impl OrderSaga {
-    /// Waits for the customer's decision on a large order, a cancellation (the
-    /// customer's or an operator's), or the deadline, whichever comes first.
     pub(super) async fn await_approval(
         ctx: &WorkflowContext<Self>,
         input: &SagaInput,
@@ -27,6 +30,7 @@ impl OrderSaga {
             s.timeline
                 .await_approval(&now, &deadline, input.total(), &input.currency)
         });
+        Self::mark_phase(ctx, SagaPhase::AwaitingApproval);
         Self::publish_events(ctx).await;
 
         let mut deadline_timer = ctx.timer(shielded_timer(timeout));
@@ -52,19 +56,25 @@ impl OrderSaga {
                 Some(reason) => format!("rejected by the customer: {reason}"),
                 None => "rejected by the customer".to_owned(),
             }),
+            (true, None, Some(ApprovalDecision::RejectedInReview(reason))) => {
+                Some(review_rejection(reason.as_deref()))
+            }
             (true, None, _) => None,
         };
         let now = Self::now(ctx);
-        ctx.state_mut(|s| {
-            s.timeline.approval_settled();
-            match &refusal {
-                Some(reason) => s.timeline.fail(StepName::AwaitApproval, &now, None, reason),
-                None => s.timeline.complete(StepName::AwaitApproval, &now),
-            }
-        });
+        ctx.state_mut(|s| s.settle_review(&now, refusal.as_deref()));
+        Self::mark_phase(ctx, SagaPhase::Running);
         match refusal {
             Some(reason) => Err(Halt::because(reason)),
             None => Ok(()),
+        }
+    }
+
+    /// Keeps the `SagaPhase` search attribute current, so that visibility lists the
+    /// orders awaiting review (sagas started before it replay without it).
+    fn mark_phase(ctx: &WorkflowContext<Self>, phase: SagaPhase) {
+        if ctx.patched(patches::PHASE_SEARCH_ATTRIBUTE) {
+            ctx.upsert_search_attributes([PHASE.value_set(phase.as_str().to_owned())]);
         }
     }
 }

@@ -5,5 +5,6 @@ mod failures;
 mod interface;
 mod paths;
 mod replay;
+mod reviews;
 mod startup;
 mod support;

@@ -27,6 +27,10 @@ const PATHS: &[&str] = &[
     "operator_cancel_during_charge",
     "operator_cancel_after_capture",
     "malformed_signals",
+    // Reviews as the `decide` update, with the `SagaPhase` search attribute.
+    "review_approved",
+    "review_rejected",
+    "review_timeout",
 ];
 
 #[tokio::test]

@@ -19,13 +19,17 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use saga_contract::temporal;
-use saga_contract::{ApprovalPolicy, Decision, OrderLine, SagaInput, SagaResult, SagaStatus};
+use saga_contract::{
+    ApprovalPolicy, Decision, DecisionAction, OrderDecision, OrderLine, SagaInput, SagaResult,
+    SagaStatus,
+};
 use serde_json::{Value, json};
 use service_kit::payload_codec;
 use service_kit::testing::{self, Api};
+use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
-    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
-    WorkflowSignalOptions, WorkflowStartOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use worker::breaker::BreakerSettings;
 use worker::config::{ServiceUrls, WorkerConfig};
@@ -234,7 +238,29 @@ impl Stack {
         .await
     }
 
-    /// Signals the saga as the gateway does, through the contract's definitions.
+    /// Sends a decision as the gateway does: the contract's `decide` update.
+    pub async fn decide(
+        &self,
+        order_id: &str,
+        action: DecisionAction,
+        reason: Option<&str>,
+    ) -> Result<SagaStatus, WorkflowUpdateError> {
+        let decision = OrderDecision {
+            action,
+            reason: reason.map(str::to_owned),
+        };
+        self.client
+            .get_workflow_handle::<temporal::OrderSaga>(order_id)
+            .execute_update(
+                temporal::Decide,
+                decision,
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+    }
+
+    /// Signals approval as the gateway did before reviews were updates (and as
+    /// `temporal workflow signal` still may).
     pub async fn approve(&self, order_id: &str) {
         self.client
             .get_workflow_handle::<temporal::OrderSaga>(order_id)

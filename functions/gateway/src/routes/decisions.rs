@@ -1,100 +1,168 @@
-//! A customer's decisions about a running order: approve, reject, cancel. Each is sent
-//! to the order's saga, which decides whether it can still take effect.
+//! Decisions about a running order, each sent to its saga as the `decide` Update and
+//! answered synchronously: the customer cancels; a reviewer (the `admin` role) approves
+//! or rejects a large order, never their own. A decision that can no longer take
+//! effect is refused by the saga with its reason (409). The review queue lists the
+//! orders awaiting review, from Temporal's visibility.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use futures::future::try_join_all;
+use saga_contract::{DecisionAction, OrderDecision, SagaPhase, SagaStatus};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::orders::{check_owner, status_url};
+use super::orders::check_owner;
 use super::{Shared, path_id};
-use crate::auth::AuthUser;
-use crate::models::{OrderAccepted, ReasonRequest};
+use crate::auth::{Admin, AuthUser};
+use crate::downstream::Service;
+use crate::models::{Order, ReasonRequest, ReviewItem, ReviewQueue};
 use crate::openapi::ProblemDoc;
-use crate::saga::{SignalKind, order_closed};
+use crate::saga::order_closed;
+
+/// The most orders the review queue shows at once.
+const REVIEW_QUEUE_LIMIT: usize = 50;
 
 pub fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
+        .routes(routes!(cancel))
+        .routes(routes!(review_queue))
         .routes(routes!(approve))
         .routes(routes!(reject))
-        .routes(routes!(cancel))
 }
 
-/// Sends a decision to the caller's running saga.
-async fn decide(
-    state: &Shared,
-    user: &AuthUser,
-    order_id: &str,
-    kind: SignalKind,
-    reason: Option<String>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    let order_id = path_id(order_id, "order")?;
-    check_owner(state, user, &order_id).await?;
-    let reason = reason
+fn reason(request: ReasonRequest) -> Result<Option<String>, Problem> {
+    request
+        .reason
         .map(|r| service_kit::validate::parse_text(&r, "reason", 200, false))
         .transpose()
-        .map_err(Problem::invalid)?;
-    if state.sagas.running_status(&order_id).await?.is_none() {
-        return Err(order_closed());
-    }
-    state.sagas.signal(&order_id, kind, reason).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(OrderAccepted {
-            status_url: status_url(&order_id),
-            order_id,
-        }),
-    ))
+        .map_err(Problem::invalid)
 }
 
-/// Approves a large order that awaits the customer's approval.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/approve", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path, description = "The order id")),
-    responses(
-        (status = 202, description = "Approval sent", body = OrderAccepted),
-        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
-    ))]
-async fn approve(
-    State(state): State<Shared>,
-    user: AuthUser,
-    Path(order_id): Path<String>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    decide(&state, &user, &order_id, SignalKind::Approve, None).await
-}
-
-/// Rejects a large order that awaits approval: it is cancelled.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/reject", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
-    responses(
-        (status = 202, description = "Rejection sent", body = OrderAccepted),
-        (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
-    ))]
-async fn reject(
-    State(state): State<Shared>,
-    user: AuthUser,
-    Path(order_id): Path<String>,
-    Json(body): Json<ReasonRequest>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    decide(&state, &user, &order_id, SignalKind::Reject, body.reason).await
-}
-
-/// Cancels an order, if its payment has not been captured yet.
+/// Cancels the caller's order, if its payment has not started: the saga stops at its
+/// next step and compensates.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
     responses(
-        (status = 202, description = "Cancellation sent (honoured until the charge starts)", body = OrderAccepted),
+        (status = 200, description = "Accepted: the saga's status, the cancellation requested", body = SagaStatus),
         (status = 404, description = "No such order of the caller's", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer processed", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Refused, with the reason: the payment is already being captured, the order is no longer processed...", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn cancel(
     State(state): State<Shared>,
     user: AuthUser,
     Path(order_id): Path<String>,
     Json(body): Json<ReasonRequest>,
-) -> Result<(StatusCode, Json<OrderAccepted>), Problem> {
-    decide(&state, &user, &order_id, SignalKind::Cancel, body.reason).await
+) -> Result<Json<SagaStatus>, Problem> {
+    let order_id = path_id(&order_id, "order")?;
+    check_owner(&state, &user, &order_id).await?;
+    let decision = OrderDecision {
+        action: DecisionAction::Cancel,
+        reason: reason(body)?,
+    };
+    Ok(Json(state.sagas.decide(&order_id, decision).await?))
+}
+
+/// The orders awaiting review, the soonest deadline first.
+#[utoipa::path(get, path = "/v1/admin/reviews", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "The review queue", body = ReviewQueue)))]
+async fn review_queue(
+    State(state): State<Shared>,
+    _reviewer: Admin,
+) -> Result<Json<ReviewQueue>, Problem> {
+    let ids = state.sagas.awaiting_review(REVIEW_QUEUE_LIMIT).await?;
+    let items = try_join_all(ids.iter().map(|id| review_item(&state, id))).await?;
+    let mut items: Vec<ReviewItem> = items.into_iter().flatten().collect();
+    items.sort_by(|a, b| a.deadline.cmp(&b.deadline));
+    Ok(Json(ReviewQueue { items }))
+}
+
+/// The order `order_id` as the queue shows it; `None` if it is no longer awaiting
+/// review (decided, or its order not yet readable) by the time it is read.
+async fn review_item(state: &Shared, order_id: &str) -> Result<Option<ReviewItem>, Problem> {
+    let path = format!("/orders/{order_id}");
+    let (order, saga) = tokio::join!(
+        state.services.get::<Order>(Service::Order, &path),
+        state.sagas.running_status(order_id),
+    );
+    let order = match order {
+        Ok(order) => order,
+        Err(error) if error.is_not_found() => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    Ok(saga?
+        .filter(|saga| saga.phase == SagaPhase::AwaitingApproval)
+        .and_then(|saga| saga.approval_deadline)
+        .map(|deadline| ReviewItem {
+            order_id: order.order_id,
+            customer_id: order.customer_id,
+            lines: order.lines,
+            total: order.total,
+            currency: order.currency,
+            deadline,
+        }))
+}
+
+/// Sends a reviewer's decision, unless the order is the reviewer's own.
+async fn review(
+    state: &Shared,
+    reviewer: &AuthUser,
+    order_id: &str,
+    decision: OrderDecision,
+) -> Result<Json<SagaStatus>, Problem> {
+    let order_id = path_id(order_id, "order")?;
+    let saga = state
+        .sagas
+        .running_status(&order_id)
+        .await?
+        .ok_or_else(order_closed)?;
+    if saga.customer_id == reviewer.id {
+        return Err(
+            Problem::new(StatusCode::FORBIDDEN, "own-order", "Your own order")
+                .with_detail("Another reviewer must decide on an order you placed."),
+        );
+    }
+    Ok(Json(state.sagas.decide(&order_id, decision).await?))
+}
+
+/// Approves an order awaiting review: it goes on to the payment.
+#[utoipa::path(post, path = "/v1/admin/reviews/{order_id}/approve", tag = "admin", security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "Approved: the saga's status", body = SagaStatus),
+        (status = 404, description = "No such order", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Refused, with the reason: the order is not awaiting review, has already been reviewed...", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn approve(
+    State(state): State<Shared>,
+    Admin(reviewer): Admin,
+    Path(order_id): Path<String>,
+) -> Result<Json<SagaStatus>, Problem> {
+    let decision = OrderDecision {
+        action: DecisionAction::Approve,
+        reason: None,
+    };
+    review(&state, &reviewer, &order_id, decision).await
+}
+
+/// Rejects an order awaiting review, with a reason: it is cancelled.
+#[utoipa::path(post, path = "/v1/admin/reviews/{order_id}/reject", tag = "admin", security(("bearer" = [])),
+    params(("order_id" = String, Path, description = "The order id")), request_body = ReasonRequest,
+    responses(
+        (status = 200, description = "Rejected: the saga's status", body = SagaStatus),
+        (status = 404, description = "No such order", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Refused, with the reason: the order is not awaiting review, has already been reviewed...", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn reject(
+    State(state): State<Shared>,
+    Admin(reviewer): Admin,
+    Path(order_id): Path<String>,
+    Json(body): Json<ReasonRequest>,
+) -> Result<Json<SagaStatus>, Problem> {
+    let decision = OrderDecision {
+        action: DecisionAction::Reject,
+        reason: reason(body)?,
+    };
+    review(&state, &reviewer, &order_id, decision).await
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::support::{As, Stack};
 
 #[tokio::test]
-async fn a_customer_cannot_read_approve_or_cancel_another_customers_order() {
+async fn a_customer_cannot_read_cancel_or_review_another_customers_order() {
     let stack = Stack::with_worker().await;
     stack.add_product("MUG", 10, 1250).await;
     let (_, alice) = stack.customer("alice@example.com").await;
@@ -31,10 +31,14 @@ async fn a_customer_cannot_read_approve_or_cancel_another_customers_order() {
     bob.get(&format!("/v1/orders/{order_id}"))
         .await
         .expect_problem(404, "not-found");
-    for action in ["approve", "reject", "cancel"] {
-        bob.post(&format!("/v1/orders/{order_id}/{action}"), json!({}))
+    bob.post(&format!("/v1/orders/{order_id}/cancel"), json!({}))
+        .await
+        .expect_problem(404, "not-found");
+    // Reviews are staff's: a customer may not approve or reject any order.
+    for action in ["approve", "reject"] {
+        bob.post(&format!("/v1/admin/reviews/{order_id}/{action}"), json!({}))
             .await
-            .expect_problem(404, "not-found");
+            .expect_problem(403, "forbidden");
     }
     let bobs_orders = bob.get("/v1/orders").await.expect(200);
     assert_eq!(bobs_orders["items"], json!([]));

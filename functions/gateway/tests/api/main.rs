@@ -12,5 +12,6 @@ mod jwt;
 mod openapi;
 mod orders;
 mod ratelimit;
+mod reviews;
 mod startup;
 mod support;

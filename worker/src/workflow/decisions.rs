@@ -1,0 +1,211 @@
+//! Decisions about a running order, sent as the `decide` Update: a reviewer approves or
+//! rejects a large order, the customer cancels. The validator ([`OrderSaga::refusal`])
+//! runs before anything enters the history, so a decision that can no longer take
+//! effect is refused with its reason and leaves no trace; an accepted one is applied at
+//! once and answered with the saga's status.
+
+use saga_contract::{
+    DecisionAction, OrderDecision, SagaPhase, SagaStatus, StepName, StepStatus, refusals,
+};
+use temporalio_sdk::WorkflowContext;
+
+use super::{ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga};
+
+impl OrderSaga {
+    /// A Temporal cancellation request has arrived (it is part of the history, so
+    /// every replay sees it at the same point).
+    pub(super) fn operator_cancelled(ctx: &WorkflowContext<Self>) -> bool {
+        ctx.cancellation_token().is_cancelled()
+    }
+
+    /// Stops the forward path if the customer or an operator asked to cancel.
+    pub(super) fn honour_cancellation(ctx: &WorkflowContext<Self>) -> Result<(), Halt> {
+        if let Some(reason) = ctx.state(|s| s.cancel_requested.clone()) {
+            return Err(Halt::because(cancellation_reason(reason)));
+        }
+        if Self::operator_cancelled(ctx) {
+            return Err(Halt::because(OPERATOR_CANCELLATION.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Why `decision` cannot take effect now, or `None` when it can. Repeating an
+    /// accepted cancellation is accepted again (a client's retry changes nothing).
+    pub(super) fn refusal(&self, decision: &OrderDecision) -> Option<&'static str> {
+        let phase = self.timeline.phase();
+        if matches!(phase, SagaPhase::Completed | SagaPhase::Cancelled) {
+            return Some(refusals::CLOSED);
+        }
+        match decision.action {
+            DecisionAction::Approve | DecisionAction::Reject => {
+                if self.approval.is_some() {
+                    Some(refusals::ALREADY_REVIEWED)
+                } else if phase != SagaPhase::AwaitingApproval {
+                    Some(refusals::NOT_IN_REVIEW)
+                } else {
+                    None
+                }
+            }
+            DecisionAction::Cancel => {
+                if self.cancel_requested.is_some() {
+                    None
+                } else if self.payment_started {
+                    Some(refusals::PAYMENT_STARTED)
+                } else if phase == SagaPhase::Compensating {
+                    Some(refusals::ALREADY_CANCELLING)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Applies an accepted decision (at workflow time `now`) and returns the status
+    /// the caller is answered with. A review settles the approval step here, so the
+    /// answer shows it; the workflow then goes on from the decision.
+    pub(super) fn apply(&mut self, now: &str, decision: OrderDecision) -> SagaStatus {
+        match decision.action {
+            DecisionAction::Approve => {
+                self.approval = Some(ApprovalDecision::Approved);
+                self.settle_review(now, None);
+            }
+            DecisionAction::Reject => {
+                let refusal = review_rejection(decision.reason.as_deref());
+                self.approval = Some(ApprovalDecision::RejectedInReview(decision.reason));
+                self.settle_review(now, Some(&refusal));
+            }
+            DecisionAction::Cancel => {
+                self.cancel_requested.get_or_insert(decision.reason);
+                self.timeline.cancel_requested();
+            }
+        }
+        self.timeline.snapshot()
+    }
+
+    /// Ends the wait for review, once: completed, or failed with `refusal`. Whichever
+    /// comes first settles it (a decision, the deadline, a cancellation).
+    pub(super) fn settle_review(&mut self, now: &str, refusal: Option<&str>) {
+        let waiting = self
+            .timeline
+            .step(StepName::AwaitApproval)
+            .is_some_and(|step| step.status == StepStatus::Waiting);
+        if !waiting {
+            return;
+        }
+        self.timeline.approval_settled();
+        match refusal {
+            Some(reason) => self
+                .timeline
+                .fail(StepName::AwaitApproval, now, None, reason),
+            None => self.timeline.complete(StepName::AwaitApproval, now),
+        }
+    }
+}
+
+pub(super) fn cancellation_reason(reason: Option<String>) -> String {
+    match reason {
+        Some(reason) => format!("cancelled by the customer: {reason}"),
+        None => "cancelled by the customer".to_owned(),
+    }
+}
+
+pub(super) fn review_rejection(reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("rejected in review: {reason}"),
+        None => "rejected in review".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use saga_contract::{DecisionAction, OrderDecision, SagaPhase, StepName, StepStatus, refusals};
+
+    use crate::timeline::Timeline;
+
+    use super::super::OrderSaga;
+
+    fn decision(action: DecisionAction) -> OrderDecision {
+        OrderDecision {
+            action,
+            reason: None,
+        }
+    }
+
+    /// A large order's saga, waiting for review.
+    fn in_review() -> OrderSaga {
+        let mut saga = OrderSaga {
+            timeline: Timeline::new("o-1", "c-1", true),
+            ..OrderSaga::default()
+        };
+        saga.timeline.await_approval("t0", "t1", 90_000, "EUR");
+        saga
+    }
+
+    #[test]
+    fn a_review_applies_only_to_an_order_awaiting_it_and_only_once() {
+        let mut saga = in_review();
+        assert_eq!(saga.refusal(&decision(DecisionAction::Approve)), None);
+        let status = saga.apply("t2", decision(DecisionAction::Approve));
+        assert_eq!(status.phase, SagaPhase::Running);
+        let step = saga.timeline.step(StepName::AwaitApproval).expect("step");
+        assert_eq!(step.status, StepStatus::Completed);
+        assert_eq!(
+            saga.refusal(&decision(DecisionAction::Reject)),
+            Some(refusals::ALREADY_REVIEWED)
+        );
+
+        let running = OrderSaga {
+            timeline: Timeline::new("o-2", "c-1", false),
+            ..OrderSaga::default()
+        };
+        assert_eq!(
+            running.refusal(&decision(DecisionAction::Approve)),
+            Some(refusals::NOT_IN_REVIEW)
+        );
+    }
+
+    #[test]
+    fn a_rejection_fails_the_review_with_its_reason() {
+        let mut saga = in_review();
+        let status = saga.apply(
+            "t2",
+            OrderDecision {
+                action: DecisionAction::Reject,
+                reason: Some("address unverified".into()),
+            },
+        );
+        let step = status
+            .steps
+            .iter()
+            .find(|s| s.name == StepName::AwaitApproval)
+            .expect("step");
+        assert_eq!(step.status, StepStatus::Failed);
+        assert_eq!(
+            step.last_error.as_deref(),
+            Some("rejected in review: address unverified")
+        );
+    }
+
+    #[test]
+    fn a_cancellation_applies_until_the_payment_starts_and_may_be_repeated() {
+        let mut saga = in_review();
+        assert_eq!(saga.refusal(&decision(DecisionAction::Cancel)), None);
+        assert!(
+            saga.apply("t2", decision(DecisionAction::Cancel))
+                .cancel_requested
+        );
+        assert_eq!(saga.refusal(&decision(DecisionAction::Cancel)), None);
+
+        let mut paying = in_review();
+        paying.payment_started = true;
+        assert_eq!(
+            paying.refusal(&decision(DecisionAction::Cancel)),
+            Some(refusals::PAYMENT_STARTED)
+        );
+        paying.timeline.finish(SagaPhase::Completed);
+        assert_eq!(
+            paying.refusal(&decision(DecisionAction::Cancel)),
+            Some(refusals::CLOSED)
+        );
+    }
+}

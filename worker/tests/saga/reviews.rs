@@ -1,0 +1,230 @@
+//! Reviews and cancellations as the `decide` Update: validated before anything enters
+//! the history, answered with the saga's status, and the review queue kept in Temporal's
+//! visibility by the `SagaPhase` search attribute.
+
+use futures::TryStreamExt;
+use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus, refusals};
+use temporalio_client::errors::WorkflowUpdateError;
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowListOptions,
+};
+use temporalio_common::data_converters::RawValue;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
+use worker::workflow::OrderSaga;
+
+use crate::support::{InProcessWorker, Stack, eventually, saga, unique};
+
+type SagaRun = <OrderSaga as HasWorkflowDefinition>::Run;
+
+/// The `decide` update with raw payloads: what `temporal workflow update execute` sends.
+struct RawDecide;
+
+impl UpdateDefinition for RawDecide {
+    type Workflow = SagaRun;
+    type Input = RawValue;
+    type Output = RawValue;
+    fn name(&self) -> &str {
+        saga_contract::DECIDE_UPDATE
+    }
+}
+
+fn refusal(error: WorkflowUpdateError) -> String {
+    match error {
+        WorkflowUpdateError::Failed(failure) => failure.message,
+        other => panic!("not a refusal: {other}"),
+    }
+}
+
+/// Whether visibility lists the order among those awaiting review.
+async fn in_review_queue(stack: &Stack, order_id: &str) -> bool {
+    let query = format!(
+        "{} = '{}'",
+        saga_contract::PHASE_SEARCH_ATTRIBUTE,
+        SagaPhase::AwaitingApproval.as_str()
+    );
+    let ids: Vec<String> = stack
+        .client
+        .list_workflows(query, WorkflowListOptions::default())
+        .map_ok(|execution| execution.id().to_owned())
+        .try_collect()
+        .await
+        .expect("list workflows");
+    ids.iter().any(|id| id == order_id)
+}
+
+async fn history_events(stack: &Stack, order_id: &str) -> Vec<EventType> {
+    stack
+        .client
+        .get_workflow_handle::<OrderSaga>(order_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .expect("fetch history")
+        .iter()
+        .map(|event| event.event_type())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_review_is_an_update_validated_before_it_enters_the_history() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("ESPRESSO", 5, 89_900).await;
+    let order = saga(
+        &unique("review"),
+        &[("ESPRESSO", 2, 89_900)],
+        "card_approve",
+    );
+    stack.start_saga(&order).await;
+    stack.awaiting_approval(&order.order_id).await;
+    eventually(
+        std::time::Duration::from_secs(30),
+        "the review queue to list the order",
+        || async { in_review_queue(&stack, &order.order_id).await.then_some(()) },
+    )
+    .await;
+
+    // `temporal workflow update execute --name decide --input '"garbage"'`: refused.
+    let garbage = stack
+        .client
+        .get_workflow_handle::<OrderSaga>(order.order_id.as_str())
+        .execute_update(
+            RawDecide,
+            RawValue::new(vec![Payload {
+                metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
+                data: br#""garbage""#.to_vec(),
+                ..Default::default()
+            }]),
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    assert!(garbage.is_err(), "a malformed decision is refused");
+
+    let approved = stack
+        .decide(&order.order_id, DecisionAction::Approve, None)
+        .await
+        .expect("the approval is accepted");
+    assert_eq!(approved.phase, SagaPhase::Running);
+    let review = approved
+        .steps
+        .iter()
+        .find(|step| step.name == StepName::AwaitApproval)
+        .expect("the review step");
+    assert_eq!(review.status, StepStatus::Completed);
+    let again = stack
+        .decide(&order.order_id, DecisionAction::Reject, Some("too late"))
+        .await
+        .expect_err("a second review is refused");
+    assert_eq!(refusal(again), refusals::ALREADY_REVIEWED);
+
+    let result = stack.result(&order.order_id).await;
+    assert_eq!(result.outcome, Outcome::Completed);
+    assert_eq!(stack.ledger(&order.order_id).await, (179_800, 0));
+    assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
+    assert!(!in_review_queue(&stack, &order.order_id).await);
+    let accepted = history_events(&stack, &order.order_id)
+        .await
+        .into_iter()
+        .filter(|event| *event == EventType::WorkflowExecutionUpdateAccepted)
+        .count();
+    assert_eq!(accepted, 1, "only the approval entered the history");
+    let refused = stack
+        .decide(&order.order_id, DecisionAction::Cancel, None)
+        .await
+        .expect_err("a finished saga takes no decision");
+    assert!(
+        matches!(refused, WorkflowUpdateError::NotFound(_)),
+        "{refused}"
+    );
+    stack
+        .record_history(&order.order_id, "review_approved")
+        .await;
+}
+
+#[tokio::test]
+async fn a_rejection_in_review_compensates_with_its_reason() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("ESPRESSO", 5, 89_900).await;
+    let order = saga(
+        &unique("rejected"),
+        &[("ESPRESSO", 2, 89_900)],
+        "card_approve",
+    );
+    stack.start_saga(&order).await;
+    stack.awaiting_approval(&order.order_id).await;
+
+    let status = stack
+        .decide(
+            &order.order_id,
+            DecisionAction::Reject,
+            Some("address unverified"),
+        )
+        .await
+        .expect("the rejection is accepted");
+    let review = status
+        .steps
+        .iter()
+        .find(|step| step.name == StepName::AwaitApproval)
+        .expect("the review step");
+    assert_eq!(review.status, StepStatus::Failed);
+
+    let result = stack.result(&order.order_id).await;
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert_eq!(
+        result.reason.as_deref(),
+        Some("rejected in review: address unverified")
+    );
+    assert_eq!(stack.stock("ESPRESSO").await, (5, 0));
+    assert_eq!(stack.ledger(&order.order_id).await, (0, 0));
+    stack
+        .record_history(&order.order_id, "review_rejected")
+        .await;
+}
+
+#[tokio::test]
+async fn the_customer_cancels_in_review_and_an_unreviewed_order_times_out() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("ESPRESSO", 4, 89_900).await;
+    let cancelled = saga(
+        &unique("withdrawn"),
+        &[("ESPRESSO", 2, 89_900)],
+        "card_approve",
+    );
+    let mut forgotten = saga(
+        &unique("unreviewed"),
+        &[("ESPRESSO", 2, 89_900)],
+        "card_approve",
+    );
+    forgotten.approval.timeout_secs = 3;
+    stack.start_saga(&cancelled).await;
+    stack.start_saga(&forgotten).await;
+    stack.awaiting_approval(&cancelled.order_id).await;
+
+    let status = stack
+        .decide(
+            &cancelled.order_id,
+            DecisionAction::Cancel,
+            Some("changed my mind"),
+        )
+        .await
+        .expect("the cancellation is accepted");
+    assert!(status.cancel_requested);
+    let result = stack.result(&cancelled.order_id).await;
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert_eq!(
+        result.reason.as_deref(),
+        Some("cancelled by the customer: changed my mind")
+    );
+
+    let result = stack.result(&forgotten.order_id).await;
+    assert_eq!(result.reason.as_deref(), Some("approval timed out"));
+    assert!(!in_review_queue(&stack, &forgotten.order_id).await);
+    assert_eq!(stack.stock("ESPRESSO").await, (4, 0));
+    stack
+        .record_history(&forgotten.order_id, "review_timeout")
+        .await;
+}
