@@ -6,15 +6,18 @@ persisted to a scratch folder (so that they can be restarted): the five services
 gateway and the saga worker, from the workspace's debug build. Then several customers
 place CHAOS_ORDERS orders (default 36) through the gateway, eight at a time, with a mix
 of cards (approved, declined, transient failures, slow) and large orders that wait for
-approval. While they run:
+review. While they run:
 
 - the worker is SIGKILLed and a new one started;
 - the payment service is set `down` until its breaker opens, then `off`;
 - one saga is cancelled with `temporal workflow cancel` while its charge is in flight;
-- one saga awaiting approval gets `temporal workflow signal --name approve --input
-  '"garbage"'`, then the customer's real approval; its status, read with `temporal
-  workflow query`, is encrypted as Temporal stores it, and in clear through the
-  gateway's codec endpoint (`--codec-endpoint`);
+- one saga awaiting review gets `temporal workflow signal --name approve --input
+  '"garbage"'` (noted and dropped) and `temporal workflow update execute --name decide
+  --input '"garbage"'` (refused); its status, read with `temporal workflow query`, is
+  encrypted as Temporal stores it, and in clear through the gateway's codec endpoint
+  (`--codec-endpoint`);
+- every large order is approved by the reviewer through the gateway (the `decide`
+  update), retried through the restarts;
 - with CHAOS_RESTART_INFRA=1 (the default when CHAOS_ORDERS > 100), the Temporal server
   and DynamoDB Local are SIGKILLed and restarted on the same data, twice.
 
@@ -169,11 +172,12 @@ class Stack:
             process = self.processes.pop(name)
             process.__exit__(None, None, None)
 
-    def temporal(self, *args: str) -> str:
+    def temporal(self, *args: str, refused: bool = False) -> str:
+        """Runs the Temporal CLI; it must succeed, or with `refused`, fail."""
         result = subprocess.run([str(VENV / "bin/temporal"), *args, "--address", self.temporal_address],
                                 capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            raise SystemExit(f"temporal {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        if (result.returncode != 0) != refused:
+            raise SystemExit(f"temporal {' '.join(args)}: exit {result.returncode}:\n{result.stdout}{result.stderr}")
         return result.stdout
 
 
@@ -293,9 +297,14 @@ class Chaos:
                 "--codec-auth", self.admin["authorization"]))
             notes = json.dumps(decoded)
             assert "ignored: invalid approve payload" in notes, notes
-        status, answer = retrying("approve", lambda: customer.call(
-            "POST", f"/v1/orders/{order_id}/approve"))
-        assert status in (202, 409), (status, answer)
+            log(f"malformed decide update to {order_id}")
+            self.stack.temporal("workflow", "update", "execute", "--workflow-id", order_id,
+                                "--name", "decide", "--input", '"garbage"', refused=True)
+        # The reviewer's decision, as the `decide` update; a retry after a lost answer is
+        # the same update, and one after the saga moved on is refused with its reason.
+        status, answer = retrying("approve", lambda: self.admin_call(
+            "POST", f"/v1/admin/reviews/{order_id}/approve"))
+        assert status in (200, 409), (status, answer)
 
     # The disruptions, each triggered by the progress of the orders.
 

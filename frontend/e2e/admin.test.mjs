@@ -2,7 +2,7 @@
 // breaker visible, inventory back, the order completes.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { launch, newCustomer, order, screenshot, signIn, statusBecomes, step } from './support.mjs'
+import { approveInReview, launch, newCustomer, order, screenshot, signIn, statusBecomes, step } from './support.mjs'
 
 let browser
 before(async () => {
@@ -23,15 +23,17 @@ test('with the inventory down an order shows retries and the open breaker, and c
   await admin.getByRole('link', { name: 'Admin' }).click()
   await admin.getByRole('heading', { name: 'Failure switchboard' }).waitFor()
 
-  // A large order: its stock is reserved, then it waits for approval.
+  // A large order: its stock is reserved, then it waits for review.
   const customer = await newCustomer(browser)
   await order(customer, 'Espresso machine', 'Test card: approved')
-  await customer.getByRole('button', { name: 'Approve order' }).waitFor({ timeout: 60_000 })
+  await customer.getByRole('region', { name: 'In review' }).waitFor({ timeout: 60_000 })
 
-  // The inventory goes down before the customer approves: confirming cannot commit.
+  // The inventory goes down before the reviewer approves: confirming cannot commit.
   await setMode(admin, 'inventory', 'down')
   try {
-    await customer.getByRole('button', { name: 'Approve order' }).click()
+    const reviewer = await signIn(browser, 'admin@example.com', 'admin-password')
+    await approveInReview(reviewer, customer)
+    await reviewer.close()
     // The timeline shows the retries as they happen: attempts counting up, the error.
     const retrying = step(customer, 'confirm_order').and(customer.locator('[data-status=retrying]'))
     await retrying.filter({ hasText: /[2-9] attempts/ }).waitFor({ timeout: 60_000 })

@@ -1,7 +1,7 @@
 // The shop in a real browser: every saga path a customer can meet, followed live.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { launch, newCustomer, order, screenshot, statusBecomes, step } from './support.mjs'
+import { approveInReview, launch, newCustomer, order, screenshot, signIn, statusBecomes, step } from './support.mjs'
 
 let browser
 before(async () => {
@@ -42,16 +42,21 @@ test('a declined card shows the compensation and the cancelled order with its re
   await page.close()
 })
 
-test('a large order waits for approval, then completes once approved', async () => {
+test('a large order is in review until a reviewer approves it from the queue, then completes', async () => {
   const page = await newCustomer(browser)
   await order(page, 'Espresso machine', 'Test card: approved')
-  const panel = page.getByRole('region', { name: 'Your approval is needed' })
+  const panel = page.getByRole('region', { name: 'In review' })
   await panel.waitFor({ timeout: 60_000 })
   const before = Number((await page.getByTestId('countdown').textContent())?.replace(' s', ''))
   assert.ok(before > 0 && before <= 900, `countdown ${before}`)
-  await screenshot(page, 'order-awaiting-approval')
-  await page.getByRole('button', { name: 'Approve order' }).click()
+  assert.equal(await panel.getByRole('button').count(), 0, 'the customer does not decide')
+  await screenshot(page, 'order-in-review')
+
+  const reviewer = await signIn(browser, 'admin@example.com', 'admin-password')
+  await approveInReview(reviewer, page)
+  await screenshot(reviewer, 'review-approved')
   await statusBecomes(page, 'COMPLETED')
   await step(page, 'await_approval').and(page.locator('[data-status=completed]')).waitFor()
+  await reviewer.close()
   await page.close()
 })

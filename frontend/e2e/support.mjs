@@ -47,6 +47,20 @@ export async function signIn(browser, email, password) {
   return page
 }
 
+/** As the reviewer on `reviewer`'s page, approves from the review queue the order that
+ * `customer`'s page shows; resolves once the saga's answer is shown. */
+export async function approveInReview(reviewer, customer) {
+  const orderId = new URL(customer.url()).pathname.split('/').pop()
+  await reviewer.getByRole('link', { name: 'Reviews' }).click()
+  const item = reviewer.getByTestId('review-item').filter({ hasText: orderId })
+  await item.getByRole('button', { name: 'Approve' }).click()
+  await reviewer
+    .getByTestId('decided-item')
+    .filter({ hasText: orderId })
+    .getByText('Approved: it goes on to the payment.')
+    .waitFor()
+}
+
 /** Puts `quantity` of a product in the cart, chooses the card and places the order;
  * resolves on the order's page. */
 export async function order(page, productName, cardLabel, quantity = 1) {

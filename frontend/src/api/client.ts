@@ -18,6 +18,7 @@ export type SagaStatus = Schemas['SagaStatus']
 export type StepRecord = Schemas['StepRecord']
 export type Breaker = Schemas['Breaker']
 export type FailureMode = Schemas['FailureMode']
+export type ReviewItem = Schemas['ReviewItem']
 export type Problem = Schemas['Problem']
 
 export const apiBase: string = import.meta.env.VITE_API_BASE ?? ''

@@ -6,6 +6,7 @@ import LoginView from '@/views/LoginView.vue'
 import NotificationsView from '@/views/NotificationsView.vue'
 import OrderDetailView from '@/views/OrderDetailView.vue'
 import OrdersView from '@/views/OrdersView.vue'
+import ReviewsView from '@/views/ReviewsView.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -17,6 +18,7 @@ export const router = createRouter({
     { path: '/orders/:orderId', component: OrderDetailView, props: true, meta: { signedIn: true } },
     { path: '/notifications', component: NotificationsView, meta: { signedIn: true } },
     { path: '/admin', component: AdminView, meta: { signedIn: true, admin: true } },
+    { path: '/admin/reviews', component: ReviewsView, meta: { signedIn: true, admin: true } },
   ],
 })
 

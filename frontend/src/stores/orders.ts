@@ -34,12 +34,15 @@ export const useOrdersStore = defineStore('orders', () => {
     return detail
   }
 
-  async function decide(orderId: string, action: 'approve' | 'reject' | 'cancel', reason?: string) {
-    const path = { order_id: orderId }
-    if (action === 'approve') await unwrap(api.POST('/v1/orders/{order_id}/approve', { params: { path } }))
-    else if (action === 'reject')
-      await unwrap(api.POST('/v1/orders/{order_id}/reject', { params: { path }, body: { reason } }))
-    else await unwrap(api.POST('/v1/orders/{order_id}/cancel', { params: { path }, body: { reason } }))
+  /** Asks the saga to cancel. Its answer, the saga's status with the cancellation
+   * requested, replaces what is shown; a refusal (409) is thrown with the saga's reason. */
+  async function cancel(orderId: string, reason?: string) {
+    const saga = await unwrap(
+      api.POST('/v1/orders/{order_id}/cancel', { params: { path: { order_id: orderId } }, body: { reason } }),
+    )
+    const detail = details.value[orderId]
+    if (detail) details.value[orderId] = { ...detail, saga }
+    return saga
   }
 
   // Every event about an order refreshes what is shown of it.
@@ -50,5 +53,5 @@ export const useOrdersStore = defineStore('orders', () => {
       void loadList().catch(() => undefined)
   })
 
-  return { list, details, place, loadList, load, decide }
+  return { list, details, place, loadList, load, cancel }
 })
