@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use saga_contract::calls::OrderStatus;
 use saga_contract::{
-    Decision, OrderDecision, Outcome, SagaInput, SagaPhase, SagaResult, SagaStatus, StepName,
+    Decision, OrderDecision, Outcome, ReservationOutcome, SagaInput, SagaPhase, SagaResult,
+    SagaStatus, StepName,
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_macros::{workflow, workflow_methods};
@@ -47,6 +48,8 @@ mod compensation;
 mod decisions;
 mod events;
 mod steps;
+
+use steps::Halt;
 
 use steps::{CHARGE_PAYMENT, CONFIRM_ORDER, CREATE_ORDER, NOTIFY_CUSTOMER, RESERVE_INVENTORY};
 
@@ -100,24 +103,8 @@ pub struct OrderSaga {
     payment_started: bool,
     /// Forward steps that may have taken effect, so need compensating on failure.
     effects: Vec<StepName>,
-}
-
-/// Why the forward path stopped: a step failed for good, the customer decided, or a
-/// cancellation was honoured. The saga compensates and ends with `reason`.
-#[derive(Debug)]
-struct Halt {
-    reason: String,
-    /// A step's service refused: that call had no effect, and repeating it cannot help.
-    refused: bool,
-}
-
-impl Halt {
-    fn because(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            refused: false,
-        }
-    }
+    /// Once the reservation step has ended (or the saga stopped before it).
+    reservation: Option<ReservationOutcome>,
 }
 
 #[workflow_methods]
@@ -142,6 +129,10 @@ impl OrderSaga {
                 }
             }
             Err(abort) => {
+                ctx.state_mut(|s| {
+                    s.reservation
+                        .get_or_insert_with(|| abort.reservation_outcome());
+                });
                 Self::compensate(ctx, &input, &abort.reason).await;
                 SagaResult {
                     order_id: input.order_id.clone(),
@@ -230,6 +221,15 @@ impl OrderSaga {
         self.apply(&now, decision)
     }
 
+    /// Answers once the reservation step has an outcome: the checkout's Update-with-Start.
+    #[update(name = "reservation")]
+    pub async fn reservation(ctx: &mut WorkflowContext<Self>) -> ReservationOutcome {
+        let _ = ctx
+            .wait_condition_with_options(|s: &Self| s.reservation.is_some(), shielded_wait())
+            .await;
+        ctx.state(|s| s.reservation.clone()).unwrap_or_default()
+    }
+
     #[query]
     pub fn status(&self, _ctx: &WorkflowContextView) -> SagaStatus {
         self.timeline.snapshot()
@@ -289,9 +289,18 @@ impl OrderSaga {
             order_id: order_id.clone(),
             lines: input.lines.clone(),
         };
-        RESERVE_INVENTORY
+        let reserved = RESERVE_INVENTORY
             .effect(ctx, SagaActivities::reserve_inventory, lines)
-            .await?;
+            .await;
+        let outcome = match &reserved {
+            Ok(()) => ReservationOutcome {
+                held: true,
+                ..ReservationOutcome::default()
+            },
+            Err(halt) => halt.reservation_outcome(),
+        };
+        ctx.state_mut(|s| s.reservation = Some(outcome));
+        reserved?;
         let reserved = status_request(order_id, OrderStatus::Reserved);
         RESERVE_INVENTORY
             .call(ctx, SagaActivities::set_order_status, reserved)

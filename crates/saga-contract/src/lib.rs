@@ -30,6 +30,10 @@ pub const STATUS_QUERY: &str = "status";
 /// history and the caller learns why at once; an accepted one answers the saga's
 /// [`SagaStatus`] with the decision applied.
 pub const DECIDE_UPDATE: &str = "decide";
+/// Update: answers once the reservation step has an outcome, a
+/// [`ReservationOutcome`] (no input). The gateway sends it with the saga's start
+/// (Update-with-Start), so that a checkout learns at once whether its stock is held.
+pub const RESERVATION_UPDATE: &str = "reservation";
 /// Search attribute (Keyword): the [`SagaPhase`] of a running saga, kept current by
 /// the workflow, so that visibility lists e.g. the orders awaiting review. Registered
 /// once per namespace: by `infra/lib.sh` on the dev server, by hand on Temporal Cloud
@@ -174,6 +178,19 @@ pub mod refusals {
         PAYMENT_STARTED,
         ALREADY_CANCELLING,
     ];
+}
+
+/// Whether the saga holds the order's stock, once its reservation step has ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReservationOutcome {
+    pub held: bool,
+    /// When not held because a service refused: its problem type, e.g. `out-of-stock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// When not held: why, as the saga's timeline says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What a decision asks of the saga.
@@ -353,81 +370,5 @@ pub struct SagaResult {
 #[cfg(test)]
 mod tests;
 
-/// Typed Temporal definitions of the saga for callers that start, signal and query it
-/// without linking the worker (feature `temporal`). The worker's test suite checks that
-/// they match the workflow it registers.
 #[cfg(feature = "temporal")]
-pub mod temporal {
-    use temporalio_common::{
-        HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition,
-        WorkflowDefinition,
-    };
-
-    use super::{Decision, OrderDecision, SagaInput, SagaResult, SagaStatus};
-
-    pub struct OrderSaga;
-
-    impl WorkflowDefinition for OrderSaga {
-        type Input = SagaInput;
-        type Output = SagaResult;
-        fn name(&self) -> &str {
-            super::WORKFLOW_TYPE
-        }
-    }
-
-    impl HasWorkflowDefinition for OrderSaga {
-        type Run = Self;
-    }
-
-    pub struct Approve;
-
-    impl SignalDefinition for Approve {
-        type Workflow = OrderSaga;
-        type Input = ();
-        fn name(&self) -> &str {
-            super::APPROVE_SIGNAL
-        }
-    }
-
-    pub struct Reject;
-
-    impl SignalDefinition for Reject {
-        type Workflow = OrderSaga;
-        type Input = Decision;
-        fn name(&self) -> &str {
-            super::REJECT_SIGNAL
-        }
-    }
-
-    pub struct Cancel;
-
-    impl SignalDefinition for Cancel {
-        type Workflow = OrderSaga;
-        type Input = Decision;
-        fn name(&self) -> &str {
-            super::CANCEL_SIGNAL
-        }
-    }
-
-    pub struct Decide;
-
-    impl UpdateDefinition for Decide {
-        type Workflow = OrderSaga;
-        type Input = OrderDecision;
-        type Output = SagaStatus;
-        fn name(&self) -> &str {
-            super::DECIDE_UPDATE
-        }
-    }
-
-    pub struct Status;
-
-    impl QueryDefinition for Status {
-        type Workflow = OrderSaga;
-        type Input = ();
-        type Output = SagaStatus;
-        fn name(&self) -> &str {
-            super::STATUS_QUERY
-        }
-    }
-}
+pub mod temporal;

@@ -96,6 +96,11 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
 
 /** A message fit for the user, whatever went wrong. */
 export function describe(error: unknown): string {
+  if (error instanceof ApiError && error.slug === 'out-of-stock' && Array.isArray(error.problem.shortages)) {
+    const shortages = error.problem.shortages as NonNullable<Problem['shortages']>
+    const lines = shortages.map((s) => `${s.sku}: ${s.requested} wanted, ${s.available} in stock`)
+    return `Not enough stock: ${lines.join('; ')}. Nothing was charged.`
+  }
   if (error instanceof ApiError) {
     if (error.status === 503) return `${error.message} The service may be down; retries are automatic.`
     return error.message

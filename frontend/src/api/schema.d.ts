@@ -365,7 +365,8 @@ export interface paths {
         get: operations["list_orders"];
         put?: never;
         /**
-         * Places an order. It is processed asynchronously: follow it at `status_url` or over
+         * Places an order: starts its saga and answers once the stock is held (201) or
+         *     refused (409), or after `CHECKOUT_WAIT_MS` (202); follow it at `status_url` or over
          *     the event stream. The `Idempotency-Key` names the order: repeating the request with
          *     the same key returns the same order and starts nothing new; the same key with a
          *     different request is refused.
@@ -676,6 +677,10 @@ export interface components {
          */
         Problem: {
             detail?: string | null;
+            /** @description A refused checkout's order (cancelled). */
+            order_id?: string | null;
+            /** @description `out-of-stock` only: the lines the stock cannot cover. */
+            shortages?: components["schemas"]["Shortage"][] | null;
             /** Format: int32 */
             status: number;
             title: string;
@@ -764,6 +769,14 @@ export interface components {
             order_id: string;
             phase: components["schemas"]["SagaPhase"];
             steps: components["schemas"]["StepRecord"][];
+        };
+        /** @description A line of an order that the stock cannot cover, as the catalog has it now. */
+        Shortage: {
+            /** Format: int32 */
+            available: number;
+            /** Format: int32 */
+            requested: number;
+            sku: string;
         };
         /** @description A product's id: 1 to 64 letters, digits, '-', '_' or '.'. */
         Sku: string;
@@ -1790,7 +1803,18 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted; the saga runs */
+            /** @description Placed: the stock is held and the saga goes on */
+            201: {
+                headers: {
+                    /** @description The order's status URL */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderAccepted"];
+                };
+            };
+            /** @description Accepted: the saga runs, the stock not yet held (a service is slow or down); follow the order */
             202: {
                 headers: {
                     /** @description The order's status URL */
@@ -1811,6 +1835,15 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            /** @description Not placed: `/problems/out-of-stock` with the `shortages`, or `/problems/order-not-placed` with the saga's reason; the saga has given everything back */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request */

@@ -35,13 +35,16 @@ pub struct GatewayConfig {
     /// `TASK_QUEUE` of the saga worker (default `order-saga`).
     pub task_queue: String,
     /// `APPROVAL_THRESHOLD` (cents, default 50 000) and `APPROVAL_TIMEOUT_SECS`
-    /// (default 900): large orders wait for the customer's approval.
+    /// (default 900): large orders wait for a reviewer.
     pub approval: ApprovalPolicy,
     /// `DOWNSTREAM_TIMEOUT_MS` (default 5000): the longest a call to a service may take.
     pub downstream_timeout: Duration,
     /// `EVENT_POLL_MS` (default 250): how often a local WebSocket session looks for new
     /// events in the user's notification feed.
     pub event_poll_interval: Duration,
+    /// `CHECKOUT_WAIT_MS` (default 3000): how long placing an order waits for the saga
+    /// to hold the stock (201) or say why not (409) before answering 202.
+    pub checkout_wait: Duration,
     /// `TEMPORAL_UI_URL`: where order details link to their workflow, if set; its origin
     /// is the only one allowed to call the codec endpoint from a browser.
     pub temporal_ui_url: Option<String>,
@@ -219,6 +222,7 @@ impl GatewayConfig {
             },
             downstream_timeout: Duration::from_millis(optional("DOWNSTREAM_TIMEOUT_MS", 5000)?),
             event_poll_interval: Duration::from_millis(optional("EVENT_POLL_MS", 250)?),
+            checkout_wait: Duration::from_millis(optional("CHECKOUT_WAIT_MS", 3000)?),
             temporal_ui_url: non_empty(temporal_ui_url),
             temporal_namespace: optional("TEMPORAL_NAMESPACE", "default".to_owned())?,
             websocket_endpoint: set("WEBSOCKET_ENDPOINT"),

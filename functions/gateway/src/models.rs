@@ -73,6 +73,14 @@ pub struct OrderDetail {
     pub workflow_url: Option<String>,
 }
 
+/// A line of an order that the stock cannot cover, as the catalog has it now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Shortage {
+    pub sku: String,
+    pub requested: u32,
+    pub available: u32,
+}
+
 /// An order awaiting review, as the review queue lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReviewItem {

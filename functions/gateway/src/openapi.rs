@@ -18,6 +18,10 @@ pub struct ProblemDoc {
     title: String,
     status: u16,
     detail: Option<String>,
+    /// `out-of-stock` only: the lines the stock cannot cover.
+    shortages: Option<Vec<crate::models::Shortage>>,
+    /// A refused checkout's order (cancelled).
+    order_id: Option<String>,
 }
 
 #[derive(utoipa::OpenApi)]

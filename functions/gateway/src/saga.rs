@@ -11,21 +11,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use saga_contract::temporal::{Decide, OrderSaga, Status};
+use saga_contract::temporal::{Decide, OrderSaga, Reservation, Status};
 use saga_contract::{
-    OrderDecision, PHASE_SEARCH_ATTRIBUTE, SagaInput, SagaPhase, SagaStatus, WORKFLOW_TYPE,
-    refusals,
+    OrderDecision, PHASE_SEARCH_ATTRIBUTE, RESERVATION_UPDATE, ReservationOutcome, SagaInput,
+    SagaPhase, SagaStatus, WORKFLOW_TYPE, refusals,
 };
 use service_kit::Problem;
 use service_kit::payload_codec::{self, PayloadKeys};
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::errors::{
-    WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError,
+    WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
 };
 use temporalio_client::{
-    Client, ClientOptions, Connection, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions,
-    WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions,
-    WorkflowQueryOptions, WorkflowStartOptions,
+    Client, ClientOptions, Connection, RpcOptions, WorkflowDescribeOptions,
+    WorkflowExecuteUpdateOptions, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
+    WorkflowIdReusePolicy, WorkflowListOptions, WorkflowQueryOptions,
+    WorkflowUpdateWithStartOptions,
 };
 use tokio::sync::OnceCell;
 
@@ -40,11 +41,26 @@ pub struct Sagas {
     payload_keys: Option<Arc<PayloadKeys>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Started {
-    New,
-    /// A saga with this id exists (running or finished): the request was a repeat.
-    Existing,
+/// What a checkout learns of its saga's reservation within its wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checkout {
+    /// The stock is held; the saga goes on.
+    Held,
+    /// The saga stopped before holding the stock: why.
+    NotHeld(ReservationOutcome),
+    /// No outcome yet (a service is down and its step retries, or the saga has ended
+    /// and Temporal no longer answers for it): the client follows the order.
+    Pending,
+}
+
+impl From<ReservationOutcome> for Checkout {
+    fn from(outcome: ReservationOutcome) -> Self {
+        if outcome.held {
+            Self::Held
+        } else {
+            Self::NotHeld(outcome)
+        }
+    }
 }
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> Problem {
@@ -94,18 +110,71 @@ impl Sagas {
             .await
     }
 
-    /// Starts the saga under its order id. Starting an id that exists, running or
-    /// finished, starts nothing: this is what makes order creation idempotent.
-    pub async fn start(&self, input: SagaInput) -> Result<Started, Problem> {
+    /// Starts the saga under its order id together with its `reservation` update
+    /// (Update-with-Start, one request to Temporal) and waits up to `wait` for the
+    /// outcome. A running saga with this id is joined rather than started again, and
+    /// the update id is fixed, so a repeat gets the same outcome; a finished one is
+    /// never started again: this is what makes order creation idempotent.
+    pub async fn checkout(&self, input: SagaInput, wait: Duration) -> Result<Checkout, Problem> {
         let client = self.client().await?;
-        let options = WorkflowStartOptions::new(self.task_queue.clone(), input.order_id.clone())
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
-            .build();
-        match client.start_workflow(OrderSaga, input, options).await {
-            Ok(_) => Ok(Started::New),
-            Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(Started::Existing),
+        let options = WorkflowUpdateWithStartOptions::new(
+            self.task_queue.clone(),
+            input.order_id.clone(),
+            WorkflowIdConflictPolicy::UseExisting,
+        )
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .update_id(RESERVATION_UPDATE)
+        .build();
+        let order_id = input.order_id.clone();
+        let deadline = tokio::time::Instant::now() + wait;
+        let accepted =
+            client.start_update_with_start_workflow(OrderSaga, input, Reservation, (), options);
+        // The update is accepted only once a worker runs the saga: no worker, no answer.
+        let handle = match tokio::time::timeout_at(deadline, accepted).await {
+            Ok(Ok(handle)) => handle,
+            // The saga has ended: its order says what happened.
+            Ok(Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
+                ..
+            })))
+            | Ok(Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::NotFound(_)))) => {
+                return Ok(Checkout::Pending);
+            }
+            Ok(Err(error)) => return Err(unavailable("update with start", error)),
+            // Started and waiting for a worker, unless the request never got there.
+            Err(_) => return self.started_or_unavailable(client, &order_id).await,
+        };
+        match tokio::time::timeout_at(deadline, handle.get_result(RpcOptions::default())).await {
+            Ok(Ok(outcome)) => Ok(outcome.into()),
+            Ok(Err(WorkflowUpdateError::NotFound(_))) | Err(_) => Ok(Checkout::Pending),
+            Ok(Err(error)) => Err(unavailable("reservation", error)),
+        }
+    }
+
+    async fn started_or_unavailable(
+        &self,
+        client: &Client,
+        order_id: &str,
+    ) -> Result<Checkout, Problem> {
+        let handle = client.get_workflow_handle::<OrderSaga>(order_id);
+        match handle.describe(WorkflowDescribeOptions::default()).await {
+            Ok(_) => Ok(Checkout::Pending),
             Err(error) => Err(unavailable("start", error)),
+        }
+    }
+
+    /// The reservation outcome of a saga started by an earlier request, within `wait`;
+    /// starts nothing.
+    pub async fn reservation(&self, order_id: &str, wait: Duration) -> Result<Checkout, Problem> {
+        let client = self.client().await?;
+        let options = WorkflowExecuteUpdateOptions::builder()
+            .update_id(RESERVATION_UPDATE.to_owned())
+            .build();
+        let handle = client.get_workflow_handle::<OrderSaga>(order_id);
+        let update = handle.execute_update(Reservation, (), options);
+        match tokio::time::timeout(wait, update).await {
+            Ok(Ok(outcome)) => Ok(outcome.into()),
+            Ok(Err(WorkflowUpdateError::NotFound(_))) | Err(_) => Ok(Checkout::Pending),
+            Ok(Err(error)) => Err(unavailable("reservation", error)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! How the saga runs one activity of a step: in which cancellation scope, with which
 //! retry policy, and how its outcome reaches the timeline and the compensation list.
 
-use saga_contract::StepName;
+use saga_contract::{ReservationOutcome, StepName};
 use temporalio_common::ActivityDefinition;
 use temporalio_common::error::IncomingError;
 use temporalio_sdk::{
@@ -9,7 +9,7 @@ use temporalio_sdk::{
     WorkflowContext, workflows,
 };
 
-use super::{Halt, OPERATOR_CANCELLATION, OrderSaga, patches, shielded_wait};
+use super::{OPERATOR_CANCELLATION, OrderSaga, patches, shielded_wait};
 use crate::payloads::{Attempt, FailureDetails};
 use crate::policies;
 
@@ -131,12 +131,44 @@ pub(super) const CONFIRM_ORDER: Step =
 pub(super) const NOTIFY_CUSTOMER: Step =
     Step::recovering(StepName::NotifyCustomer, policies::final_notification);
 
+/// Why the forward path stopped: a step failed for good, the customer decided, or a
+/// cancellation was honoured. The saga compensates and ends with `reason`.
+#[derive(Debug)]
+pub(super) struct Halt {
+    pub(super) reason: String,
+    /// A step's service refused: that call had no effect, and repeating it cannot help.
+    pub(super) refused: bool,
+    /// The refusal's problem type, e.g. `out-of-stock`.
+    pub(super) kind: Option<String>,
+}
+
+impl Halt {
+    pub(super) fn because(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            refused: false,
+            kind: None,
+        }
+    }
+
+    /// What a checkout waiting on the reservation is told when the saga stops first.
+    pub(super) fn reservation_outcome(&self) -> ReservationOutcome {
+        ReservationOutcome {
+            held: false,
+            refusal: self.kind.clone(),
+            reason: Some(self.reason.clone()),
+        }
+    }
+}
+
 /// What the workflow can read of an activity's final failure.
 #[derive(Debug)]
 struct FinalFailure {
     message: String,
     /// The service refused: the call had no effect and repeating it cannot help.
     refused: bool,
+    /// The refusal's problem type, e.g. `out-of-stock`.
+    kind: Option<String>,
     attempts: Option<u32>,
 }
 
@@ -146,6 +178,10 @@ impl FinalFailure {
             Some(IncomingError::Application(failure)) => Self {
                 message: failure.to_string(),
                 refused: failure.is_non_retryable(),
+                kind: failure
+                    .is_non_retryable()
+                    .then(|| failure.type_name().map(str::to_owned))
+                    .flatten(),
                 attempts: failure
                     .details::<FailureDetails>()
                     .ok()
@@ -155,11 +191,13 @@ impl FinalFailure {
             Some(IncomingError::Timeout(timeout)) => Self {
                 message: format!("timed out ({:?})", timeout.timeout_type()),
                 refused: false,
+                kind: None,
                 attempts: None,
             },
             _ => Self {
                 message: error.to_string(),
                 refused: false,
+                kind: None,
                 attempts: None,
             },
         }
@@ -224,6 +262,7 @@ impl OrderSaga {
                         format!("{}: {message}", step.title())
                     },
                     refused: error.refused,
+                    kind: if by_operator { None } else { error.kind },
                 })
             }
         }

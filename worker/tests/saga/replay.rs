@@ -31,6 +31,9 @@ const PATHS: &[&str] = &[
     "review_approved",
     "review_rejected",
     "review_timeout",
+    // Checkouts answered by Update-with-Start (the `reservation` update).
+    "checkout_held",
+    "checkout_out_of_stock",
 ];
 
 #[tokio::test]

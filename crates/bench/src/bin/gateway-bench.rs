@@ -113,7 +113,7 @@ async fn post_order(
         .await
         .map_err(|e| e.to_string())?;
     match response.status().as_u16() {
-        202 => Ok(()),
+        201 | 202 => Ok(()),
         status => Err(format!("status {status}")),
     }
 }

@@ -1,12 +1,13 @@
-//! Orders: placed asynchronously on the saga, followed live, approved, rejected or
-//! cancelled by their customer, and by nobody else.
+//! Orders: placed on the saga, answered once its stock is held (or why not), and
+//! followed live by their customer, and by nobody else. Decisions about them are in
+//! `decisions.rs`.
 
 use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use saga_contract::calls::{MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderStatus};
-use saga_contract::{OrderLine, PaymentMethod, SagaInput};
+use saga_contract::{OrderLine, PaymentMethod, ReservationOutcome, SagaInput};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::validate::{MAX_AMOUNT, parse_id};
@@ -17,9 +18,10 @@ use utoipa_axum::routes;
 use super::{PageParams, Shared, page_query, path_id};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
-use crate::models::{Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product};
+use crate::models::{Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, Shortage};
 use crate::openapi::ProblemDoc;
 use crate::order_keys::{Claim, fingerprint};
+use crate::saga::Checkout;
 
 pub fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -41,15 +43,19 @@ pub(super) fn status_url(order_id: &str) -> String {
     format!("/v1/orders/{order_id}")
 }
 
-/// Places an order. It is processed asynchronously: follow it at `status_url` or over
+/// Places an order: starts its saga and answers once the stock is held (201) or
+/// refused (409), or after `CHECKOUT_WAIT_MS` (202); follow it at `status_url` or over
 /// the event stream. The `Idempotency-Key` names the order: repeating the request with
 /// the same key returns the same order and starts nothing new; the same key with a
 /// different request is refused.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])), request_body = PlaceOrder,
     params(("Idempotency-Key" = String, Header, pattern = r"^[A-Za-z0-9._-]{1,64}$", description = "1 to 64 letters, digits, '-', '_' or '.', unique per order")),
     responses(
-        (status = 202, description = "Accepted; the saga runs", body = OrderAccepted,
+        (status = 201, description = "Placed: the stock is held and the saga goes on", body = OrderAccepted,
             headers(("location" = String, description = "The order's status URL"))),
+        (status = 202, description = "Accepted: the saga runs, the stock not yet held (a service is slow or down); follow the order", body = OrderAccepted,
+            headers(("location" = String, description = "The order's status URL"))),
+        (status = 409, description = "Not placed: `/problems/out-of-stock` with the `shortages`, or `/problems/order-not-placed` with the saga's reason; the saga has given everything back", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 400, description = "No Idempotency-Key", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
@@ -102,12 +108,25 @@ async fn place_order(
         // saga whose order exists has run, and Temporal may have forgotten it already.
         Claim::Repeat => !order_exists(&state, &order_id).await?,
     };
-    if start {
-        state.sagas.start(input).await?;
-    }
+    // The answer waits, within a bound, for the saga to hold the stock or not.
+    let wait = state.config.checkout_wait;
+    let lines = input.lines.clone();
+    let checkout = if start {
+        state.sagas.checkout(input, wait).await?
+    } else {
+        state.sagas.reservation(&order_id, wait).await?
+    };
+    let status = match checkout {
+        Checkout::Held => StatusCode::CREATED,
+        Checkout::Pending => StatusCode::ACCEPTED,
+        Checkout::NotHeld(outcome) => {
+            let problem = not_held(&state, &lines, outcome).await;
+            return Err(problem.with_extension("order_id", &order_id));
+        }
+    };
     let url = status_url(&order_id);
     Ok((
-        StatusCode::ACCEPTED,
+        status,
         [(header::LOCATION, url.clone())],
         Json(OrderAccepted {
             order_id,
@@ -178,6 +197,38 @@ fn validate_lines(body: &PlaceOrder) -> Result<BTreeMap<String, u32>, Problem> {
         }
     }
     Ok(quantities)
+}
+
+/// The answer to a checkout whose saga stopped before holding the stock: 409
+/// `out-of-stock` with the shortages as the catalog has them now, or 409
+/// `order-not-placed` with the saga's reason (already fit for the customer). Either
+/// way the order exists, cancelled: the caller gets its `order_id`.
+async fn not_held(state: &Shared, lines: &[OrderLine], outcome: ReservationOutcome) -> Problem {
+    let reason = outcome
+        .reason
+        .unwrap_or_else(|| "The order could not be placed.".to_owned());
+    if outcome.refusal.as_deref() != Some("out-of-stock") {
+        return Problem::conflict("order-not-placed", "Order not placed", reason);
+    }
+    let reads = lines.iter().map(|line| async move {
+        let path = format!("/products/{}", line.sku);
+        let product = state
+            .services
+            .get::<Product>(Service::Inventory, &path)
+            .await
+            .ok()?;
+        (product.available < line.quantity).then(|| Shortage {
+            sku: line.sku.clone(),
+            requested: line.quantity,
+            available: product.available,
+        })
+    });
+    let shortages: Vec<Shortage> = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Problem::conflict("out-of-stock", "Out of stock", reason).with_extension("shortages", shortages)
 }
 
 /// Prices every line from the catalog, concurrently.

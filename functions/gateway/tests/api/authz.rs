@@ -20,7 +20,7 @@ async fn a_customer_cannot_read_cancel_or_review_another_customers_order() {
             "card_approve",
         )
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("order id");
     let detail = alice
         .get(&format!("/v1/orders/{order_id}"))

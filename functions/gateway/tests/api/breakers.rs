@@ -116,7 +116,7 @@ async fn a_payment_outage_opens_the_breaker_the_admin_sees_until_the_service_is_
             "card_approve",
         )
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
 
     wait_for("the admin to see the payment breaker open", || async {

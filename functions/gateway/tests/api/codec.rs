@@ -47,7 +47,7 @@ async fn a_stored_payload_is_not_readable_without_the_key_and_decodes_for_an_adm
             "card_approve",
         )
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
     me.until_completed(&order_id).await;
 

@@ -121,7 +121,7 @@ async fn every_saga_event_arrives_over_the_websocket_in_order_and_a_reconnect_ca
         "card_approve",
     )
     .await
-    .expect(202);
+    .expect(201);
     let completed = events_until(&mut socket, "order.completed").await;
     assert_eq!(
         steps(&completed),
@@ -142,7 +142,7 @@ async fn every_saga_event_arrives_over_the_websocket_in_order_and_a_reconnect_ca
         "card_decline",
     )
     .await
-    .expect(202);
+    .expect(201);
     let cancelled = events_until(&mut socket, "order.cancelled").await;
     assert_eq!(
         steps(&cancelled),

@@ -20,7 +20,7 @@ async fn an_order_is_accepted_then_completed_by_the_saga() {
             "card_approve",
         )
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
     assert_eq!(placed["status_url"], format!("/v1/orders/{order_id}"));
 
@@ -55,7 +55,7 @@ async fn twenty_concurrent_posts_with_one_key_make_one_order_and_one_workflow() 
     let ids: Vec<String> = replies
         .into_iter()
         .map(|reply| {
-            reply.expect(202)["order_id"]
+            reply.expect(201)["order_id"]
                 .as_str()
                 .expect("id")
                 .to_owned()
@@ -87,7 +87,7 @@ async fn twenty_concurrent_posts_with_one_key_make_one_order_and_one_workflow() 
             "card_approve",
         )
         .await
-        .expect(202);
+        .expect(201);
     assert_eq!(again["order_id"], order_id.as_str());
 }
 
@@ -251,7 +251,7 @@ async fn after_the_workflow_is_forgotten_the_key_still_names_its_order_and_start
     let placed = me
         .order("kept", line.clone(), "card_approve")
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("id").to_owned();
     me.until_completed(&order_id).await;
     forget_workflow(&stack, &order_id).await;
@@ -302,4 +302,40 @@ async fn the_owner_is_checked_before_temporal_is_asked() {
         .get(&path)
         .await
         .expect_problem(503, "service-unavailable");
+}
+
+#[tokio::test]
+async fn a_checkout_is_answered_out_of_stock_at_once_and_a_repeat_gets_the_same_answer() {
+    let stack = Stack::with_worker().await;
+    stack.add_product("MUG", 1, 1250).await;
+    stack.add_product("TEA", 5, 500).await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let lines = json!([{"sku": "MUG", "quantity": 3}, {"sku": "TEA", "quantity": 1}]);
+
+    let refused = me
+        .order("too-many", lines.clone(), "card_approve")
+        .await
+        .expect_problem(409, "out-of-stock");
+    assert_eq!(
+        refused["shortages"],
+        json!([{"sku": "MUG", "requested": 3, "available": 1}])
+    );
+    let detail = refused["detail"].as_str().expect("detail");
+    assert!(detail.contains("MUG"), "{detail}");
+    let again = me
+        .order("too-many", lines, "card_approve")
+        .await
+        .expect_problem(409, "out-of-stock");
+    assert_eq!(again["shortages"], refused["shortages"]);
+
+    for (sku, available) in [("MUG", 1), ("TEA", 5)] {
+        let stock = stack
+            .inventory
+            .get(&format!("/products/{sku}"))
+            .await
+            .expect(200);
+        assert_eq!(stock["available"], available, "{sku} untouched");
+        assert_eq!(stock["reserved"], 0, "{sku} holds nothing");
+    }
 }

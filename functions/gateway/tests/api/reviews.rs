@@ -14,7 +14,7 @@ async fn order_in_review(customer: &As<'_>, key: &str) -> String {
     let placed = customer
         .order(key, json!([{"sku": LARGE, "quantity": 1}]), "card_approve")
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("order id").to_owned();
     wait_for("the order to await review", || async {
         let detail = customer
@@ -151,7 +151,7 @@ async fn a_decision_that_cannot_apply_is_refused_with_the_reason() {
     let placed = ada
         .order("small", json!([{"sku": "MUG", "quantity": 1}]), "card_slow")
         .await
-        .expect(202);
+        .expect(201);
     let order_id = placed["order_id"].as_str().expect("order id");
     wait_for("the charge to start", || async {
         let detail = ada.get(&format!("/v1/orders/{order_id}")).await.expect(200);

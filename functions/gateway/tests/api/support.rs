@@ -153,6 +153,7 @@ impl Stack {
             approval: options.approval,
             downstream_timeout: Duration::from_secs(10),
             event_poll_interval: Duration::from_millis(100),
+            checkout_wait: Duration::from_secs(3),
             temporal_ui_url: Some("http://localhost:8233".into()),
             temporal_namespace: "default".into(),
             websocket_endpoint: options.websocket_endpoint,

@@ -1,0 +1,54 @@
+//! The checkout's Update-with-Start: the saga starts and its `reservation` update
+//! answers once the stock is held, or why not, in one request to Temporal.
+
+use saga_contract::temporal::{OrderSaga as SagaDefinition, Reservation};
+use saga_contract::{Outcome, ReservationOutcome, SagaInput};
+use temporalio_client::{WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions};
+
+use crate::support::{InProcessWorker, Stack, saga, unique};
+
+async fn checkout(stack: &Stack, input: &SagaInput) -> ReservationOutcome {
+    let options = WorkflowUpdateWithStartOptions::new(
+        stack.task_queue.clone(),
+        input.order_id.clone(),
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    .update_id(saga_contract::RESERVATION_UPDATE)
+    .build();
+    stack
+        .client
+        .execute_update_with_start_workflow(SagaDefinition, input.clone(), Reservation, (), options)
+        .await
+        .expect("the checkout is answered")
+}
+
+#[tokio::test]
+async fn a_checkout_learns_whether_its_stock_is_held_in_one_request() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("MUG", 2, 1250).await;
+
+    let held = saga(&unique("held"), &[("MUG", 2, 1250)], "card_approve");
+    let outcome = checkout(&stack, &held).await;
+    assert!(outcome.held, "{outcome:?}");
+    // A repeat joins the running saga and gets the same answer.
+    assert_eq!(checkout(&stack, &held).await, outcome);
+    assert_eq!(
+        stack.result(&held.order_id).await.outcome,
+        Outcome::Completed
+    );
+
+    let short = saga(&unique("short"), &[("MUG", 1, 1250)], "card_approve");
+    let outcome = checkout(&stack, &short).await;
+    assert!(!outcome.held);
+    assert_eq!(outcome.refusal.as_deref(), Some("out-of-stock"));
+    let reason = outcome.reason.unwrap_or_default();
+    assert!(reason.contains("MUG"), "{reason}");
+    let result = stack.result(&short.order_id).await;
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert_eq!(stack.stock("MUG").await, (0, 0));
+    stack.record_history(&held.order_id, "checkout_held").await;
+    stack
+        .record_history(&short.order_id, "checkout_out_of_stock")
+        .await;
+}
