@@ -54,3 +54,28 @@ test('with the inventory down an order shows retries and the open breaker, and c
   await admin.close()
   await customer.close()
 })
+
+test('the admin pages fit a 390 px phone screen, and loading the app logs no error', async () => {
+  const problems = []
+  const admin = await signIn(browser, 'admin@example.com', 'admin-password', { viewport: { width: 390, height: 844 } })
+  admin.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text())
+  })
+  admin.on('response', (response) => {
+    if (response.status() === 404) problems.push(`404 ${response.url()}`)
+  })
+  await admin.reload()
+  await admin.getByRole('heading', { name: 'Catalog' }).waitFor()
+  for (const [link, heading] of [
+    ['Admin', 'Failure switchboard'],
+    ['Reviews', 'Review queue'],
+  ]) {
+    await admin.getByRole('link', { name: link, exact: true }).click()
+    await admin.getByRole('heading', { name: heading }).waitFor()
+    const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    assert.ok(overflow <= 0, `${heading}: ${overflow} px wider than the screen`)
+  }
+  await screenshot(admin, 'admin-phone')
+  assert.deepEqual(problems, [])
+  await admin.close()
+})

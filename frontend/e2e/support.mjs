@@ -36,8 +36,8 @@ export async function newCustomer(browser) {
   return page
 }
 
-export async function signIn(browser, email, password) {
-  const page = await browser.newPage()
+export async function signIn(browser, email, password, options = {}) {
+  const page = await browser.newPage(options)
   page.setDefaultTimeout(60_000)
   await page.goto(`${UI}/login`)
   await page.getByLabel('Email').fill(email)
