@@ -196,6 +196,9 @@ async fn the_breaker_spares_a_service_that_is_down_and_closes_when_it_is_back() 
         calls_while_down * 2 <= attempts_while_down,
         "the service got {calls_while_down} calls for {attempts_while_down} attempts"
     );
+    stack
+        .record_history(&orders[0].order_id, "breaker_open_during_step")
+        .await;
 }
 
 #[tokio::test]
@@ -236,4 +239,7 @@ async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
     );
     assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
     assert_eq!(stack.order(&input.order_id).await["status"], "CANCELLED");
+    stack
+        .record_history(&input.order_id, "compensation_stuck_then_recovered")
+        .await;
 }

@@ -34,6 +34,10 @@ const PATHS: &[&str] = &[
     // Checkouts answered by Update-with-Start (the `reservation` update).
     "checkout_held",
     "checkout_out_of_stock",
+    // A step retried while the service's breaker was open; a compensation that failed
+    // round after round, alerted the admins, and completed once the service was back.
+    "breaker_open_during_step",
+    "compensation_stuck_then_recovered",
 ];
 
 #[tokio::test]
