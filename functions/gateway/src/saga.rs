@@ -143,11 +143,8 @@ impl Sagas {
             // Started and waiting for a worker, unless the request never got there.
             Err(_) => return self.started_or_unavailable(client, &order_id).await,
         };
-        match tokio::time::timeout_at(deadline, handle.get_result(RpcOptions::default())).await {
-            Ok(Ok(outcome)) => Ok(outcome.into()),
-            Ok(Err(WorkflowUpdateError::NotFound(_))) | Err(_) => Ok(Checkout::Pending),
-            Ok(Err(error)) => Err(unavailable("reservation", error)),
-        }
+        let result = handle.get_result(RpcOptions::default());
+        reservation_answer(tokio::time::timeout_at(deadline, result).await)
     }
 
     async fn started_or_unavailable(
@@ -171,11 +168,7 @@ impl Sagas {
             .build();
         let handle = client.get_workflow_handle::<OrderSaga>(order_id);
         let update = handle.execute_update(Reservation, (), options);
-        match tokio::time::timeout(wait, update).await {
-            Ok(Ok(outcome)) => Ok(outcome.into()),
-            Ok(Err(WorkflowUpdateError::NotFound(_))) | Err(_) => Ok(Checkout::Pending),
-            Ok(Err(error)) => Err(unavailable("reservation", error)),
-        }
+        reservation_answer(tokio::time::timeout(wait, update).await)
     }
 
     /// The saga's status while it runs; `None` once it has finished or if it never
@@ -246,6 +239,18 @@ impl Sagas {
             .try_collect()
             .await
             .map_err(|error| unavailable("list", error))
+    }
+}
+
+/// The `reservation` update's answer within the wait: none in time, or none because
+/// the saga has ended, leaves the client to follow the order.
+fn reservation_answer(
+    answer: Result<Result<ReservationOutcome, WorkflowUpdateError>, tokio::time::error::Elapsed>,
+) -> Result<Checkout, Problem> {
+    match answer {
+        Ok(Ok(outcome)) => Ok(outcome.into()),
+        Ok(Err(WorkflowUpdateError::NotFound(_))) | Err(_) => Ok(Checkout::Pending),
+        Ok(Err(error)) => Err(unavailable("reservation", error)),
     }
 }
 
