@@ -130,6 +130,7 @@ class Stack:
                                 "--ui-port", str(self.ports["temporal_ui"]),
                                 "--db-filename", str(self.scratch / "temporal.db"),
                                 "--search-attribute", "SagaPhase=Keyword",
+                                "--search-attribute", "SagaAttention=Keyword",
                                 "--log-level", "error"],
                    {}, self.ports["temporal"])
 

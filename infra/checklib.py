@@ -3,6 +3,7 @@ JSON over HTTP, and background processes that are always stopped."""
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,10 +20,23 @@ def port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+# Ports for the servers the checks start, below the kernel's ephemeral range (Linux's
+# ip_local_port_range is 32768-60999): a port the kernel hands out itself can be taken
+# by some outgoing connection's source port between this check and the start of the
+# server that should listen on it.
+PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        port = random.choice(PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def wait_until(what: str, ready, seconds: float, alive=lambda: True):

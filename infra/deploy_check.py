@@ -176,10 +176,31 @@ def check_template(binaries: set[str]) -> None:
             raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
     check_invocations(resources, functions)
     check_secrets(resources, functions)
+    check_alarms(resources)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
           f"functions and the worker are granted the DynamoDB actions they call, may "
-          f"invoke exactly the services they call, and read their secrets at run time")
+          f"invoke exactly the services they call, and read their secrets at run time; "
+          f"the alarms count lines the worker logs")
+
+
+def check_alarms(resources: dict) -> None:
+    """Each log metric filter matches a line the worker really logs (JSON, `message`
+    first words), and an alarm on the alarm topic watches its metric."""
+    source = "".join(p.read_text() for p in (ROOT / "worker/src").rglob("*.rs"))
+    filters = {r["Properties"]["MetricTransformations"][0]["MetricName"]: r["Properties"]
+               for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"}
+    alarmed = {r["Properties"]["MetricName"] for r in resources.values()
+               if r["Type"] == "AWS::CloudWatch::Alarm"
+               and r["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]}
+    if set(filters) != {"CompensationStuck", "WorkflowTaskFailed"} or set(filters) != alarmed:
+        raise SystemExit(f"template.yaml: log metrics {sorted(filters)}, alarmed {sorted(alarmed)}")
+    for metric, properties in filters.items():
+        if properties["LogGroupName"] != {"Ref": "WorkerLogGroup"}:
+            raise SystemExit(f"template.yaml: {metric} does not read the worker's log group")
+        line = re.fullmatch(r'\{ \$\.message = "(.+)\*" \}', properties["FilterPattern"])
+        if not line or f'"{line.group(1)}' not in source:
+            raise SystemExit(f"template.yaml: {metric}'s pattern matches no worker log line")
 
 
 def statements(policies: list) -> list:

@@ -178,8 +178,9 @@ dynamodb_dir() {
   echo "${dirs[-1]}"
 }
 
+# A free port below the ephemeral range (see infra/checklib.py).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c "import sys; sys.path.insert(0, '$ROOT/infra'); from checklib import free_port; print(free_port())"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -280,13 +281,14 @@ start_secrets_manager() {
 }
 
 # start_temporal PORT UI_PORT [DB_FILE]: in memory, or persisted in DB_FILE (SQLite).
-# Registers the saga's search attribute (saga_contract::PHASE_SEARCH_ATTRIBUTE), which
-# the review queue lists by; on every start, so an older data file gains it too.
+# Registers the saga's search attributes (saga_contract::PHASE_SEARCH_ATTRIBUTE and
+# ATTENTION_SEARCH_ATTRIBUTE), which the review queue and the attention list read; on
+# every start, so an older data file gains them too.
 start_temporal() {
   local port=$1 ui_port=$2 db=${3:-} storage=()
   if [ -n "$db" ]; then mkdir -p "$(dirname "$db")"; storage=(--db-filename "$db"); fi
   start temporal "$LOCAL/logs/temporal-$port.log" \
     "$VENV/bin/temporal" server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
-    --search-attribute SagaPhase=Keyword "${storage[@]}" --log-level warn
+    --search-attribute SagaPhase=Keyword --search-attribute SagaAttention=Keyword "${storage[@]}" --log-level warn
   wait_for_port temporal "$port"
 }

@@ -70,7 +70,7 @@ test('the admin pages fit a 390 px phone screen, and loading the app logs no err
     ['Admin', 'Failure switchboard'],
     ['Reviews', 'Review queue'],
   ]) {
-    await admin.getByRole('link', { name: link, exact: true }).click()
+    await admin.getByRole('link', { name: link }).first().click()
     await admin.getByRole('heading', { name: heading }).waitFor()
     const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     assert.ok(overflow <= 0, `${heading}: ${overflow} px wider than the screen`)

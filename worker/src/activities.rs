@@ -173,6 +173,29 @@ impl SagaActivities {
         finish(&ctx, result, true).await
     }
 
+    /// An operator's "retry now": closes this worker's breaker for `service`, so that
+    /// the retry that follows is sent. (Other workers keep theirs; a stuck step is
+    /// retried on this one first.)
+    #[activity(name = "reset_breaker")]
+    pub async fn reset_breaker(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        service: String,
+    ) -> Result<(), ActivityError> {
+        let client = [
+            &self.inventory,
+            &self.order,
+            &self.payment,
+            &self.notification,
+        ]
+        .into_iter()
+        .find(|client| client.breaker().service() == service);
+        if let Some(client) = client {
+            client.breaker().reset();
+        }
+        Ok(())
+    }
+
     #[activity(name = "record_notification")]
     pub async fn record_notification(
         self: Arc<Self>,

@@ -118,6 +118,17 @@ impl CircuitBreaker {
         }
     }
 
+    /// An operator's reset: closed, the failures forgotten, so the next call goes out.
+    pub fn reset(&self) {
+        let mut inner = self.lock();
+        let was = inner.state;
+        inner.state = BreakerState::Closed;
+        inner.consecutive_failures = 0;
+        if was != BreakerState::Closed {
+            self.log_transition(&inner, "closed by an operator's retry");
+        }
+    }
+
     pub fn record_failure(&self, now: Instant) {
         let mut inner = self.lock();
         inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);

@@ -2,7 +2,9 @@
 //! feed is made of. Pure state, changed only by the workflow (deterministically) and by
 //! its signal handlers.
 
-use saga_contract::{SagaPhase, SagaStatus, StepName, StepRecord, StepStatus};
+use saga_contract::{
+    Attention, AttentionReason, SagaPhase, SagaStatus, StepName, StepRecord, StepStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -23,6 +25,7 @@ pub struct Timeline {
     approval_deadline: Option<String>,
     cancel_reason: Option<String>,
     cancel_requested: bool,
+    attention: Option<Attention>,
     notes: Vec<String>,
     events: Vec<SagaEvent>,
     published: usize,
@@ -88,6 +91,7 @@ impl Timeline {
             approval_deadline: self.approval_deadline.clone(),
             cancel_reason: self.cancel_reason.clone(),
             cancel_requested: self.cancel_requested,
+            attention: self.attention.clone(),
             notes: self.notes.clone(),
         }
     }
@@ -199,6 +203,24 @@ impl Timeline {
 
     pub fn phase(&self) -> SagaPhase {
         self.phase.unwrap_or(SagaPhase::Running)
+    }
+
+    pub fn attention(&self) -> Option<&Attention> {
+        self.attention.as_ref()
+    }
+
+    /// A compensation failed a whole round at `step`; kept from the first such round
+    /// until the step succeeds.
+    pub fn compensation_stuck(&mut self, step: StepName, at: &str) {
+        self.attention.get_or_insert_with(|| Attention {
+            reason: AttentionReason::CompensationStuck,
+            step,
+            since: at.to_owned(),
+        });
+    }
+
+    pub fn attention_resolved(&mut self) {
+        self.attention = None;
     }
 
     /// The customer asked to cancel; the saga has not acted on it yet.

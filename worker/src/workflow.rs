@@ -22,8 +22,6 @@
 //! Here: the workflow, its signals and query, and the forward path. The parts it calls:
 //! `steps` (running one activity), `approval`, `compensation` and `events`.
 
-use std::time::Duration;
-
 use saga_contract::calls::OrderStatus;
 use saga_contract::{
     Decision, OrderDecision, Outcome, ReservationOutcome, SagaInput, SagaPhase, SagaResult,
@@ -31,10 +29,7 @@ use saga_contract::{
 };
 use temporalio_common::data_converters::RawValue;
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{
-    SyncWorkflowContext, TimerOptions, WaitConditionOptions, WorkflowCancellationToken,
-    WorkflowContext, WorkflowContextView, WorkflowResult,
-};
+use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 use crate::activities::SagaActivities;
 use crate::inbound;
@@ -44,12 +39,13 @@ use crate::payloads::{
 use crate::timeline::Timeline;
 
 mod approval;
+mod attention;
 mod compensation;
 mod decisions;
 mod events;
 mod steps;
 
-use steps::Halt;
+use steps::{Halt, shielded_timer, shielded_wait, step_key};
 
 use steps::{CHARGE_PAYMENT, CONFIRM_ORDER, CREATE_ORDER, NOTIFY_CUSTOMER, RESERVE_INVENTORY};
 
@@ -66,20 +62,8 @@ mod patches {
     pub const COMPENSATION_ROUND_PAUSE: &str = "compensation-round-pause";
     /// The saga keeps the `SagaPhase` search attribute current while it awaits review.
     pub const PHASE_SEARCH_ATTRIBUTE: &str = "phase-search-attribute";
-}
-
-/// A timer no cancellation reaches.
-fn shielded_timer(duration: Duration) -> TimerOptions {
-    TimerOptions::builder(duration)
-        .cancellation_token(WorkflowCancellationToken::new())
-        .build()
-}
-
-/// A `wait_condition` no cancellation reaches.
-fn shielded_wait() -> WaitConditionOptions {
-    WaitConditionOptions::builder()
-        .cancellation_token(WorkflowCancellationToken::new())
-        .build()
+    /// The saga sets the `SagaAttention` search attribute while a compensation is stuck.
+    pub const ATTENTION_SEARCH_ATTRIBUTE: &str = "attention-search-attribute";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +89,8 @@ pub struct OrderSaga {
     effects: Vec<StepName>,
     /// Once the reservation step has ended (or the saga stopped before it).
     reservation: Option<ReservationOutcome>,
+    /// An operator asked to retry a stuck step now.
+    retry_now: bool,
 }
 
 #[workflow_methods]
@@ -219,6 +205,23 @@ impl OrderSaga {
             .map(service_kit::clock::format_system_time)
             .unwrap_or_default();
         self.apply(&now, decision)
+    }
+
+    #[update_validator(retry_now)]
+    fn validate_retry_now(
+        &self,
+        _ctx: &WorkflowContextView,
+        _input: &(),
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.retry_refusal()
+            .map_or(Ok(()), |reason| Err(reason.into()))
+    }
+
+    /// An operator's "retry now" for a stuck saga (see `attention.rs`).
+    #[update(name = "retry_now")]
+    pub fn retry_now(&mut self, _ctx: &mut SyncWorkflowContext<Self>) -> SagaStatus {
+        self.retry_now = true;
+        self.timeline.snapshot()
     }
 
     /// Answers once the reservation step has an outcome: the checkout's Update-with-Start.
@@ -379,13 +382,6 @@ fn status_request(order_id: &str, status: OrderStatus) -> StatusRequest {
         order_id: order_id.to_owned(),
         status,
     }
-}
-
-fn step_key(step: StepName) -> String {
-    serde_json::to_value(step)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -34,6 +34,14 @@ pub const DECIDE_UPDATE: &str = "decide";
 /// [`ReservationOutcome`] (no input). The gateway sends it with the saga's start
 /// (Update-with-Start), so that a checkout learns at once whether its stock is held.
 pub const RESERVATION_UPDATE: &str = "reservation";
+/// Update: an operator's "retry now" for a saga that needs attention: the worker's
+/// breaker for the stuck step's service is reset and the step retried at once. Answers
+/// the saga's [`SagaStatus`].
+pub const RETRY_NOW_UPDATE: &str = "retry_now";
+/// Search attribute (Keyword): why a running saga needs an operator
+/// ([`AttentionReason`], e.g. `COMPENSATION_STUCK`); empty when it does not. Registered
+/// like [`PHASE_SEARCH_ATTRIBUTE`].
+pub const ATTENTION_SEARCH_ATTRIBUTE: &str = "SagaAttention";
 /// Search attribute (Keyword): the [`SagaPhase`] of a running saga, kept current by
 /// the workflow, so that visibility lists e.g. the orders awaiting review. Registered
 /// once per namespace: by `infra/lib.sh` on the dev server, by hand on Temporal Cloud
@@ -171,12 +179,14 @@ pub mod refusals {
     pub const NOT_IN_REVIEW: &str = "This order is not awaiting review.";
     pub const PAYMENT_STARTED: &str = "The payment is already being captured.";
     pub const ALREADY_CANCELLING: &str = "The order is already being cancelled.";
-    pub const ALL: [&str; 5] = [
+    pub const NOTHING_TO_RETRY: &str = "This saga is not stuck: there is nothing to retry.";
+    pub const ALL: [&str; 6] = [
         CLOSED,
         ALREADY_REVIEWED,
         NOT_IN_REVIEW,
         PAYMENT_STARTED,
         ALREADY_CANCELLING,
+        NOTHING_TO_RETRY,
     ];
 }
 
@@ -322,6 +332,34 @@ impl SagaPhase {
     }
 }
 
+/// Why a running saga needs an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttentionReason {
+    /// A compensation has failed a whole round of retries; it keeps retrying.
+    CompensationStuck,
+}
+
+impl AttentionReason {
+    /// The value of the attention search attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CompensationStuck => "COMPENSATION_STUCK",
+        }
+    }
+}
+
+/// A saga's call for an operator: why, at which step, since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attention {
+    pub reason: AttentionReason,
+    pub step: StepName,
+    /// RFC 3339.
+    pub since: String,
+}
+
 /// What the `status` query returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -342,6 +380,9 @@ pub struct SagaStatus {
     /// The customer asked to cancel; the saga stops at its next step and compensates.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancel_requested: bool,
+    /// Set while the saga needs an operator (its step's record has the last error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
     /// What the saga received and set aside, oldest first (the last few): e.g.
     /// `ignored: invalid approve payload` for a signal whose payload did not decode.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -74,6 +74,17 @@ impl UpdateDefinition for Reservation {
     }
 }
 
+pub struct RetryNow;
+
+impl UpdateDefinition for RetryNow {
+    type Workflow = OrderSaga;
+    type Input = ();
+    type Output = SagaStatus;
+    fn name(&self) -> &str {
+        super::RETRY_NOW_UPDATE
+    }
+}
+
 pub struct Status;
 
 impl QueryDefinition for Status {

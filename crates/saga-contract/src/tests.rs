@@ -63,6 +63,15 @@ fn the_approval_policy_defaults_to_fifteen_minutes() {
 }
 
 #[test]
+fn an_attention_reason_is_named_as_it_serializes() {
+    let reason = AttentionReason::CompensationStuck;
+    assert_eq!(
+        serde_json::to_value(reason).expect("serializes"),
+        reason.as_str()
+    );
+}
+
+#[test]
 fn a_phase_is_named_as_it_serializes() {
     for phase in [
         SagaPhase::Running,

@@ -19,6 +19,7 @@ export type StepRecord = Schemas['StepRecord']
 export type Breaker = Schemas['Breaker']
 export type FailureMode = Schemas['FailureMode']
 export type ReviewItem = Schemas['ReviewItem']
+export type AttentionItem = Schemas['AttentionItem']
 export type Problem = Schemas['Problem']
 
 export const apiBase: string = import.meta.env.VITE_API_BASE ?? ''

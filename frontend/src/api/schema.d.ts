@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+    "/v1/admin/attention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The running sagas that need an operator, the longest-stuck first. */
+        get: operations["attention"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/attention/{order_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retries a stuck saga's step now: the worker's breaker for its service is reset first. */
+        post: operations["retry_now"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/breakers": {
         parameters: {
             query?: never;
@@ -463,6 +497,35 @@ export interface components {
             expires_in: number;
             token_type: string;
         };
+        /** @description A saga's call for an operator: why, at which step, since when. */
+        Attention: {
+            reason: components["schemas"]["AttentionReason"];
+            /** @description RFC 3339. */
+            since: string;
+            step: components["schemas"]["StepName"];
+        };
+        /** @description A saga that needs an operator, as the attention list shows it. */
+        AttentionItem: {
+            /** Format: int32 */
+            attempts?: number | null;
+            /** @description The rest is absent for a saga that does not answer (its workflow tasks fail). */
+            customer_id?: string | null;
+            last_error?: string | null;
+            order_id: string;
+            reason: components["schemas"]["AttentionReason"];
+            /** @description Since when (RFC 3339). */
+            since?: string | null;
+            step?: components["schemas"]["StepName"] | null;
+        };
+        AttentionList: {
+            /** @description The longest-stuck first. */
+            items: components["schemas"]["AttentionItem"][];
+        };
+        /**
+         * @description Why a running saga needs an operator.
+         * @enum {string}
+         */
+        AttentionReason: "COMPENSATION_STUCK";
         /** @description Standard base64 with padding, as protobuf JSON writes bytes. */
         Base64: string;
         /**
@@ -754,6 +817,7 @@ export interface components {
         SagaStatus: {
             /** @description While awaiting approval: when the order will be cancelled (RFC 3339). */
             approval_deadline?: string | null;
+            attention?: components["schemas"]["Attention"] | null;
             /** @description Why the order was cancelled, once it is. */
             cancel_reason?: string | null;
             /** @description The customer asked to cancel; the saga stops at its next step and compensates. */
@@ -893,6 +957,76 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    attention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sagas that need attention */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttentionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retry_now: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order id */
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Retrying: the saga's status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SagaStatus"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing to retry (the saga is not stuck), or the saga has ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     breakers: {
         parameters: {
             query?: never;

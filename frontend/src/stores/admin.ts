@@ -1,8 +1,8 @@
 // Administration: changes to the catalog (the list itself is the catalog store's), the
-// failure switchboard and the breakers.
+// failure switchboard, the breakers, and the sagas that need attention.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import { api, unwrap, type Breaker, type FailureMode } from '@/api/client'
+import { api, describe, unwrap, type AttentionItem, type Breaker, type FailureMode } from '@/api/client'
 
 export const SERVICES = ['customer', 'inventory', 'order', 'payment', 'notification'] as const
 export type ServiceName = (typeof SERVICES)[number]
@@ -11,6 +11,9 @@ export const useAdminStore = defineStore('admin', () => {
   const modes = ref<Partial<Record<ServiceName, FailureMode>>>({})
   const breakers = ref<Breaker[]>([])
   const breakersError = ref<string | null>(null)
+  const attention = ref<AttentionItem[]>([])
+  // The saga's answer to the last "retry now", per order.
+  const retried = ref<Record<string, string>>({})
 
   async function loadModes() {
     await Promise.all(
@@ -37,6 +40,20 @@ export const useAdminStore = defineStore('admin', () => {
     }
   }
 
+  async function loadAttention() {
+    attention.value = (await unwrap(api.GET('/v1/admin/attention'))).items
+  }
+
+  async function retryNow(orderId: string) {
+    try {
+      await unwrap(api.POST('/v1/admin/attention/{order_id}/retry', { params: { path: { order_id: orderId } } }))
+      retried.value[orderId] = 'Retrying now: the breaker was reset.'
+    } catch (problem) {
+      retried.value[orderId] = describe(problem)
+    }
+    await loadAttention()
+  }
+
   async function setStock(sku: string, available: number) {
     return unwrap(api.PUT('/v1/admin/products/{sku}/stock', { params: { path: { sku } }, body: { available } }))
   }
@@ -49,5 +66,19 @@ export const useAdminStore = defineStore('admin', () => {
     return unwrap(api.POST('/v1/admin/products', { body: { ...product, currency: 'EUR', description: '' } }))
   }
 
-  return { modes, breakers, breakersError, loadModes, setMode, loadBreakers, setStock, setPrice, createProduct }
+  return {
+    modes,
+    breakers,
+    breakersError,
+    attention,
+    retried,
+    loadModes,
+    setMode,
+    loadBreakers,
+    loadAttention,
+    retryNow,
+    setStock,
+    setPrice,
+    createProduct,
+  }
 })

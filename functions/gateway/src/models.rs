@@ -81,6 +81,31 @@ pub struct Shortage {
     pub available: u32,
 }
 
+/// A saga that needs an operator, as the attention list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttentionItem {
+    pub order_id: String,
+    /// The rest is absent for a saga that does not answer (its workflow tasks fail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    pub reason: saga_contract::AttentionReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<saga_contract::StepName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Since when (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttentionList {
+    /// The longest-stuck first.
+    pub items: Vec<AttentionItem>,
+}
+
 /// An order awaiting review, as the review queue lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReviewItem {

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use saga_contract::temporal::{Decide, OrderSaga, Reservation, Status};
+use saga_contract::temporal::{Decide, OrderSaga, Reservation, RetryNow, Status};
 use saga_contract::{
-    OrderDecision, PHASE_SEARCH_ATTRIBUTE, RESERVATION_UPDATE, ReservationOutcome, SagaInput,
-    SagaPhase, SagaStatus, WORKFLOW_TYPE, refusals,
+    ATTENTION_SEARCH_ATTRIBUTE, AttentionReason, OrderDecision, PHASE_SEARCH_ATTRIBUTE,
+    RESERVATION_UPDATE, ReservationOutcome, SagaInput, SagaPhase, SagaStatus, WORKFLOW_TYPE,
+    refusals,
 };
 use service_kit::Problem;
 use service_kit::payload_codec::{self, PayloadKeys};
@@ -211,26 +212,33 @@ impl Sagas {
             .maybe_update_id(update_id)
             .build();
         let update = handle.execute_update(Decide, decision, options);
-        match tokio::time::timeout(DECISION_TIMEOUT, update).await {
-            Ok(Ok(status)) => Ok(status),
-            Ok(Err(WorkflowUpdateError::Failed(failure))) => {
-                Err(decision_refused(&failure.message))
-            }
-            // Unknown, or finished: either way nothing is listening any more.
-            Ok(Err(WorkflowUpdateError::NotFound(_))) => Err(order_closed()),
-            Ok(Err(error)) => Err(unavailable("update", error)),
-            Err(_) => Err(unavailable("update", "no worker took the decision in time")),
-        }
+        update_answer(tokio::time::timeout(DECISION_TIMEOUT, update).await)
     }
 
     /// The ids of the orders whose sagas await review, at most `limit`, from
     /// Temporal's visibility (the `SagaPhase` search attribute).
     pub async fn awaiting_review(&self, limit: usize) -> Result<Vec<String>, Problem> {
+        let condition = format!(
+            "{PHASE_SEARCH_ATTRIBUTE} = '{}'",
+            SagaPhase::AwaitingApproval.as_str()
+        );
+        self.running(&condition, limit).await
+    }
+
+    /// The ids of the orders whose sagas need an operator (the `SagaAttention` search
+    /// attribute), at most `limit`.
+    pub async fn needing_attention(&self, limit: usize) -> Result<Vec<String>, Problem> {
+        let condition = format!(
+            "{ATTENTION_SEARCH_ATTRIBUTE} = '{}'",
+            AttentionReason::CompensationStuck.as_str()
+        );
+        self.running(&condition, limit).await
+    }
+
+    async fn running(&self, condition: &str, limit: usize) -> Result<Vec<String>, Problem> {
         let client = self.client().await?;
         let query = format!(
-            "WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND \
-             {PHASE_SEARCH_ATTRIBUTE} = '{}'",
-            SagaPhase::AwaitingApproval.as_str()
+            "WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND {condition}"
         );
         let options = WorkflowListOptions::builder().limit(limit).build();
         client
@@ -239,6 +247,15 @@ impl Sagas {
             .try_collect()
             .await
             .map_err(|error| unavailable("list", error))
+    }
+
+    /// An operator's "retry now" for a stuck saga: its status, or 409 with the reason
+    /// there is nothing to retry.
+    pub async fn retry_now(&self, order_id: &str) -> Result<SagaStatus, Problem> {
+        let client = self.client().await?;
+        let handle = client.get_workflow_handle::<OrderSaga>(order_id);
+        let update = handle.execute_update(RetryNow, (), WorkflowExecuteUpdateOptions::default());
+        update_answer(tokio::time::timeout(DECISION_TIMEOUT, update).await)
     }
 }
 
@@ -251,6 +268,21 @@ fn reservation_answer(
         Ok(Ok(outcome)) => Ok(outcome.into()),
         Ok(Err(WorkflowUpdateError::NotFound(_))) | Err(_) => Ok(Checkout::Pending),
         Ok(Err(error)) => Err(unavailable("reservation", error)),
+    }
+}
+
+/// A decision's answer: the saga's status, its validator's refusal (409), or no saga
+/// to take it (409 `order-closed`).
+fn update_answer(
+    answer: Result<Result<SagaStatus, WorkflowUpdateError>, tokio::time::error::Elapsed>,
+) -> Result<SagaStatus, Problem> {
+    match answer {
+        Ok(Ok(status)) => Ok(status),
+        Ok(Err(WorkflowUpdateError::Failed(failure))) => Err(decision_refused(&failure.message)),
+        // Unknown, or finished: either way nothing is listening any more.
+        Ok(Err(WorkflowUpdateError::NotFound(_))) => Err(order_closed()),
+        Ok(Err(error)) => Err(unavailable("update", error)),
+        Err(_) => Err(unavailable("update", "no worker took the decision in time")),
     }
 }
 

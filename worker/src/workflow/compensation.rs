@@ -5,7 +5,7 @@ use saga_contract::{SagaInput, SagaPhase, StepName};
 use temporalio_sdk::WorkflowContext;
 
 use super::steps::{SagaActivity, Scope};
-use super::{OrderSaga, patches, shielded_timer, step_key};
+use super::{OrderSaga, patches, step_key};
 use crate::activities::SagaActivities;
 use crate::payloads::{CancelRequest, NotificationRequest};
 use crate::policies;
@@ -97,21 +97,22 @@ impl OrderSaga {
             {
                 Ok(()) => {
                     Self::end(ctx, step);
+                    if alerted {
+                        Self::attention_resolved(ctx);
+                    }
                     return;
                 }
                 Err(failure) => {
                     let pause = ctx.patched(patches::COMPENSATION_ROUND_PAUSE);
                     // Before the patch, a refusal was alerted and given up on.
                     if !alerted || (failure.refused && !pause) {
-                        Self::alert_admins(ctx, input, step, &failure.reason).await;
+                        Self::compensation_stuck(ctx, input, step, &failure.reason).await;
                         alerted = true;
                     }
                     if pause {
                         // However a round ends (even at once), the next one waits on a
-                        // timer: the loop always yields to the server.
-                        let _ = ctx
-                            .timer(shielded_timer(policies::COMPENSATION_ROUND_PAUSE))
-                            .await;
+                        // timer, or an operator's retry: the loop always yields.
+                        Self::pause_or_retry_now(ctx, step).await;
                     } else if failure.refused {
                         return;
                     }

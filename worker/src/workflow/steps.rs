@@ -2,14 +2,16 @@
 //! retry policy, and how its outcome reaches the timeline and the compensation list.
 
 use saga_contract::{ReservationOutcome, StepName};
+use std::time::Duration;
 use temporalio_common::ActivityDefinition;
 use temporalio_common::error::IncomingError;
+
 use temporalio_sdk::{
-    ActivityCancellationType, ActivityExecutionError, ActivityOptions, WorkflowCancellationToken,
-    WorkflowContext, workflows,
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, TimerOptions,
+    WaitConditionOptions, WorkflowCancellationToken, WorkflowContext, workflows,
 };
 
-use super::{OPERATOR_CANCELLATION, OrderSaga, patches, shielded_wait};
+use super::{OPERATOR_CANCELLATION, OrderSaga, patches};
 use crate::payloads::{Attempt, FailureDetails};
 use crate::policies;
 
@@ -115,6 +117,27 @@ impl Step {
     ) -> Result<(), Halt> {
         OrderSaga::call(ctx, self.name, self.scope, activity, input, (self.policy)()).await
     }
+}
+
+/// A timer no cancellation reaches.
+pub(super) fn shielded_timer(duration: Duration) -> TimerOptions {
+    TimerOptions::builder(duration)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build()
+}
+
+/// A `wait_condition` no cancellation reaches.
+pub(super) fn shielded_wait() -> WaitConditionOptions {
+    WaitConditionOptions::builder()
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build()
+}
+
+pub(super) fn step_key(step: StepName) -> String {
+    serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 // The forward steps, each declared once. Until the charge is captured a cancellation

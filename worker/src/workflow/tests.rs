@@ -13,6 +13,7 @@ fn the_contract_names_the_registered_workflow_signals_query_and_update() {
     assert_eq!(OrderSaga::status.name(), temporal::Status.name());
     assert_eq!(OrderSaga::decide.name(), temporal::Decide.name());
     assert_eq!(OrderSaga::reservation.name(), temporal::Reservation.name());
+    assert_eq!(OrderSaga::retry_now.name(), temporal::RetryNow.name());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The order saga end to end: a real Temporal dev server, real services on DynamoDB
 //! Local, and the worker (in this process, or as its own process where it must die).
 
+mod attention;
 mod checkout;
 mod failures;
 mod interface;

@@ -38,6 +38,8 @@ const PATHS: &[&str] = &[
     // round after round, alerted the admins, and completed once the service was back.
     "breaker_open_during_step",
     "compensation_stuck_then_recovered",
+    // The same, with the `SagaAttention` search attribute and an operator's retry_now.
+    "compensation_stuck_retried_now",
 ];
 
 #[tokio::test]

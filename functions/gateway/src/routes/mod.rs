@@ -3,6 +3,7 @@
 //! routes that exist.
 
 pub mod admin;
+pub mod attention;
 pub mod auth;
 pub mod catalog;
 pub mod codec;
@@ -33,6 +34,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .merge(decisions::routes())
         .merge(notifications::routes())
         .merge(admin::routes())
+        .merge(attention::routes())
         .merge(codec::routes())
         .merge(events::routes())
 }

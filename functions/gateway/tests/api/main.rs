@@ -1,6 +1,7 @@
 //! The gateway over real HTTP, in front of the real services on DynamoDB Local and,
 //! where orders must run, the saga worker on the Temporal dev server.
 
+mod attention;
 mod auth;
 mod authz;
 mod breakers;

@@ -33,6 +33,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/services/{service}/failure-mode"),
     ("put", "/v1/admin/services/{service}/failure-mode"),
     ("get", "/v1/admin/breakers"),
+    ("get", "/v1/admin/attention"),
+    ("post", "/v1/admin/attention/{order_id}/retry"),
     ("post", "/v1/admin/codec/decode"),
     ("post", "/v1/admin/codec/encode"),
 ];

@@ -1,0 +1,123 @@
+//! A stuck compensation asks for an operator: the `SagaAttention` search attribute
+//! lists it, its status says where and since when, and `retry_now` resets the worker's
+//! breaker before the next round, instead of after the pause.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use saga_contract::temporal::{OrderSaga as SagaDefinition, RetryNow};
+use saga_contract::{AttentionReason, DecisionAction, Outcome, StepName, refusals};
+use serde_json::json;
+use temporalio_client::errors::WorkflowUpdateError;
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowListOptions,
+};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use worker::workflow::OrderSaga;
+
+use crate::support::{InProcessWorker, Stack, eventually, saga, unique};
+
+async fn listed_as_stuck(stack: &Stack, order_id: &str) -> bool {
+    let query = format!(
+        "{} = '{}'",
+        saga_contract::ATTENTION_SEARCH_ATTRIBUTE,
+        AttentionReason::CompensationStuck.as_str()
+    );
+    let ids: Vec<String> = stack
+        .client
+        .list_workflows(query, WorkflowListOptions::default())
+        .map_ok(|execution| execution.id().to_owned())
+        .try_collect()
+        .await
+        .expect("list workflows");
+    ids.iter().any(|id| id == order_id)
+}
+
+/// Whether the saga has run its `reset_breaker` activity.
+async fn breaker_reset(stack: &Stack, order_id: &str) -> bool {
+    stack
+        .client
+        .get_workflow_handle::<OrderSaga>(order_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .expect("fetch history")
+        .iter()
+        .any(|event| {
+            matches!(&event.attributes,
+                Some(Attributes::ActivityTaskScheduledEventAttributes(a))
+                    if a.activity_type.as_ref().is_some_and(|t| t.name == "reset_breaker"))
+        })
+}
+
+async fn retry_now(
+    stack: &Stack,
+    order_id: &str,
+) -> Result<saga_contract::SagaStatus, WorkflowUpdateError> {
+    stack
+        .client
+        .get_workflow_handle::<SagaDefinition>(order_id)
+        .execute_update(RetryNow, (), WorkflowExecuteUpdateOptions::default())
+        .await
+}
+
+#[tokio::test]
+async fn a_stuck_compensation_is_listed_and_an_operator_retries_it_now() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("ESPRESSO", 3, 89_900).await;
+    let input = saga(&unique("stuck"), &[("ESPRESSO", 2, 89_900)], "card_approve");
+    stack.start_saga(&input).await;
+    stack.awaiting_approval(&input.order_id).await;
+    let refused = retry_now(&stack, &input.order_id)
+        .await
+        .expect_err("a saga that is not stuck has nothing to retry");
+    match refused {
+        WorkflowUpdateError::Failed(failure) => {
+            assert_eq!(failure.message, refusals::NOTHING_TO_RETRY);
+        }
+        other => panic!("not a refusal: {other}"),
+    }
+
+    stack
+        .set_failure(&stack.inventory, json!({"mode": "down"}))
+        .await;
+    stack
+        .decide(&input.order_id, DecisionAction::Reject, Some("fraud check"))
+        .await
+        .expect("the rejection is accepted");
+    eventually(
+        Duration::from_secs(90),
+        "the saga listed as stuck",
+        || async { listed_as_stuck(&stack, &input.order_id).await.then_some(()) },
+    )
+    .await;
+    let attention = stack
+        .status(&input.order_id)
+        .await
+        .attention
+        .expect("the status says why");
+    assert_eq!(attention.reason, AttentionReason::CompensationStuck);
+    assert_eq!(attention.step, StepName::ReleaseInventory);
+
+    // A retry while the service is still down: the worker's breaker is reset before
+    // the next round, instead of waiting out the pause.
+    retry_now(&stack, &input.order_id)
+        .await
+        .expect("the retry is accepted");
+    eventually(Duration::from_secs(60), "the breaker reset", || async {
+        breaker_reset(&stack, &input.order_id).await.then_some(())
+    })
+    .await;
+
+    stack
+        .set_failure(&stack.inventory, json!({"mode": "off"}))
+        .await;
+    let result = stack.result(&input.order_id).await;
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
+    assert!(!listed_as_stuck(&stack, &input.order_id).await);
+    stack
+        .record_history(&input.order_id, "compensation_stuck_retried_now")
+        .await;
+}
