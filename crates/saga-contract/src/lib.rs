@@ -6,6 +6,9 @@
 
 pub mod breakers;
 pub mod calls;
+mod decisions;
+
+pub use decisions::{Decision, DecisionAction, OrderDecision, refusals};
 
 use std::fmt;
 use std::str::FromStr;
@@ -171,25 +174,6 @@ impl<'de> Deserialize<'de> for PaymentMethod {
     }
 }
 
-/// Why the `decide` update refused a decision: its validator answers one of these, and
-/// the gateway passes them on to the caller (and nothing else a failure may say).
-pub mod refusals {
-    pub const CLOSED: &str = "This order is no longer being processed.";
-    pub const ALREADY_REVIEWED: &str = "This order has already been reviewed.";
-    pub const NOT_IN_REVIEW: &str = "This order is not awaiting review.";
-    pub const PAYMENT_STARTED: &str = "The payment is already being captured.";
-    pub const ALREADY_CANCELLING: &str = "The order is already being cancelled.";
-    pub const NOTHING_TO_RETRY: &str = "This saga is not stuck: there is nothing to retry.";
-    pub const ALL: [&str; 6] = [
-        CLOSED,
-        ALREADY_REVIEWED,
-        NOT_IN_REVIEW,
-        PAYMENT_STARTED,
-        ALREADY_CANCELLING,
-        NOTHING_TO_RETRY,
-    ];
-}
-
 /// Whether the saga holds the order's stock, once its reservation step has ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -200,37 +184,6 @@ pub struct ReservationOutcome {
     pub refusal: Option<String>,
     /// When not held: why, as the saga's timeline says it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// What a decision asks of the saga.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionAction {
-    /// A reviewer lets a large order go on to the payment.
-    Approve,
-    /// A reviewer refuses a large order: it is cancelled.
-    Reject,
-    /// The customer withdraws the order, until its payment starts.
-    Cancel,
-}
-
-/// The input of the [`DECIDE_UPDATE`] update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct OrderDecision {
-    pub action: DecisionAction,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// The payload of the `reject` and `cancel` signals.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Decision {
-    #[serde(default)]
     pub reason: Option<String>,
 }
 

@@ -4,14 +4,11 @@
 
 use std::time::Duration;
 
-use futures::TryStreamExt;
 use saga_contract::temporal::{OrderSaga as SagaDefinition, RetryNow};
 use saga_contract::{AttentionReason, DecisionAction, Outcome, StepName, refusals};
 use serde_json::json;
 use temporalio_client::errors::WorkflowUpdateError;
-use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowListOptions,
-};
+use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use worker::workflow::OrderSaga;
 
@@ -23,14 +20,7 @@ async fn listed_as_stuck(stack: &Stack, order_id: &str) -> bool {
         saga_contract::ATTENTION_SEARCH_ATTRIBUTE,
         AttentionReason::CompensationStuck.as_str()
     );
-    let ids: Vec<String> = stack
-        .client
-        .list_workflows(query, WorkflowListOptions::default())
-        .map_ok(|execution| execution.id().to_owned())
-        .try_collect()
-        .await
-        .expect("list workflows");
-    ids.iter().any(|id| id == order_id)
+    stack.listed(&query).await.iter().any(|id| id == order_id)
 }
 
 /// Whether the saga has run its `reset_breaker` activity.

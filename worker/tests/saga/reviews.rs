@@ -2,12 +2,9 @@
 //! the history, answered with the saga's status, and the review queue kept in Temporal's
 //! visibility by the `SagaPhase` search attribute.
 
-use futures::TryStreamExt;
 use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus, refusals};
 use temporalio_client::errors::WorkflowUpdateError;
-use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowListOptions,
-};
+use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions};
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
@@ -44,14 +41,7 @@ async fn in_review_queue(stack: &Stack, order_id: &str) -> bool {
         saga_contract::PHASE_SEARCH_ATTRIBUTE,
         SagaPhase::AwaitingApproval.as_str()
     );
-    let ids: Vec<String> = stack
-        .client
-        .list_workflows(query, WorkflowListOptions::default())
-        .map_ok(|execution| execution.id().to_owned())
-        .try_collect()
-        .await
-        .expect("list workflows");
-    ids.iter().any(|id| id == order_id)
+    stack.listed(&query).await.iter().any(|id| id == order_id)
 }
 
 async fn history_events(stack: &Stack, order_id: &str) -> Vec<EventType> {

@@ -18,6 +18,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use futures::TryStreamExt;
 use saga_contract::temporal;
 use saga_contract::{
     ApprovalPolicy, Decision, DecisionAction, OrderDecision, OrderLine, SagaInput, SagaResult,
@@ -29,7 +30,7 @@ use service_kit::testing::{self, Api};
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
-    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use worker::breaker::BreakerSettings;
 use worker::config::{ServiceUrls, WorkerConfig};
@@ -236,6 +237,16 @@ impl Stack {
             },
         )
         .await
+    }
+
+    /// The ids of the workflows visibility lists for a search attribute `condition`.
+    pub async fn listed(&self, condition: &str) -> Vec<String> {
+        self.client
+            .list_workflows(condition, WorkflowListOptions::default())
+            .map_ok(|execution| execution.id().to_owned())
+            .try_collect()
+            .await
+            .expect("list workflows")
     }
 
     /// Sends a decision as the gateway does: the contract's `decide` update.

@@ -93,7 +93,12 @@ async fn a_stuck_compensation_is_listed_and_an_admin_retries_it_now() {
     );
     let list = admin.get("/v1/admin/attention").await.expect(200);
     let listed = list["items"].as_array().expect("items");
-    assert!(listed.iter().all(|item| item["order_id"] != order_id.as_str()), "{list}");
+    assert!(
+        listed
+            .iter()
+            .all(|item| item["order_id"] != order_id.as_str()),
+        "{list}"
+    );
     let stock = stack
         .inventory
         .get("/products/ESPRESSO-PRO")

@@ -1,0 +1,54 @@
+//! Decisions about a running saga: what the `decide` update and the older signals
+//! carry, and the reasons its validator gives for refusing one.
+
+use serde::{Deserialize, Serialize};
+
+/// Why the `decide` or `retry_now` update refused: their validators answer one of these,
+/// and the gateway passes them on to the caller (and nothing else a failure may say).
+pub mod refusals {
+    pub const CLOSED: &str = "This order is no longer being processed.";
+    pub const ALREADY_REVIEWED: &str = "This order has already been reviewed.";
+    pub const NOT_IN_REVIEW: &str = "This order is not awaiting review.";
+    pub const PAYMENT_STARTED: &str = "The payment is already being captured.";
+    pub const ALREADY_CANCELLING: &str = "The order is already being cancelled.";
+    pub const NOTHING_TO_RETRY: &str = "This saga is not stuck: there is nothing to retry.";
+    pub const ALL: [&str; 6] = [
+        CLOSED,
+        ALREADY_REVIEWED,
+        NOT_IN_REVIEW,
+        PAYMENT_STARTED,
+        ALREADY_CANCELLING,
+        NOTHING_TO_RETRY,
+    ];
+}
+
+/// What a decision asks of the saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionAction {
+    /// A reviewer lets a large order go on to the payment.
+    Approve,
+    /// A reviewer refuses a large order: it is cancelled.
+    Reject,
+    /// The customer withdraws the order, until its payment starts.
+    Cancel,
+}
+
+/// The input of the [`DECIDE_UPDATE`](crate::DECIDE_UPDATE) update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OrderDecision {
+    pub action: DecisionAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The payload of the `reject` and `cancel` signals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decision {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
