@@ -7,10 +7,9 @@ use std::time::Duration;
 use saga_contract::temporal::{OrderSaga as SagaDefinition, RetryNow};
 use saga_contract::{AttentionReason, DecisionAction, Outcome, StepName, refusals};
 use serde_json::json;
+use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
-use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-use worker::workflow::OrderSaga;
 
 use crate::support::{InProcessWorker, Stack, eventually, saga, unique};
 
@@ -25,19 +24,11 @@ async fn listed_as_stuck(stack: &Stack, order_id: &str) -> bool {
 
 /// Whether the saga has run its `reset_breaker` activity.
 async fn breaker_reset(stack: &Stack, order_id: &str) -> bool {
-    stack
-        .client
-        .get_workflow_handle::<OrderSaga>(order_id)
-        .fetch_history(WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await
-        .expect("fetch history")
-        .iter()
-        .any(|event| {
-            matches!(&event.attributes,
+    stack.history(order_id).await.iter().any(|event| {
+        matches!(&event.attributes,
                 Some(Attributes::ActivityTaskScheduledEventAttributes(a))
                     if a.activity_type.as_ref().is_some_and(|t| t.name == "reset_breaker"))
-        })
+    })
 }
 
 async fn retry_now(

@@ -3,8 +3,8 @@
 //! visibility by the `SagaPhase` search attribute.
 
 use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus, refusals};
+use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
-use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions};
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
@@ -46,12 +46,8 @@ async fn in_review_queue(stack: &Stack, order_id: &str) -> bool {
 
 async fn history_events(stack: &Stack, order_id: &str) -> Vec<EventType> {
     stack
-        .client
-        .get_workflow_handle::<OrderSaga>(order_id)
-        .fetch_history(WorkflowFetchHistoryOptions::default())
-        .into_events()
+        .history(order_id)
         .await
-        .expect("fetch history")
         .iter()
         .map(|event| event.event_type())
         .collect()

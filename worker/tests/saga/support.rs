@@ -32,6 +32,7 @@ use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
     WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use worker::breaker::BreakerSettings;
 use worker::config::{ServiceUrls, WorkerConfig};
 use worker::workflow::OrderSaga;
@@ -237,6 +238,16 @@ impl Stack {
             },
         )
         .await
+    }
+
+    /// The saga's history, every event.
+    pub async fn history(&self, order_id: &str) -> Vec<HistoryEvent> {
+        self.client
+            .get_workflow_handle::<OrderSaga>(order_id)
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .expect("fetch history")
     }
 
     /// The ids of the workflows visibility lists for a search attribute `condition`.
