@@ -13,10 +13,10 @@ cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bins
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 trap stop_started EXIT
-DYNAMODB_PORT=$(free_port)
-TEMPORAL_PORT=$(free_port)
+ports=$(free_ports 1 1 1 4)  # the last: the four services'
+read -r DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT port <<<"$ports"
 start_dynamodb "$DYNAMODB_PORT"
-start_temporal "$TEMPORAL_PORT" "$(free_port)"
+start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 TABLE_PREFIX=bench- "$BIN/devstack" create-tables >/dev/null
@@ -24,11 +24,11 @@ TABLE_PREFIX=bench- "$BIN/devstack" create-tables >/dev/null
 declare -A URLS
 for entry in "inventory inventory" "order orders" "payment payments" "notification notifications"; do
   read -r name table <<<"$entry"
-  port=$(free_port)
   start "$name" "$LOCAL/logs/bench-$name.log" \
     env TABLE_NAME="bench-$table" PORT="$port" RUST_LOG=warn "$BIN/$name"
   wait_for_port "$name" "$port"
   URLS[$name]="http://127.0.0.1:$port"
+  port=$((port + 1))
 done
 
 PAYLOAD_KEYS=$(local_payload_keys)

@@ -27,16 +27,33 @@ def port_free(port: int) -> bool:
 PORTS = range(20000, 32000)
 
 
-def free_port() -> int:
+# Every port handed out by this process: two servers of one check never get the same
+# port, although neither listens yet when the second port is chosen.
+_handed_out: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_run(length: int) -> int:
+    """The first of `length` consecutive free ports, none handed out before."""
     for _ in range(1000):
-        port = random.choice(PORTS)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+        first = random.randrange(PORTS.start, PORTS.stop - length + 1)
+        run = range(first, first + length)
+        if _handed_out.isdisjoint(run) and all(_bindable(port) for port in run):
+            _handed_out.update(run)
+            return first
+    raise SystemExit(f"no {length} free ports in a row in {PORTS.start}-{PORTS.stop - 1}")
+
+
+def free_port() -> int:
+    return free_port_run(1)
 
 
 def wait_until(what: str, ready, seconds: float, alive=lambda: True):
@@ -101,3 +118,13 @@ class Background:
             self.process.wait()
         finally:
             self.log_file.close()
+
+
+if __name__ == "__main__":
+    # `checklib.py free-ports 6 1 1`: for each argument, the first port of a run of that
+    # many free ports; all different (infra/lib.sh's free_ports).
+    import sys
+
+    if sys.argv[1:2] != ["free-ports"] or not all(a.isdigit() and int(a) > 0 for a in sys.argv[2:]):
+        raise SystemExit("usage: checklib.py free-ports LENGTH...")
+    print(" ".join(str(free_port_run(int(length))) for length in sys.argv[2:]))

@@ -178,10 +178,10 @@ dynamodb_dir() {
   echo "${dirs[-1]}"
 }
 
-# A free port below the ephemeral range (see infra/checklib.py).
-free_port() {
-  python3 -c "import sys; sys.path.insert(0, '$ROOT/infra'); from checklib import free_port; print(free_port())"
-}
+# Free ports below the ephemeral range, all different (see infra/checklib.py): for each
+# argument, the first port of a run of that many consecutive ones.
+#   ports=$(free_ports 6 1); read -r base other <<<"$ports"
+free_ports() { python3 "$ROOT/infra/checklib.py" free-ports "$@"; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

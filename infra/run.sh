@@ -34,9 +34,12 @@ SERVICES=(
 
 ensure_components
 
-for port in "$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))); do
+ports=("$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))))
+for port in "${ports[@]}"; do
   port_open "$port" && die "port $port is in use (is the stack already running?)"
 done
+twice=$(printf '%s\n' "${ports[@]}" | sort | uniq -d | xargs)
+[ -z "$twice" ] || die "port $twice is given to two servers (see the settings at the top of infra/run.sh)"
 
 say "building the UI"
 (cd "$ROOT/frontend" && npm run --silent build >/dev/null)

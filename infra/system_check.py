@@ -19,19 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from checklib import ROOT, free_port, port_free
+from checklib import ROOT, free_port, free_port_run, port_free
 
 STARTUP_SECONDS = 900  # the first run may compile the services
 STOP_SECONDS = 30
-
-
-def free_service_base() -> int:
-    """A base such that base..base+5 are all free (gateway, then the services)."""
-    for _ in range(200):
-        base = free_port() // 10 * 10
-        if base + 5 < 65536 and all(port_free(base + i) for i in range(0, 6)):
-            return base
-    raise SystemExit("no six consecutive free ports")
 
 
 # The documents whose ```sh examples are run against the stack.
@@ -150,9 +141,20 @@ def leftovers(data_dir: str, ports: list[int]) -> list[str]:
     return found
 
 
+def refuses_clashing_ports(env: dict, base: int) -> None:
+    """infra/run.sh starts nothing when two servers are given one port (here the worker's
+    status endpoint and the customer service): one of them would answer for the other."""
+    clash = dict(env, WORKER_STATUS_PORT=str(base + 1))
+    result = subprocess.run(["bash", str(ROOT / "infra" / "run.sh")], env=clash,
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode == 0 or f"port {base + 1} is given to two servers" not in result.stderr:
+        raise SystemExit(f"infra/run.sh did not refuse a port given twice:\n{result.stderr[-2000:]}")
+    print("infra/run.sh refuses a port given to two servers")
+
+
 def main() -> None:
     examples = readme_examples()
-    base = free_service_base()
+    base = free_port_run(6)  # the gateway, then the five services
     ports = {
         "DYNAMODB_PORT": free_port(),
         "TEMPORAL_PORT": free_port(),
@@ -170,6 +172,7 @@ def main() -> None:
                    RATE_LIMIT_PER_MINUTE="100000",
                    **{k: str(v) for k, v in ports.items()})
         log = Path(data_dir) / "run.log"
+        refuses_clashing_ports(env, base)
 
         with Stack(env, log):
             for block in examples:
@@ -180,7 +183,7 @@ def main() -> None:
                     capture_output=True, text=True, timeout=120, cwd=ROOT,
                 )
                 if result.returncode != 0:
-                    raise SystemExit(f"documented example failed:\n{block}\n"
+                    raise SystemExit(f"documented example failed:\n{script}\n"
                                      f"{result.stdout}\n{result.stderr}")
             print(f"{len(examples)} documented examples passed")
             validate_openapi(f"http://localhost:{base}/v1/openapi.json")

@@ -20,12 +20,11 @@ say "cargo clippy"
 cargo clippy --quiet --workspace --all-targets --all-features -- -D warnings
 
 trap stop_started EXIT
-DYNAMODB_PORT=$(free_port)
-TEMPORAL_PORT=$(free_port)
-SECRETS_MANAGER_PORT=$(free_port)
+ports=$(free_ports 1 1 1 1)
+read -r DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT SECRETS_MANAGER_PORT <<<"$ports"
 say "starting DynamoDB Local, the Temporal dev server (both in memory) and a Secrets Manager"
 start_dynamodb "$DYNAMODB_PORT"
-start_temporal "$TEMPORAL_PORT" "$(free_port)"
+start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT"
 start_secrets_manager "$SECRETS_MANAGER_PORT"
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"

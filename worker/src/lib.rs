@@ -110,6 +110,10 @@ pub fn saga_worker(
 /// workflow that never yields (a loop over a future that is always ready) would keep
 /// the run loop from ever seeing the shutdown. The SDK has no deadlock detection yet.
 pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
+    let status_listener = match config.status_addr {
+        Some(addr) => Some(status::bind(addr).await?),
+        None => None,
+    };
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let client = connect().await?;
     let signer = RequestSigner::from_env().await?;
@@ -118,9 +122,9 @@ pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         board::start(table, id, breakers.clone()).await;
     }
-    if let Some(addr) = config.status_addr {
+    if let Some(listener) = status_listener {
         tokio::spawn(async move {
-            if let Err(error) = status::serve(addr, breakers).await {
+            if let Err(error) = status::serve(listener, breakers).await {
                 tracing::error!(%error, "status endpoint stopped");
             }
         });

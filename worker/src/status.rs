@@ -29,9 +29,19 @@ pub fn router(breakers: Vec<Arc<CircuitBreaker>>) -> Router {
         )
 }
 
+/// Binds the status endpoint's address, at start-up: a worker that cannot serve it must
+/// not start, or the container's health check would probe whatever else listens there.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| format!("the status endpoint cannot listen on {addr}: {error}"))
+}
+
 /// Serves the status endpoint until the process ends.
-pub async fn serve(addr: SocketAddr, breakers: Vec<Arc<CircuitBreaker>>) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
+pub async fn serve(
+    listener: TcpListener,
+    breakers: Vec<Arc<CircuitBreaker>>,
+) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "status endpoint listening");
     axum::serve(listener, service_kit::serve::edge(router(breakers))).await
 }

@@ -42,3 +42,20 @@ fn a_key_ring_that_is_not_one_is_refused() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("key ring is invalid"), "{said}");
 }
+
+#[test]
+fn a_worker_whose_status_address_is_taken_refuses_to_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let addr = taken.local_addr().expect("its address");
+    let output = worker_without_keys()
+        .env("PAYLOAD_KEYS", service_kit::payload_codec::test_ring_json())
+        .env("WORKER_STATUS_ADDR", addr.to_string())
+        .output()
+        .expect("run the worker");
+    assert!(!output.status.success(), "the worker started: {output:?}");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains(&format!("the status endpoint cannot listen on {addr}")),
+        "{said}"
+    );
+}
