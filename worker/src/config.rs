@@ -38,7 +38,6 @@ pub struct ServiceUrls {
 
 impl WorkerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let status_addr: String = optional("WORKER_STATUS_ADDR", "127.0.0.1:9090".to_owned())?;
         Ok(Self {
             task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
             services: ServiceUrls {
@@ -52,14 +51,46 @@ impl WorkerConfig {
                 cool_down: Duration::from_millis(optional("BREAKER_COOL_DOWN_MS", 10_000)?),
             },
             downstream_timeout: Duration::from_millis(optional("DOWNSTREAM_TIMEOUT_MS", 8_000)?),
-            status_addr: match status_addr.trim() {
-                "" => None,
-                addr => Some(addr.parse().map_err(|e| {
-                    ConfigError::new(format!("WORKER_STATUS_ADDR={addr:?} is invalid: {e}"))
-                })?),
-            },
+            status_addr: status_addr(std::env::var("WORKER_STATUS_ADDR").ok())?,
             // Its only error is that neither variable is set: then there is no board.
             breakers_table: table_name("BREAKERS_TABLE", "breakers").ok(),
         })
+    }
+}
+
+/// `WORKER_STATUS_ADDR`: unset is the default address, set but empty is none. Unlike the
+/// other settings, empty is not "unset": the tests and the chaos check run several
+/// workers at once, and each of them would claim the default port.
+fn status_addr(value: Option<String>) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Some(DEFAULT_STATUS_ADDR));
+    };
+    match value.trim() {
+        "" => Ok(None),
+        addr => addr
+            .parse()
+            .map(Some)
+            .map_err(|e| ConfigError::new(format!("WORKER_STATUS_ADDR={addr:?} is invalid: {e}"))),
+    }
+}
+
+pub const DEFAULT_STATUS_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9090);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_address_is_the_default_unless_set_and_none_when_set_empty() {
+        assert_eq!(status_addr(None).expect("valid"), Some(DEFAULT_STATUS_ADDR));
+        assert_eq!(status_addr(Some(String::new())).expect("valid"), None);
+        assert_eq!(status_addr(Some("  ".into())).expect("valid"), None);
+        assert_eq!(
+            status_addr(Some(" 0.0.0.0:9191 ".into())).expect("valid"),
+            Some("0.0.0.0:9191".parse().expect("an address"))
+        );
+        let error = status_addr(Some("localhost".into())).expect_err("not an address");
+        assert!(error.to_string().contains("WORKER_STATUS_ADDR"), "{error}");
     }
 }
