@@ -35,6 +35,18 @@ pub enum DecisionAction {
     Cancel,
 }
 
+impl DecisionAction {
+    /// The name it is serialized as, and the id of its `decide` update: a repeated
+    /// decision is the same update, applied once.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
 /// The input of the [`DECIDE_UPDATE`](crate::DECIDE_UPDATE) update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

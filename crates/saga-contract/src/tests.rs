@@ -86,3 +86,17 @@ fn a_phase_is_named_as_it_serializes() {
         );
     }
 }
+
+#[test]
+fn a_decision_is_named_as_it_serializes() {
+    for action in [
+        DecisionAction::Approve,
+        DecisionAction::Reject,
+        DecisionAction::Cancel,
+    ] {
+        assert_eq!(
+            serde_json::to_value(action).expect("serializes"),
+            action.as_str()
+        );
+    }
+}

@@ -205,11 +205,8 @@ impl Sagas {
     ) -> Result<SagaStatus, Problem> {
         let client = self.client().await?;
         let handle = client.get_workflow_handle::<OrderSaga>(order_id);
-        let update_id = serde_json::to_value(decision.action)
-            .ok()
-            .and_then(|action| action.as_str().map(str::to_owned));
         let options = WorkflowExecuteUpdateOptions::builder()
-            .maybe_update_id(update_id)
+            .update_id(decision.action.as_str().to_owned())
             .build();
         let update = handle.execute_update(Decide, decision, options);
         update_answer(tokio::time::timeout(DECISION_TIMEOUT, update).await)
