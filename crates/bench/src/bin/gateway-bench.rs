@@ -4,6 +4,9 @@
 //! same machine. Prints requests/s and p50/p99 latency, and the p99 the gateway adds.
 //! `infra/bench-gateway.sh` sets up the stack and runs it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bench::{LoadReport, load};
 use serde_json::json;
 use service_kit::config::{optional, required};
@@ -41,11 +44,26 @@ async fn main() -> Result<(), BoxError> {
     let direct_report = merge(direct_runs);
     let gateway_report = merge(gateway_runs);
 
+    let sku = stock_product(&http, &inventory, orders).await?;
     let orders_url = format!("{gateway}/v1/orders");
-    let post = |i| post_order(http.clone(), orders_url.clone(), token.clone(), i);
+    let held = Arc::new(AtomicUsize::new(0));
+    let post = |i| {
+        let order = Order {
+            url: orders_url.clone(),
+            token: token.clone(),
+            sku: sku.clone(),
+            held: held.clone(),
+        };
+        post_order(http.clone(), order, i)
+    };
     let orders_report = load(orders, concurrency, post).await;
 
     print_report(concurrency, &direct_report, &gateway_report, &orders_report);
+    let held = held.load(Ordering::Relaxed);
+    println!(
+        "order answers: {held} held at once (201), {} after the checkout's wait (202)",
+        orders_report.completed.saturating_sub(held)
+    );
     let failed = direct_report.failed + gateway_report.failed + orders_report.failed;
     if failed > 0 {
         return Err(format!("{failed} requests failed").into());
@@ -97,23 +115,49 @@ async fn get(http: reqwest::Client, url: String, bearer: Option<String>) -> Resu
         .map_err(|e| e.to_string())
 }
 
-/// The run's `i`th order, under its own idempotency key so that no order repeats another.
-async fn post_order(
-    http: reqwest::Client,
+/// A product of its own for the order POSTs, created in the inventory with a unit for
+/// every order: each checkout can be held, none is answered out of stock.
+async fn stock_product(
+    http: &reqwest::Client,
+    inventory: &str,
+    orders: usize,
+) -> Result<String, BoxError> {
+    let sku = format!("BENCH-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let product = json!({"sku": sku, "name": "Benchmark mug", "price": 1250,
+                         "currency": "EUR", "available": orders});
+    http.post(format!("{inventory}/products"))
+        .json(&product)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(sku)
+}
+
+/// Where the order POSTs go, and the count of those the checkout answered as held.
+struct Order {
     url: String,
     token: String,
-    i: usize,
-) -> Result<(), String> {
+    sku: String,
+    held: Arc<AtomicUsize>,
+}
+
+/// The run's `i`th order, under its own idempotency key so that no order repeats another.
+/// 201 is held, 202 still running after the checkout's wait: both are answers.
+async fn post_order(http: reqwest::Client, order: Order, i: usize) -> Result<(), String> {
     let response = http
-        .post(url)
-        .bearer_auth(token)
+        .post(order.url)
+        .bearer_auth(order.token)
         .header("idempotency-key", format!("bench-{i}"))
-        .json(&json!({"lines": [{"sku": "MUG-CLASSIC", "quantity": 1}], "payment_method": "card_approve"}))
+        .json(&json!({"lines": [{"sku": order.sku, "quantity": 1}], "payment_method": "card_approve"}))
         .send()
         .await
         .map_err(|e| e.to_string())?;
     match response.status().as_u16() {
-        201 | 202 => Ok(()),
+        201 => {
+            order.held.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        202 => Ok(()),
         status => Err(format!("status {status}")),
     }
 }
