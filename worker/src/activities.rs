@@ -16,11 +16,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga_contract::SagaInput;
 use saga_contract::calls::{
     ChangeStatusBody, ChargeBody, CreateOrderBody, OrderStatus, RecordNotificationBody,
     ReserveStockBody, StockLine,
 };
+use saga_contract::{OrderLine, SagaInput};
 use serde::Serialize;
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_macros::activities;
@@ -28,8 +28,8 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::payloads::{
-    Attempt, AttemptFailedSignal, AttemptFailure, CancelRequest, ChargeRequest, FailureDetails,
-    NotificationRequest, ReserveRequest, StatusRequest,
+    Attempt, AttemptFailedSignal, AttemptFailure, CancelRequest, ChargeRequest, CommitRequest,
+    FailureDetails, NotificationRequest, ReserveRequest, StatusRequest,
 };
 use crate::services::{CallError, ServiceClient};
 
@@ -40,9 +40,6 @@ pub struct SagaActivities {
     pub payment: ServiceClient,
     pub notification: ServiceClient,
 }
-
-/// The services answer with JSON bodies the activities do not need to read.
-type Ignored = serde::de::IgnoredAny;
 
 #[activities]
 impl SagaActivities {
@@ -59,7 +56,7 @@ impl SagaActivities {
         };
         let result = self
             .order
-            .put::<Ignored>(&format!("/orders/{}", input.order_id), &body)
+            .put(&format!("/orders/{}", input.order_id), &body)
             .await;
         finish(&ctx, result, true).await
     }
@@ -71,18 +68,11 @@ impl SagaActivities {
         request: ReserveRequest,
     ) -> Result<Attempt, ActivityError> {
         let body = ReserveStockBody {
-            lines: request
-                .lines
-                .into_iter()
-                .map(|line| StockLine {
-                    sku: line.sku,
-                    quantity: line.quantity,
-                })
-                .collect(),
+            lines: stock_lines(request.lines),
         };
         let result = self
             .inventory
-            .put::<Ignored>(&format!("/reservations/{}", request.order_id), &body)
+            .put(&format!("/reservations/{}", request.order_id), &body)
             .await;
         finish(&ctx, result, true).await
     }
@@ -96,6 +86,7 @@ impl SagaActivities {
         let body = ChangeStatusBody {
             status: request.status,
             reason: None,
+            via: request.via,
         };
         let path = format!("/orders/{}/status", request.order_id);
         post(&ctx, &self.order, &path, Some(&body)).await
@@ -116,6 +107,7 @@ impl SagaActivities {
         post(&ctx, &self.payment, &path, Some(&body)).await
     }
 
+    /// Sagas started before local steps: the service reads the reservation first.
     #[activity(name = "commit_inventory")]
     pub async fn commit_inventory(
         self: Arc<Self>,
@@ -124,6 +116,20 @@ impl SagaActivities {
     ) -> Result<Attempt, ActivityError> {
         let path = format!("/reservations/{order_id}/commit");
         post(&ctx, &self.inventory, &path, NO_BODY).await
+    }
+
+    /// Commits the reservation in one write: it names the lines it holds.
+    #[activity(name = "commit_reservation")]
+    pub async fn commit_reservation(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: CommitRequest,
+    ) -> Result<Attempt, ActivityError> {
+        let body = ReserveStockBody {
+            lines: stock_lines(request.lines),
+        };
+        let path = format!("/reservations/{}/commit", request.order_id);
+        post(&ctx, &self.inventory, &path, Some(&body)).await
     }
 
     /// Refunds whatever was captured; safe when nothing was (the refund is zero and
@@ -161,13 +167,14 @@ impl SagaActivities {
         let body = ChangeStatusBody {
             status: OrderStatus::Cancelled,
             reason: Some(request.reason),
+            via: Vec::new(),
         };
         let result = match self
             .order
-            .post::<Ignored>(&format!("/orders/{}/status", request.order_id), Some(&body))
+            .post(&format!("/orders/{}/status", request.order_id), Some(&body))
             .await
         {
-            Err(error) if error.is_not_found() => Ok(serde::de::IgnoredAny),
+            Err(error) if error.is_not_found() => Ok(()),
             other => other,
         };
         finish(&ctx, result, true).await
@@ -212,7 +219,7 @@ impl SagaActivities {
         };
         let result = self
             .notification
-            .post::<Ignored>(
+            .post(
                 &format!("/users/{}/notifications", request.user_id),
                 Some(&body),
             )
@@ -225,6 +232,16 @@ impl SagaActivities {
 /// Commands whose path says it all send no body.
 const NO_BODY: Option<&()> = None;
 
+fn stock_lines(lines: Vec<OrderLine>) -> Vec<StockLine> {
+    lines
+        .into_iter()
+        .map(|line| StockLine {
+            sku: line.sku,
+            quantity: line.quantity,
+        })
+        .collect()
+}
+
 /// A POST whose answer matters only as success or failure, every failed attempt
 /// reported.
 async fn post(
@@ -233,7 +250,7 @@ async fn post(
     path: &str,
     body: Option<&impl Serialize>,
 ) -> Result<Attempt, ActivityError> {
-    let result = client.post::<Ignored>(path, body).await;
+    let result = client.post(path, body).await;
     finish(ctx, result, true).await
 }
 
@@ -267,7 +284,7 @@ async fn finish<T>(
             .build(),
         CallError::CircuitOpen { retry_after, .. } => {
             ApplicationFailure::builder(error.public_message())
-                .type_name("circuit-open".to_owned())
+                .type_name(crate::policies::CIRCUIT_OPEN.to_owned())
                 .next_retry_delay(*retry_after)
                 .details(details)
                 .build()
@@ -290,6 +307,7 @@ async fn report_attempt_failure(ctx: &ActivityContext, attempt: u32, error: &Cal
     let report = AttemptFailure {
         attempt,
         error: error.public_message(),
+        local: ctx.info().is_local,
     };
     let signal = handle.signal(
         AttemptFailedSignal,

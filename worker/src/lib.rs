@@ -7,6 +7,7 @@ pub mod bench;
 pub mod board;
 pub mod breaker;
 pub mod config;
+pub mod history;
 pub mod inbound;
 pub mod monitor;
 pub mod payloads;

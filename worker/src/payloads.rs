@@ -33,11 +33,20 @@ pub struct ReserveRequest {
 }
 
 /// Moves the order forward (histories recorded before this type also hold a `reason`,
-/// always null here: it is ignored).
+/// always null here: it is ignored), through the statuses of `via` first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRequest {
     pub order_id: String,
     pub status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<OrderStatus>,
+}
+
+/// Commits the order's reservation, which holds these lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRequest {
+    pub order_id: String,
+    pub lines: Vec<OrderLine>,
 }
 
 /// Cancels the order with the saga's reason (histories recorded before this type hold
@@ -74,6 +83,10 @@ pub struct NotificationRequest {
 pub struct AttemptFailure {
     pub attempt: u32,
     pub error: String,
+    /// An attempt of a local activity: its number is the step's own (a regular
+    /// activity's count again from one after the local ones).
+    #[serde(default)]
+    pub local: bool,
 }
 
 /// The signal the activities send about their failed attempts.

@@ -146,32 +146,41 @@ impl ServiceClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
-        self.send(Method::GET, path, None::<&()>).await
+        let response = self.send(Method::GET, path, None::<&()>).await?;
+        let service = self.breaker.service();
+        response
+            .json::<T>()
+            .await
+            .map_err(|error| CallError::Unavailable {
+                service,
+                detail: format!("unreadable answer: {}", describe(&error)),
+                problem: None,
+            })
     }
 
-    pub async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<T, CallError> {
-        self.send(Method::POST, path, body).await
+    /// A command whose success is all the saga needs: the answer's body is not parsed
+    /// (a 204 has none).
+    pub async fn post(&self, path: &str, body: Option<&impl Serialize>) -> Result<(), CallError> {
+        let response = self.send(Method::POST, path, body).await?;
+        done(response).await;
+        Ok(())
     }
 
-    pub async fn put<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<T, CallError> {
-        self.send(Method::PUT, path, Some(body)).await
+    /// Like [`Self::post`].
+    pub async fn put(&self, path: &str, body: &impl Serialize) -> Result<(), CallError> {
+        let response = self.send(Method::PUT, path, Some(body)).await?;
+        done(response).await;
+        Ok(())
     }
 
-    /// Sends one request through the breaker and classifies the answer.
-    async fn send<T: DeserializeOwned>(
+    /// Sends one request through the breaker and classifies the answer: a success
+    /// answers the response, whose body is still to read.
+    async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
-    ) -> Result<T, CallError> {
+    ) -> Result<reqwest::Response, CallError> {
         let service = self.breaker.service();
         if let Admission::Rejected { retry_after } = self.breaker.admit(Instant::now()) {
             return Err(CallError::CircuitOpen {
@@ -220,20 +229,13 @@ impl ServiceClient {
     }
 }
 
-async fn classify<T: DeserializeOwned>(
+async fn classify(
     service: &'static str,
     response: reqwest::Response,
-) -> Result<T, CallError> {
+) -> Result<reqwest::Response, CallError> {
     let status = response.status();
     if status.is_success() {
-        return response
-            .json::<T>()
-            .await
-            .map_err(|error| CallError::Unavailable {
-                service,
-                detail: format!("unreadable answer: {}", describe(&error)),
-                problem: None,
-            });
+        return Ok(response);
     }
     let problem = response.json::<Problem>().await.ok();
     let detail = problem
@@ -264,6 +266,12 @@ async fn classify<T: DeserializeOwned>(
             detail,
         }),
     }
+}
+
+/// Reads a successful answer to its end, so that its connection goes back to the pool;
+/// the service has done what was asked, whatever happens to the rest of the body.
+async fn done(response: reqwest::Response) {
+    let _ = response.bytes().await;
 }
 
 /// Answers that say the service is overloaded or down: they count against its breaker.

@@ -14,6 +14,11 @@ pub struct SagaEvent {
     pub kind: String,
     pub title: String,
     pub data: Map<String, Value>,
+    /// What the event is, the same in every run of the saga (a reset's included): the
+    /// feed records one notification per order and key.
+    pub key: String,
+    /// The customer would otherwise be left without news: a retry, a review.
+    pub live: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,25 +41,17 @@ pub struct Timeline {
 const MAX_NOTES: usize = 20;
 
 impl Timeline {
-    /// A timeline with the forward steps pending (approval skipped when not needed).
-    pub fn new(order_id: &str, customer_id: &str, needs_approval: bool) -> Self {
-        let forward = [
-            StepName::CreateOrder,
-            StepName::ReserveInventory,
-            StepName::AwaitApproval,
-            StepName::ChargePayment,
-            StepName::ConfirmOrder,
-            StepName::NotifyCustomer,
-        ];
-        let steps = forward
+    /// A timeline with the forward `steps` pending, in order.
+    pub fn new(
+        order_id: &str,
+        customer_id: &str,
+        steps: impl IntoIterator<Item = StepName>,
+    ) -> Self {
+        let steps = steps
             .into_iter()
             .map(|name| StepRecord {
                 name,
-                status: if name == StepName::AwaitApproval && !needs_approval {
-                    StepStatus::Skipped
-                } else {
-                    StepStatus::Pending
-                },
+                status: StepStatus::Pending,
                 attempts: 0,
                 started_at: None,
                 finished_at: None,
@@ -68,6 +65,20 @@ impl Timeline {
             steps,
             ..Self::default()
         }
+    }
+
+    /// A step this order does not need (e.g. no review below the threshold).
+    pub fn skip(&mut self, name: StepName) {
+        self.step_mut(name).status = StepStatus::Skipped;
+    }
+
+    /// The steps that ran or are running, in order: what the final notification says.
+    pub fn ran(&self) -> Vec<StepRecord> {
+        self.steps
+            .iter()
+            .filter(|s| !matches!(s.status, StepStatus::Pending | StepStatus::Skipped))
+            .cloned()
+            .collect()
     }
 
     pub fn snapshot(&self) -> SagaStatus {
@@ -198,6 +209,8 @@ impl Timeline {
             kind: "order.approval_required".into(),
             title: "Your order is in review".into(),
             data: object(json!({"deadline": deadline, "total": total, "currency": currency})),
+            key: "approval_required".into(),
+            live: true,
         });
     }
 
@@ -263,6 +276,13 @@ impl Timeline {
         self.published < self.events.len()
     }
 
+    /// Whether an event the customer should get now is unpublished.
+    pub fn has_live_unpublished(&self) -> bool {
+        self.events[self.published.min(self.events.len())..]
+            .iter()
+            .any(|event| event.live)
+    }
+
     pub fn mark_published(&mut self, seq: usize) {
         self.published = self.published.max(seq + 1);
     }
@@ -292,6 +312,13 @@ fn step_event(step: &StepRecord) -> SagaEvent {
         kind: "order.step".into(),
         title: format!("{}: {verb}", step.name.title()),
         data,
+        key: format!(
+            "{}.{}.{}",
+            step.name.as_str(),
+            step.status.as_str(),
+            step.attempts
+        ),
+        live: step.status == StepStatus::Retrying,
     }
 }
 

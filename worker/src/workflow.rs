@@ -19,10 +19,11 @@
 //! one is noted in the timeline and dropped instead of failing the workflow task on
 //! every replay.
 //!
-//! Here: the workflow, its signals and query, and the forward path. The parts it calls:
-//! `steps` (running one activity), `approval`, `compensation` and `events`.
+//! Here: the workflow, its signals, updates and query. The parts it calls: `steps` (the
+//! step table), `forward` (what each step does), `calls` (running one call, locally or
+//! on the task queue), `approval`, `decisions`, `compensation`, `attention` and
+//! `events`.
 
-use saga_contract::calls::OrderStatus;
 use saga_contract::{
     Decision, OrderDecision, Outcome, ReservationOutcome, SagaInput, SagaPhase, SagaResult,
     SagaStatus, StepName,
@@ -31,23 +32,20 @@ use temporalio_common::data_converters::RawValue;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
-use crate::activities::SagaActivities;
 use crate::inbound;
-use crate::payloads::{
-    ATTEMPT_FAILED_SIGNAL, AttemptFailure, ChargeRequest, ReserveRequest, StatusRequest,
-};
+use crate::payloads::{ATTEMPT_FAILED_SIGNAL, AttemptFailure};
 use crate::timeline::Timeline;
 
 mod approval;
 mod attention;
+mod calls;
 mod compensation;
 mod decisions;
 mod events;
+mod forward;
 mod steps;
 
-use steps::{Halt, shielded_timer, shielded_wait, step_key};
-
-use steps::{CHARGE_PAYMENT, CONFIRM_ORDER, CREATE_ORDER, NOTIFY_CUSTOMER, RESERVE_INVENTORY};
+use calls::{Halt, shielded_wait};
 
 /// The reason a saga gives when a Temporal cancellation request stops it.
 pub const OPERATOR_CANCELLATION: &str = "cancelled by an operator";
@@ -55,6 +53,9 @@ pub const OPERATOR_CANCELLATION: &str = "cancelled by an operator";
 /// Versions of the workflow's commands (see `ctx.patched`): sagas recorded before a
 /// change replay the old way, new ones take the new.
 mod patches {
+    /// Short steps run as local activities, the feed gets live events only, and the
+    /// order passes through PAID when it completes ([`super::Version::LocalSteps`]).
+    pub const LOCAL_STEPS: &str = "local-steps";
     /// A step whose service refused it is compensated anyway: an earlier attempt of it
     /// may have taken effect (a charge whose answer was lost, then a refusal).
     pub const COMPENSATE_REFUSED_STEPS: &str = "compensate-refused-steps";
@@ -64,6 +65,17 @@ mod patches {
     pub const PHASE_SEARCH_ATTRIBUTE: &str = "phase-search-attribute";
     /// The saga sets the `SagaAttention` search attribute while a compensation is stuck.
     pub const ATTENTION_SEARCH_ATTRIBUTE: &str = "attention-search-attribute";
+}
+
+/// How a saga runs its steps, decided once when it starts and kept for every replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Version {
+    /// Sagas started before [`patches::LOCAL_STEPS`]: every call an activity on the
+    /// task queue, every timeline event recorded in the feed, PAID its own write.
+    #[default]
+    Remote,
+    /// The steps' table decides where each runs (`steps.rs`).
+    LocalSteps,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +103,12 @@ pub struct OrderSaga {
     reservation: Option<ReservationOutcome>,
     /// An operator asked to retry a stuck step now.
     retry_now: bool,
+    version: Version,
+    /// Attempts a step made locally before it went on as a regular activity, whose
+    /// attempts count from one again.
+    attempt_offset: u32,
+    /// An operator's cancellation the saga has taken note of (see `decisions.rs`).
+    cancel_noted: bool,
 }
 
 #[workflow_methods]
@@ -100,10 +118,20 @@ impl OrderSaga {
         ctx: &mut WorkflowContext<Self>,
         input: SagaInput,
     ) -> WorkflowResult<SagaResult> {
+        let version = if ctx.patched(patches::LOCAL_STEPS) {
+            Version::LocalSteps
+        } else {
+            Version::Remote
+        };
+        let steps = steps::FORWARD.iter().map(|step| step.name);
         ctx.state_mut(|s| {
+            s.version = version;
             s.order_id = input.order_id.clone();
             s.customer_id = input.customer_id.clone();
-            s.timeline = Timeline::new(&input.order_id, &input.customer_id, input.needs_approval());
+            s.timeline = Timeline::new(&input.order_id, &input.customer_id, steps);
+            if !input.needs_approval() {
+                s.timeline.skip(StepName::AwaitApproval);
+            }
         });
         let result = match Self::forward(ctx, &input).await {
             Ok(()) => {
@@ -173,9 +201,15 @@ impl OrderSaga {
     #[signal(name = "attempt_failed")]
     pub fn attempt_failed(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
         match inbound::decode::<AttemptFailure>(ctx.payload_converter(), payload) {
-            Some(failure) => self
-                .timeline
-                .attempt_failed(failure.attempt, &failure.error),
+            Some(failure) => {
+                let offset = if failure.local {
+                    0
+                } else {
+                    self.attempt_offset
+                };
+                self.timeline
+                    .attempt_failed(offset + failure.attempt, &failure.error);
+            }
             None => self.ignore(ctx, ATTEMPT_FAILED_SIGNAL),
         }
     }
@@ -261,126 +295,11 @@ impl OrderSaga {
             .note(&format!("ignored: invalid {signal} payload"));
     }
 
-    async fn forward(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
-        Self::create_order(ctx, input).await?;
-        Self::honour_cancellation(ctx)?;
-        Self::reserve_stock(ctx, input).await?;
-        Self::honour_cancellation(ctx)?;
-        if input.needs_approval() {
-            Self::await_approval(ctx, input).await?;
-        }
-        Self::honour_cancellation(ctx)?;
-        Self::take_payment(ctx, input).await?;
-        Self::confirm(ctx, &input.order_id).await?;
-        Self::notify_completed(ctx).await;
-        Ok(())
-    }
-
-    async fn create_order(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
-        CREATE_ORDER.begin(ctx);
-        CREATE_ORDER
-            .effect(ctx, SagaActivities::create_order, input.clone())
-            .await?;
-        CREATE_ORDER.end(ctx);
-        Ok(())
-    }
-
-    async fn reserve_stock(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
-        let order_id = &input.order_id;
-        RESERVE_INVENTORY.begin(ctx);
-        let lines = ReserveRequest {
-            order_id: order_id.clone(),
-            lines: input.lines.clone(),
-        };
-        let reserved = RESERVE_INVENTORY
-            .effect(ctx, SagaActivities::reserve_inventory, lines)
-            .await;
-        let outcome = match &reserved {
-            Ok(()) => ReservationOutcome {
-                held: true,
-                ..ReservationOutcome::default()
-            },
-            Err(halt) => halt.reservation_outcome(),
-        };
-        ctx.state_mut(|s| s.reservation = Some(outcome));
-        reserved?;
-        let reserved = status_request(order_id, OrderStatus::Reserved);
-        RESERVE_INVENTORY
-            .call(ctx, SagaActivities::set_order_status, reserved)
-            .await?;
-        RESERVE_INVENTORY.end(ctx);
-        Ok(())
-    }
-
-    async fn take_payment(ctx: &WorkflowContext<Self>, input: &SagaInput) -> Result<(), Halt> {
-        let order_id = &input.order_id;
-        ctx.state_mut(|s| s.payment_started = true);
-        CHARGE_PAYMENT.begin(ctx);
-        let payment = ChargeRequest {
-            order_id: order_id.clone(),
-            amount: input.total(),
-            currency: input.currency.clone(),
-            method: input.payment_method.clone(),
-        };
-        CHARGE_PAYMENT
-            .effect(ctx, SagaActivities::charge_payment, payment)
-            .await?;
-        // A request that arrived while the charge was in flight is still honoured: the
-        // charge is refunded.
-        Self::honour_cancellation(ctx)?;
-        let paid = status_request(order_id, OrderStatus::Paid);
-        CHARGE_PAYMENT
-            .shielded()
-            .call(ctx, SagaActivities::set_order_status, paid)
-            .await?;
-        CHARGE_PAYMENT.end(ctx);
-        Ok(())
-    }
-
-    async fn confirm(ctx: &WorkflowContext<Self>, order_id: &str) -> Result<(), Halt> {
-        CONFIRM_ORDER.begin(ctx);
-        CONFIRM_ORDER
-            .call(ctx, SagaActivities::commit_inventory, order_id.to_owned())
-            .await?;
-        let completed = status_request(order_id, OrderStatus::Completed);
-        CONFIRM_ORDER
-            .call(ctx, SagaActivities::set_order_status, completed)
-            .await?;
-        CONFIRM_ORDER.end(ctx);
-        Ok(())
-    }
-
-    /// The order is complete whatever happens to the notification; its step keeps
-    /// retrying (unlimited) and, should it be refused, the timeline shows why.
-    async fn notify_completed(ctx: &WorkflowContext<Self>) {
-        NOTIFY_CUSTOMER.begin(ctx);
-        let notification = Self::customer_notification(
-            ctx,
-            "order.completed",
-            "Your order is complete",
-            "Payment received and stock confirmed.".to_owned(),
-        );
-        if NOTIFY_CUSTOMER
-            .call(ctx, SagaActivities::record_notification, notification)
-            .await
-            .is_ok()
-        {
-            NOTIFY_CUSTOMER.end(ctx);
-        }
-    }
-
     /// Workflow time: deterministic, the same on every replay.
     fn now(ctx: &WorkflowContext<Self>) -> String {
         ctx.workflow_time()
             .map(service_kit::clock::format_system_time)
             .unwrap_or_default()
-    }
-}
-
-fn status_request(order_id: &str, status: OrderStatus) -> StatusRequest {
-    StatusRequest {
-        order_id: order_id.to_owned(),
-        status,
     }
 }
 

@@ -1,6 +1,13 @@
 //! Load generation and measurement for the benchmarks (`saga-bench`, `gateway-bench`):
 //! run an async operation N times at concurrency C, and report throughput and latency
-//! quantiles; read a process's peak RSS.
+//! quantiles; read a process's peak RSS. And what one saga costs: [`meter`] (DynamoDB
+//! requests and capacity, service calls), `worker::history` (events and Temporal Cloud
+//! actions), [`procs`] (CPU time per process) and [`cost`] (the price of a million
+//! orders).
+
+pub mod cost;
+pub mod meter;
+pub mod procs;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -11,7 +11,8 @@
 //! | charge | payment `POST /payments/{order id}/charge` | [`ChargeBody`] |
 //! | record a notification | notification `POST /users/{id}/notifications` | [`RecordNotificationBody`] |
 //!
-//! Committing or releasing a reservation and refunding a charge take no body. The
+//! Releasing a reservation and refunding a charge take no body; committing one takes
+//! its lines ([`ReserveStockBody`]) when the caller wants it done in one write. The
 //! order service answers with an [`Order`], which the gateway publishes as it is.
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,13 @@ impl OrderStatus {
 
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Cancelled)
+    }
+
+    /// Whether the state machine allows `path` (each status from the one before it):
+    /// `from` is where the order is, `path` where it goes, in order.
+    pub fn allows(path: &[OrderStatus]) -> bool {
+        path.windows(2)
+            .all(|step| step[1].allowed_from().contains(&step[0]))
     }
 }
 
@@ -102,6 +110,11 @@ pub struct ChangeStatusBody {
     pub status: OrderStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Statuses the order passes through on the way, in order, recorded in its history
+    /// in the same write (the saga completes an order `via` PAID: both happen in one
+    /// workflow task).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<OrderStatus>,
 }
 
 /// One line of a reservation: units of a SKU.
@@ -152,6 +165,7 @@ mod tests {
         let change = ChangeStatusBody {
             status: OrderStatus::Reserved,
             reason: None,
+            via: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&change).expect("json"),

@@ -205,6 +205,22 @@ pub enum StepName {
 }
 
 impl StepName {
+    /// The name it is serialized as, e.g. `reserve_inventory`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateOrder => "create_order",
+            Self::ReserveInventory => "reserve_inventory",
+            Self::AwaitApproval => "await_approval",
+            Self::ChargePayment => "charge_payment",
+            Self::ConfirmOrder => "confirm_order",
+            Self::NotifyCustomer => "notify_customer",
+            Self::RefundPayment => "refund_payment",
+            Self::ReleaseInventory => "release_inventory",
+            Self::CancelOrder => "cancel_order",
+            Self::NotifyFailure => "notify_failure",
+        }
+    }
+
     pub fn is_compensation(self) -> bool {
         matches!(
             self,
@@ -243,6 +259,21 @@ pub enum StepStatus {
     Failed,
     /// Not needed for this order (e.g. no approval below the threshold).
     Skipped,
+}
+
+impl StepStatus {
+    /// The name it is serialized as, e.g. `retrying`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Waiting => "waiting",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
 }
 
 /// One step of the timeline.

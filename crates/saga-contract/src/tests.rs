@@ -100,3 +100,34 @@ fn a_decision_is_named_as_it_serializes() {
         );
     }
 }
+
+#[test]
+fn steps_and_their_statuses_are_named_as_they_serialize() {
+    use StepName::*;
+    for step in [
+        CreateOrder,
+        ReserveInventory,
+        AwaitApproval,
+        ChargePayment,
+        ConfirmOrder,
+        NotifyCustomer,
+        RefundPayment,
+        ReleaseInventory,
+        CancelOrder,
+        NotifyFailure,
+    ] {
+        assert_eq!(
+            serde_json::to_value(step).expect("serializes"),
+            step.as_str()
+        );
+    }
+    use StepStatus::*;
+    for status in [
+        Pending, Running, Retrying, Waiting, Completed, Failed, Skipped,
+    ] {
+        assert_eq!(
+            serde_json::to_value(status).expect("serializes"),
+            status.as_str()
+        );
+    }
+}

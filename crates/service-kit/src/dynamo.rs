@@ -9,12 +9,14 @@ use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValue, TransactWriteItem,
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 
 use crate::problem::Problem;
@@ -68,7 +70,7 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreE
 }
 
 /// Serialises one value (e.g. an enum) as an attribute value for an expression.
-pub fn to_value<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+pub fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(value)
         .map_err(|error| StoreError::Corrupt(format!("cannot serialise value: {error}")))
 }
@@ -130,8 +132,9 @@ pub enum Inserted<T> {
     Existing(T),
 }
 
-/// Puts `item` unless an item with its key exists, and then reads that one back: the
-/// idempotent creation every store performs.
+/// Puts `item` unless an item with its key exists, and then answers that one: the
+/// idempotent creation every store performs. The refused put returns the item it found
+/// (`ReturnValuesOnConditionCheckFailure`), so a repeat costs one request, not two.
 pub async fn put_if_absent<T: serde::de::DeserializeOwned>(
     client: &Client,
     table: &str,
@@ -146,17 +149,28 @@ pub async fn put_if_absent<T: serde::de::DeserializeOwned>(
         .table_name(table)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(Inserted::Created),
-        Err(error) if failed_condition(&error) => get_consistent(client, table, key)
-            .await?
-            .map(Inserted::Existing)
-            // Items of these tables are never deleted while their key can be reused.
-            .ok_or_else(|| StoreError::Failed("an item vanished after a conflicting put".into())),
-        Err(error) => Err(error.into()),
-    }
+    let error = match result {
+        Ok(_) => return Ok(Inserted::Created),
+        Err(error) if failed_condition(&error) => error,
+        Err(error) => return Err(error.into()),
+    };
+    let found = match error.into_service_error() {
+        PutItemError::ConditionalCheckFailedException(refused) => refused.item,
+        _ => None,
+    };
+    let existing = match found {
+        Some(existing) => Some(existing),
+        None => get_item_consistent(client, table, key).await?,
+    };
+    existing
+        .map(from_item)
+        .transpose()?
+        .map(Inserted::Existing)
+        // Items of these tables are never deleted while their key can be reused.
+        .ok_or_else(|| StoreError::Failed("an item vanished after a conflicting put".into()))
 }
 
 /// A transaction element that puts `item` unless an item with its key exists.

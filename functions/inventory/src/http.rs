@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use service_kit::Problem;
@@ -199,10 +200,20 @@ async fn release(
     Ok(Json(operations::release(store.as_ref(), &order_id).await?))
 }
 
+/// Without a body (or `null`): reads the reservation, commits it and answers it (200). With the
+/// reservation's lines (the saga's way): commits in one write, nothing read, and
+/// answers 204, also when they were committed before.
 async fn commit(
     State(store): State<Arc<DynamoInventoryStore>>,
     Path(order_id): Path<String>,
-) -> Result<Json<Reservation>, Problem> {
+    body: Option<Json<Option<ReserveStockBody>>>,
+) -> Result<axum::response::Response, Problem> {
     let order_id = path_id(&order_id, "order_id")?;
-    Ok(Json(operations::commit(store.as_ref(), &order_id).await?))
+    let Some(body) = body.and_then(|Json(body)| body) else {
+        let reservation = operations::commit(store.as_ref(), &order_id).await?;
+        return Ok(Json(reservation).into_response());
+    };
+    let lines = normalise_lines(body.lines).map_err(Problem::invalid)?;
+    operations::commit_lines(store.as_ref(), &order_id, lines).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -164,7 +164,8 @@ pub async fn set_available(
 }
 
 /// Reserves every line for the order, or nothing. Repeating it returns the same
-/// reservation and takes no more stock.
+/// reservation and takes no more stock, also once it is committed (a saga run again
+/// from its start by a Temporal reset); a released one is refused.
 pub async fn reserve(
     store: &DynamoInventoryStore,
     order_id: &str,
@@ -180,12 +181,14 @@ pub async fn reserve(
     };
     match store.reserve(&reservation).await? {
         ReserveOutcome::Reserved(reservation) => Ok((reservation, Outcome::Created)),
+        // Released (or closed before it was ever made): the order's stock is back or
+        // was never taken, and the order is closed for reservations.
+        ReserveOutcome::Exists(existing) if existing.status == ReservationStatus::Released => {
+            Err(InventoryError::WrongStatus(existing))
+        }
+        // Held or sold already: the effect this reservation asks for exists.
         ReserveOutcome::Exists(existing) if existing.lines == reservation.lines => {
             Ok((existing, Outcome::Existing))
-        }
-        // Released before it was ever made: the order is closed for reservations.
-        ReserveOutcome::Exists(existing) if existing.lines.is_empty() => {
-            Err(InventoryError::WrongStatus(existing))
         }
         ReserveOutcome::Exists(_) => Err(InventoryError::ReservationMismatch(order_id.to_owned())),
         ReserveOutcome::UnknownProducts(skus) => Err(InventoryError::UnknownProducts(skus)),
@@ -223,6 +226,33 @@ pub async fn commit(
         order_id,
         store.commit(order_id, &service_kit::clock::now()).await?,
     )
+}
+
+/// Marks the order's stock as sold, once, for a caller that names the reservation's
+/// `lines` (the saga): one write when the reservation is as expected, which is the
+/// common case. Committed already with these lines is done; other lines are refused.
+pub async fn commit_lines(
+    store: &DynamoInventoryStore,
+    order_id: &str,
+    lines: Vec<StockLine>,
+) -> Result<(), InventoryError> {
+    let now = service_kit::clock::now();
+    if store.commit_lines(order_id, &lines, &now).await? {
+        return Ok(());
+    }
+    match store.get_reservation(order_id).await? {
+        None => Err(InventoryError::ReservationNotFound(order_id.to_owned())),
+        Some(existing) if existing.lines != lines && !existing.lines.is_empty() => {
+            Err(InventoryError::ReservationMismatch(order_id.to_owned()))
+        }
+        Some(existing) => match existing.status {
+            ReservationStatus::Committed => Ok(()),
+            ReservationStatus::Released => Err(InventoryError::WrongStatus(existing)),
+            // Still RESERVED with these lines: a product's condition failed, or a
+            // concurrent move; the reading move settles it.
+            ReservationStatus::Reserved => commit(store, order_id).await.map(drop),
+        },
+    }
 }
 
 fn moved(order_id: &str, outcome: MoveOutcome) -> Result<Reservation, InventoryError> {

@@ -318,6 +318,62 @@ async fn commit_sells_the_held_stock_once_and_cannot_be_released() {
 }
 
 #[tokio::test]
+async fn a_commit_that_names_its_lines_sells_the_stock_once_in_one_write() {
+    let api = inventory_service().await;
+    add_product(&api, "A", 5).await;
+    add_product(&api, "B", 5).await;
+    let held = lines(&[("A", 2), ("B", 1)]);
+    api.put("/reservations/order-1", held.clone())
+        .await
+        .expect(201);
+    // In another order, as the saga may send them: they are normalised alike.
+    let named = lines(&[("B", 1), ("A", 2)]);
+    api.post("/reservations/order-1/commit", named.clone())
+        .await
+        .expect(204);
+    api.post("/reservations/order-1/commit", named)
+        .await
+        .expect(204);
+    assert_eq!(stock(&api, "A").await, (3, 0));
+    assert_eq!(stock(&api, "B").await, (4, 0));
+    let reservation = api.get("/reservations/order-1").await.expect(200);
+    assert_eq!(reservation["status"], "COMMITTED");
+    // A run of the saga from its start (a Temporal reset) finds its stock sold.
+    api.put("/reservations/order-1", held).await.expect(200);
+    assert_eq!(stock(&api, "A").await, (3, 0));
+
+    api.post("/reservations/order-1/commit", lines(&[("A", 1)]))
+        .await
+        .expect_problem(409, "reservation-mismatch");
+    api.post("/reservations/none/commit", lines(&[("A", 1)]))
+        .await
+        .expect_problem(404, "not-found");
+    api.post("/reservations/order-1/commit", json!({"lines": []}))
+        .await
+        .expect_problem(422, "validation-failed");
+    assert_eq!(stock(&api, "A").await, (3, 0));
+}
+
+#[tokio::test]
+async fn a_released_reservation_cannot_be_committed_or_made_again() {
+    let api = inventory_service().await;
+    add_product(&api, "A", 5).await;
+    api.put("/reservations/order-1", lines(&[("A", 2)]))
+        .await
+        .expect(201);
+    api.post("/reservations/order-1/release", json!(null))
+        .await
+        .expect(200);
+    api.post("/reservations/order-1/commit", lines(&[("A", 2)]))
+        .await
+        .expect_problem(409, "reservation-released");
+    api.put("/reservations/order-1", lines(&[("A", 2)]))
+        .await
+        .expect_problem(409, "reservation-released");
+    assert_eq!(stock(&api, "A").await, (5, 0));
+}
+
+#[tokio::test]
 async fn a_released_reservation_cannot_be_committed() {
     let api = inventory_service().await;
     add_product(&api, "A", 5).await;

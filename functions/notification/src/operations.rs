@@ -23,7 +23,9 @@ impl From<NotificationError> for Problem {
             NotificationError::KeyReused(key) => Problem::conflict(
                 "key-reused",
                 "Idempotency key reused",
-                format!("The key {key:?} already recorded a different notification."),
+                format!(
+                    "The key {key:?} already recorded a notification of another kind or order."
+                ),
             ),
             NotificationError::NotFound(id) => {
                 Problem::not_found(format!("There is no notification {id:?} for this user."))
@@ -34,7 +36,8 @@ impl From<NotificationError> for Problem {
 }
 
 /// Records a notification once per key; recording the same key again returns the
-/// first recording, and a different notification under a used key is refused.
+/// first recording (see [`Notification::same_event`]), and a notification of another
+/// kind or order under a used key is refused.
 pub async fn record(
     store: &DynamoNotificationStore,
     draft: Notification,

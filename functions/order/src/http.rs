@@ -73,8 +73,16 @@ async fn transition(
         }
         (_, None) => None,
     };
+    let path: Vec<OrderStatus> = body.via.iter().copied().chain([body.status]).collect();
+    let passable =
+        |status: &OrderStatus| matches!(status, OrderStatus::Reserved | OrderStatus::Paid);
+    if !body.via.iter().all(passable) || !OrderStatus::allows(&path) {
+        return Err(Problem::invalid(
+            "`via` and `status` must be a path the order's state machine allows, e.g. PAID then COMPLETED.",
+        ));
+    }
     Ok(Json(
-        operations::transition(store.as_ref(), &order_id, body.status, reason).await?,
+        operations::transition(store.as_ref(), &order_id, body.status, body.via, reason).await?,
     ))
 }
 

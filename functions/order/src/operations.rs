@@ -104,26 +104,55 @@ pub async fn list_by_customer(
     Ok(store.list_by_customer(customer_id, limit, start).await?)
 }
 
-/// Moves the order to `to` if the state machine allows it from where it is. Asking
-/// for the status the order already has changes nothing and succeeds, so a retried
-/// transition is harmless.
+/// Moves the order to `to`, through the statuses of `via` first (validated by the
+/// caller: a path the state machine allows), in one write. A status the order has had
+/// already is success, answered with the order as it is: a retried transition, or a
+/// saga run again from its start (a Temporal reset), changes nothing.
 pub async fn transition(
     store: &DynamoOrderStore,
     order_id: &str,
     to: OrderStatus,
+    via: Vec<OrderStatus>,
     reason: Option<String>,
 ) -> Result<Order, OrderError> {
-    let change = StatusChange {
-        status: to,
-        at: service_kit::clock::now(),
-        reason,
+    let at = service_kit::clock::now();
+    let path: Vec<OrderStatus> = via.into_iter().chain([to]).collect();
+    let changes = |from: usize| -> Vec<StatusChange> {
+        path[from..]
+            .iter()
+            .map(|&status| StatusChange {
+                status,
+                at: at.clone(),
+                reason: if status == to { reason.clone() } else { None },
+            })
+            .collect()
+    };
+    let passed = |order: &Order| order.history.iter().any(|change| change.status == to);
+    let order = match store
+        .transition(order_id, path[0].allowed_from(), &changes(0))
+        .await?
+    {
+        TransitionOutcome::Moved(order) => return Ok(order),
+        TransitionOutcome::Refused(order) if passed(&order) => return Ok(order),
+        TransitionOutcome::Refused(order) => order,
+        TransitionOutcome::NotFound => return Err(OrderError::NotFound(order_id.to_owned())),
+    };
+    // Partway along the path already: the rest of the way from there.
+    let Some(at_step) = path[..path.len() - 1]
+        .iter()
+        .position(|status| *status == order.status)
+    else {
+        return Err(OrderError::InvalidTransition {
+            order: Box::new(order),
+            to,
+        });
     };
     match store
-        .transition(order_id, to.allowed_from(), &change)
+        .transition(order_id, &[order.status], &changes(at_step + 1))
         .await?
     {
         TransitionOutcome::Moved(order) => Ok(order),
-        TransitionOutcome::Refused(order) if order.status == to => Ok(order),
+        TransitionOutcome::Refused(order) if passed(&order) => Ok(order),
         TransitionOutcome::Refused(order) => Err(OrderError::InvalidTransition {
             order: Box::new(order),
             to,

@@ -107,18 +107,21 @@ impl DynamoOrderStore {
         Ok((orders, output.last_evaluated_key))
     }
 
-    /// Moves the order to `change.status` if it is in one of `from`, appending
-    /// `change` to its history.
+    /// Moves the order through `changes` (to the last one's status) if it is in one of
+    /// `from`, appending them to its history: one write, whatever their number.
     pub async fn transition(
         &self,
         order_id: &str,
         from: &[OrderStatus],
-        change: &StatusChange,
+        changes: &[StatusChange],
     ) -> Result<TransitionOutcome, StoreError> {
+        let Some(last) = changes.last() else {
+            return Err(StoreError::Failed("a transition without a change".into()));
+        };
         let mut assignments = vec![
             "#status = :to",
             "updated_at = :at",
-            "history = list_append(history, :change)",
+            "history = list_append(history, :changes)",
         ];
         let mut request = self
             .client
@@ -126,9 +129,9 @@ impl DynamoOrderStore {
             .table_name(&self.table)
             .set_key(Some(dynamo::key(order_pk(order_id), ORDER)))
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", dynamo::to_value(&change.status)?)
-            .expression_attribute_values(":at", s(&change.at))
-            .expression_attribute_values(":change", dynamo::to_value(&[change])?)
+            .expression_attribute_values(":to", dynamo::to_value(&last.status)?)
+            .expression_attribute_values(":at", s(&last.at))
+            .expression_attribute_values(":changes", dynamo::to_value(changes)?)
             .return_values(ReturnValue::AllNew);
         let mut allowed = Vec::new();
         for (i, status) in from.iter().enumerate() {
@@ -136,7 +139,7 @@ impl DynamoOrderStore {
             request = request.expression_attribute_values(&placeholder, dynamo::to_value(status)?);
             allowed.push(placeholder);
         }
-        if let Some(reason) = &change.reason {
+        if let Some(reason) = &last.reason {
             assignments.push("cancel_reason = :reason");
             request = request.expression_attribute_values(":reason", s(reason));
         }

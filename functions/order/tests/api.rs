@@ -119,6 +119,82 @@ async fn a_repeated_transition_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_order_passes_through_paid_and_completes_in_one_write() {
+    let api = order_service().await;
+    create(&api, "o-1", "c-1").await;
+    move_to(&api, "o-1", "RESERVED").await;
+    let completed = json!({"status": "COMPLETED", "via": ["PAID"]});
+    let order = api
+        .post("/orders/o-1/status", completed.clone())
+        .await
+        .expect(200);
+    assert_eq!(order["status"], "COMPLETED");
+    assert_eq!(
+        statuses(&order),
+        ["PENDING", "RESERVED", "PAID", "COMPLETED"]
+    );
+    // Repeated, or from partway along (an order a saga of an older version made PAID).
+    api.post("/orders/o-1/status", completed.clone())
+        .await
+        .expect(200);
+    create(&api, "o-2", "c-1").await;
+    move_to(&api, "o-2", "RESERVED").await;
+    move_to(&api, "o-2", "PAID").await;
+    let order = api.post("/orders/o-2/status", completed).await.expect(200);
+    assert_eq!(
+        statuses(&order),
+        ["PENDING", "RESERVED", "PAID", "COMPLETED"]
+    );
+    let order = api.get("/orders/o-1").await.expect(200);
+    assert_eq!(
+        statuses(&order),
+        ["PENDING", "RESERVED", "PAID", "COMPLETED"]
+    );
+}
+
+#[tokio::test]
+async fn a_status_the_order_has_had_is_success_for_a_saga_run_again() {
+    let api = order_service().await;
+    create(&api, "o-1", "c-1").await;
+    move_to(&api, "o-1", "RESERVED").await;
+    move_to(&api, "o-1", "PAID").await;
+    move_to(&api, "o-1", "COMPLETED").await;
+    // A Temporal reset runs the saga from its start: each step finds its effect.
+    let order = move_to(&api, "o-1", "RESERVED").await;
+    assert_eq!(order["status"], "COMPLETED");
+    assert_eq!(
+        statuses(&order),
+        ["PENDING", "RESERVED", "PAID", "COMPLETED"]
+    );
+    // A status the order never had is still refused.
+    api.post(
+        "/orders/o-1/status",
+        json!({"status": "CANCELLED", "reason": "late"}),
+    )
+    .await
+    .expect_problem(409, "invalid-transition");
+}
+
+#[tokio::test]
+async fn a_path_the_state_machine_does_not_allow_is_422() {
+    let api = order_service().await;
+    create(&api, "o-1", "c-1").await;
+    for body in [
+        json!({"status": "COMPLETED", "via": ["RESERVED"]}),
+        json!({"status": "COMPLETED", "via": ["PENDING", "RESERVED", "PAID"]}),
+        json!({"status": "PAID", "via": ["COMPLETED"]}),
+        json!({"status": "COMPLETED", "via": ["CANCELLED"]}),
+        json!({"status": "COMPLETED", "via": "PAID"}),
+    ] {
+        api.post("/orders/o-1/status", body.clone())
+            .await
+            .expect_problem(422, "validation-failed");
+    }
+    let order = api.get("/orders/o-1").await.expect(200);
+    assert_eq!(statuses(&order), ["PENDING"]);
+}
+
+#[tokio::test]
 async fn skipping_a_step_or_leaving_a_final_state_is_refused() {
     let api = order_service().await;
     create(&api, "o-1", "c-1").await;

@@ -89,37 +89,38 @@ pub async fn charge(
 ) -> Result<(Charge, Outcome), PaymentError> {
     let order_id = &request.order_id;
     let now = service_kit::clock::now();
-    // Reading first answers retries of settled charges without a write; the
-    // conditional writes below are what guarantee one charge.
-    let pending = match store.payments(order_id).await? {
-        (None, None) => {
-            let pending = Charge::pending(
-                order_id,
-                request.amount,
-                &request.currency,
-                request.method,
-                &now,
-            );
-            match store.begin_charge(&pending).await? {
-                BeginOutcome::Recorded(charge) => charge,
-                BeginOutcome::Exists(charge) if !charge.is_settled() => charge,
-                BeginOutcome::Exists(charge) => {
-                    return answer(&request, Some(charge), None, Outcome::Existing);
-                }
-                BeginOutcome::Voided(refund) => {
-                    return answer(&request, None, Some(refund), Outcome::Existing);
-                }
-            }
+    let pending = Charge::pending(
+        order_id,
+        request.amount,
+        &request.currency,
+        request.method,
+        &now,
+    );
+    // The conditional write is what makes the charge unique; a repeat finds the charge
+    // there (with its refund, if any, read only then).
+    let (pending, fresh) = match store.begin_charge(&pending).await? {
+        BeginOutcome::Recorded(charge) => (charge, true),
+        BeginOutcome::Exists(charge) if !charge.is_settled() => (charge, false),
+        BeginOutcome::Exists(_) => {
+            let (charge, refund) = store.payments(order_id).await?;
+            return answer(&request, charge, refund, Outcome::Existing);
         }
-        (Some(charge), None) if !charge.is_settled() => charge,
-        (charge, refund) => return answer(&request, charge, refund, Outcome::Existing),
     };
     // The provider is only ever asked for the details the ledger recorded first.
     if !same_details(&pending, &request) {
         return Err(PaymentError::Mismatch(order_id.clone()));
     }
+    // A charge this request began cannot have reached the provider before: no need to
+    // ask the provider what it decided first.
+    let asked_before = !fresh;
     let outcome = match provider
-        .charge(order_id, request.amount, &request.currency, request.method)
+        .charge(
+            order_id,
+            request.amount,
+            &request.currency,
+            request.method,
+            asked_before,
+        )
         .await
     {
         Ok(outcome) => outcome,

@@ -81,16 +81,19 @@ impl Provider {
 
     /// Charges `amount` once under `key`. A key that already has an outcome gets it
     /// back, whatever the other arguments say: the same key, the same outcome.
+    /// `asked_before`: the caller may have charged with this key before, so the outcome
+    /// is looked up first, which saves counting an attempt (and waiting, for
+    /// `card_slow`) when it is known; either way the conditional put in `record` is what
+    /// makes the outcome unique.
     pub async fn charge(
         &self,
         key: &str,
         amount: u64,
         currency: &str,
         method: PaymentMethod,
+        asked_before: bool,
     ) -> Result<ProviderOutcome, ProviderError> {
-        // Saves counting an attempt (and waiting, for `card_slow`) when the answer is
-        // known; the conditional put in `record` is what makes the outcome unique.
-        if let Some(outcome) = self.outcome(key).await? {
+        if asked_before && let Some(outcome) = self.outcome(key).await? {
             return Ok(outcome);
         }
         let attempt = match method {

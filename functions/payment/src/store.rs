@@ -7,12 +7,17 @@
 //! [`crate::provider`].)
 //!
 //! Every write is conditional, so whatever the interleaving of retries:
-//! - a charge begins only while there is no charge and no refund;
-//! - a settled charge never changes; only a PENDING one (or a missing one) is settled,
-//!   and only while there is no refund;
+//! - a charge begins only while there is none;
+//! - a settled charge never changes; only a PENDING one (or a missing one) is settled;
 //! - a refund is written only against the settled charge it read (or against no
-//!   charge), so there is never a refund beside a PENDING charge, and an order is
-//!   refunded at most once and never more than it was charged.
+//!   charge), and an order is refunded at most once and never more than it was
+//!   charged.
+//!
+//! A charge's two writes are single-item conditional writes, not transactions: the
+//! happy path of a payment costs three writes (begin, the provider's outcome, settle).
+//! What a transaction with the refund used to guard, the provider guards: a refund that
+//! finds no settled charge voids the order's key at the provider first, so a charge
+//! that begins after it (beside the refund) can only settle as VOIDED, taking nothing.
 //!
 //! One store, and no trait over it: every test that exercises these operations runs
 //! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
@@ -22,7 +27,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
-use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
+use service_kit::dynamo::{self, Inserted, StoreError, is_condition_failure, s};
 use std::collections::HashMap;
 
 use crate::domain::{Charge, ChargeStatus, Refund};
@@ -40,8 +45,6 @@ pub enum BeginOutcome {
     Recorded(Charge),
     /// The order already has a charge, pending or settled; nothing was written.
     Exists(Charge),
-    /// The order was refunded before any charge; nothing was written.
-    Voided(Refund),
 }
 
 #[derive(Debug)]
@@ -59,11 +62,6 @@ pub enum RefundOutcome {
     /// refunded meanwhile: nothing was written.
     Changed,
 }
-
-/// A charge that finds another attempt's PENDING charge, gone by the time it reads
-/// it (withdrawn after the provider turned that attempt away), writes again; it takes
-/// a run of such turned-away attempts to need more than two tries.
-const BEGIN_ATTEMPTS: usize = 4;
 
 pub struct DynamoPaymentStore {
     client: Client,
@@ -194,48 +192,43 @@ impl DynamoPaymentStore {
         Ok((charge, refund))
     }
 
-    /// Writes `pending` as the order's charge unless it has a charge or a refund.
+    /// Writes `pending` as the order's charge unless it has one (then: that one).
     pub async fn begin_charge(&self, pending: &Charge) -> Result<BeginOutcome, StoreError> {
-        let order_id = &pending.order_id;
-        let items = vec![
-            self.put(
-                dynamo::to_item(pending, payment_pk(order_id), CHARGE)?,
-                Condition::ABSENT,
-            )?,
-            self.check(order_id, REFUND, Condition::ABSENT)?,
-        ];
-        for _ in 0..BEGIN_ATTEMPTS {
-            if self.transact(items.clone()).await? {
-                return Ok(BeginOutcome::Recorded(pending.clone()));
-            }
-            match self.payments(order_id).await? {
-                (Some(existing), _) => return Ok(BeginOutcome::Exists(existing)),
-                (None, Some(refund)) => return Ok(BeginOutcome::Voided(refund)),
-                // Another attempt's charge was there, and withdrawn since: try again.
-                (None, None) => continue,
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "the pending charge of order {order_id} kept coming and going"
-        )))
+        let item = dynamo::to_item(pending, payment_pk(&pending.order_id), CHARGE)?;
+        Ok(
+            match dynamo::put_if_absent(&self.client, &self.table, item).await? {
+                Inserted::Created => BeginOutcome::Recorded(pending.clone()),
+                Inserted::Existing(existing) => BeginOutcome::Exists(existing),
+            },
+        )
     }
 
-    /// Writes `settled` as the order's charge if its charge is PENDING or missing, and
-    /// the order has no refund.
+    /// Writes `settled` as the order's charge if its charge is PENDING or missing.
     pub async fn settle_charge(&self, settled: &Charge) -> Result<SettleOutcome, StoreError> {
         let order_id = &settled.order_id;
-        let items = vec![
-            self.put(
-                dynamo::to_item(settled, payment_pk(order_id), CHARGE)?,
-                Condition::unsettled(),
-            )?,
-            self.check(order_id, REFUND, Condition::ABSENT)?,
-        ];
-        if self.transact(items).await? {
-            return Ok(SettleOutcome::Settled(settled.clone()));
+        let unsettled = Condition::unsettled();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(
+                settled,
+                payment_pk(order_id),
+                CHARGE,
+            )?))
+            .condition_expression(unsettled.expression)
+            .set_expression_attribute_names(unsettled.names())
+            .set_expression_attribute_values(unsettled.values()?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(SettleOutcome::Settled(settled.clone())),
+            Err(error) if dynamo::failed_condition(&error) => {
+                let (charge, refund) = self.payments(order_id).await?;
+                Ok(SettleOutcome::Closed(charge, refund))
+            }
+            Err(error) => Err(error.into()),
         }
-        let (charge, refund) = self.payments(order_id).await?;
-        Ok(SettleOutcome::Closed(charge, refund))
     }
 
     /// Removes the order's charge if it is still PENDING: for a provider call that

@@ -216,10 +216,30 @@ async fn a_refund_before_any_charge_voids_the_order() {
         .await
         .expect(201);
     assert_eq!(refund["amount"], 0);
-    api.post("/payments/o-1/charge", charge_with("card_approve"))
+    // Repeated too: the charge that began beside the refund settled as VOIDED.
+    for _ in 0..2 {
+        api.post("/payments/o-1/charge", charge_with("card_approve"))
+            .await
+            .expect_problem(409, "payment-voided");
+    }
+    let ledger = ledger(&api, "o-1").await;
+    assert_eq!(totals(&ledger), (0, 0, 0));
+    assert_eq!(ledger["charge"]["status"], "VOIDED");
+}
+
+#[tokio::test]
+async fn a_charge_captured_before_is_success_for_a_saga_run_again() {
+    let api = payment_service().await;
+    let first = api
+        .post("/payments/o-1/charge", charge_with("card_approve"))
         .await
-        .expect_problem(409, "payment-voided");
-    assert_eq!(totals(&ledger(&api, "o-1").await), (0, 0, 0));
+        .expect(201);
+    let again = api
+        .post("/payments/o-1/charge", charge_with("card_approve"))
+        .await
+        .expect(200);
+    assert_eq!(again, first);
+    assert_eq!(totals(&ledger(&api, "o-1").await), (3300, 0, 3300));
 }
 
 #[tokio::test]
@@ -315,7 +335,7 @@ impl Payments {
     /// provider, and died before settling the ledger.
     async fn charge_at_provider(&self, order_id: &str, method: PaymentMethod) -> ProviderOutcome {
         self.provider
-            .charge(order_id, 3300, "EUR", method)
+            .charge(order_id, 3300, "EUR", method, true)
             .await
             .expect("provider answers")
     }
@@ -397,7 +417,10 @@ async fn the_simulator_records_no_outcome_for_transient_failures_then_keeps_its_
     let payments = payments().await;
     let method = PaymentMethod::Transient(2);
     for _ in 0..2 {
-        let failure = payments.provider.charge("o-1", 3300, "EUR", method).await;
+        let failure = payments
+            .provider
+            .charge("o-1", 3300, "EUR", method, true)
+            .await;
         assert!(
             matches!(failure, Err(ProviderError::Unavailable)),
             "{failure:?}"
@@ -419,7 +442,7 @@ async fn the_decline_mode_declines_only_keys_not_decided_yet() {
         .charge_at_provider("o-1", PaymentMethod::Approve)
         .await;
     let declining = payments.provider.declining(true);
-    let charge = |key| declining.charge(key, 3300, "EUR", PaymentMethod::Approve);
+    let charge = |key| declining.charge(key, 3300, "EUR", PaymentMethod::Approve, true);
     assert_eq!(charge("o-1").await.expect("answers"), approved);
     let declined = charge("o-2").await.expect("answers");
     assert!(

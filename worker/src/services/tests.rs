@@ -26,7 +26,7 @@ fn answer(status: u16, content_type: &str, body: &str) -> reqwest::Response {
 }
 
 async fn classified(status: u16, content_type: &str, body: &str) -> CallError {
-    classify::<serde::de::IgnoredAny>("svc", answer(status, content_type, body))
+    classify("svc", answer(status, content_type, body))
         .await
         .expect_err("not a success")
 }

@@ -1,5 +1,23 @@
 use super::*;
 
+/// The forward steps, as the saga declares them (`workflow/steps.rs`).
+const FORWARD: [StepName; 6] = [
+    StepName::CreateOrder,
+    StepName::ReserveInventory,
+    StepName::AwaitApproval,
+    StepName::ChargePayment,
+    StepName::ConfirmOrder,
+    StepName::NotifyCustomer,
+];
+
+fn forward_timeline(needs_approval: bool) -> Timeline {
+    let mut timeline = Timeline::new("o-1", "c-1", FORWARD);
+    if !needs_approval {
+        timeline.skip(StepName::AwaitApproval);
+    }
+    timeline
+}
+
 fn statuses(timeline: &Timeline) -> Vec<(StepName, StepStatus)> {
     timeline
         .snapshot()
@@ -11,12 +29,12 @@ fn statuses(timeline: &Timeline) -> Vec<(StepName, StepStatus)> {
 
 #[test]
 fn approval_is_skipped_below_the_threshold() {
-    let timeline = Timeline::new("o-1", "c-1", false);
+    let timeline = forward_timeline(false);
     assert_eq!(
         timeline.step(StepName::AwaitApproval).map(|s| s.status),
         Some(StepStatus::Skipped)
     );
-    let timeline = Timeline::new("o-1", "c-1", true);
+    let timeline = forward_timeline(true);
     assert_eq!(
         timeline.step(StepName::AwaitApproval).map(|s| s.status),
         Some(StepStatus::Pending)
@@ -25,7 +43,7 @@ fn approval_is_skipped_below_the_threshold() {
 
 #[test]
 fn a_steps_attempts_are_those_of_its_most_tried_call() {
-    let mut timeline = Timeline::new("o-1", "c-1", false);
+    let mut timeline = forward_timeline(false);
     timeline.start(StepName::ReserveInventory, "t1");
     timeline.attempt_failed(1, "inventory failed: 503");
     timeline.attempt_failed(2, "inventory failed: 503");
@@ -44,7 +62,7 @@ fn a_steps_attempts_are_those_of_its_most_tried_call() {
 
 #[test]
 fn the_current_step_is_the_one_running_or_waiting() {
-    let mut timeline = Timeline::new("o-1", "c-1", true);
+    let mut timeline = forward_timeline(true);
     assert_eq!(timeline.current_step(), None);
     timeline.start(StepName::CreateOrder, "t");
     assert_eq!(timeline.current_step(), Some(StepName::CreateOrder));
@@ -60,7 +78,7 @@ fn the_current_step_is_the_one_running_or_waiting() {
 
 #[test]
 fn a_late_failure_report_does_not_disturb_a_waiting_step() {
-    let mut timeline = Timeline::new("o-1", "c-1", true);
+    let mut timeline = forward_timeline(true);
     timeline.await_approval("t", "deadline", 1, "EUR");
     timeline.attempt_failed(1, "boom");
     assert_eq!(
@@ -71,7 +89,7 @@ fn a_late_failure_report_does_not_disturb_a_waiting_step() {
 
 #[test]
 fn compensation_skips_what_was_not_started_and_appends_its_steps() {
-    let mut timeline = Timeline::new("o-1", "c-1", false);
+    let mut timeline = forward_timeline(false);
     timeline.start(StepName::CreateOrder, "t");
     timeline.complete(StepName::CreateOrder, "t");
     timeline.start(StepName::ReserveInventory, "t");
@@ -99,7 +117,7 @@ fn compensation_skips_what_was_not_started_and_appends_its_steps() {
 
 #[test]
 fn events_are_numbered_once_and_published_in_order() {
-    let mut timeline = Timeline::new("o-1", "c-1", false);
+    let mut timeline = forward_timeline(false);
     timeline.start(StepName::CreateOrder, "t");
     timeline.complete(StepName::CreateOrder, "t");
     timeline.start(StepName::ReserveInventory, "t");
@@ -118,7 +136,7 @@ fn events_are_numbered_once_and_published_in_order() {
 
 #[test]
 fn the_notification_steps_are_not_announced_twice() {
-    let mut timeline = Timeline::new("o-1", "c-1", false);
+    let mut timeline = forward_timeline(false);
     timeline.start(StepName::NotifyCustomer, "t");
     timeline.complete(StepName::NotifyCustomer, "t");
     assert!(!timeline.has_unpublished());
@@ -126,7 +144,8 @@ fn the_notification_steps_are_not_announced_twice() {
 
 #[test]
 fn notes_keep_the_last_few_and_are_not_sent_to_the_customer() {
-    let mut timeline = Timeline::new("o", "c", false);
+    let mut timeline = Timeline::new("o", "c", FORWARD);
+    timeline.skip(StepName::AwaitApproval);
     for i in 0..(MAX_NOTES + 5) {
         timeline.note(&format!("ignored: note {i}"));
     }

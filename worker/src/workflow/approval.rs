@@ -7,11 +7,9 @@ use saga_contract::{PHASE_SEARCH_ATTRIBUTE, SagaInput, SagaPhase};
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_sdk::{CancellableFuture, WorkflowContext, workflows};
 
+use super::calls::{shielded_timer, shielded_wait};
 use super::decisions::{cancellation_reason, review_rejection};
-use super::{
-    ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga, patches, shielded_timer,
-    shielded_wait,
-};
+use super::{ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga, patches};
 
 const PHASE: SearchAttributeKey<String> = SearchAttributeKey::keyword(PHASE_SEARCH_ATTRIBUTE);
 

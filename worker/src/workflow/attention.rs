@@ -4,29 +4,18 @@
 //! retrying; an operator's `retry_now` update resets the worker's breaker for the
 //! step's service and retries at once instead of after the pause.
 
-use saga_contract::{ATTENTION_SEARCH_ATTRIBUTE, AttentionReason, SagaInput, StepName, refusals};
+use saga_contract::{ATTENTION_SEARCH_ATTRIBUTE, AttentionReason, SagaInput, refusals};
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_sdk::{CancellableFuture, WorkflowContext, workflows};
 
-use super::steps::Scope;
-use super::{OrderSaga, patches, shielded_timer, shielded_wait, step_key};
+use super::calls::{shielded_timer, shielded_wait};
+use super::steps::Compensation;
+use super::{OrderSaga, patches};
 use crate::activities::SagaActivities;
 use crate::policies;
 
 const ATTENTION: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(ATTENTION_SEARCH_ATTRIBUTE);
-
-/// The service a compensating step calls.
-fn service_of(step: StepName) -> &'static str {
-    match step {
-        StepName::RefundPayment | StepName::ChargePayment => "payment",
-        StepName::ReleaseInventory | StepName::ReserveInventory | StepName::ConfirmOrder => {
-            "inventory"
-        }
-        StepName::NotifyFailure | StepName::NotifyCustomer => "notification",
-        StepName::CreateOrder | StepName::CancelOrder | StepName::AwaitApproval => "order",
-    }
-}
 
 impl OrderSaga {
     /// Why there is nothing for `retry_now` to do, or `None`.
@@ -41,21 +30,23 @@ impl OrderSaga {
     pub(super) async fn compensation_stuck(
         ctx: &WorkflowContext<Self>,
         input: &SagaInput,
-        step: StepName,
+        compensation: &Compensation,
         error: &str,
     ) {
+        let step = compensation.name;
         let now = Self::now(ctx);
         ctx.state_mut(|s| s.timeline.compensation_stuck(step, &now));
         if !ctx.is_replaying() {
             tracing::error!(
                 workflow_id = %input.order_id,
-                step = step_key(step),
+                step = step.as_str(),
+                service = compensation.service,
                 %error,
                 "compensation stuck: still retrying"
             );
         }
         Self::mark_attention(ctx, Some(AttentionReason::CompensationStuck));
-        Self::alert_admins(ctx, input, step, error).await;
+        Self::alert_admins(ctx, input, compensation, error).await;
     }
 
     pub(super) fn attention_resolved(ctx: &WorkflowContext<Self>) {
@@ -65,7 +56,7 @@ impl OrderSaga {
 
     /// Waits out the pause between two rounds of a compensation, unless an operator
     /// asks to retry now: then the breaker of the step's service is reset first.
-    pub(super) async fn pause_or_retry_now(ctx: &WorkflowContext<Self>, step: StepName) {
+    pub(super) async fn pause_or_retry_now(ctx: &WorkflowContext<Self>, step: &Compensation) {
         let mut pause = ctx.timer(shielded_timer(policies::COMPENSATION_ROUND_PAUSE));
         let retry_now = workflows::select! {
             _ = ctx.wait_condition_with_options(|s: &Self| s.retry_now, shielded_wait()) => true,
@@ -77,13 +68,13 @@ impl OrderSaga {
         pause.cancel();
         ctx.state_mut(|s| s.retry_now = false);
         // Best effort: a reset that fails leaves the breaker to its cool-down.
-        let _ = ctx
-            .execute_activity(
-                SagaActivities::reset_breaker,
-                service_of(step).to_owned(),
-                Scope::Shielded.activity(policies::step_event()),
-            )
-            .await;
+        let _ = Self::side_call(
+            ctx,
+            SagaActivities::reset_breaker,
+            step.service.to_owned(),
+            policies::STEP_EVENT,
+        )
+        .await;
     }
 
     /// Keeps the `SagaAttention` search attribute current (sagas started before it

@@ -9,7 +9,7 @@ use saga_contract::{
 };
 use temporalio_sdk::WorkflowContext;
 
-use super::{ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga};
+use super::{ApprovalDecision, Halt, OPERATOR_CANCELLATION, OrderSaga, Version};
 
 impl OrderSaga {
     /// A Temporal cancellation request has arrived (it is part of the history, so
@@ -19,14 +19,35 @@ impl OrderSaga {
     }
 
     /// Stops the forward path if the customer or an operator asked to cancel.
+    ///
+    /// Since local steps, an operator's cancellation counts once the saga has taken
+    /// note of it: at the start of a cancellable step, or while one ran. One it learns
+    /// together with a step's outcome waits for the next step's start. That keeps the
+    /// decision of a workflow task the same when it runs again: a task that completes
+    /// the saga is refused by the server if a cancellation arrives meanwhile, and its
+    /// local activities, which took effect, run again in a task that also sees the
+    /// cancellation; had that one compensated, it would undo a confirmed order.
     pub(super) fn honour_cancellation(ctx: &WorkflowContext<Self>) -> Result<(), Halt> {
-        if let Some(reason) = ctx.state(|s| s.cancel_requested.clone()) {
+        let (requested, version, noted) =
+            ctx.state(|s| (s.cancel_requested.clone(), s.version, s.cancel_noted));
+        if let Some(reason) = requested {
             return Err(Halt::because(cancellation_reason(reason)));
         }
-        if Self::operator_cancelled(ctx) {
+        let operator = match version {
+            Version::Remote => Self::operator_cancelled(ctx),
+            Version::LocalSteps => noted,
+        };
+        if operator {
             return Err(Halt::because(OPERATOR_CANCELLATION.to_owned()));
         }
         Ok(())
+    }
+
+    /// Takes note of an operator's cancellation, if one has arrived.
+    pub(super) fn note_cancellation(ctx: &WorkflowContext<Self>) {
+        if Self::operator_cancelled(ctx) {
+            ctx.state_mut(|s| s.cancel_noted = true);
+        }
     }
 
     /// Why `decision` cannot take effect now, or `None` when it can. Repeating an
@@ -123,6 +144,7 @@ mod tests {
     use crate::timeline::Timeline;
 
     use super::super::OrderSaga;
+    use super::super::steps::FORWARD;
 
     fn decision(action: DecisionAction) -> OrderDecision {
         OrderDecision {
@@ -134,7 +156,7 @@ mod tests {
     /// A large order's saga, waiting for review.
     fn in_review() -> OrderSaga {
         let mut saga = OrderSaga {
-            timeline: Timeline::new("o-1", "c-1", true),
+            timeline: Timeline::new("o-1", "c-1", FORWARD.iter().map(|s| s.name)),
             ..OrderSaga::default()
         };
         saga.timeline.await_approval("t0", "t1", 90_000, "EUR");
@@ -155,7 +177,7 @@ mod tests {
         );
 
         let running = OrderSaga {
-            timeline: Timeline::new("o-2", "c-1", false),
+            timeline: Timeline::new("o-2", "c-1", FORWARD.iter().map(|s| s.name)),
             ..OrderSaga::default()
         };
         assert_eq!(

@@ -1,293 +1,269 @@
-//! How the saga runs one activity of a step: in which cancellation scope, with which
-//! retry policy, and how its outcome reaches the timeline and the compensation list.
+//! The saga's steps, each declared once: its name, the activity that takes its effect,
+//! its retry policy, its cancellation scope, whether it runs locally, and its
+//! compensation, which names the service it calls (the breaker an operator's retry
+//! resets). The forward path ([`FORWARD`]), the timeline, the
+//! compensation and the attention list all read this table; what a step does is its
+//! `run` function (in `forward.rs`).
+//!
+//! The rule for where a step runs: a short, idempotent service call runs **locally**,
+//! inside the workflow task, so that the steps up to the reservation answer a checkout
+//! in one workflow task, and the steps after the charge finish in one more (see
+//! `calls.rs`: a local call that does not succeed within a few seconds goes on as a
+//! regular activity). A call that can take long by its nature runs **remote**, on the
+//! task queue, from the start: the charge, since a payment provider may take seconds
+//! (`card_slow`) and its attempt must not hold a workflow task open.
 
-use saga_contract::{ReservationOutcome, StepName};
-use std::time::Duration;
-use temporalio_common::ActivityDefinition;
-use temporalio_common::error::IncomingError;
+use futures::future::LocalBoxFuture;
+use saga_contract::{SagaInput, StepName};
+use temporalio_sdk::WorkflowContext;
 
-use temporalio_sdk::{
-    ActivityCancellationType, ActivityExecutionError, ActivityOptions, TimerOptions,
-    WaitConditionOptions, WorkflowCancellationToken, WorkflowContext, workflows,
-};
+use super::OrderSaga;
+use super::calls::{Call, Execution, Halt, Scope};
+use crate::policies::{self, Policy};
 
-use super::{OPERATOR_CANCELLATION, OrderSaga, patches};
-use crate::payloads::{Attempt, FailureDetails};
-use crate::policies;
+/// What a forward step does.
+pub(super) type RunStep = for<'a> fn(
+    &'a WorkflowContext<OrderSaga>,
+    &'a SagaInput,
+) -> LocalBoxFuture<'a, Result<(), Halt>>;
 
-/// How an activity or a wait meets a Temporal cancellation request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Scope {
-    /// Forward steps before the capture: the request stops the step's retries, and the
-    /// attempt in flight is waited for (`WaitCancellationCompleted`), so the saga knows
-    /// what may have taken effect before it compensates. Activities do not heartbeat,
-    /// so an attempt is never interrupted halfway.
-    Cancellable,
-    /// Out of the cancellation's reach: steps after the capture, compensations, events,
-    /// alerts and the saga's own timers and waits.
-    Shielded,
-}
+/// What a compensation does, given the reason the saga failed.
+pub(super) type RunCompensation =
+    for<'a> fn(&'a WorkflowContext<OrderSaga>, &'a SagaInput, &'a str) -> LocalBoxFuture<'a, ()>;
 
-impl Scope {
-    pub(super) fn activity(self, mut options: ActivityOptions) -> ActivityOptions {
-        match self {
-            Self::Cancellable => {
-                options.cancellation_type = ActivityCancellationType::WaitCancellationCompleted;
-            }
-            Self::Shielded => options.cancellation_token = Some(WorkflowCancellationToken::new()),
-        }
-        options
-    }
-}
-
-/// An activity the saga runs: it answers with the attempt that succeeded, for the
-/// timeline.
-pub(super) trait SagaActivity: ActivityDefinition<Output = Attempt> {}
-
-impl<A: ActivityDefinition<Output = Attempt>> SagaActivity for A {}
-
-/// A forward step, declared once in `forward`: its name, the scope its activities run
-/// in, and their retry policy (`worker/src/policies.rs`). Its methods run those
-/// activities and keep the timeline.
-#[derive(Clone, Copy)]
+/// A forward step.
 pub(super) struct Step {
-    name: StepName,
-    scope: Scope,
-    policy: fn() -> ActivityOptions,
+    pub(super) name: StepName,
+    /// The activity that takes the step's effect (`None`: the step waits for a person).
+    pub(super) activity: Option<&'static str>,
+    pub(super) policy: Policy,
+    pub(super) scope: Scope,
+    pub(super) execution: Execution,
+    /// What undoes the step's effect when the saga fails after it.
+    pub(super) compensation: Option<&'static Compensation>,
+    pub(super) run: RunStep,
 }
 
 impl Step {
-    /// A step whose activities a cancellation request stops ([`Scope::Cancellable`]).
-    const fn cancellable(name: StepName, policy: fn() -> ActivityOptions) -> Self {
-        Self {
-            name,
-            scope: Scope::Cancellable,
-            policy,
+    /// A call of this step, as the table declares it.
+    pub(super) const fn call(&self) -> Call {
+        Call {
+            step: self.name,
+            effect: self.activity,
+            scope: self.scope,
+            execution: self.execution,
+            policy: self.policy,
         }
     }
+}
 
-    /// A step the order recovers forward through, whatever is requested.
-    const fn recovering(name: StepName, policy: fn() -> ActivityOptions) -> Self {
-        Self::cancellable(name, policy).shielded()
-    }
+/// A compensating step: out of any cancellation's reach, retried in rounds until it
+/// succeeds (`compensation.rs`).
+pub(super) struct Compensation {
+    pub(super) name: StepName,
+    pub(super) activity: &'static str,
+    /// The service it calls: whose breaker an operator's "retry now" resets.
+    pub(super) service: &'static str,
+    pub(super) execution: Execution,
+    pub(super) run: RunCompensation,
+}
 
-    /// The same step, out of the cancellation's reach from here on.
-    pub(super) const fn shielded(self) -> Self {
-        Self {
+impl Compensation {
+    /// A round of this compensation.
+    pub(super) const fn call(&self) -> Call {
+        Call {
+            step: self.name,
+            effect: Some(self.activity),
             scope: Scope::Shielded,
-            ..self
-        }
-    }
-
-    pub(super) fn begin(self, ctx: &WorkflowContext<OrderSaga>) {
-        OrderSaga::begin(ctx, self.name);
-    }
-
-    pub(super) fn end(self, ctx: &WorkflowContext<OrderSaga>) {
-        OrderSaga::end(ctx, self.name);
-    }
-
-    /// An activity that changes a service's state. From the moment it is scheduled its
-    /// effect may exist (an attempt may succeed at the service and still time out here,
-    /// then a later attempt be refused), so the step is compensated should the saga
-    /// fail. Compensations of nothing are no-ops.
-    pub(super) async fn effect<A: SagaActivity>(
-        self,
-        ctx: &WorkflowContext<OrderSaga>,
-        activity: A,
-        input: impl Into<A::Input>,
-    ) -> Result<(), Halt> {
-        ctx.state_mut(|s| s.effects.push(self.name));
-        let result = self.call(ctx, activity, input).await;
-        if let Err(Halt { refused: true, .. }) = &result
-            && !ctx.patched(patches::COMPENSATE_REFUSED_STEPS)
-        {
-            ctx.state_mut(|s| s.effects.retain(|e| *e != self.name));
-        }
-        result
-    }
-
-    /// An activity with nothing to compensate of its own (it moves what an earlier
-    /// effect created, or only reports).
-    pub(super) async fn call<A: SagaActivity>(
-        self,
-        ctx: &WorkflowContext<OrderSaga>,
-        activity: A,
-        input: impl Into<A::Input>,
-    ) -> Result<(), Halt> {
-        OrderSaga::call(ctx, self.name, self.scope, activity, input, (self.policy)()).await
-    }
-}
-
-/// A timer no cancellation reaches.
-pub(super) fn shielded_timer(duration: Duration) -> TimerOptions {
-    TimerOptions::builder(duration)
-        .cancellation_token(WorkflowCancellationToken::new())
-        .build()
-}
-
-/// A `wait_condition` no cancellation reaches.
-pub(super) fn shielded_wait() -> WaitConditionOptions {
-    WaitConditionOptions::builder()
-        .cancellation_token(WorkflowCancellationToken::new())
-        .build()
-}
-
-pub(super) fn step_key(step: StepName) -> String {
-    serde_json::to_value(step)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-// The forward steps, each declared once. Until the charge is captured a cancellation
-// request stops the saga; from the confirmation on, the order recovers forward whatever
-// is requested.
-pub(super) const CREATE_ORDER: Step =
-    Step::cancellable(StepName::CreateOrder, policies::create_order);
-pub(super) const RESERVE_INVENTORY: Step =
-    Step::cancellable(StepName::ReserveInventory, policies::reserve_inventory);
-pub(super) const CHARGE_PAYMENT: Step =
-    Step::cancellable(StepName::ChargePayment, policies::charge_payment);
-pub(super) const CONFIRM_ORDER: Step =
-    Step::recovering(StepName::ConfirmOrder, policies::confirm_order);
-pub(super) const NOTIFY_CUSTOMER: Step =
-    Step::recovering(StepName::NotifyCustomer, policies::final_notification);
-
-/// Why the forward path stopped: a step failed for good, the customer decided, or a
-/// cancellation was honoured. The saga compensates and ends with `reason`.
-#[derive(Debug)]
-pub(super) struct Halt {
-    pub(super) reason: String,
-    /// A step's service refused: that call had no effect, and repeating it cannot help.
-    pub(super) refused: bool,
-    /// The refusal's problem type, e.g. `out-of-stock`.
-    pub(super) kind: Option<String>,
-}
-
-impl Halt {
-    pub(super) fn because(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            refused: false,
-            kind: None,
-        }
-    }
-
-    /// What a checkout waiting on the reservation is told when the saga stops first.
-    pub(super) fn reservation_outcome(&self) -> ReservationOutcome {
-        ReservationOutcome {
-            held: false,
-            refusal: self.kind.clone(),
-            reason: Some(self.reason.clone()),
+            execution: self.execution,
+            policy: policies::COMPENSATION_ROUND,
         }
     }
 }
 
-/// What the workflow can read of an activity's final failure.
-#[derive(Debug)]
-struct FinalFailure {
-    message: String,
-    /// The service refused: the call had no effect and repeating it cannot help.
-    refused: bool,
-    /// The refusal's problem type, e.g. `out-of-stock`.
-    kind: Option<String>,
-    attempts: Option<u32>,
+pub(super) const REFUND_PAYMENT: Compensation = Compensation {
+    name: StepName::RefundPayment,
+    activity: "refund_payment",
+    service: "payment",
+    execution: Execution::Local,
+    run: |ctx, input, _| Box::pin(OrderSaga::refund(ctx, input)),
+};
+
+pub(super) const RELEASE_INVENTORY: Compensation = Compensation {
+    name: StepName::ReleaseInventory,
+    activity: "release_inventory",
+    service: "inventory",
+    execution: Execution::Local,
+    run: |ctx, input, _| Box::pin(OrderSaga::release(ctx, input)),
+};
+
+pub(super) const CANCEL_ORDER: Compensation = Compensation {
+    name: StepName::CancelOrder,
+    activity: "cancel_order",
+    service: "order",
+    execution: Execution::Local,
+    run: |ctx, input, reason| Box::pin(OrderSaga::cancel_order(ctx, input, reason)),
+};
+
+/// The last word of a saga that failed: not the undoing of a step, but run like one.
+pub(super) const NOTIFY_FAILURE: Compensation = Compensation {
+    name: StepName::NotifyFailure,
+    activity: "record_notification",
+    service: "notification",
+    execution: Execution::Local,
+    run: |ctx, input, reason| Box::pin(OrderSaga::notify_failure(ctx, input, reason)),
+};
+
+/// The forward path, in order. Until the charge is captured a cancellation request
+/// stops the saga; from the confirmation on, the order recovers forward whatever is
+/// requested.
+pub(super) const FORWARD: [Step; 6] = [
+    Step {
+        name: StepName::CreateOrder,
+        activity: Some("create_order"),
+        policy: policies::CREATE_ORDER,
+        scope: Scope::Cancellable,
+        execution: Execution::Local,
+        compensation: Some(&CANCEL_ORDER),
+        run: |ctx, input| Box::pin(OrderSaga::create_order(ctx, input)),
+    },
+    Step {
+        name: StepName::ReserveInventory,
+        activity: Some("reserve_inventory"),
+        policy: policies::RESERVE_INVENTORY,
+        scope: Scope::Cancellable,
+        execution: Execution::Local,
+        compensation: Some(&RELEASE_INVENTORY),
+        run: |ctx, input| Box::pin(OrderSaga::reserve_stock(ctx, input)),
+    },
+    Step {
+        name: StepName::AwaitApproval,
+        activity: None,
+        policy: policies::STEP_EVENT,
+        scope: Scope::Cancellable,
+        execution: Execution::Local,
+        compensation: None,
+        run: |ctx, input| Box::pin(OrderSaga::review_if_large(ctx, input)),
+    },
+    Step {
+        name: StepName::ChargePayment,
+        activity: Some("charge_payment"),
+        policy: policies::CHARGE_PAYMENT,
+        scope: Scope::Cancellable,
+        execution: Execution::Remote,
+        compensation: Some(&REFUND_PAYMENT),
+        run: |ctx, input| Box::pin(OrderSaga::take_payment(ctx, input)),
+    },
+    Step {
+        name: StepName::ConfirmOrder,
+        activity: Some("commit_reservation"),
+        policy: policies::CONFIRM_ORDER,
+        scope: Scope::Shielded,
+        execution: Execution::Local,
+        compensation: None,
+        run: |ctx, input| Box::pin(OrderSaga::confirm(ctx, input)),
+    },
+    Step {
+        name: StepName::NotifyCustomer,
+        activity: Some("record_notification"),
+        policy: policies::FINAL_NOTIFICATION,
+        scope: Scope::Shielded,
+        execution: Execution::Local,
+        compensation: None,
+        run: |ctx, input| Box::pin(OrderSaga::notify_completed(ctx, input)),
+    },
+];
+
+/// The forward step called `name` (a compensating step's name is none of them).
+pub(super) fn step(name: StepName) -> &'static Step {
+    FORWARD
+        .iter()
+        .find(|step| step.name == name)
+        .unwrap_or_else(|| unreachable!("{name:?} is not a forward step"))
 }
 
-impl FinalFailure {
-    fn from_execution(error: ActivityExecutionError) -> Self {
-        match error.cause() {
-            Some(IncomingError::Application(failure)) => Self {
-                message: failure.to_string(),
-                refused: failure.is_non_retryable(),
-                kind: failure
-                    .is_non_retryable()
-                    .then(|| failure.type_name().map(str::to_owned))
-                    .flatten(),
-                attempts: failure
-                    .details::<FailureDetails>()
-                    .ok()
-                    .flatten()
-                    .map(|d| d.attempt),
-            },
-            Some(IncomingError::Timeout(timeout)) => Self {
-                message: format!("timed out ({:?})", timeout.timeout_type()),
-                refused: false,
-                kind: None,
-                attempts: None,
-            },
-            _ => Self {
-                message: error.to_string(),
-                refused: false,
-                kind: None,
-                attempts: None,
-            },
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activities::SagaActivities;
+
+    /// The table names each step's activity as a string: it must be one the worker
+    /// registers, and the one its `run` function calls (see `forward.rs`).
+    #[test]
+    fn the_table_names_the_activities_the_steps_run() {
+        let names = [
+            (StepName::CreateOrder, SagaActivities::create_order.name()),
+            (
+                StepName::ReserveInventory,
+                SagaActivities::reserve_inventory.name(),
+            ),
+            (
+                StepName::ChargePayment,
+                SagaActivities::charge_payment.name(),
+            ),
+            (
+                StepName::ConfirmOrder,
+                SagaActivities::commit_reservation.name(),
+            ),
+            (
+                StepName::NotifyCustomer,
+                SagaActivities::record_notification.name(),
+            ),
+        ];
+        for (step, activity) in names {
+            assert_eq!(super::step(step).activity, Some(activity));
+        }
+        assert_eq!(
+            REFUND_PAYMENT.activity,
+            SagaActivities::refund_payment.name()
+        );
+        assert_eq!(
+            RELEASE_INVENTORY.activity,
+            SagaActivities::release_inventory.name()
+        );
+        assert_eq!(CANCEL_ORDER.activity, SagaActivities::cancel_order.name());
+        assert_eq!(
+            NOTIFY_FAILURE.activity,
+            SagaActivities::record_notification.name()
+        );
+    }
+
+    #[test]
+    fn every_effect_before_the_capture_is_compensated_and_nothing_after_it() {
+        let compensated: Vec<StepName> = FORWARD
+            .iter()
+            .filter(|step| step.compensation.is_some())
+            .map(|step| step.name)
+            .collect();
+        assert_eq!(
+            compensated,
+            [
+                StepName::CreateOrder,
+                StepName::ReserveInventory,
+                StepName::ChargePayment
+            ]
+        );
+        for step in &FORWARD {
+            let before_capture = step.scope == Scope::Cancellable;
+            assert_eq!(
+                before_capture,
+                FORWARD
+                    .iter()
+                    .position(|s| s.name == step.name)
+                    .is_some_and(|i| i <= 3),
+                "{:?}: cancellable exactly until the charge",
+                step.name
+            );
         }
     }
-}
 
-impl OrderSaga {
-    pub(super) fn begin(ctx: &WorkflowContext<Self>, step: StepName) {
-        let now = Self::now(ctx);
-        ctx.state_mut(|s| s.timeline.start(step, &now));
-    }
-
-    pub(super) fn end(ctx: &WorkflowContext<Self>, step: StepName) {
-        let now = Self::now(ctx);
-        ctx.state_mut(|s| s.timeline.complete(step, &now));
-    }
-
-    /// Runs one activity of `step` in `scope`, publishing the timeline's events while
-    /// it runs. On failure the step is marked failed; a failure of a cancellable step
-    /// once an operator asked to cancel is reported as that cancellation.
-    pub(super) async fn call<A: SagaActivity>(
-        ctx: &WorkflowContext<Self>,
-        step: StepName,
-        scope: Scope,
-        activity: A,
-        input: impl Into<A::Input>,
-        options: ActivityOptions,
-    ) -> Result<(), Halt> {
-        // Earlier events first, so the feed stays in the order things happened.
-        Self::publish_events(ctx).await;
-        let mut running = ctx.execute_activity(activity, input, scope.activity(options));
-        let outcome = loop {
-            workflows::select! {
-                outcome = running => break outcome,
-                _ = ctx.wait_condition_with_options(
-                    |s: &Self| s.timeline.has_unpublished(),
-                    shielded_wait(),
-                ) => {}
-            };
-            Self::publish_events(ctx).await;
-        };
-        let now = Self::now(ctx);
-        match outcome {
-            Ok(Attempt { attempt }) => {
-                ctx.state_mut(|s| s.timeline.activity_succeeded(step, attempt));
-                Ok(())
-            }
-            Err(error) => {
-                let error = FinalFailure::from_execution(error);
-                let by_operator =
-                    scope == Scope::Cancellable && !error.refused && Self::operator_cancelled(ctx);
-                let message = if by_operator {
-                    OPERATOR_CANCELLATION.to_owned()
-                } else {
-                    error.message
-                };
-                ctx.state_mut(|s| s.timeline.fail(step, &now, error.attempts, &message));
-                Err(Halt {
-                    reason: if by_operator {
-                        message
-                    } else {
-                        format!("{}: {message}", step.title())
-                    },
-                    refused: error.refused,
-                    kind: if by_operator { None } else { error.kind },
-                })
-            }
-        }
+    #[test]
+    fn only_the_charge_runs_on_the_task_queue() {
+        let remote: Vec<StepName> = FORWARD
+            .iter()
+            .filter(|step| step.execution == Execution::Remote)
+            .map(|step| step.name)
+            .collect();
+        assert_eq!(remote, [StepName::ChargePayment]);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -13,10 +13,11 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use saga_contract::{ADMIN_USER, Outcome, SagaPhase, StepName};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use worker::breaker::BreakerState;
 
 use crate::support::{
-    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, saga, unique,
+    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, hold, saga, unique,
 };
 
 /// Lets the service handle the first matching request, then throws its successful
@@ -129,6 +130,116 @@ async fn a_worker_killed_mid_saga_is_replaced_and_effects_happen_exactly_once() 
         "no notification recorded twice"
     );
     let completed = notifications
+        .iter()
+        .filter(|n| n["kind"] == "order.completed")
+        .count();
+    assert_eq!(completed, 1);
+}
+
+/// The first `n` requests of `method` to paths starting with `prefix` answer 503.
+fn unavailable_at_first(method: Method, prefix: &'static str, n: usize) -> Wrap {
+    Box::new(move |router: Router| {
+        let seen = Arc::new(AtomicUsize::new(0));
+        router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let seen = seen.clone();
+            let matches = request.method() == method && request.uri().path().starts_with(prefix);
+            async move {
+                if matches && seen.fetch_add(1, Ordering::SeqCst) < n {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "not yet").into_response();
+                }
+                next.run(request).await
+            }
+        }))
+    })
+}
+
+#[tokio::test]
+async fn a_local_step_that_fails_its_local_attempts_goes_on_as_a_regular_activity() {
+    // Both local attempts fail; the regular activity's first succeeds: the step's third.
+    let wraps = HashMap::from([(
+        "inventory",
+        unavailable_at_first(Method::PUT, "/reservations/", 2),
+    )]);
+    let stack = Stack::start_with(wraps).await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("MUG", 10, 1250).await;
+    let input = saga(&unique("gone-remote"), &[("MUG", 1, 1250)], "card_approve");
+    stack.start_saga(&input).await;
+
+    assert_eq!(
+        stack.result(&input.order_id).await.outcome,
+        Outcome::Completed
+    );
+    assert_eq!(stack.stock("MUG").await, (9, 0));
+    let status = stack.status(&input.order_id).await;
+    let reserve = status
+        .steps
+        .iter()
+        .find(|s| s.name == StepName::ReserveInventory)
+        .expect("step");
+    assert_eq!(reserve.attempts, 3, "{reserve:?}");
+    let ran = worker::history::activities_run(&stack.history(&input.order_id).await);
+    let reserves: Vec<bool> = ran
+        .iter()
+        .filter(|(activity, _)| activity == "reserve_inventory")
+        .map(|(_, local)| *local)
+        .collect();
+    assert_eq!(reserves, [true, false], "locally first, then on the queue");
+    // The customer heard of the retries as they happened: live events in the feed.
+    let notifications = stack.notifications(CUSTOMER).await;
+    let retries: Vec<&Value> = notifications
+        .iter()
+        .filter(|n| n["kind"] == "order.step" && n["data"]["status"] == "retrying")
+        .collect();
+    assert!(!retries.is_empty(), "{notifications:#?}");
+    assert!(
+        retries
+            .iter()
+            .all(|n| n["data"]["step"] == "reserve_inventory"),
+        "{retries:#?}"
+    );
+    stack
+        .record_history(&input.order_id, "local_step_gone_remote")
+        .await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_during_a_local_activity_is_replaced_and_its_step_takes_effect_once() {
+    let gate = Arc::new(Semaphore::new(0));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let holding = hold(Method::PUT, "", gate.clone(), arrived.clone());
+    let wraps = HashMap::from([("inventory", holding)]);
+    let stack = Stack::start_with(wraps).await;
+    stack.add_product("MUG", 10, 1250).await;
+    let config = stack.worker_config();
+    let mut first = WorkerProcess::start(&config);
+    let input = saga(&unique("killed-local"), &[("MUG", 2, 1250)], "card_approve");
+    stack.start_saga(&input).await;
+    eventually(
+        Duration::from_secs(60),
+        "the reservation to be in flight",
+        || async { (arrived.load(Ordering::SeqCst) > 0).then_some(()) },
+    )
+    .await;
+    // The reservation is a local activity of the saga's first workflow task: killed
+    // mid-call, the task times out and another worker runs it again.
+    first.kill();
+    let _second = WorkerProcess::start(&config);
+    eventually(
+        Duration::from_secs(60),
+        "the new worker's reservation",
+        || async { (arrived.load(Ordering::SeqCst) > 1).then_some(()) },
+    )
+    .await;
+    gate.add_permits(1_000);
+
+    let result = stack.result(&input.order_id).await;
+    assert_eq!(result.outcome, Outcome::Completed);
+    assert_eq!(stack.stock("MUG").await, (8, 0), "the stock was taken once");
+    assert_eq!(stack.ledger(&input.order_id).await, (2500, 0));
+    let completed = stack
+        .notifications(CUSTOMER)
+        .await
         .iter()
         .filter(|n| n["kind"] == "order.completed")
         .count();

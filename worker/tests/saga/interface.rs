@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use worker::workflow::{OPERATOR_CANCELLATION, OrderSaga};
 
 use crate::support::{
-    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, saga, unique,
+    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, hold, saga, unique,
 };
 
 type SagaRun = <OrderSaga as HasWorkflowDefinition>::Run;
@@ -203,28 +203,12 @@ async fn a_temporal_cancellation_during_the_charge_compensates_while_other_order
         .await;
 }
 
-/// Holds requests whose path ends with `suffix` until the test releases them.
-fn hold(suffix: &'static str, gate: Arc<Semaphore>, arrived: Arc<AtomicUsize>) -> Wrap {
-    Box::new(move |router: Router| {
-        router.layer(middleware::from_fn(move |request: Request, next: Next| {
-            let gate = gate.clone();
-            let arrived = arrived.clone();
-            async move {
-                if request.uri().path().ends_with(suffix) {
-                    arrived.fetch_add(1, Ordering::SeqCst);
-                    let _permit = gate.acquire().await.expect("the gate stays open");
-                }
-                next.run(request).await
-            }
-        }))
-    })
-}
-
 #[tokio::test]
 async fn a_temporal_cancellation_after_the_capture_lets_the_order_complete() {
     let gate = Arc::new(Semaphore::new(0));
     let arrived = Arc::new(AtomicUsize::new(0));
-    let wraps = HashMap::from([("inventory", hold("/commit", gate.clone(), arrived.clone()))]);
+    let holding = hold(Method::POST, "/commit", gate.clone(), arrived.clone());
+    let wraps = HashMap::from([("inventory", holding)]);
     let stack = Stack::start_with(wraps).await;
     let _worker = InProcessWorker::start(stack.worker_config());
     stack.add_product("MUG", 10, 1250).await;
@@ -579,7 +563,7 @@ async fn only_the_services_business_refusals_are_final() {
     let order = client(&stack.order, "order");
     let payment = client(&stack.payment, "payment");
     type Ignored = serde::de::IgnoredAny;
-    let refused = |result: Result<Ignored, CallError>| match result {
+    let refused = |result: Result<(), CallError>| match result {
         Err(CallError::Refused { kind, .. }) => kind,
         other => panic!("expected a refusal, got {other:?}"),
     };
@@ -604,7 +588,7 @@ async fn only_the_services_business_refusals_are_final() {
         "payment-declined"
     );
     payment
-        .post::<Ignored>("/payments/o-4/charge", Some(&charge(100, "card_approve")))
+        .post("/payments/o-4/charge", Some(&charge(100, "card_approve")))
         .await
         .expect("a charge");
     assert_eq!(

@@ -7,6 +7,7 @@ mod failures;
 mod interface;
 mod paths;
 mod replay;
+mod resets;
 mod reviews;
 mod startup;
 mod support;

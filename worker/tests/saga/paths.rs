@@ -60,14 +60,47 @@ async fn success_completes_the_order_charges_once_and_sells_the_stock() {
         statuses(&order),
         ["PENDING", "RESERVED", "PAID", "COMPLETED"]
     );
+    // One notification, which carries the steps the saga ran.
     let notifications = stack.notifications(CUSTOMER).await;
-    let kinds = kinds(&notifications);
-    assert_eq!(kinds.last(), Some(&"order.completed"));
+    assert_eq!(kinds(&notifications), ["order.completed"]);
+    let reported: Vec<(&str, &str)> = notifications[0]["data"]["steps"]
+        .as_array()
+        .expect("the steps")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("name"),
+                s["status"].as_str().expect("status"),
+            )
+        })
+        .collect();
     assert_eq!(
-        kinds.iter().filter(|k| **k == "order.step").count(),
-        4,
-        "{kinds:?}"
+        reported,
+        [
+            ("create_order", "completed"),
+            ("reserve_inventory", "completed"),
+            ("charge_payment", "completed"),
+            ("confirm_order", "completed"),
+            ("notify_customer", "running"),
+        ]
     );
+    // Only the charge ran on the task queue; the rest locally, in two workflow tasks.
+    let history = stack.history(&input.order_id).await;
+    let activities = worker::history::activities_run(&history);
+    let activities: Vec<(&str, bool)> = activities.iter().map(|(a, l)| (a.as_str(), *l)).collect();
+    assert_eq!(
+        activities,
+        [
+            ("create_order", true),
+            ("reserve_inventory", true),
+            ("set_order_status", true),
+            ("charge_payment", false),
+            ("commit_reservation", true),
+            ("set_order_status", true),
+            ("record_notification", true),
+        ]
+    );
+    assert_eq!(worker::history::figures(&history).workflow_tasks, 2);
 
     let status = stack.status(&input.order_id).await;
     assert_eq!(status.phase, SagaPhase::Completed);
@@ -107,7 +140,12 @@ async fn out_of_stock_cancels_the_order_without_charging() {
     assert_eq!(statuses(&order), ["PENDING", "CANCELLED"]);
     assert_eq!(order["cancel_reason"], reason.as_str());
     let notifications = stack.notifications(CUSTOMER).await;
-    assert_eq!(kinds(&notifications).last(), Some(&"order.cancelled"));
+    assert_eq!(kinds(&notifications), ["order.cancelled"]);
+    // A refusal is final in the local phase: the whole saga ran in one workflow task.
+    let history = stack.history(&input.order_id).await;
+    let activities = worker::history::activities_run(&history);
+    assert!(activities.iter().all(|(_, local)| *local), "{activities:?}");
+    assert_eq!(worker::history::figures(&history).workflow_tasks, 1);
 
     let status = stack.status(&input.order_id).await;
     assert_eq!(status.phase, SagaPhase::Cancelled);

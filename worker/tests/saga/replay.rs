@@ -10,14 +10,40 @@ use worker::workflow::OrderSaga;
 
 use crate::support::histories_dir;
 
+/// The paths recorded by the current workflow (`tests/histories/`).
 const PATHS: &[&str] = &[
+    "success",
+    "out_of_stock",
+    "decline",
+    "retry_then_success",
+    "approval_timeout",
+    "approval_granted",
+    "cancel",
+    "operator_cancel_during_charge",
+    "operator_cancel_after_capture",
+    "malformed_signals",
+    "review_approved",
+    "review_rejected",
+    "review_timeout",
+    "checkout_held",
+    "checkout_out_of_stock",
+    "breaker_open_during_step",
+    "compensation_stuck_then_recovered",
+    "compensation_stuck_retried_now",
+    // A local step that did not succeed in its local phase, and went on as a regular
+    // activity.
+    "local_step_gone_remote",
+];
+
+/// Recorded before steps ran as local activities (the `local-steps` patch): sagas in
+/// flight when it was deployed replay the old way (`tests/histories/before-local-steps/`).
+const BEFORE_LOCAL_STEPS: &[&str] = &[
     "success",
     // Recorded before saga payloads were encrypted: the codec passes them through.
     "success_unencrypted",
     "out_of_stock",
     "decline",
-    // Recorded before the `compensate-refused-steps` patch: they must keep replaying
-    // the old way for sagas that were in flight when it was deployed.
+    // Recorded before the `compensate-refused-steps` patch.
     "out_of_stock_unpatched",
     "decline_unpatched",
     "retry_then_success",
@@ -54,13 +80,20 @@ async fn every_recorded_saga_path_replays_deterministically() {
             .build(),
     )
     .expect("replayer");
-    for path in PATHS {
-        let file = histories_dir().join(format!("{path}.json"));
-        let json = std::fs::read(&file).unwrap_or_else(|e| {
-            panic!("{}: {e}; record it with RECORD_HISTORIES=1", file.display())
-        });
+    let current = PATHS
+        .iter()
+        .map(|path| histories_dir().join(format!("{path}.json")));
+    let before = BEFORE_LOCAL_STEPS.iter().map(|path| {
+        histories_dir()
+            .join("before-local-steps")
+            .join(format!("{path}.json"))
+    });
+    for file in current.chain(before) {
+        let path = file.display();
+        let json = std::fs::read(&file)
+            .unwrap_or_else(|e| panic!("{path}: {e}; record it with RECORD_HISTORIES=1"));
         let history = WorkflowHistory::from_json(&json)
-            .unwrap_or_else(|e| panic!("{}: not a history: {e}", file.display()));
+            .unwrap_or_else(|e| panic!("{path}: not a history: {e}"));
         if let Err(error) = replayer.replay_workflow(history).await {
             panic!("{path} no longer replays: {error}");
         }

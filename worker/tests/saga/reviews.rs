@@ -2,6 +2,8 @@
 //! the history, answered with the saga's status, and the review queue kept in Temporal's
 //! visibility by the `SagaPhase` search attribute.
 
+use std::time::Duration;
+
 use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus, refusals};
 use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
@@ -109,7 +111,10 @@ async fn a_review_is_an_update_validated_before_it_enters_the_history() {
     assert_eq!(result.outcome, Outcome::Completed);
     assert_eq!(stack.ledger(&order.order_id).await, (179_800, 0));
     assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
-    assert!(!in_review_queue(&stack, &order.order_id).await);
+    eventually(Duration::from_secs(10), "the queue to drop it", || async {
+        (!in_review_queue(&stack, &order.order_id).await).then_some(())
+    })
+    .await;
     let accepted = history_events(&stack, &order.order_id)
         .await
         .into_iter()
@@ -208,7 +213,11 @@ async fn the_customer_cancels_in_review_and_an_unreviewed_order_times_out() {
 
     let result = stack.result(&forgotten.order_id).await;
     assert_eq!(result.reason.as_deref(), Some("approval timed out"));
-    assert!(!in_review_queue(&stack, &forgotten.order_id).await);
+    // Visibility follows the search attribute a moment later.
+    eventually(Duration::from_secs(10), "the queue to drop it", || async {
+        (!in_review_queue(&stack, &forgotten.order_id).await).then_some(())
+    })
+    .await;
     assert_eq!(stack.stock("ESPRESSO").await, (4, 0));
     stack
         .record_history(&forgotten.order_id, "review_timeout")

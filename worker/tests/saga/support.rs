@@ -16,6 +16,7 @@ pub use worker::testing::InProcessWorker;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use futures::TryStreamExt;
@@ -33,6 +34,7 @@ use temporalio_client::{
     WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+use tokio::sync::Semaphore;
 use worker::breaker::BreakerSettings;
 use worker::config::{ServiceUrls, WorkerConfig};
 use worker::workflow::OrderSaga;
@@ -422,6 +424,30 @@ async fn count(counter: &AtomicUsize, request: Request, next: Next) -> Response 
         counter.fetch_add(1, Ordering::SeqCst);
     }
     next.run(request).await
+}
+
+/// Holds `method` requests whose path ends with `suffix` until the test releases them
+/// (adds permits to `gate`), counting those that `arrived`.
+pub fn hold(
+    method: Method,
+    suffix: &'static str,
+    gate: Arc<Semaphore>,
+    arrived: Arc<AtomicUsize>,
+) -> Wrap {
+    Box::new(move |router: Router| {
+        router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let gate = gate.clone();
+            let arrived = arrived.clone();
+            let held = request.method() == method && request.uri().path().ends_with(suffix);
+            async move {
+                if held {
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    let _permit = gate.acquire().await.expect("the gate stays open");
+                }
+                next.run(request).await
+            }
+        }))
+    })
 }
 
 /// A saga input for `lines` of (sku, quantity, unit price).

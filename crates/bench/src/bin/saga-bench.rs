@@ -1,26 +1,65 @@
-//! `saga-bench`: runs `BENCH_SAGAS` sagas at concurrency `BENCH_CONCURRENCY` through the
-//! real stack (the worker process `WORKER_PID` on `TASK_QUEUE`, the services, DynamoDB
-//! Local), and, in the same run and on the same Temporal server, as many baseline
-//! workflows made of the same number of no-op activities. Prints throughput, p50/p99
-//! end-to-end latency, their ratios, and the worker's peak RSS.
+//! `saga-bench`: what one order saga costs, and how many the stack runs.
+//!
+//! 1. **Per saga**: `BENCH_PER_SAGA` sagas of each path (the happy path, and a declined
+//!    card that compensates) one after another, each started as the gateway starts it
+//!    (Update-with-Start with the `reservation` update) and each for a new customer.
+//!    From the metering proxy at `METER_URL` (`bench::meter`): DynamoDB requests by
+//!    operation with their capacity units, and service calls; from each history:
+//!    events, workflow tasks, activities, local activities and Temporal Cloud actions;
+//!    from `/proc`: the worker's CPU time; from the log files of `BENCH_LOGS`
+//!    (`name=path` pairs): the bytes logged. Then the cost of a million orders.
+//! 2. **Throughput**: `BENCH_SAGAS` sagas at concurrency `BENCH_CONCURRENCY` against,
+//!    in the same run and on the same Temporal server, as many workflows of
+//!    [`BASELINE_ACTIVITIES`] no-op activities, each after a warm-up; throughput and
+//!    p50/p99 latency, their ratio, and the CPU time each process of `BENCH_PROCESSES`
+//!    (`name=pid` pairs, with their children) spent in each phase.
+//!
 //! `infra/bench-saga.sh` sets up the stack and runs it.
 
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bench::cost::{self, Prices, SagaUsage};
+use bench::meter::Tally;
+use bench::procs::{self, Watched};
 use bench::{LoadReport, load, peak_rss};
-use saga_contract::{ApprovalPolicy, OrderLine, Outcome, SagaInput};
+use prost::Message;
+use saga_contract::temporal::{OrderSaga as SagaDefinition, Reservation};
+use saga_contract::{
+    ApprovalPolicy, OrderLine, Outcome, RESERVATION_UPDATE, SagaInput, SagaResult,
+};
 use serde_json::json;
 use service_kit::config::{optional, required};
 use service_kit::serve::BoxError;
 use temporalio_client::{
-    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+    Client, RpcOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
+    WorkflowIdConflictPolicy, WorkflowStartOptions, WorkflowUpdateWithStartOptions,
 };
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::history::v1::{History, HistoryEvent};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use worker::bench::{NoopActivities, NoopWorkflow};
-use worker::workflow::OrderSaga;
+use worker::history::{self, HistoryFigures};
+
+/// The baseline workflow's activities: the saga's count before it ran its short steps
+/// as local activities, kept fixed so that runs of every version compare.
+const BASELINE_ACTIVITIES: u32 = 12;
 
 /// Orders spread over this many products and customers, as a shop's orders do; one hot
 /// item or one customer with every order would measure contention on that item.
 const SPREAD: usize = 100;
+
+struct Bench {
+    client: Client,
+    /// The queue of the worker whose services are metered, for the per-saga figures.
+    metered_queue: String,
+    /// The queue of the worker whose services are not, for the throughput.
+    task_queue: String,
+    run_id: String,
+    meter: String,
+    http: reqwest::Client,
+    processes: Watched,
+    logs: Vec<(String, String)>,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -28,59 +67,517 @@ async fn main() -> Result<(), BoxError> {
     let sagas: usize = optional("BENCH_SAGAS", 200)?;
     let concurrency: usize = optional("BENCH_CONCURRENCY", 50)?;
     let warmup: usize = optional("BENCH_WARMUP", 20)?;
-    let task_queue: String = optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?;
-    let worker_pid: u32 = required("WORKER_PID")?.parse()?;
+    let per_saga: usize = optional("BENCH_PER_SAGA", 20)?;
     let inventory = required("INVENTORY_URL")?;
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    create_products(&inventory).await?;
-
+    let processes = Watched::parse(&optional("BENCH_PROCESSES", String::new())?)?;
+    let bench = Bench {
+        client: worker::connect().await?,
+        metered_queue: required("METERED_TASK_QUEUE")?,
+        task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
+        run_id: uuid::Uuid::new_v4().simple().to_string(),
+        meter: required("METER_URL")?,
+        http: reqwest::Client::new(),
+        processes,
+        logs: pairs(&optional("BENCH_LOGS", String::new())?)?,
+    };
+    create_products(&bench.http, &inventory).await?;
     let runtime = Runtime::from_current_tokio(Default::default())?;
-    let client = worker::connect().await?;
-    let saga = |i: usize, phase: &str| {
-        let client = client.clone();
-        let order_id = format!("bench-{run_id}-{phase}-{i}");
-        let task_queue = task_queue.clone();
-        async move { run_saga(&client, &task_queue, order_id, i).await }
+
+    // Warm the worker and the services before anything is measured.
+    let warm = |i| {
+        bench.saga(
+            &bench.metered_queue,
+            format!("warm-metered-{i}"),
+            i,
+            "card_approve",
+        )
     };
+    load(warmup, concurrency, warm).await;
+    let happy = bench
+        .per_saga("happy path", "card_approve", per_saga)
+        .await?;
+    let compensated = bench
+        .per_saga("compensated (declined card)", "card_decline", per_saga)
+        .await?;
+    print_per_saga(&[&happy, &compensated]);
+    print_cost(&happy);
 
-    // How many activities one saga runs: the baseline runs as many.
-    let probe = format!("bench-{run_id}-probe");
-    run_saga(&client, &task_queue, probe.clone(), 0).await?;
-    let activities = activities_in(&client, &probe).await?;
-
-    let noop_queue = format!("bench-noop-{run_id}");
-    let mut noop_worker = noop_worker(&runtime, &client, &noop_queue)?;
-    let stop_noop_worker = noop_worker.shutdown_handle();
-    let noop = |i: usize, phase: &str| {
-        let id = format!("noop-{run_id}-{phase}-{i}");
-        run_noop(client.clone(), noop_queue.clone(), id, activities)
-    };
-
-    let driver = async {
-        load(warmup, concurrency, |i| noop(i, "warmup")).await;
-        load(warmup, concurrency, |i| saga(i, "warmup")).await;
-        let baseline = load(sagas, concurrency, |i| noop(i, "run")).await;
-        let measured = load(sagas, concurrency, |i| saga(i, "run")).await;
-        stop_noop_worker();
-        (baseline, measured)
-    };
-    let (worker_result, (baseline, measured)) = tokio::join!(noop_worker.run(), driver);
-    worker_result?;
-    let rss = peak_rss(worker_pid)?;
-
+    let throughput = bench
+        .throughput(&runtime, sagas, concurrency, warmup)
+        .await?;
     println!(
-        "saga benchmark: {sagas} runs at concurrency {concurrency}, {activities} activities each, Temporal dev server"
+        "saga benchmark: {sagas} runs at concurrency {concurrency}; baseline: {BASELINE_ACTIVITIES} no-op activities; Temporal dev server in memory"
     );
-    print_comparison(&baseline, &measured, rss);
-    if baseline.failed + measured.failed > 0 {
-        return Err(format!("{} runs failed", baseline.failed + measured.failed).into());
+    throughput.print(sagas);
+    if let Some(pid) = bench.processes.pid("worker") {
+        let rss_mb = peak_rss(pid)? as f64 / (1024.0 * 1024.0);
+        println!(
+            "worker peak RSS: {rss_mb:.1} MB  (target <= 64 MB: {})",
+            verdict(rss_mb <= 64.0)
+        );
+    }
+    let failed = throughput.baseline.failed + throughput.measured.failed;
+    if failed > 0 {
+        return Err(format!("{failed} runs failed").into());
     }
     Ok(())
 }
 
+/// What one path of the saga cost, per saga.
+struct PerSaga {
+    path: &'static str,
+    sagas: usize,
+    history: HistoryFigures,
+    /// The largest value of any figure, where sagas of a path differed.
+    history_max: HistoryFigures,
+    history_bytes: f64,
+    tally: Tally,
+    worker_cpu: Duration,
+    log_bytes: f64,
+    latency: LoadReport,
+}
+
+impl Bench {
+    /// One saga started as the gateway starts a checkout, to its end.
+    async fn saga(&self, queue: &str, name: String, i: usize, card: &str) -> Result<(), String> {
+        let order_id = format!("bench-{}-{name}", self.run_id);
+        let customer = format!("bench-customer-{}", i % SPREAD);
+        self.run_saga(queue, order_id, customer, i, card)
+            .await
+            .map(drop)
+    }
+
+    async fn run_saga(
+        &self,
+        queue: &str,
+        order_id: String,
+        customer_id: String,
+        i: usize,
+        card: &str,
+    ) -> Result<SagaResult, String> {
+        let input = SagaInput {
+            order_id: order_id.clone(),
+            customer_id,
+            lines: vec![OrderLine {
+                sku: sku(i),
+                quantity: 1,
+                unit_price: 100,
+            }],
+            currency: "EUR".to_owned(),
+            payment_method: card.to_owned(),
+            approval: ApprovalPolicy::default(),
+        };
+        let options = WorkflowUpdateWithStartOptions::new(
+            queue.to_owned(),
+            order_id.clone(),
+            WorkflowIdConflictPolicy::UseExisting,
+        )
+        .update_id(RESERVATION_UPDATE)
+        .build();
+        let update = self
+            .client
+            .start_update_with_start_workflow(SagaDefinition, input, Reservation, (), options)
+            .await
+            .map_err(|e| e.to_string())?;
+        update
+            .get_result(RpcOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let result: SagaResult = self
+            .client
+            .get_workflow_handle::<SagaDefinition>(&order_id)
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let expected = if card == "card_approve" {
+            Outcome::Completed
+        } else {
+            Outcome::Cancelled
+        };
+        if result.outcome != expected {
+            return Err(format!(
+                "saga {order_id} ended {:?}: {:?}",
+                result.outcome, result.reason
+            ));
+        }
+        Ok(result)
+    }
+
+    async fn tally(&self) -> Result<Tally, BoxError> {
+        Ok(self
+            .http
+            .get(format!("{}/tally", self.meter))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    fn log_sizes(&self) -> Vec<u64> {
+        self.logs
+            .iter()
+            .map(|(_, path)| std::fs::metadata(path).map_or(0, |m| m.len()))
+            .collect()
+    }
+
+    /// `count` sagas of one path, one after another, each for a new customer (whose
+    /// feed no service has seen yet: a cold start for its notifications).
+    async fn per_saga(
+        &self,
+        path: &'static str,
+        card: &str,
+        count: usize,
+    ) -> Result<PerSaga, BoxError> {
+        let tally_before = self.tally().await?;
+        let cpu_before = self.processes.cpu_times();
+        let logs_before = self.log_sizes();
+        let mut ids = Vec::new();
+        let mut latencies = Vec::new();
+        let started = Instant::now();
+        for i in 0..count {
+            let order_id = format!("bench-{}-{card}-{i}", self.run_id);
+            let customer = format!("bench-{}-{card}-customer-{i}", self.run_id);
+            let began = Instant::now();
+            self.run_saga(&self.metered_queue, order_id.clone(), customer, i, card)
+                .await?;
+            latencies.push(began.elapsed());
+            ids.push(order_id);
+        }
+        let elapsed = started.elapsed();
+        let tally = self.tally().await?.since(&tally_before);
+        let cpu = procs::spent(&cpu_before, &self.processes.cpu_times());
+        let log_bytes: u64 = self
+            .log_sizes()
+            .iter()
+            .zip(&logs_before)
+            .map(|(after, before)| after.saturating_sub(*before))
+            .sum();
+        let mut histories = Vec::new();
+        for id in &ids {
+            histories.push(self.history(id).await?);
+        }
+        let figures: Vec<HistoryFigures> = histories.iter().map(|h| history::figures(h)).collect();
+        let history_bytes = histories
+            .iter()
+            .map(|events| {
+                History {
+                    events: events.clone(),
+                }
+                .encoded_len() as f64
+            })
+            .sum::<f64>()
+            / count as f64;
+        latencies.sort_unstable();
+        Ok(PerSaga {
+            path,
+            sagas: count,
+            history: figures[0],
+            history_max: max_figures(&figures),
+            history_bytes,
+            tally,
+            worker_cpu: cpu
+                .iter()
+                .find(|(name, _)| name == "metered-worker")
+                .map_or(Duration::ZERO, |(_, t)| *t),
+            log_bytes: log_bytes as f64 / count as f64,
+            latency: LoadReport {
+                completed: count,
+                failed: 0,
+                elapsed,
+                latencies,
+            },
+        })
+    }
+
+    async fn history(&self, workflow_id: &str) -> Result<Vec<HistoryEvent>, BoxError> {
+        Ok(self
+            .client
+            .get_workflow_handle::<SagaDefinition>(workflow_id)
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await?)
+    }
+}
+
+fn max_figures(all: &[HistoryFigures]) -> HistoryFigures {
+    all.iter()
+        .fold(HistoryFigures::default(), |max, f| HistoryFigures {
+            events: max.events.max(f.events),
+            workflow_tasks: max.workflow_tasks.max(f.workflow_tasks),
+            activities: max.activities.max(f.activities),
+            local_activities: max.local_activities.max(f.local_activities),
+            billable_actions: max.billable_actions.max(f.billable_actions),
+        })
+}
+
+impl PerSaga {
+    fn per(&self, total: f64) -> f64 {
+        total / self.sagas as f64
+    }
+
+    fn usage(&self) -> SagaUsage {
+        SagaUsage {
+            actions: self.history.billable_actions as f64,
+            history_bytes: self.history_bytes,
+            read_units: self.per(self.tally.read_units()),
+            write_units: self.per(self.tally.write_units()),
+            invocations: self.per(self.tally.service_calls() as f64),
+            invocation_ms: self.tally.mean_call_millis(),
+            worker_cpu_seconds: self.per(self.worker_cpu.as_secs_f64()),
+            log_bytes: self.log_bytes,
+        }
+    }
+}
+
+/// One figure per saga of each path, side by side.
+fn print_per_saga(paths: &[&PerSaga]) {
+    println!(
+        "\nper saga ({} sagas of each path, one at a time, each for a new customer):",
+        paths[0].sagas
+    );
+    let header: Vec<&str> = paths.iter().map(|p| p.path).collect();
+    println!(
+        "  {:<38} {}",
+        "",
+        header
+            .iter()
+            .map(|h| format!("{h:>30}"))
+            .collect::<String>()
+    );
+    let row = |name: &str, values: Vec<String>| {
+        println!(
+            "  {name:<38} {}",
+            values
+                .iter()
+                .map(|v| format!("{v:>30}"))
+                .collect::<String>()
+        );
+    };
+    let figure = |f: fn(&HistoryFigures) -> usize| {
+        paths
+            .iter()
+            .map(|p| range(f(&p.history), f(&p.history_max)))
+            .collect()
+    };
+    row("history events", figure(|h| h.events));
+    row("workflow tasks", figure(|h| h.workflow_tasks));
+    row("activities (task queue)", figure(|h| h.activities));
+    row("local activities", figure(|h| h.local_activities));
+    row(
+        "billable Temporal Cloud actions",
+        figure(|h| h.billable_actions as usize),
+    );
+    row(
+        "history size",
+        paths
+            .iter()
+            .map(|p| format!("{:.0} B", p.history_bytes))
+            .collect(),
+    );
+    let operations: BTreeMap<&String, ()> = paths
+        .iter()
+        .flat_map(|p| p.tally.dynamodb.keys())
+        .map(|op| (op, ()))
+        .collect();
+    row(
+        "DynamoDB requests",
+        paths
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:.1} ({:.1} transactions)",
+                    p.per(p.tally.dynamodb_requests() as f64),
+                    p.per(p.tally.transactions() as f64)
+                )
+            })
+            .collect(),
+    );
+    for op in operations.keys() {
+        row(
+            &format!("  {op}"),
+            paths
+                .iter()
+                .map(|p| {
+                    let t = p.tally.dynamodb.get(*op).copied().unwrap_or_default();
+                    format!(
+                        "{:.1} ({:.1} RCU, {:.1} WCU)",
+                        p.per(t.requests as f64),
+                        p.per(t.read_units),
+                        p.per(t.write_units)
+                    )
+                })
+                .collect(),
+        );
+    }
+    row(
+        "read / write capacity units",
+        paths
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:.1} / {:.1}",
+                    p.per(p.tally.read_units()),
+                    p.per(p.tally.write_units())
+                )
+            })
+            .collect(),
+    );
+    row(
+        "service calls (Lambda invocations)",
+        paths
+            .iter()
+            .map(|p| {
+                let calls: Vec<String> = p
+                    .tally
+                    .calls
+                    .iter()
+                    .map(|(service, c)| {
+                        format!("{} {:.1}", &service[..1], p.per(c.requests as f64))
+                    })
+                    .collect();
+                format!(
+                    "{:.1} ({})",
+                    p.per(p.tally.service_calls() as f64),
+                    calls.join(" ")
+                )
+            })
+            .collect(),
+    );
+    row(
+        "mean service call",
+        paths
+            .iter()
+            .map(|p| format!("{:.1} ms", p.tally.mean_call_millis()))
+            .collect(),
+    );
+    row(
+        "worker CPU",
+        paths
+            .iter()
+            .map(|p| format!("{:.1} ms", p.per(p.worker_cpu.as_secs_f64() * 1000.0)))
+            .collect(),
+    );
+    row(
+        "log lines written (services, worker)",
+        paths
+            .iter()
+            .map(|p| format!("{:.0} B", p.log_bytes))
+            .collect(),
+    );
+    row(
+        "latency, one at a time: p50 / p99",
+        paths
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:.0} / {:.0} ms",
+                    p.latency.quantile(0.5).as_secs_f64() * 1000.0,
+                    p.latency.quantile(0.99).as_secs_f64() * 1000.0
+                )
+            })
+            .collect(),
+    );
+}
+
+fn range(min: usize, max: usize) -> String {
+    if min == max {
+        min.to_string()
+    } else {
+        format!("{min}-{max}")
+    }
+}
+
+fn print_cost(happy: &PerSaga) {
+    let cost = cost::million_orders(&happy.usage(), &Prices::US_EAST_1);
+    println!("\ncost of a million orders on the happy path, list prices us-east-1 (docs/cost.md):");
+    for (part, dollars) in cost.parts() {
+        println!("  {part:<38} {dollars:>10.2} USD");
+    }
+    println!("  {:<38} {:>10.2} USD\n", "total", cost.total());
+}
+
+/// The throughput phase's reports, and the CPU each process spent in each phase.
+struct Throughput {
+    baseline: LoadReport,
+    measured: LoadReport,
+    baseline_cpu: Vec<(String, Duration)>,
+    saga_cpu: Vec<(String, Duration)>,
+}
+
+impl Bench {
+    async fn throughput(
+        &self,
+        runtime: &Runtime,
+        sagas: usize,
+        concurrency: usize,
+        warmup: usize,
+    ) -> Result<Throughput, BoxError> {
+        let noop_queue = format!("bench-noop-{}", self.run_id);
+        let mut noop_worker = noop_worker(runtime, &self.client, &noop_queue)?;
+        let stop_noop_worker = noop_worker.shutdown_handle();
+        let noop = |i: usize, phase: &'static str| {
+            let id = format!("noop-{}-{phase}-{i}", self.run_id);
+            run_noop(self.client.clone(), noop_queue.clone(), id)
+        };
+        let driver = async {
+            load(warmup, concurrency, |i| noop(i, "warmup")).await;
+            load(warmup, concurrency, |i| {
+                self.saga(&self.task_queue, format!("warm-{i}"), i, "card_approve")
+            })
+            .await;
+            let before = self.processes.cpu_times();
+            let baseline = load(sagas, concurrency, |i| noop(i, "run")).await;
+            let middle = self.processes.cpu_times();
+            let measured = load(sagas, concurrency, |i| {
+                self.saga(&self.task_queue, format!("run-{i}"), i, "card_approve")
+            })
+            .await;
+            let after = self.processes.cpu_times();
+            stop_noop_worker();
+            Throughput {
+                baseline,
+                measured,
+                baseline_cpu: procs::spent(&before, &middle),
+                saga_cpu: procs::spent(&middle, &after),
+            }
+        };
+        let (worker_result, throughput) = tokio::join!(noop_worker.run(), driver);
+        worker_result?;
+        Ok(throughput)
+    }
+}
+
+impl Throughput {
+    fn print(&self, runs: usize) {
+        print_row("baseline (no-op activities)", &self.baseline);
+        print_row("order saga", &self.measured);
+        let ratio = self.measured.throughput() / self.baseline.throughput();
+        println!(
+            "throughput ratio saga/baseline: {ratio:.2}  (target >= 0.70: {})",
+            verdict(ratio >= 0.7)
+        );
+        println!(
+            "p99 ratio saga/baseline: {:.2}",
+            self.measured.quantile(0.99).as_secs_f64() / self.baseline.quantile(0.99).as_secs_f64()
+        );
+        if self.saga_cpu.is_empty() {
+            return;
+        }
+        println!("CPU time by process: baseline phase, saga phase, per saga:");
+        for ((name, base), (_, saga)) in self.baseline_cpu.iter().zip(&self.saga_cpu) {
+            println!(
+                "  {name:<14} {:>7.1} s {:>7.1} s {:>7.1} ms",
+                base.as_secs_f64(),
+                saga.as_secs_f64(),
+                saga.as_secs_f64() * 1000.0 / runs as f64
+            );
+        }
+    }
+}
+
 /// The products the orders spread over, with stock that no run exhausts.
-async fn create_products(inventory: &str) -> Result<(), BoxError> {
-    let http = reqwest::Client::new();
+async fn create_products(http: &reqwest::Client, inventory: &str) -> Result<(), BoxError> {
     for i in 0..SPREAD {
         let product = json!({"sku": sku(i), "name": "Benchmark item", "price": 100, "currency": "EUR", "available": 1_000_000});
         let created = http
@@ -97,7 +594,7 @@ async fn create_products(inventory: &str) -> Result<(), BoxError> {
 }
 
 /// The baseline's worker, in this process and on its own task queue: the saga's worker
-/// (`WORKER_PID`) runs only sagas, so its peak RSS is the saga's alone.
+/// runs only sagas, so its peak RSS and CPU time are the saga's alone.
 fn noop_worker(runtime: &Runtime, client: &Client, queue: &str) -> Result<Worker, BoxError> {
     let options = WorkerOptions::new(queue.to_owned())
         .register_workflow::<NoopWorkflow>()?
@@ -106,16 +603,11 @@ fn noop_worker(runtime: &Runtime, client: &Client, queue: &str) -> Result<Worker
     Ok(Worker::new(runtime, client.clone(), options)?)
 }
 
-async fn run_noop(
-    client: Client,
-    queue: String,
-    id: String,
-    activities: u32,
-) -> Result<(), String> {
+async fn run_noop(client: Client, queue: String, id: String) -> Result<(), String> {
     let handle = client
         .start_workflow(
             NoopWorkflow::run,
-            activities,
+            BASELINE_ACTIVITIES,
             WorkflowStartOptions::new(queue, id).build(),
         )
         .await
@@ -131,71 +623,15 @@ fn sku(i: usize) -> String {
     format!("BENCH-{}", i % SPREAD)
 }
 
-async fn run_saga(
-    client: &Client,
-    task_queue: &str,
-    order_id: String,
-    i: usize,
-) -> Result<(), String> {
-    let input = SagaInput {
-        order_id: order_id.clone(),
-        customer_id: format!("bench-customer-{}", i % SPREAD),
-        lines: vec![OrderLine {
-            sku: sku(i),
-            quantity: 1,
-            unit_price: 100,
-        }],
-        currency: "EUR".to_owned(),
-        payment_method: "card_approve".to_owned(),
-        approval: ApprovalPolicy::default(),
-    };
-    let handle = client
-        .start_workflow(
-            OrderSaga::run,
-            input,
-            WorkflowStartOptions::new(task_queue, order_id).build(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let result = handle
-        .get_result(WorkflowGetResultOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    match result.outcome {
-        Outcome::Completed => Ok(()),
-        Outcome::Cancelled => Err(format!("saga cancelled: {:?}", result.reason)),
-    }
-}
-
-async fn activities_in(client: &Client, workflow_id: &str) -> Result<u32, BoxError> {
-    let events = client
-        .get_workflow_handle::<OrderSaga>(workflow_id)
-        .fetch_history(WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await?;
-    Ok(events
-        .iter()
-        .filter(|e| e.event_type == EventType::ActivityTaskScheduled as i32)
-        .count() as u32)
-}
-
-fn print_comparison(baseline: &LoadReport, measured: &LoadReport, worker_rss: u64) {
-    print_row("baseline (no-op activities)", baseline);
-    print_row("order saga", measured);
-    let ratio = measured.throughput() / baseline.throughput();
-    println!(
-        "throughput ratio saga/baseline: {ratio:.2}  (target >= 0.70: {})",
-        verdict(ratio >= 0.7)
-    );
-    println!(
-        "p99 ratio saga/baseline: {:.2}",
-        measured.quantile(0.99).as_secs_f64() / baseline.quantile(0.99).as_secs_f64()
-    );
-    let rss_mb = worker_rss as f64 / (1024.0 * 1024.0);
-    println!(
-        "worker peak RSS: {rss_mb:.1} MB  (target <= 64 MB: {})",
-        verdict(rss_mb <= 64.0)
-    );
+/// `name=value` pairs separated by whitespace.
+fn pairs(spec: &str) -> Result<Vec<(String, String)>, String> {
+    spec.split_whitespace()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .ok_or_else(|| format!("{pair:?}: expected name=value"))
+        })
+        .collect()
 }
 
 fn print_row(name: &str, report: &LoadReport) {

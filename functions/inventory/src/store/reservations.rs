@@ -101,6 +101,51 @@ impl DynamoInventoryStore {
         .await
     }
 
+    /// RESERVED → COMMITTED in one write, for a caller that knows the reservation's
+    /// `lines`: the transaction holds on condition that the reservation is RESERVED
+    /// with exactly those lines, so nothing is read first. `false` when a condition
+    /// failed (committed already, released, other lines, no reservation): the caller
+    /// reads what is there.
+    pub async fn commit_lines(
+        &self,
+        order_id: &str,
+        lines: &[StockLine],
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let status = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(reservation_pk(order_id), RESERVATION)))
+            .update_expression("SET #status = :to, updated_at = :now")
+            .condition_expression("#status = :reserved AND #lines = :lines")
+            // Both are DynamoDB reserved words.
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lines", "lines")
+            .expression_attribute_values(":to", dynamo::to_value(&ReservationStatus::Committed)?)
+            .expression_attribute_values(
+                ":reserved",
+                dynamo::to_value(&ReservationStatus::Reserved)?,
+            )
+            .expression_attribute_values(":lines", dynamo::to_value(&lines)?)
+            .expression_attribute_values(":now", s(now))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(status).build()];
+        for line in lines {
+            items.push(self.stock_update(
+                line,
+                "SET reserved = reserved - :q, updated_at = :now",
+                "attribute_exists(pk)",
+                now,
+            )?);
+        }
+        match dynamo::transact(&self.client, &items).await {
+            Ok(_) => Ok(true),
+            Err(error) => match dynamo::cancellation_reasons(&error) {
+                Some(reasons) if reasons.iter().any(is_condition_failure) => Ok(false),
+                _ => Err(error.into()),
+            },
+        }
+    }
+
     /// A conditional update of one product's counters inside a transaction.
     fn stock_update(
         &self,
