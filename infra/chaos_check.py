@@ -18,14 +18,21 @@ review. While they run:
   (`--codec-endpoint`);
 - every large order is approved by the reviewer through the gateway (the `decide`
   update), retried through the restarts;
+- two finished sagas are reset with `temporal workflow reset --type FirstWorkflowTask`
+  while the others run, and once every saga has finished, three completed and three
+  cancelled ones are reset to their first workflow task and one to its last: each runs
+  again and must end as it was;
 - with CHAOS_RESTART_INFRA=1 (the default when CHAOS_ORDERS > 100), the Temporal server
   and DynamoDB Local are SIGKILLed and restarted on the same data, twice.
 
 Then, for every order: it is COMPLETED or CANCELLED; charged - refunded is its total
 if completed and 0 if cancelled; the customer has exactly one final notification for
 it. For every product: the stock before = the stock after + what completed orders
-bought, and nothing stays reserved. No workflow is left running. The cancelled saga
-says "cancelled by an operator"; the malformed signal is noted and the order completed.
+bought, and nothing stays reserved. No workflow is left running, and none needs an
+operator (the gateway's attention list is empty). The saga cancelled through Temporal
+is cancelled "by an operator" if it learnt of the request while its charge was in
+flight, and completed if it learnt of it together with the charge's outcome; the
+malformed signal is noted and the order completed.
 
 Run alone: CHAOS_ORDERS=500 .local/venv/bin/python infra/chaos_check.py (after
 infra/test.sh or infra/run.sh has installed the components).
@@ -231,6 +238,7 @@ class Chaos:
         self.cancelled_by_operator: str | None = None
         self.malformed: str | None = None
         self.approval_taken = threading.Event()
+        self.reset: list[str] = []
 
     def admin_call(self, method: str, path: str, body=None):
         return http(method, f"{self.stack.url('gateway')}{path}", body, headers=self.admin)
@@ -322,6 +330,7 @@ class Chaos:
         self.stack.start_worker()
 
         self.cancel_one_in_flight()
+        self.reset_finished(completed=2, cancelled=0)
 
         wait_until("half of the orders", lambda: self.placed_count() >= ORDERS // 2, 600)
         log("payment service down")
@@ -363,6 +372,35 @@ class Chaos:
         self.stack.temporal("workflow", "cancel", "--workflow-id", order_id)
         self.cancelled_by_operator = order_id
 
+    def reset_finished(self, completed: int, cancelled: int, last: int = 0) -> None:
+        """Resets finished sagas as an operator would: the chosen number of completed and
+        cancelled ones to their first workflow task, and `last` completed ones to their
+        last, never the saga cancelled through Temporal or the malformed one."""
+        with self.lock:
+            candidates = [o["order_id"] for o in self.placed
+                          if o["order_id"] not in (self.cancelled_by_operator, self.malformed)]
+        wanted = {"COMPLETED": completed + last, "CANCELLED": cancelled}
+        chosen = []
+        for order_id in candidates:
+            status, record = retrying("order", lambda o=order_id: http(
+                "GET", f"{self.stack.url('order')}/orders/{o}"))
+            state = record.get("status") if status == 200 else None
+            if wanted.get(state, 0) > 0 and self.finished(order_id):
+                wanted[state] -= 1
+                chosen.append((order_id, state))
+        for order_id, state in chosen:
+            point = "LastWorkflowTask" if state == "COMPLETED" and last > 0 else "FirstWorkflowTask"
+            if point == "LastWorkflowTask":
+                last -= 1
+            log(f"temporal workflow reset --type {point} {order_id} ({state})")
+            self.stack.temporal("workflow", "reset", "--workflow-id", order_id, "--type", point,
+                                "--reason", "chaos: an operator resets a finished saga")
+            self.reset.append(order_id)
+
+    def finished(self, order_id: str) -> bool:
+        out = self.stack.temporal("workflow", "describe", "--workflow-id", order_id, "--output", "json")
+        return json.loads(out)["workflowExecutionInfo"]["status"] != "WORKFLOW_EXECUTION_STATUS_RUNNING"
+
     def restock(self) -> None:
         """Enough stock for most orders to complete; the limited tin stays scarce, so
         reservations still contend for it."""
@@ -383,6 +421,8 @@ class Chaos:
         disruptions.result()
         log(f"{len(self.placed)} orders placed; waiting for every saga to finish")
         wait_until("every saga to finish", self.none_running, SETTLE_SECONDS)
+        self.reset_finished(completed=3, cancelled=3, last=1)
+        wait_until("every reset saga to finish", self.none_running, SETTLE_SECONDS)
         self.check(before)
 
     def none_running(self) -> bool:
@@ -392,9 +432,10 @@ class Chaos:
             return False
         return out.strip() == "Total: 0"
 
-    def captured_before_cancel(self, order_id: str) -> bool:
-        """Whether the saga's history records the charge's success before the
-        cancellation request."""
+    def learnt_during_the_charge(self, order_id: str) -> bool:
+        """Whether the saga learnt of the cancellation request while its charge was in
+        flight: a workflow task started after the request and before the charge's
+        outcome (in its first run: a reset does not touch this saga)."""
         events = json.loads(self.stack.temporal("workflow", "show", "--workflow-id", order_id,
                                                 "--output", "json"))["events"]
 
@@ -403,13 +444,17 @@ class Chaos:
         charges = {str(e["eventId"]) for e in events
                    if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
                    and attributes(e)["activityType"]["name"] == "charge_payment"}
+        requested = False
         for event in events:
-            if event["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED":
-                return False
-            if (event["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
-                    and str(attributes(event)["scheduledEventId"]) in charges):
+            kind = event["eventType"]
+            if kind == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED":
+                requested = True
+            elif kind == "EVENT_TYPE_WORKFLOW_TASK_STARTED" and requested:
                 return True
-        return False
+            elif (kind == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
+                    and str(attributes(event)["scheduledEventId"]) in charges):
+                return False
+        return requested
 
     def notifications(self, user_id: str) -> list[dict]:
         items, after = [], "0"
@@ -463,9 +508,15 @@ class Chaos:
         if self.cancelled_by_operator:
             order_id = self.cancelled_by_operator
             _, record = http("GET", f"{self.stack.url('order')}/orders/{order_id}")
-            # Until the capture the request cancels; after it, the order completes.
-            if record["status"] == "COMPLETED" and not self.captured_before_cancel(order_id):
-                failures.append(f"{order_id}: completed although cancelled before the capture")
+            # A request the saga learns while the charge is in flight cancels the order;
+            # one it learns together with the charge's outcome, or after, does not.
+            learnt = self.learnt_during_the_charge(order_id)
+            if record["status"] == "COMPLETED" and learnt:
+                failures.append(f"{order_id}: completed although it learnt of the cancellation "
+                                "while its charge was in flight")
+            if record["status"] == "CANCELLED" and not learnt:
+                failures.append(f"{order_id}: cancelled although it learnt of the cancellation "
+                                "only with the charge's outcome")
             if record["status"] == "CANCELLED" and record.get("cancel_reason") != OPERATOR:
                 failures.append(f"{order_id}: cancelled through Temporal with the reason "
                                 f"{record.get('cancel_reason')!r}")
@@ -477,8 +528,15 @@ class Chaos:
                                 f"{(record or {}).get('status')}")
         else:
             failures.append("no order awaited approval: the malformed signal was never sent")
+        status, attention = retrying("attention", lambda: self.admin_call("GET", "/v1/admin/attention"))
+        if status != 200 or attention.get("items"):
+            failures.append(f"sagas need attention: {status} {attention}")
+        # Two while the others ran; afterwards at least one of each kind.
+        if len(self.reset) < 5:
+            failures.append(f"only {len(self.reset)} sagas were reset: {self.reset}")
         log(f"{len(self.placed)} orders: {outcomes['COMPLETED']} completed, "
-            f"{outcomes['CANCELLED']} cancelled; {sum(sold.values())} items sold")
+            f"{outcomes['CANCELLED']} cancelled; {sum(sold.values())} items sold; "
+            f"{len(self.reset)} reset")
         if failures:
             raise SystemExit("chaos invariants broken:\n  " + "\n  ".join(failures))
 

@@ -39,6 +39,32 @@ describe('timeline from events', () => {
     expect(steps[2].last_error).toBe('card declined')
   })
 
+  it('rebuilds a finished order from the steps its final notification carries', () => {
+    const final: Notification = {
+      ...step('', ''),
+      kind: 'order.completed',
+      data: {
+        steps: [
+          { name: 'create_order', status: 'completed', attempts: 1 },
+          { name: 'reserve_inventory', status: 'completed', attempts: 3 },
+          { name: 'charge_payment', status: 'completed', attempts: 1 },
+          { name: 'confirm_order', status: 'completed', attempts: 1 },
+          { name: 'notify_customer', status: 'running', attempts: 0 },
+        ],
+      },
+    }
+    const retry = step('reserve_inventory', 'retrying', { attempts: 2, error: 'inventory is unavailable' })
+    const steps = stepsFromEvents([retry, final], 'o-1')
+    expect(steps.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'create_order:completed',
+      'reserve_inventory:completed',
+      'charge_payment:completed',
+      'confirm_order:completed',
+      'notify_customer:completed',
+    ])
+    expect(steps[1]).toMatchObject({ attempts: 3, last_error: 'inventory is unavailable' })
+  })
+
   it('keeps the attempts and error of retries when the step later completes', () => {
     const steps = stepsFromEvents(
       [

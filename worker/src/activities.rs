@@ -3,7 +3,7 @@
 //! the order id (or the notification's key) and answer a repeat with the same result.
 //!
 //! How failures reach Temporal:
-//! - a business refusal (one of [`crate::services::BUSINESS_REFUSALS`]: out of stock,
+//! - a business refusal (a [`saga_contract::Refusal`]: out of stock,
 //!   declined, invalid...): non-retryable, typed with the problem's slug, since asking
 //!   again gets the same answer;
 //! - any other answer (401/403 from IAM, a bare 404, 5xx...), no answer, a timeout:
@@ -270,7 +270,7 @@ async fn finish<T>(
     let details = FailureDetails { attempt };
     let failure = match &error {
         CallError::Refused { kind, .. } => ApplicationFailure::builder(error.public_message())
-            .type_name(kind.clone())
+            .type_name(kind.as_str().to_owned())
             .non_retryable(true)
             .details(details)
             .build(),

@@ -7,8 +7,8 @@
 //! Their JSON is in every recorded history: change a field only with a patch, and
 //! check it with the replay test.
 
-use saga_contract::OrderLine;
 use saga_contract::calls::OrderStatus;
+use saga_contract::{EventKind, OrderLine};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use temporalio_common::SignalDefinition;
@@ -70,7 +70,7 @@ pub struct NotificationRequest {
     pub user_id: String,
     /// Idempotency key: the same key records one notification however often it is sent.
     pub key: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub title: String,
     pub body: String,
     pub order_id: Option<String>,

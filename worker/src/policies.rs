@@ -21,7 +21,7 @@
 //!
 //! Business refusals (out of stock, card declined, invalid order) are never retried:
 //! the activities mark them non-retryable. Any other failure is retried, a 401, 403 or
-//! bare 404 included (see `services::BUSINESS_REFUSALS`).
+//! bare 404 included (see `saga_contract::Refusal`).
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use saga_contract::Refusal;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service_kit::Problem;
@@ -12,44 +13,18 @@ use service_kit::sigv4::RequestSigner;
 
 use crate::breaker::{Admission, CircuitBreaker};
 
-/// The problem types the services define for business outcomes, as their `type` slugs.
-/// Only these end a step for good: asking again gets the same answer. Everything else
-/// a service, a router or the IAM front door can say (a 401 or 403 from a signing
-/// failure, a bare 404, a 408, a 429, a 5xx) may clear, so it is retried.
-pub const BUSINESS_REFUSALS: &[&str] = &[
-    // inventory
-    "out-of-stock",
-    "unknown-product",
-    "reservation-mismatch",
-    "reservation-released",
-    "reservation-committed",
-    "reservation-active",
-    // order
-    "order-mismatch",
-    "invalid-transition",
-    // payment
-    "payment-declined",
-    "payment-voided",
-    "charge-mismatch",
-    // notification
-    "key-reused",
-    // every service: the request itself is invalid
-    "validation-failed",
-    "malformed-json",
-    "bad-request",
-];
-
 /// Why a call to a service did not produce its answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
-    /// The service answered with one of its [`BUSINESS_REFUSALS`] (out of stock,
-    /// declined...): the same request will be refused again.
+    /// The service answered with one of its business refusals (out of stock,
+    /// declined...: a [`Refusal`]): the same request will be refused again. Everything
+    /// else a service, a router or the IAM front door can say (a 401 or 403 from a
+    /// signing failure, a bare 404, a 408, a 429, a 5xx) may clear, so it is retried.
     #[error("{service} refused: {detail}")]
     Refused {
         service: &'static str,
         status: u16,
-        /// The problem type slug, e.g. `out-of-stock`.
-        kind: String,
+        kind: Refusal,
         detail: String,
     },
     /// An answer that is not a business outcome: a 4xx without one of the services'
@@ -250,16 +225,14 @@ async fn classify(
         });
     }
     let kind = problem.map(|p| p.slug().to_owned());
-    match kind {
-        Some(kind) if status.is_client_error() && is_business_refusal(&kind) => {
-            Err(CallError::Refused {
-                service,
-                status: status.as_u16(),
-                kind,
-                detail,
-            })
-        }
-        kind => Err(CallError::Unexpected {
+    match kind.as_deref().and_then(Refusal::from_slug) {
+        Some(refusal) if status.is_client_error() => Err(CallError::Refused {
+            service,
+            status: status.as_u16(),
+            kind: refusal,
+            detail,
+        }),
+        _ => Err(CallError::Unexpected {
             service,
             status: status.as_u16(),
             kind,
@@ -279,10 +252,6 @@ fn is_unavailable(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
-}
-
-pub fn is_business_refusal(kind: &str) -> bool {
-    BUSINESS_REFUSALS.contains(&kind)
 }
 
 fn describe(error: &reqwest::Error) -> String {

@@ -3,7 +3,7 @@
 //! its signal handlers.
 
 use saga_contract::{
-    Attention, AttentionReason, SagaPhase, SagaStatus, StepName, StepRecord, StepStatus,
+    Attention, AttentionReason, EventKind, SagaPhase, SagaStatus, StepName, StepRecord, StepStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 /// An event to record in the customer's notification feed, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SagaEvent {
-    pub kind: String,
+    pub kind: EventKind,
     pub title: String,
     pub data: Map<String, Value>,
     /// What the event is, the same in every run of the saga (a reset's included): the
@@ -206,7 +206,7 @@ impl Timeline {
         self.phase = Some(SagaPhase::AwaitingApproval);
         self.approval_deadline = Some(deadline.to_owned());
         self.events.push(SagaEvent {
-            kind: "order.approval_required".into(),
+            kind: EventKind::OrderApprovalRequired,
             title: "Your order is in review".into(),
             data: object(json!({"deadline": deadline, "total": total, "currency": currency})),
             key: "approval_required".into(),
@@ -309,7 +309,7 @@ fn step_event(step: &StepRecord) -> SagaEvent {
         data.insert("error".into(), Value::String(error.clone()));
     }
     SagaEvent {
-        kind: "order.step".into(),
+        kind: EventKind::OrderStep,
         title: format!("{}: {verb}", step.name.title()),
         data,
         key: format!(

@@ -147,7 +147,7 @@ pub struct ChargeBody {
 pub struct RecordNotificationBody {
     /// Idempotency key: the same key records one notification however often it is sent.
     pub key: String,
-    pub kind: String,
+    pub kind: crate::EventKind,
     pub title: String,
     #[serde(default)]
     pub body: String,

@@ -7,8 +7,12 @@
 pub mod breakers;
 pub mod calls;
 mod decisions;
+mod events;
+mod refusal;
 
 pub use decisions::{Decision, DecisionAction, OrderDecision, refusals};
+pub use events::EventKind;
+pub use refusal::Refusal;
 
 use std::fmt;
 use std::str::FromStr;
@@ -181,7 +185,7 @@ pub struct ReservationOutcome {
     pub held: bool,
     /// When not held because a service refused: its problem type, e.g. `out-of-stock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<String>,
+    pub refusal: Option<Refusal>,
     /// When not held: why, as the saga's timeline says it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -131,3 +131,31 @@ fn steps_and_their_statuses_are_named_as_they_serialize() {
         );
     }
 }
+
+#[test]
+fn refusals_and_event_kinds_are_named_as_they_serialize_and_found_by_name() {
+    for refusal in Refusal::ALL {
+        assert_eq!(
+            serde_json::to_value(refusal).expect("serializes"),
+            refusal.as_str()
+        );
+        assert_eq!(Refusal::from_slug(refusal.as_str()), Some(refusal));
+        assert!((400..500).contains(&refusal.status()));
+    }
+    assert_eq!(Refusal::from_slug("service-unavailable"), None);
+    assert_eq!(Refusal::from_slug("not-found"), None);
+    for kind in EventKind::ALL {
+        assert_eq!(
+            serde_json::to_value(kind).expect("serializes"),
+            kind.as_str()
+        );
+    }
+    let finals: Vec<EventKind> = EventKind::ALL
+        .into_iter()
+        .filter(|k| k.is_final())
+        .collect();
+    assert_eq!(
+        finals,
+        [EventKind::OrderCompleted, EventKind::OrderCancelled]
+    );
+}

@@ -63,8 +63,7 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         // about the client's own input, so it is safe and useful to return.
         JsonRejection::JsonDataError(error) => Problem::invalid(error.body_text()),
         JsonRejection::JsonSyntaxError(error) => {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON")
-                .with_detail(error.body_text())
+            Problem::refused(saga_contract::Refusal::MalformedJson, error.body_text())
         }
         JsonRejection::MissingJsonContentType(_) => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

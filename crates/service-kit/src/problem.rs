@@ -5,6 +5,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use saga_contract::Refusal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -60,17 +61,19 @@ impl Problem {
 
     /// 400: the request is malformed (syntax, query string, path).
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request").with_detail(detail)
+        Self::refused(Refusal::BadRequest, detail)
     }
 
     /// 422: well-formed, but the values break a rule (zero quantity, unknown field...).
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation-failed",
-            "The request is not valid",
-        )
-        .with_detail(detail)
+        Self::refused(Refusal::ValidationFailed, detail)
+    }
+
+    /// A business refusal (`saga_contract::Refusal`): the saga ends a step for good on
+    /// these, so every service builds them from the one list.
+    pub fn refused(refusal: Refusal, detail: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::CONFLICT);
+        Self::new(status, refusal.as_str(), refusal.title()).with_detail(detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {

@@ -2,9 +2,9 @@
 //! API is an explicit contract rather than whatever a service happens to return (and
 //! fields such as a product's `reserved` count stay internal).
 
-use saga_contract::SagaStatus;
 use saga_contract::breakers::BreakerState;
 use saga_contract::calls::OrderStatus;
+use saga_contract::{EventKind, SagaStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use service_kit::failure::ModeName;
@@ -135,16 +135,16 @@ pub struct OrderAccepted {
 pub struct Notification {
     /// Sequence number in the user's feed: increasing, without gaps.
     pub id: String,
-    /// What happened: `order.step`, `order.approval_required`, `order.completed`,
-    /// `order.cancelled`, `saga.compensation_stuck`...
-    pub kind: String,
+    /// What happened; clients switch on it.
+    pub kind: EventKind,
     pub title: String,
     #[serde(default)]
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// Details of the event, e.g. `{"step": "charge_payment", "status": "retrying",
-    /// "attempts": 2, "error": "..."}` for `order.step`.
+    /// "attempts": 2, "error": "..."}` for `order.step`, `{"steps": [...]}` (the steps
+    /// the saga ran) for `order.completed` and `order.cancelled`.
     #[serde(default)]
     #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub data: Map<String, Value>,

@@ -1,6 +1,6 @@
 //! The inventory operations, over the [`DynamoInventoryStore`].
 
-use axum::http::StatusCode;
+use saga_contract::Refusal;
 use service_kit::Problem;
 use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
@@ -45,9 +45,8 @@ impl From<InventoryError> for Problem {
             InventoryError::ReservationNotFound(order_id) => {
                 Problem::not_found(format!("There is no reservation for order {order_id:?}."))
             }
-            InventoryError::ReservationMismatch(order_id) => Problem::conflict(
-                "reservation-mismatch",
-                "Reservation mismatch",
+            InventoryError::ReservationMismatch(order_id) => Problem::refused(
+                Refusal::ReservationMismatch,
                 format!("Order {order_id:?} already holds a reservation for other lines."),
             ),
             InventoryError::WrongStatus(reservation) => wrong_status(reservation),
@@ -59,33 +58,28 @@ impl From<InventoryError> for Problem {
 }
 
 fn wrong_status(reservation: Reservation) -> Problem {
-    let (slug, title, detail) = match reservation.status {
+    let (refusal, detail) = match reservation.status {
         ReservationStatus::Released => (
-            "reservation-released",
-            "Reservation released",
+            Refusal::ReservationReleased,
             "The reservation for this order was released.",
         ),
         ReservationStatus::Committed => (
-            "reservation-committed",
-            "Reservation committed",
+            Refusal::ReservationCommitted,
             "The reservation for this order was committed; its stock is sold.",
         ),
         ReservationStatus::Reserved => (
-            "reservation-active",
-            "Reservation active",
+            Refusal::ReservationActive,
             "The reservation for this order is still active.",
         ),
     };
-    Problem::conflict(slug, title, detail).with_extension("reservation", reservation)
+    Problem::refused(refusal, detail).with_extension("reservation", reservation)
 }
 
 fn unknown_products(skus: Vec<String>) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown-product",
-        "Unknown product",
+    Problem::refused(
+        Refusal::UnknownProduct,
+        format!("There is no product {}.", skus.join(", ")),
     )
-    .with_detail(format!("There is no product {}.", skus.join(", ")))
     .with_extension("skus", skus)
 }
 
@@ -100,7 +94,7 @@ fn out_of_stock(shortages: Vec<Shortage>) -> Problem {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    Problem::conflict("out-of-stock", "Out of stock", detail).with_extension("shortages", shortages)
+    Problem::refused(Refusal::OutOfStock, detail).with_extension("shortages", shortages)
 }
 
 /// Adds a product. Repeating the creation returns the product as it is now; creating

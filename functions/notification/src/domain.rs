@@ -1,5 +1,6 @@
 //! Notifications, independent of storage and HTTP.
 
+pub use saga_contract::EventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -13,7 +14,7 @@ pub struct Notification {
     /// The caller's idempotency key: recording the same key twice records once.
     pub key: String,
     /// What happened, e.g. `order.completed`; clients switch on it.
-    pub kind: String,
+    pub kind: EventKind,
     pub title: String,
     #[serde(default)]
     pub body: String,
@@ -66,7 +67,7 @@ mod tests {
             id: "1".into(),
             user_id: "u".into(),
             key: "k".into(),
-            kind: "order.completed".into(),
+            kind: EventKind::OrderCompleted,
             title: "Done".into(),
             body: String::new(),
             order_id: Some("o-1".into()),
@@ -90,7 +91,7 @@ mod tests {
         assert!(a.same_event(&rerun));
         for other in [
             Notification {
-                kind: "order.cancelled".into(),
+                kind: EventKind::OrderCancelled,
                 ..a.clone()
             },
             Notification {

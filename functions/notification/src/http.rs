@@ -37,7 +37,7 @@ async fn record(
         user_id: parse_id(&user_id, "user_id").map_err(Problem::invalid)?,
         // Keys are usually derived from an id (`<order id>.<event>`), hence longer.
         key: parse_token(&body.key, "key", 128).map_err(Problem::invalid)?,
-        kind: parse_id(&body.kind, "kind").map_err(Problem::invalid)?,
+        kind: body.kind,
         title: parse_text(&body.title, "title", 200, false).map_err(Problem::invalid)?,
         body: match body.body.trim() {
             "" => String::new(),

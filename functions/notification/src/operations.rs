@@ -1,5 +1,6 @@
 //! The notification operations, over the [`DynamoNotificationStore`].
 
+use saga_contract::Refusal;
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
 use service_kit::outcome::Outcome;
@@ -20,9 +21,8 @@ pub enum NotificationError {
 impl From<NotificationError> for Problem {
     fn from(error: NotificationError) -> Self {
         match error {
-            NotificationError::KeyReused(key) => Problem::conflict(
-                "key-reused",
-                "Idempotency key reused",
+            NotificationError::KeyReused(key) => Problem::refused(
+                Refusal::KeyReused,
                 format!(
                     "The key {key:?} already recorded a notification of another kind or order."
                 ),

@@ -1,5 +1,6 @@
 //! The order operations, over the [`DynamoOrderStore`].
 
+use saga_contract::Refusal;
 use service_kit::Problem;
 use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
@@ -26,14 +27,12 @@ impl From<OrderError> for Problem {
         match error {
             OrderError::Invalid(detail) => Problem::invalid(detail),
             OrderError::NotFound(id) => Problem::not_found(format!("There is no order {id:?}.")),
-            OrderError::Mismatch(id) => Problem::conflict(
-                "order-mismatch",
-                "Order mismatch",
+            OrderError::Mismatch(id) => Problem::refused(
+                Refusal::OrderMismatch,
                 format!("An order {id:?} already exists with other details."),
             ),
-            OrderError::InvalidTransition { order, to } => Problem::conflict(
-                "invalid-transition",
-                "Invalid status transition",
+            OrderError::InvalidTransition { order, to } => Problem::refused(
+                Refusal::InvalidTransition,
                 format!("The order is {:?} and cannot become {to:?}.", order.status),
             )
             .with_extension("current_status", order.status),

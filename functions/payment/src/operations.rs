@@ -8,6 +8,7 @@
 //! with a zero refund. Either way nothing is lost or taken twice.
 
 use axum::http::StatusCode;
+use saga_contract::Refusal;
 use service_kit::Problem;
 use service_kit::dynamo::StoreError;
 use service_kit::outcome::Outcome;
@@ -35,21 +36,17 @@ pub enum PaymentError {
 impl From<PaymentError> for Problem {
     fn from(error: PaymentError) -> Self {
         match error {
-            PaymentError::Declined(charge) => Problem::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "payment-declined",
-                "Payment declined",
+            PaymentError::Declined(charge) => Problem::refused(
+                Refusal::PaymentDeclined,
+                charge.decline_reason.clone().unwrap_or_default(),
             )
-            .with_detail(charge.decline_reason.clone().unwrap_or_default())
             .with_extension("charge", charge),
-            PaymentError::Mismatch(order_id) => Problem::conflict(
-                "charge-mismatch",
-                "Charge mismatch",
+            PaymentError::Mismatch(order_id) => Problem::refused(
+                Refusal::ChargeMismatch,
                 format!("Order {order_id:?} was already charged with another amount or currency."),
             ),
-            PaymentError::Voided(order_id) => Problem::conflict(
-                "payment-voided",
-                "Payment voided",
+            PaymentError::Voided(order_id) => Problem::refused(
+                Refusal::PaymentVoided,
                 format!(
                     "Order {order_id:?} was refunded before it was charged; it cannot be charged."
                 ),

@@ -1,3 +1,5 @@
+use saga_contract::Refusal;
+
 use super::*;
 
 #[test]
@@ -41,7 +43,7 @@ async fn answers_are_refusals_only_with_a_business_problem_type() {
     let json = "application/problem+json";
     let refusal = classified(409, json, &problem(409, "out-of-stock")).await;
     assert!(
-        matches!(refusal, CallError::Refused { status: 409, ref kind, .. } if kind == "out-of-stock")
+        matches!(refusal, CallError::Refused { status: 409, ref kind, .. } if *kind == Refusal::OutOfStock)
     );
     // From IAM or a router: no problem type at all.
     for status in [401, 403, 404] {
@@ -93,7 +95,7 @@ fn the_public_message_leaves_addresses_and_transport_errors_out() {
     let refused = CallError::Refused {
         service: "inventory",
         status: 409,
-        kind: "out-of-stock".into(),
+        kind: Refusal::OutOfStock,
         detail: "MUG: 5 requested, 2 available".into(),
     };
     assert_eq!(
@@ -102,18 +104,29 @@ fn the_public_message_leaves_addresses_and_transport_errors_out() {
     );
 }
 
-#[test]
-fn only_business_problem_types_are_refusals() {
-    for kind in ["out-of-stock", "payment-declined", "validation-failed"] {
-        assert!(is_business_refusal(kind), "{kind}");
-    }
-    for kind in [
-        "not-found",
-        "forbidden",
-        "internal-error",
-        "injected-fault",
-        "",
+#[tokio::test]
+async fn only_business_problem_types_are_refusals() {
+    for refusal in [
+        Refusal::OutOfStock,
+        Refusal::PaymentDeclined,
+        Refusal::ValidationFailed,
     ] {
-        assert!(!is_business_refusal(kind), "{kind}");
+        let error = classified(
+            refusal.status(),
+            "application/problem+json",
+            &problem(refusal.status(), refusal.as_str()),
+        )
+        .await;
+        assert!(
+            matches!(error, CallError::Refused { kind, .. } if kind == refusal),
+            "{refusal:?}: {error:?}"
+        );
+    }
+    for slug in ["not-found", "forbidden", "internal-error", "injected-fault"] {
+        let error = classified(409, "application/problem+json", &problem(409, slug)).await;
+        assert!(
+            matches!(error, CallError::Unexpected { .. }),
+            "{slug}: {error:?}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::future::Future;
 
 use futures::FutureExt;
 use futures::future::{Fuse, FusedFuture};
-use saga_contract::{ReservationOutcome, StepName};
+use saga_contract::{Refusal, ReservationOutcome, StepName};
 use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::error::IncomingError;
@@ -325,8 +325,8 @@ pub(super) struct Halt {
     pub(super) reason: String,
     /// A step's service refused: that call had no effect, and repeating it cannot help.
     pub(super) refused: bool,
-    /// The refusal's problem type, e.g. `out-of-stock`.
-    pub(super) kind: Option<String>,
+    /// The refusal, e.g. out of stock.
+    pub(super) kind: Option<Refusal>,
 }
 
 impl Halt {
@@ -342,7 +342,7 @@ impl Halt {
     pub(super) fn reservation_outcome(&self) -> ReservationOutcome {
         ReservationOutcome {
             held: false,
-            refusal: self.kind.clone(),
+            refusal: self.kind,
             reason: Some(self.reason.clone()),
         }
     }
@@ -354,8 +354,8 @@ struct FinalFailure {
     message: String,
     /// The service refused: the call had no effect and repeating it cannot help.
     refused: bool,
-    /// The refusal's problem type, e.g. `out-of-stock`.
-    kind: Option<String>,
+    /// The refusal, e.g. out of stock.
+    kind: Option<Refusal>,
     attempts: Option<u32>,
 }
 
@@ -367,7 +367,7 @@ impl FinalFailure {
                 refused: failure.is_non_retryable(),
                 kind: failure
                     .is_non_retryable()
-                    .then(|| failure.type_name().map(str::to_owned))
+                    .then(|| failure.type_name().and_then(Refusal::from_slug))
                     .flatten(),
                 attempts: failure
                     .details::<FailureDetails>()
@@ -388,7 +388,10 @@ impl FinalFailure {
                 Some((message, info)) => Self {
                     message: message.to_owned(),
                     refused: info.non_retryable,
-                    kind: info.non_retryable.then(|| info.r#type.clone()),
+                    kind: info
+                        .non_retryable
+                        .then(|| Refusal::from_slug(&info.r#type))
+                        .flatten(),
                     attempts: info.details.as_ref().and_then(|details| {
                         let details = RawValue::new(details.payloads.clone());
                         inbound::decode::<FailureDetails>(ctx.payload_converter(), details)

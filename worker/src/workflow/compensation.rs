@@ -1,7 +1,7 @@
 //! Undoing a saga: every forward step that may have taken effect is compensated,
 //! newest first, out of any cancellation's reach, until each succeeds.
 
-use saga_contract::{SagaInput, SagaPhase};
+use saga_contract::{EventKind, SagaInput, SagaPhase};
 use temporalio_sdk::WorkflowContext;
 
 use super::calls::SagaActivity;
@@ -79,7 +79,7 @@ impl OrderSaga {
     ) {
         let notification = Self::final_notification(
             ctx,
-            "order.cancelled",
+            EventKind::OrderCancelled,
             "Your order was cancelled",
             reason.to_owned(),
         );
@@ -148,7 +148,7 @@ impl OrderSaga {
         let alert = NotificationRequest {
             user_id: saga_contract::ADMIN_USER.to_owned(),
             key: format!("{}.stuck.{}", input.order_id, step.as_str()),
-            kind: "saga.compensation_stuck".to_owned(),
+            kind: EventKind::CompensationStuck,
             title: format!(
                 "Compensation stuck: {} of order {}",
                 step.title(),

@@ -9,6 +9,7 @@
 //! the saga runs, its status query has the live timeline. Before local steps, every
 //! event was recorded, one call each.
 
+use saga_contract::EventKind;
 use serde_json::Value;
 use temporalio_common::ActivityDefinition;
 use temporalio_sdk::WorkflowContext;
@@ -94,15 +95,15 @@ impl OrderSaga {
 
     pub(super) fn customer_notification(
         ctx: &WorkflowContext<Self>,
-        kind: &str,
+        kind: EventKind,
         title: &str,
         body: String,
     ) -> NotificationRequest {
         let (user_id, order_id) = ctx.state(|s| (s.customer_id.clone(), s.order_id.clone()));
         NotificationRequest {
             user_id,
-            key: format!("{order_id}.{kind}"),
-            kind: kind.to_owned(),
+            key: format!("{order_id}.{}", kind.as_str()),
+            kind,
             title: title.to_owned(),
             body,
             order_id: Some(order_id),
@@ -114,7 +115,7 @@ impl OrderSaga {
     /// the saga ran, which the feed otherwise no longer has.
     pub(super) fn final_notification(
         ctx: &WorkflowContext<Self>,
-        kind: &str,
+        kind: EventKind,
         title: &str,
         body: String,
     ) -> NotificationRequest {

@@ -10,7 +10,7 @@ use super::steps::{FORWARD, step};
 use super::{Halt, OrderSaga, Version};
 use crate::activities::SagaActivities;
 use crate::payloads::{ChargeRequest, CommitRequest, ReserveRequest, StatusRequest};
-use saga_contract::{ReservationOutcome, StepName};
+use saga_contract::{EventKind, ReservationOutcome, StepName};
 
 impl OrderSaga {
     pub(super) async fn forward(
@@ -157,7 +157,7 @@ impl OrderSaga {
         Self::begin(ctx, notify.step);
         let notification = Self::final_notification(
             ctx,
-            "order.completed",
+            EventKind::OrderCompleted,
             "Your order is complete",
             "Payment received and stock confirmed.".to_owned(),
         );

@@ -96,9 +96,11 @@ async fn a_stuck_compensation_is_listed_and_an_operator_retries_it_now() {
     assert_eq!(result.outcome, Outcome::Cancelled);
     assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
     // Visibility follows the search attribute a moment later.
-    eventually(Duration::from_secs(10), "the attention list to drop it", || async {
-        (!listed_as_stuck(&stack, &input.order_id).await).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the attention list to drop it",
+        || async { (!listed_as_stuck(&stack, &input.order_id).await).then_some(()) },
+    )
     .await;
     stack
         .record_history(&input.order_id, "compensation_stuck_retried_now")

@@ -2,7 +2,7 @@
 //! answers once the stock is held, or why not, in one request to Temporal.
 
 use saga_contract::temporal::{OrderSaga as SagaDefinition, Reservation};
-use saga_contract::{Outcome, ReservationOutcome, SagaInput};
+use saga_contract::{Outcome, Refusal, ReservationOutcome, SagaInput};
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions};
 
 use crate::support::{InProcessWorker, Stack, saga, unique};
@@ -41,7 +41,7 @@ async fn a_checkout_learns_whether_its_stock_is_held_in_one_request() {
     let short = saga(&unique("short"), &[("MUG", 1, 1250)], "card_approve");
     let outcome = checkout(&stack, &short).await;
     assert!(!outcome.held);
-    assert_eq!(outcome.refusal.as_deref(), Some("out-of-stock"));
+    assert_eq!(outcome.refusal, Some(Refusal::OutOfStock));
     let reason = outcome.reason.unwrap_or_default();
     assert!(reason.contains("MUG"), "{reason}");
     let result = stack.result(&short.order_id).await;

@@ -13,7 +13,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use saga_contract::{Outcome, SagaPhase, StepName, StepStatus};
+use saga_contract::{Outcome, Refusal, SagaPhase, StepName, StepStatus};
 use serde_json::Value;
 use temporalio_client::{WorkflowCancelOptions, WorkflowQueryOptions, WorkflowSignalOptions};
 use temporalio_common::data_converters::RawValue;
@@ -572,11 +572,11 @@ async fn only_the_services_business_refusals_are_final() {
     let none = serde_json::json!({"lines": [{"sku": "MUG", "quantity": 0}]});
     assert_eq!(
         refused(inventory.put("/reservations/o-1", &too_many).await),
-        "out-of-stock"
+        Refusal::OutOfStock
     );
     assert_eq!(
         refused(inventory.put("/reservations/o-2", &none).await),
-        "validation-failed"
+        Refusal::ValidationFailed
     );
     let charge = |amount: u64, method: &str| serde_json::json!({"amount": amount, "currency": "EUR", "method": method});
     assert_eq!(
@@ -585,7 +585,7 @@ async fn only_the_services_business_refusals_are_final() {
                 .post("/payments/o-3/charge", Some(&charge(100, "card_decline")))
                 .await
         ),
-        "payment-declined"
+        Refusal::PaymentDeclined
     );
     payment
         .post("/payments/o-4/charge", Some(&charge(100, "card_approve")))
@@ -597,7 +597,7 @@ async fn only_the_services_business_refusals_are_final() {
                 .post("/payments/o-4/charge", Some(&charge(999, "card_approve")))
                 .await
         ),
-        "charge-mismatch"
+        Refusal::ChargeMismatch
     );
 
     // The service's own "no such order" is an answer, but not a refusal.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use saga_contract::calls::{MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderStatus};
-use saga_contract::{OrderLine, PaymentMethod, ReservationOutcome, SagaInput};
+use saga_contract::{OrderLine, PaymentMethod, Refusal, ReservationOutcome, SagaInput};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::validate::{MAX_AMOUNT, parse_id};
@@ -207,7 +207,7 @@ async fn not_held(state: &Shared, lines: &[OrderLine], outcome: ReservationOutco
     let reason = outcome
         .reason
         .unwrap_or_else(|| "The order could not be placed.".to_owned());
-    if outcome.refusal.as_deref() != Some("out-of-stock") {
+    if outcome.refusal != Some(Refusal::OutOfStock) {
         return Problem::conflict("order-not-placed", "Order not placed", reason);
     }
     let reads = lines.iter().map(|line| async move {
@@ -228,7 +228,7 @@ async fn not_held(state: &Shared, lines: &[OrderLine], outcome: ReservationOutco
         .into_iter()
         .flatten()
         .collect();
-    Problem::conflict("out-of-stock", "Out of stock", reason).with_extension("shortages", shortages)
+    Problem::refused(Refusal::OutOfStock, reason).with_extension("shortages", shortages)
 }
 
 /// Prices every line from the catalog, concurrently.
@@ -264,12 +264,10 @@ async fn priced_lines(
         }
     }
     if !unknown.is_empty() {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown-product",
-            "Unknown product",
+        return Err(Problem::refused(
+            Refusal::UnknownProduct,
+            format!("There is no product {}.", unknown.join(", ")),
         )
-        .with_detail(format!("There is no product {}.", unknown.join(", ")))
         .with_extension("skus", unknown));
     }
     Ok(lines)
