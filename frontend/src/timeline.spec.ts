@@ -49,7 +49,6 @@ describe('timeline from events', () => {
           { name: 'reserve_inventory', status: 'completed', attempts: 3 },
           { name: 'charge_payment', status: 'completed', attempts: 1 },
           { name: 'confirm_order', status: 'completed', attempts: 1 },
-          { name: 'notify_customer', status: 'running', attempts: 0 },
         ],
       },
     }

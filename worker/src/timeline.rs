@@ -72,11 +72,13 @@ impl Timeline {
         self.step_mut(name).status = StepStatus::Skipped;
     }
 
-    /// The steps that ran or are running, in order: what the final notification says.
+    /// The steps that ran or are running, in order, but the notification steps: what
+    /// the final notification (itself one of those) says.
     pub fn ran(&self) -> Vec<StepRecord> {
         self.steps
             .iter()
             .filter(|s| !matches!(s.status, StepStatus::Pending | StepStatus::Skipped))
+            .filter(|s| !matches!(s.name, StepName::NotifyCustomer | StepName::NotifyFailure))
             .cloned()
             .collect()
     }

@@ -158,3 +158,45 @@ fn notes_keep_the_last_few_and_are_not_sent_to_the_customer() {
     );
     assert!(!timeline.has_unpublished());
 }
+
+#[test]
+fn only_retries_and_reviews_are_live_and_each_event_has_a_stable_key() {
+    let mut timeline = forward_timeline(true);
+    timeline.start(StepName::CreateOrder, "t");
+    timeline.complete(StepName::CreateOrder, "t");
+    assert!(timeline.has_unpublished());
+    assert!(!timeline.has_live_unpublished(), "a step done can wait");
+    timeline.start(StepName::ReserveInventory, "t");
+    timeline.attempt_failed(1, "inventory is unavailable");
+    assert!(timeline.has_live_unpublished(), "a retry cannot");
+    let keys: Vec<(String, bool)> = timeline
+        .unpublished()
+        .into_iter()
+        .map(|(_, event)| (event.key, event.live))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("create_order.completed.0".to_owned(), false),
+            ("reserve_inventory.retrying.1".to_owned(), true),
+        ]
+    );
+    for (seq, _) in timeline.unpublished() {
+        timeline.mark_published(seq);
+    }
+    timeline.await_approval("t", "deadline", 90_000, "EUR");
+    assert!(timeline.has_live_unpublished());
+    assert_eq!(timeline.unpublished()[0].1.key, "approval_required");
+}
+
+#[test]
+fn the_final_notification_reports_the_steps_that_ran_but_itself() {
+    let mut timeline = forward_timeline(false);
+    for step in [StepName::CreateOrder, StepName::ReserveInventory] {
+        timeline.start(step, "t");
+        timeline.complete(step, "t");
+    }
+    timeline.start(StepName::NotifyCustomer, "t");
+    let ran: Vec<StepName> = timeline.ran().iter().map(|s| s.name).collect();
+    assert_eq!(ran, [StepName::CreateOrder, StepName::ReserveInventory]);
+}
