@@ -11,12 +11,18 @@
 # deployed log level (info, JSON); the throughput without it, at warn, as before.
 #
 #   BENCH_SAGAS=200 BENCH_CONCURRENCY=50 BENCH_PER_SAGA=20 ./infra/bench-saga.sh
+#
+# PROFILE (default bench-fast, see Cargo.toml; or release) is the build measured.
+# STACK_BIN runs the services and the worker from another folder of binaries, e.g. an
+# earlier commit's build, against this benchmark: before and after, on one machine.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_components
-say "building in release mode"
-cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bins
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+PROFILE="${PROFILE:-bench-fast}"
+say "building with the $PROFILE profile"
+cargo build --quiet --profile "$PROFILE" --manifest-path "$ROOT/Cargo.toml" --bins
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
+STACK_BIN="${STACK_BIN:-$BIN}"
 
 trap stop_started EXIT
 # DynamoDB, Temporal and its UI, the services, the metered services, the meter's
@@ -28,7 +34,7 @@ start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT"
 DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_DYNAMODB="$DYNAMODB"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
-TABLE_PREFIX=bench- "$BIN/devstack" create-tables >/dev/null
+TABLE_PREFIX=bench- "$STACK_BIN/devstack" create-tables >/dev/null
 
 declare -A URLS METERED
 processes="temporal=${STARTED_PIDS[1]} dynamodb=${STARTED_PIDS[0]}"
@@ -37,14 +43,14 @@ routes="dynamodb@$METERED_DYNAMODB_PORT=$DYNAMODB"
 for entry in "inventory inventory" "order orders" "payment payments" "notification notifications"; do
   read -r name table <<<"$entry"
   start "$name" "$LOCAL/logs/bench-$name.log" \
-    env TABLE_NAME="bench-$table" PORT="$port" RUST_LOG=warn "$BIN/$name"
+    env TABLE_NAME="bench-$table" PORT="$port" RUST_LOG=warn "$STACK_BIN/$name"
   wait_for_port "$name" "$port"
   URLS[$name]="http://127.0.0.1:$port"
   processes+=" $name=${STARTED_PIDS[-1]}"
   # Its metered twin: DynamoDB through the meter, and itself behind it.
   start "metered-$name" "$LOCAL/logs/bench-metered-$name.log" \
     env TABLE_NAME="bench-$table" PORT="$metered_port" RUST_LOG=info LOG_FORMAT=json \
-    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$METERED_DYNAMODB_PORT" "$BIN/$name"
+    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$METERED_DYNAMODB_PORT" "$STACK_BIN/$name"
   wait_for_port "metered-$name" "$metered_port"
   logs+=" $name=$LOCAL/logs/bench-metered-$name.log"
   routes+=" $name@$((metered_port + 4))=http://127.0.0.1:$metered_port"
@@ -65,7 +71,7 @@ start_worker() {
   local queue=$1 log=$2 level=$3; shift 3
   start "worker-$queue" "$log" \
     env TASK_QUEUE="$queue" INVENTORY_URL="$1" ORDER_URL="$2" PAYMENT_URL="$3" NOTIFICATION_URL="$4" \
-    BREAKERS_TABLE=bench-breakers WORKER_STATUS_ADDR= RUST_LOG="$level" LOG_FORMAT=json "$BIN/worker"
+    BREAKERS_TABLE=bench-breakers WORKER_STATUS_ADDR= RUST_LOG="$level" LOG_FORMAT=json "$STACK_BIN/worker"
 }
 start_worker bench-saga "$LOCAL/logs/bench-worker.log" warn \
   "${URLS[inventory]}" "${URLS[order]}" "${URLS[payment]}" "${URLS[notification]}"

@@ -2,8 +2,9 @@
 //! units, and in service calls (Lambda invocations on AWS), measured on the wire.
 //!
 //! The `meter` binary listens on one port per route and forwards every request to the
-//! route's upstream. A DynamoDB route adds `"ReturnConsumedCapacity": "TOTAL"` to each
-//! request that accepts it, and reads the `ConsumedCapacity` of the answer, so the
+//! route's upstream. A DynamoDB route adds `"ReturnConsumedCapacity": "INDEXES"` to each
+//! request that accepts it, and reads the `ConsumedCapacity` of the answer (by table,
+//! and how much of it its secondary indexes took), so the
 //! services need no change to be measured. (DynamoDB Local does not check SigV4
 //! signatures, which the added field invalidates; never point this at AWS.) Other
 //! routes only count requests. `GET /tally` on the admin address answers the counts so
@@ -90,11 +91,23 @@ pub struct CallTally {
     pub millis: f64,
 }
 
+/// The capacity one table consumed over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableTally {
+    /// Read and write capacity units, indexes included.
+    pub units: f64,
+    /// Of which its global secondary indexes took.
+    pub index_units: f64,
+}
+
 /// Everything the meter counted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     /// By DynamoDB operation (`PutItem`, `TransactWriteItems`...).
     pub dynamodb: BTreeMap<String, OperationTally>,
+    /// By table.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableTally>,
     /// By service route.
     pub calls: BTreeMap<String, CallTally>,
 }
@@ -116,6 +129,19 @@ impl Tally {
             })
             .filter(|(_, delta)| delta.requests > 0)
             .collect();
+        let tables = self
+            .tables
+            .iter()
+            .map(|(table, now)| {
+                let before = earlier.tables.get(table).copied().unwrap_or_default();
+                let delta = TableTally {
+                    units: now.units - before.units,
+                    index_units: now.index_units - before.index_units,
+                };
+                (table.clone(), delta)
+            })
+            .filter(|(_, delta)| delta.units > 0.0)
+            .collect();
         let calls = self
             .calls
             .iter()
@@ -129,7 +155,11 @@ impl Tally {
             })
             .filter(|(_, delta)| delta.requests > 0)
             .collect();
-        Tally { dynamodb, calls }
+        Tally {
+            dynamodb,
+            tables,
+            calls,
+        }
     }
 
     pub fn dynamodb_requests(&self) -> u64 {
@@ -193,7 +223,7 @@ fn is_metered(operation: &str) -> bool {
     READS.contains(&operation) || WRITES.contains(&operation)
 }
 
-/// The request body with `ReturnConsumedCapacity: TOTAL` added, or `None` to send it
+/// The request body with `ReturnConsumedCapacity: INDEXES` added, or `None` to send it
 /// as it is (an operation that consumes no capacity, or a body that is no object).
 pub fn ask_for_capacity(operation: &str, body: &[u8]) -> Option<Vec<u8>> {
     if !is_metered(operation) {
@@ -202,26 +232,51 @@ pub fn ask_for_capacity(operation: &str, body: &[u8]) -> Option<Vec<u8>> {
     let mut request: serde_json::Map<String, Value> = serde_json::from_slice(body).ok()?;
     request
         .entry("ReturnConsumedCapacity")
-        .or_insert_with(|| Value::from("TOTAL"));
+        .or_insert_with(|| Value::from("INDEXES"));
     serde_json::to_vec(&request).ok()
 }
 
-/// The capacity units an answer reports (one object, or one per table for batches and
-/// transactions).
-pub fn consumed_units(body: &[u8]) -> f64 {
+/// What an answer reports it consumed of one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumed {
+    pub table: String,
+    pub units: f64,
+    pub index_units: f64,
+}
+
+/// The capacity an answer reports, by table (one entry, or one per table for batches
+/// and transactions).
+pub fn consumed(body: &[u8]) -> Vec<Consumed> {
     let Ok(answer) = serde_json::from_slice::<Value>(body) else {
-        return 0.0;
+        return Vec::new();
     };
-    let units = |entry: &Value| entry["CapacityUnits"].as_f64().unwrap_or(0.0);
+    let entry = |entry: &Value| Consumed {
+        table: entry["TableName"].as_str().unwrap_or_default().to_owned(),
+        units: entry["CapacityUnits"].as_f64().unwrap_or(0.0),
+        index_units: entry["GlobalSecondaryIndexes"]
+            .as_object()
+            .map_or(0.0, |indexes| {
+                indexes
+                    .values()
+                    .map(|index| index["CapacityUnits"].as_f64().unwrap_or(0.0))
+                    .sum()
+            }),
+    };
     match &answer["ConsumedCapacity"] {
-        Value::Array(entries) => entries.iter().map(units).sum(),
-        entry @ Value::Object(_) => units(entry),
-        _ => 0.0,
+        Value::Array(entries) => entries.iter().map(entry).collect(),
+        single @ Value::Object(_) => vec![entry(single)],
+        _ => Vec::new(),
     }
 }
 
 impl Tally {
-    fn record_dynamodb(&mut self, operation: &str, units: f64) {
+    fn record_dynamodb(&mut self, operation: &str, consumed: &[Consumed]) {
+        for entry in consumed {
+            let table = self.tables.entry(entry.table.clone()).or_default();
+            table.units += entry.units;
+            table.index_units += entry.index_units;
+        }
+        let units: f64 = consumed.iter().map(|entry| entry.units).sum();
         let tally = self.dynamodb.entry(operation.to_owned()).or_default();
         tally.requests += 1;
         if WRITES.contains(&operation) {
@@ -310,7 +365,7 @@ async fn forward_one(forwarder: &Forwarder, request: Request) -> Result<Response
     {
         let mut tally = forwarder.tally.lock().unwrap_or_else(|e| e.into_inner());
         match &operation {
-            Some(operation) => tally.record_dynamodb(operation, consumed_units(&answer_body)),
+            Some(operation) => tally.record_dynamodb(operation, &consumed(&answer_body)),
             None => {
                 let calls = tally.calls.entry(forwarder.route.name.clone()).or_default();
                 calls.requests += 1;

@@ -342,7 +342,7 @@ fn print_per_saga(paths: &[&PerSaga]) {
         "",
         header
             .iter()
-            .map(|h| format!("{h:>30}"))
+            .map(|h| format!("{h:>34}"))
             .collect::<String>()
     );
     let row = |name: &str, values: Vec<String>| {
@@ -350,7 +350,7 @@ fn print_per_saga(paths: &[&PerSaga]) {
             "  {name:<38} {}",
             values
                 .iter()
-                .map(|v| format!("{v:>30}"))
+                .map(|v| format!("{v:>34}"))
                 .collect::<String>()
         );
     };
@@ -423,6 +423,27 @@ fn print_per_saga(paths: &[&PerSaga]) {
             })
             .collect(),
     );
+    let tables: BTreeMap<&String, ()> = paths
+        .iter()
+        .flat_map(|p| p.tally.tables.keys())
+        .map(|table| (table, ()))
+        .collect();
+    for table in tables.keys() {
+        row(
+            &format!("  {table}"),
+            paths
+                .iter()
+                .map(|p| {
+                    let t = p.tally.tables.get(*table).copied().unwrap_or_default();
+                    format!(
+                        "{:.1} units ({:.1} indexes)",
+                        p.per(t.units),
+                        p.per(t.index_units)
+                    )
+                })
+                .collect(),
+        );
+    }
     row(
         "service calls (Lambda invocations)",
         paths

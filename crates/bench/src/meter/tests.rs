@@ -27,7 +27,7 @@ fn metered_requests_ask_for_their_capacity_and_others_pass_unchanged() {
     let body = br#"{"TableName":"orders","Item":{}}"#;
     let asked: Value =
         serde_json::from_slice(&ask_for_capacity("PutItem", body).expect("metered")).expect("json");
-    assert_eq!(asked["ReturnConsumedCapacity"], "TOTAL");
+    assert_eq!(asked["ReturnConsumedCapacity"], "INDEXES");
     assert_eq!(asked["TableName"], "orders");
     let indexes = br#"{"ReturnConsumedCapacity":"INDEXES"}"#;
     let kept: Value = serde_json::from_slice(&ask_for_capacity("Query", indexes).expect("metered"))
@@ -41,19 +41,25 @@ fn metered_requests_ask_for_their_capacity_and_others_pass_unchanged() {
 }
 
 #[test]
-fn capacity_is_read_from_single_and_per_table_answers() {
-    assert_eq!(
-        consumed_units(br#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":2.0}}"#),
-        2.0
+fn capacity_is_read_by_table_with_what_its_indexes_took() {
+    let single = consumed(
+        br#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":2.0,"Table":{"CapacityUnits":1.0},"GlobalSecondaryIndexes":{"g":{"CapacityUnits":1.0}}}}"#,
     );
     assert_eq!(
-        consumed_units(
-            br#"{"ConsumedCapacity":[{"TableName":"a","CapacityUnits":4.0},{"TableName":"b","CapacityUnits":2.0}]}"#
-        ),
-        6.0
+        single,
+        [Consumed {
+            table: "t".into(),
+            units: 2.0,
+            index_units: 1.0
+        }]
     );
-    assert_eq!(consumed_units(b"{}"), 0.0);
-    assert_eq!(consumed_units(b"garbage"), 0.0);
+    let transaction = consumed(
+        br#"{"ConsumedCapacity":[{"TableName":"a","CapacityUnits":4.0},{"TableName":"b","CapacityUnits":2.0}]}"#,
+    );
+    assert_eq!(transaction.iter().map(|c| c.units).sum::<f64>(), 6.0);
+    assert_eq!(transaction[1].table, "b");
+    assert!(consumed(b"{}").is_empty());
+    assert!(consumed(b"garbage").is_empty());
 }
 
 #[test]
@@ -70,8 +76,15 @@ fn the_operation_comes_from_the_target_header() {
 #[test]
 fn a_tally_since_an_earlier_one_holds_only_what_happened_between() {
     let mut earlier = Tally::default();
-    earlier.record_dynamodb("PutItem", 1.0);
-    earlier.record_dynamodb("GetItem", 0.5);
+    let units = |table: &str, units: f64| {
+        vec![Consumed {
+            table: table.into(),
+            units,
+            index_units: 0.0,
+        }]
+    };
+    earlier.record_dynamodb("PutItem", &units("orders", 1.0));
+    earlier.record_dynamodb("GetItem", &units("orders", 0.5));
     earlier.calls.insert(
         "order".into(),
         CallTally {
@@ -80,8 +93,8 @@ fn a_tally_since_an_earlier_one_holds_only_what_happened_between() {
         },
     );
     let mut later = earlier.clone();
-    later.record_dynamodb("PutItem", 2.0);
-    later.record_dynamodb("TransactWriteItems", 6.0);
+    later.record_dynamodb("PutItem", &units("orders", 2.0));
+    later.record_dynamodb("TransactWriteItems", &units("payments", 6.0));
     later.calls.insert(
         "order".into(),
         CallTally {
