@@ -10,7 +10,8 @@ ports=$(free_ports 6 1 1 1 1 1)  # the first: the gateway, then the five service
 read -r base DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT UI_PORT <<<"$ports"
 data=$(mktemp -d)
 log="$data/run.log"
-export PROFILE=release IN_MEMORY=1 DATA_DIR="$data" SERVICE_PORT_BASE="$base"
+# PROFILE: the build measured (bench-fast, see Cargo.toml; or release).
+export PROFILE="${PROFILE:-bench-fast}" IN_MEMORY=1 DATA_DIR="$data" SERVICE_PORT_BASE="$base"
 export DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT UI_PORT
 # The limit must not be what is measured; RUST_LOG keeps logging off the hot path.
 export RATE_LIMIT_PER_MINUTE=10000000 RATE_LIMIT_BURST=100000 RUST_LOG=warn
@@ -26,4 +27,4 @@ done
 
 say "running the benchmark"
 GATEWAY_URL="http://127.0.0.1:$base" INVENTORY_URL="http://127.0.0.1:$((base + 2))" \
-  "${CARGO_TARGET_DIR:-$ROOT/target}/release/gateway-bench"
+  "${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/gateway-bench"

@@ -7,8 +7,8 @@
 #
 # Ports and the data folder can be moved with DYNAMODB_PORT, TEMPORAL_PORT,
 # TEMPORAL_UI_PORT, SERVICE_PORT_BASE (the gateway is BASE, customer BASE+1 ...
-# notification BASE+5), WORKER_STATUS_PORT, UI_PORT and DATA_DIR. PROFILE=release runs
-# optimised builds; IN_MEMORY=1 keeps DynamoDB Local and Temporal in memory (both used
+# notification BASE+5), WORKER_STATUS_PORT, UI_PORT and DATA_DIR. PROFILE=release (or
+# bench-fast) runs optimised builds; IN_MEMORY=1 keeps DynamoDB Local and Temporal in memory (both used
 # by the benchmarks).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -44,10 +44,10 @@ twice=$(printf '%s\n' "${ports[@]}" | sort | uniq -d | xargs)
 say "building the UI"
 (cd "$ROOT/frontend" && npm run --silent build >/dev/null)
 say "building the services, the worker and the gateway"
-if [ "$PROFILE" = release ]; then
-  cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bins
-else
+if [ "$PROFILE" = debug ]; then
   cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --bins
+else
+  cargo build --quiet --profile "$PROFILE" --manifest-path "$ROOT/Cargo.toml" --bins
 fi
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 };
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 
 use crate::problem::Problem;
@@ -120,81 +120,6 @@ pub async fn get_consistent<T: serde::de::DeserializeOwned>(
         .await?
         .map(from_item)
         .transpose()
-}
-
-/// How many rounds [`get_many_consistent`] gives keys DynamoDB left unprocessed
-/// (throttled) before it reports the table unavailable.
-const BATCH_GET_ROUNDS: usize = 8;
-
-/// The items of `table` at `keys` (at most 100), read consistently, in the order of
-/// `keys`; a key with no item (deleted since it was listed) is left out. Lists read
-/// their keys from a keys-only index and their items here: stock and status changes
-/// then write no index entry.
-pub async fn get_many_consistent<T: serde::de::DeserializeOwned>(
-    client: &Client,
-    table: &str,
-    keys: Vec<Item>,
-) -> Result<Vec<T>, StoreError> {
-    // Every table here keys its items with two strings.
-    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let identity = |item: &Item| (text(item, PK), text(item, SK));
-    let order: Vec<_> = keys.iter().map(identity).collect();
-    let mut found: HashMap<_, Item> = HashMap::new();
-    let mut pending = keys;
-    let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(500));
-    for _ in 0..BATCH_GET_ROUNDS {
-        if pending.is_empty() {
-            break;
-        }
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(std::mem::take(&mut pending)))
-            .consistent_read(true)
-            .build()?;
-        let output = client
-            .batch_get_item()
-            .request_items(table, request)
-            .send()
-            .await?;
-        for item in output
-            .responses
-            .and_then(|mut r| r.remove(table))
-            .unwrap_or_default()
-        {
-            found.insert(identity(&item), item);
-        }
-        pending = output
-            .unprocessed_keys
-            .and_then(|mut unprocessed| unprocessed.remove(table))
-            .map(|left| left.keys)
-            .unwrap_or_default();
-        if !pending.is_empty() {
-            backoff.wait().await;
-        }
-    }
-    if !pending.is_empty() {
-        return Err(StoreError::Unavailable(format!(
-            "{table}: {} items left unread after {BATCH_GET_ROUNDS} rounds",
-            pending.len()
-        )));
-    }
-    order
-        .iter()
-        .filter_map(|key| found.remove(key))
-        .map(from_item)
-        .collect()
-}
-
-/// The table keys (`pk`, `sk`) of items a query returned.
-pub fn keys_of(items: &[Item]) -> Vec<Item> {
-    items
-        .iter()
-        .map(|item| {
-            [PK, SK]
-                .into_iter()
-                .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
-                .collect()
-        })
-        .collect()
 }
 
 /// What [`put_if_absent`] found.

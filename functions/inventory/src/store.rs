@@ -133,10 +133,12 @@ impl DynamoInventoryStore {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        // The index holds keys only (stock moves write no index entry): the products
-        // themselves are read by key.
-        let keys = dynamo::keys_of(&output.items.unwrap_or_default());
-        let products = dynamo::get_many_consistent(&self.client, &self.table, keys).await?;
+        let products = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::from_item)
+            .collect::<Result<_, _>>()?;
         Ok((products, output.last_evaluated_key))
     }
 

@@ -98,10 +98,12 @@ impl DynamoOrderStore {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        // The index holds keys only (status changes write no index entry): the orders
-        // themselves are read by key.
-        let keys = dynamo::keys_of(&output.items.unwrap_or_default());
-        let orders = dynamo::get_many_consistent(&self.client, &self.table, keys).await?;
+        let orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::from_item)
+            .collect::<Result<_, _>>()?;
         Ok((orders, output.last_evaluated_key))
     }
 
