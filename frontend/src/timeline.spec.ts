@@ -25,7 +25,7 @@ describe('timeline from events', () => {
       step('release_inventory', 'completed'),
       step('create_order', 'completed', {}, 'another-order'),
       step('cancel_order', 'completed'),
-      { ...step('', ''), kind: 'order.cancelled', data: {} },
+      { ...step('', ''), kind: 'order.cancelled' as const, data: {} },
     ]
     const steps = stepsFromEvents(events, 'o-1')
     expect(steps.map((s) => `${s.name}:${s.status}`)).toEqual([

@@ -21,6 +21,9 @@ export type FailureMode = Schemas['FailureMode']
 export type ReviewItem = Schemas['ReviewItem']
 export type AttentionItem = Schemas['AttentionItem']
 export type Problem = Schemas['Problem']
+/** A service's business refusal, as the slug of a problem's type. */
+export type Refusal = Schemas['Refusal']
+export type EventKind = Schemas['EventKind']
 
 export const apiBase: string = import.meta.env.VITE_API_BASE ?? ''
 
@@ -97,7 +100,8 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
 
 /** A message fit for the user, whatever went wrong. */
 export function describe(error: unknown): string {
-  if (error instanceof ApiError && error.slug === 'out-of-stock' && Array.isArray(error.problem.shortages)) {
+  const outOfStock: Refusal = 'out-of-stock'
+  if (error instanceof ApiError && error.slug === outOfStock && Array.isArray(error.problem.shortages)) {
     const shortages = error.problem.shortages as NonNullable<Problem['shortages']>
     const lines = shortages.map((s) => `${s.sku}: ${s.requested} wanted, ${s.available} in stock`)
     return `Not enough stock: ${lines.join('; ')}. Nothing was charged.`

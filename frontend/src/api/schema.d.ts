@@ -564,6 +564,12 @@ export interface components {
         };
         /** @description Text on one or more lines, at most 2000 characters; blank for none. */
         Description: string;
+        /**
+         * @description The kind of a notification, serialized as e.g. `order.completed`; clients switch on
+         *     it.
+         * @enum {string}
+         */
+        EventKind: "order.step" | "order.approval_required" | "order.completed" | "order.cancelled" | "saga.compensation_stuck";
         /** @description A single-use ticket for `GET /v1/events?ticket=...`. */
         EventTicket: {
             /**
@@ -621,18 +627,16 @@ export interface components {
             created_at: string;
             /**
              * @description Details of the event, e.g. `{"step": "charge_payment", "status": "retrying",
-             *     "attempts": 2, "error": "..."}` for `order.step`.
+             *     "attempts": 2, "error": "..."}` for `order.step`, `{"steps": [...]}` (the steps
+             *     the saga ran) for `order.completed` and `order.cancelled`.
              */
             data?: {
                 [key: string]: unknown;
             };
             /** @description Sequence number in the user's feed: increasing, without gaps. */
             id: string;
-            /**
-             * @description What happened: `order.step`, `order.approval_required`, `order.completed`,
-             *     `order.cancelled`, `saga.compensation_stuck`...
-             */
-            kind: string;
+            /** @description What happened; clients switch on it. */
+            kind: components["schemas"]["EventKind"];
             order_id?: string | null;
             read_at?: string | null;
             title: string;
@@ -747,7 +751,10 @@ export interface components {
             /** Format: int32 */
             status: number;
             title: string;
-            /** @description A stable identifier to switch on, e.g. `/problems/out-of-stock`. */
+            /**
+             * @description A stable identifier to switch on, e.g. `/problems/out-of-stock`: for a service's
+             *     business refusal, `/problems/` and a [`saga_contract::Refusal`].
+             */
             type: string;
         };
         Product: {
@@ -788,6 +795,11 @@ export interface components {
         ReasonRequest: {
             reason?: string | null;
         };
+        /**
+         * @description A business refusal, serialized as its slug, e.g. `out-of-stock`.
+         * @enum {string}
+         */
+        Refusal: "out-of-stock" | "unknown-product" | "reservation-mismatch" | "reservation-released" | "reservation-committed" | "reservation-active" | "order-mismatch" | "invalid-transition" | "payment-declined" | "payment-voided" | "charge-mismatch" | "key-reused" | "validation-failed" | "malformed-json" | "bad-request";
         RegisterRequest: {
             email: string;
             name: components["schemas"]["Name"];

@@ -1,9 +1,9 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { Notification } from '@/api/client'
+import type { EventKind, Notification } from '@/api/client'
 import { useNotificationsStore } from './notifications'
 
-function event(id: number, kind = 'order.step'): Notification {
+function event(id: number, kind: EventKind = 'order.step'): Notification {
   return {
     id: String(id),
     kind,

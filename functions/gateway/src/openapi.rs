@@ -12,7 +12,8 @@ use utoipa::{Modify, ToSchema};
 #[schema(as = Problem)]
 #[allow(dead_code)]
 pub struct ProblemDoc {
-    /// A stable identifier to switch on, e.g. `/problems/out-of-stock`.
+    /// A stable identifier to switch on, e.g. `/problems/out-of-stock`: for a service's
+    /// business refusal, `/problems/` and a [`saga_contract::Refusal`].
     #[schema(rename = "type")]
     r#type: String,
     title: String,
@@ -31,7 +32,8 @@ pub struct ProblemDoc {
         description = "The public API of the order-saga reference implementation. Errors are RFC 9457 problems.",
         version = "1.0.0"
     ),
-    components(schemas(ProblemDoc)),
+    // The business refusals a checkout can answer with, as the problem type's slug.
+    components(schemas(ProblemDoc, saga_contract::Refusal)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and tokens"),

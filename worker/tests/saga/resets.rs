@@ -57,6 +57,9 @@ async fn settled(stack: &Stack, order_id: &str, sku: &str) -> Settled {
     }
 }
 
+/// Where in a history to reset to: the id of a `WorkflowTaskCompleted` event.
+type ResetPoint = fn(&[HistoryEvent]) -> i64;
+
 /// The id of the `WorkflowTaskCompleted` event of the `nth` workflow task (from 0).
 fn workflow_task(history: &[HistoryEvent], nth: usize) -> i64 {
     history
@@ -133,7 +136,7 @@ async fn a_completed_saga_reset_to_its_start_or_after_its_charge_ends_as_it_was(
     assert_eq!(before.outcome, Outcome::Completed);
     assert_eq!(before.final_notifications, ["order.completed"]);
 
-    let points: [(&str, fn(&[HistoryEvent]) -> i64); 2] = [
+    let points: [(&str, ResetPoint); 2] = [
         ("its first workflow task", |history| {
             workflow_task(history, 0)
         }),
