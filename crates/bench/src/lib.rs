@@ -3,8 +3,9 @@
 //! quantiles; read a process's peak RSS. And what one saga costs: [`meter`] (DynamoDB
 //! requests and capacity, service calls), `worker::history` (events and Temporal Cloud
 //! actions), [`procs`] (CPU time per process) and [`cost`] (the price of a million
-//! orders).
+//! orders). [`coldstart`]: functions' cold starts against a hello-world Lambda function.
 
+pub mod coldstart;
 pub mod cost;
 pub mod meter;
 pub mod procs;
@@ -13,6 +14,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+
 
 /// What one load run measured.
 #[derive(Debug, Clone)]
@@ -31,12 +33,17 @@ impl LoadReport {
 
     /// The `q` quantile (0..=1) of the latencies, nearest rank.
     pub fn quantile(&self, q: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = (q * self.latencies.len() as f64).ceil() as usize;
-        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+        quantile(&self.latencies, q)
     }
+}
+
+/// The `q` quantile (0..=1) of `sorted`, nearest rank; zero when it is empty.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// Runs `count` executions of `run_one(i)` with at most `concurrency` in flight.

@@ -34,7 +34,10 @@ pub const SK: &str = "sk";
 /// or `AWS_ENDPOINT_URL` when set (DynamoDB Local, LocalStack).
 pub async fn client_from_env() -> Client {
     let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    Client::new(&config)
+    crate::startup::mark("aws-config");
+    let client = Client::new(&config);
+    crate::startup::mark("dynamodb-client");
+    client
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {

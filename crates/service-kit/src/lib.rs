@@ -18,6 +18,7 @@ pub mod problem;
 pub mod secrets;
 pub mod serve;
 pub mod sigv4;
+pub mod startup;
 pub mod tables;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::config::{self, ServiceConfig};
 use crate::extract::MAX_BODY_BYTES;
 use crate::problem::Problem;
+use crate::startup::mark;
 use aws_sdk_dynamodb::Client;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -62,10 +63,15 @@ pub async fn run_service(
     build: impl FnOnce(Client, &ServiceConfig) -> Router,
 ) -> Result<(), BoxError> {
     answer_health_check_flag().await;
+    mark("main");
     crate::telemetry::init();
+    mark("telemetry");
     let config = ServiceConfig::from_env(table)?;
+    mark("config");
     let client = crate::dynamo::client_from_env().await;
-    run(build(client, &config)).await
+    let router = build(client, &config);
+    mark("router");
+    run(router).await
 }
 
 /// Serves `router` under the Lambda runtime when one is present, otherwise on
@@ -73,6 +79,7 @@ pub async fn run_service(
 pub async fn run(router: Router) -> Result<(), BoxError> {
     let app = edge(router);
     if running_in_lambda() {
+        mark("runtime");
         return run_in_lambda(app).await;
     }
     let host: IpAddr = config::optional("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?;

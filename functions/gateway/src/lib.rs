@@ -32,6 +32,7 @@ use service_kit::extract::Json;
 use service_kit::payload_codec::PayloadKeys;
 use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
+use service_kit::startup::mark;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -197,8 +198,11 @@ fn cors(config: &GatewayConfig) -> CorsLayer {
 
 /// The gateway's `main`: configuration, clients, then serve (under Lambda or HTTP).
 pub async fn run_from_env() -> Result<(), BoxError> {
+    mark("main");
     service_kit::telemetry::init();
+    mark("telemetry");
     let config = GatewayConfig::from_env()?;
+    mark("config");
     let dynamo = service_kit::dynamo::client_from_env().await;
     if matches!(config.jwt.keys, JwtKeys::Secret(SecretSource::Development)) {
         tracing::warn!(
@@ -208,9 +212,15 @@ pub async fn run_from_env() -> Result<(), BoxError> {
     }
     // The payload keys are checked now: without them the gateway refuses to start.
     let payload_keys = PayloadKeys::from_env().await?;
+    mark("payload-keys");
     let sagas = Sagas::new(config.task_queue.clone(), payload_keys);
     let signer = RequestSigner::from_env().await?;
+    mark("signer");
     let state = AppState::new(config, dynamo, sagas, signer).await?;
+    mark("state");
     state.tokens.ready().await?;
-    service_kit::serve::run(router(Arc::new(state))).await
+    mark("jwt-secret");
+    let router = router(Arc::new(state));
+    mark("router");
+    service_kit::serve::run(router).await
 }

@@ -7,11 +7,15 @@ use std::sync::Arc;
 use gateway::fanout::{Fanout, new_notification};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use service_kit::serve::BoxError;
+use service_kit::startup::mark;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    mark("main");
     service_kit::telemetry::init();
+    mark("telemetry");
     let fanout = Arc::new(Fanout::from_env().await?);
+    mark("fanout");
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
             let fanout = fanout.clone();
