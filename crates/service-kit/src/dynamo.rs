@@ -5,7 +5,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -29,13 +28,12 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 
-/// Builds a client from the standard AWS configuration chain: region and credentials
-/// from the environment or profile, and the endpoint from `AWS_ENDPOINT_URL_DYNAMODB`
-/// or `AWS_ENDPOINT_URL` when set (DynamoDB Local, LocalStack).
+/// Builds a client from the standard AWS configuration chain ([`crate::aws::config`]):
+/// region and credentials from the environment or profile, and the endpoint from
+/// `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL` when set (DynamoDB Local,
+/// LocalStack).
 pub async fn client_from_env() -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    crate::startup::mark("aws-config");
-    let client = Client::new(&config);
+    let client = Client::new(&crate::aws::config().await);
     crate::startup::mark("dynamodb-client");
     client
 }

@@ -1,8 +1,10 @@
 //! Plumbing shared by every function in this repository, written once:
-//! configuration, logging, the DynamoDB client and table definitions, problem+json
-//! errors and extractors, failure injection, pagination, and the entry point that runs a
-//! `Router` under Lambda or as a plain HTTP server.
+//! configuration, logging, the AWS SDK's configuration and HTTP client, the DynamoDB
+//! client and table definitions, problem+json errors and extractors, failure injection,
+//! pagination, and the entry point that runs a `Router` under Lambda or as a plain HTTP
+//! server.
 
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod dynamo;

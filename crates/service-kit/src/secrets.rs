@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
 use tokio::sync::Mutex;
 
 use crate::config::ConfigError;
@@ -54,11 +53,10 @@ impl Secret {
     /// A secret kept in Secrets Manager, on the client of the standard AWS environment
     /// (`AWS_ENDPOINT_URL_SECRETS_MANAGER` points it elsewhere, e.g. an emulator).
     pub async fn secrets_manager(name: impl Into<String>, arn: impl Into<String>) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Self {
             name: name.into(),
             source: Source::SecretsManager {
-                client: aws_sdk_secretsmanager::Client::new(&config),
+                client: aws_sdk_secretsmanager::Client::new(&crate::aws::config().await),
                 arn: arn.into(),
                 cached: Mutex::new(None),
             },

@@ -37,7 +37,7 @@ impl RequestSigner {
         match optional("SERVICE_AUTH", "none".to_owned())?.as_str() {
             "none" => Ok(None),
             "aws_iam" => {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = crate::aws::config().await;
                 let credentials = config.credentials_provider().ok_or_else(|| {
                     ConfigError::new("SERVICE_AUTH=aws_iam needs AWS credentials")
                 })?;

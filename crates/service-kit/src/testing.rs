@@ -30,10 +30,7 @@ pub async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
         std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_some(),
         "integration tests need a Secrets Manager endpoint: run them with infra/test.sh"
     );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&config)
+    aws_sdk_secretsmanager::Client::new(&crate::aws::config().await)
 }
 
 /// Stores `value` as a new, uniquely named secret and returns its ARN.

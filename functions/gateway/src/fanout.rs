@@ -90,9 +90,7 @@ impl Pusher {
 }
 
 async fn aws_config_for(endpoint: &str) -> aws_sdk_apigatewaymanagement::Config {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let shared = service_kit::aws::config().await;
     aws_sdk_apigatewaymanagement::config::Builder::from(&shared)
         .endpoint_url(endpoint)
         .build()
