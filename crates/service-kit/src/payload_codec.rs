@@ -205,6 +205,16 @@ impl PayloadKeys {
     /// either, payloads travel in clear only where `ALLOW_PLAINTEXT_PAYLOADS=true` says
     /// so (the compose file), never on Lambda; `Ok(None)` then.
     pub async fn from_env() -> Result<Option<Arc<Self>>, ConfigError> {
+        let keys = Self::configured().await?;
+        if let Some(keys) = &keys {
+            keys.check().await?;
+        }
+        Ok(keys)
+    }
+
+    /// [`from_env`](Self::from_env) without its check: for a caller that checks the
+    /// ring itself ([`check`](Self::check)), at the same time as other secrets.
+    pub async fn configured() -> Result<Option<Arc<Self>>, ConfigError> {
         let allow_plaintext = crate::config::optional("ALLOW_PLAINTEXT_PAYLOADS", false)?;
         let Some(secret) = Secret::from_env(SECRET_NAME).await? else {
             if allow_plaintext && !crate::serve::running_in_lambda() {
@@ -217,11 +227,15 @@ impl PayloadKeys {
                 "{SECRET_NAME} (a key ring) or {SECRET_NAME}_ARN is required to encrypt saga payloads"
             )));
         };
-        let keys = Arc::new(Self::new(secret));
-        keys.ring()
+        Ok(Some(Arc::new(Self::new(secret))))
+    }
+
+    /// Fetches and parses the ring: an error when it is unavailable or invalid.
+    pub async fn check(&self) -> Result<(), ConfigError> {
+        self.ring()
             .await
-            .map_err(|e| ConfigError::new(e.to_string()))?;
-        Ok(Some(keys))
+            .map(|_| ())
+            .map_err(|e| ConfigError::new(e.to_string()))
     }
 
     /// The current ring.

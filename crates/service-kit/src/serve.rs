@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
@@ -139,15 +139,21 @@ pub fn edge(router: Router) -> Router {
         // Not `method_not_allowed_fallback`: it would replace each route's own 405
         // answer, and with it the layers the router put around that answer (a CORS
         // layer's preflight replies, for one).
-        .layer(middleware::map_response(method_not_allowed_as_problem))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(request_span))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            // The panic message was already printed by the panic hook; it may hold
-            // internal detail, so the client gets the opaque problem.
-            tracing::error!("request handler panicked");
-            Problem::internal().into_response()
-        }))
+        // One stack, outermost first, so that each route is wrapped once rather than
+        // once per layer: the same order as four `.layer` calls in reverse, for a
+        // quarter of the work at start (and one boxed service per request, not four).
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(|_panic| {
+                    // The panic message was already printed by the panic hook; it may
+                    // hold internal detail, so the client gets the opaque problem.
+                    tracing::error!("request handler panicked");
+                    Problem::internal().into_response()
+                }))
+                .layer(middleware::from_fn(request_span))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(middleware::map_response(method_not_allowed_as_problem)),
+        )
 }
 
 /// One span per request carrying the request id (Lambda's, the caller's

@@ -21,7 +21,7 @@ pub mod sessions;
 pub mod sockets;
 pub mod tickets;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -33,9 +33,9 @@ use service_kit::payload_codec::PayloadKeys;
 use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
 use service_kit::startup::mark;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Tokens;
 use crate::breakers::BreakerBoard;
@@ -116,40 +116,44 @@ impl AppState {
 /// The whole gateway. Requests pass, outermost first: CORS, the AWS WebSocket API
 /// events, authentication, the rate limit, then the route.
 pub fn router(state: Arc<AppState>) -> Router {
-    let (api, openapi) = api_parts();
-    let document = Arc::new(openapi);
+    let (api, description) = routes::api().into_parts();
+    // Built at the first request for it: see routes/documented.rs.
+    let document = Arc::new(OnceLock::new());
     api.route(
         "/v1/openapi.json",
         get(move || {
             let document = document.clone();
-            async move { Json(document.as_ref().clone()) }
+            let description = description.clone();
+            async move { Json(document.get_or_init(|| openapi_of(&description)).clone()) }
         }),
     )
     .with_state(state.clone())
-    .layer(from_fn_with_state(state.limiter.clone(), ratelimit::limit))
-    .layer(from_fn_with_state(state.tokens.clone(), auth::authenticate))
-    .layer(from_fn_with_state(
-        state.clone(),
-        routes::events::aws_websocket,
-    ))
-    .layer(cors(&state.config))
+    // One stack, so that each route is wrapped once (see service_kit::serve::edge).
+    .layer(
+        ServiceBuilder::new()
+            .layer(cors(&state.config))
+            .layer(from_fn_with_state(
+                state.clone(),
+                routes::events::aws_websocket,
+            ))
+            .layer(from_fn_with_state(state.tokens.clone(), auth::authenticate))
+            .layer(from_fn_with_state(state.limiter.clone(), ratelimit::limit)),
+    )
     .route(
         "/health",
         get(|| async { Json(serde_json::json!({"status": "ok"})) }),
     )
 }
 
-fn api_parts() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
-    let (router, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(routes::api())
-        .split_for_parts();
+fn openapi_of(description: &routes::documented::Description) -> utoipa::openapi::OpenApi {
+    let mut document = description.document(openapi::ApiDoc::openapi());
     openapi::add_common_responses(&mut document);
-    (router, document)
+    document
 }
 
 /// The OpenAPI document of the API, as served at `/v1/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_parts().1
+    openapi_of(&routes::api().into_parts().1)
 }
 
 /// The browser origins allowed to call the API: the UI's (`CORS_ALLOWED_ORIGINS`), and
@@ -210,16 +214,24 @@ pub async fn run_from_env() -> Result<(), BoxError> {
              anyone can forge tokens for this gateway; never expose it"
         );
     }
-    // The payload keys are checked now: without them the gateway refuses to start.
-    let payload_keys = PayloadKeys::from_env().await?;
-    mark("payload-keys");
-    let sagas = Sagas::new(config.task_queue.clone(), payload_keys);
+    let payload_keys = PayloadKeys::configured().await?;
+    let sagas = Sagas::new(config.task_queue.clone(), payload_keys.clone());
     let signer = RequestSigner::from_env().await?;
     mark("signer");
     let state = AppState::new(config, dynamo, sagas, signer).await?;
     mark("state");
-    state.tokens.ready().await?;
-    mark("jwt-secret");
+    // Both secrets are checked now, at once (on AWS each is a Secrets Manager round
+    // trip): without either the gateway refuses to start.
+    let payload_keys_ready = async {
+        match &payload_keys {
+            Some(keys) => keys.check().await,
+            None => Ok(()),
+        }
+    };
+    let (jwt_checked, keys_checked) = tokio::join!(state.tokens.ready(), payload_keys_ready);
+    jwt_checked?;
+    keys_checked?;
+    mark("secrets");
     let router = router(Arc::new(state));
     mark("router");
     service_kit::serve::run(router).await

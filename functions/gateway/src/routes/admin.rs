@@ -6,22 +6,20 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::{Shared, path_id};
+use super::{ApiRoutes, Shared, path_id};
 use crate::auth::Admin;
 use crate::downstream::Service;
 use crate::models::{Breaker, FailureMode, NewProduct, Product, ProductChange, StockLevel};
 use crate::openapi::ProblemDoc;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(create_product))
-        .routes(routes!(update_product))
-        .routes(routes!(set_stock))
-        .routes(routes!(get_failure_mode, set_failure_mode))
-        .routes(routes!(breakers))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(create_product))
+        .routes(api_routes!(update_product))
+        .routes(api_routes!(set_stock))
+        .routes(api_routes!(get_failure_mode, set_failure_mode))
+        .routes(api_routes!(breakers))
 }
 
 /// Adds a product to the catalog.

@@ -9,10 +9,8 @@ use futures::future::join_all;
 use saga_contract::{AttentionReason, SagaStatus};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::{Shared, path_id};
+use super::{ApiRoutes, Shared, path_id};
 use crate::auth::Admin;
 use crate::models::{AttentionItem, AttentionList};
 use crate::openapi::ProblemDoc;
@@ -22,10 +20,10 @@ const ATTENTION_LIMIT: usize = 50;
 /// How long one saga's status may take: a saga whose workflow tasks fail may not answer.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(attention))
-        .routes(routes!(retry_now))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(attention))
+        .routes(api_routes!(retry_now))
 }
 
 /// The running sagas that need an operator, the longest-stuck first.

@@ -12,22 +12,20 @@ use reqwest::Method;
 use serde_json::json;
 use service_kit::Problem;
 use service_kit::extract::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::Shared;
+use super::{ApiRoutes, Shared};
 use crate::auth::AccessToken;
 use crate::downstream::{DownstreamError, Service};
 use crate::models::{Customer, LoginRequest, RegisterRequest};
 use crate::openapi::ProblemDoc;
 use crate::sessions::Refresh;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(register))
+        .routes(api_routes!(login))
+        .routes(api_routes!(refresh))
+        .routes(api_routes!(logout))
 }
 
 /// Creates a customer account.

@@ -9,10 +9,8 @@ use serde::Serialize;
 use service_kit::Problem;
 use service_kit::extract::{Path, Query};
 use sha2::{Digest, Sha256};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::{PageParams, Shared, page_query, path_id};
+use super::{ApiRoutes, PageParams, Shared, page_query, path_id};
 use crate::downstream::Service;
 use crate::models::{Product, ProductPage};
 use crate::openapi::ProblemDoc;
@@ -20,10 +18,10 @@ use crate::openapi::ProblemDoc;
 /// Shared caches may keep a catalog answer this long; stock changes, so not longer.
 const CACHE_CONTROL: &str = "public, max-age=5, stale-while-revalidate=30";
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(list_products))
-        .routes(routes!(get_product))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(list_products))
+        .routes(api_routes!(get_product))
 }
 
 /// Lists the catalog in SKU order.

@@ -19,20 +19,18 @@ use service_kit::Problem;
 use service_kit::extract::Json;
 use service_kit::payload_codec::{CodecError, KeyRing, Payload, is_encrypted};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::Shared;
+use super::{ApiRoutes, Shared};
 use crate::auth::Admin;
 use crate::openapi::ProblemDoc;
 
 /// Where the codec endpoint lives (Temporal's clients append `/decode`).
 pub const PATH_PREFIX: &str = "/v1/admin/codec/";
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(decode))
-        .routes(routes!(encode))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(decode))
+        .routes(api_routes!(encode))
 }
 
 /// Temporal's `Payloads`, in its protobuf JSON form.

@@ -10,11 +10,9 @@ use futures::future::try_join_all;
 use saga_contract::{DecisionAction, OrderDecision, SagaPhase, SagaStatus};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::orders::check_owner;
-use super::{Shared, path_id};
+use super::{ApiRoutes, Shared, path_id};
 use crate::auth::{Admin, AuthUser};
 use crate::downstream::Service;
 use crate::models::{Order, ReasonRequest, ReviewItem, ReviewQueue};
@@ -24,12 +22,12 @@ use crate::saga::order_closed;
 /// The most orders the review queue shows at once.
 const REVIEW_QUEUE_LIMIT: usize = 50;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(cancel))
-        .routes(routes!(review_queue))
-        .routes(routes!(approve))
-        .routes(routes!(reject))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(cancel))
+        .routes(api_routes!(review_queue))
+        .routes(api_routes!(approve))
+        .routes(api_routes!(reject))
 }
 
 fn reason(request: ReasonRequest) -> Result<Option<String>, Problem> {

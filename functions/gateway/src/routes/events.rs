@@ -26,11 +26,9 @@ use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Query};
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::Shared;
 use super::notifications::feed_id;
+use super::{ApiRoutes, Shared};
 use crate::auth::{AuthUser, now_secs};
 use crate::downstream::{Downstream, Service};
 use crate::models::{EventTicket, Notification, NotificationPage};
@@ -45,10 +43,10 @@ pub const CLOSE_TOKEN_EXPIRED: u16 = 4401;
 /// WebSocket close code: the user logged out.
 pub const CLOSE_LOGGED_OUT: u16 = 4403;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(events))
-        .routes(routes!(ticket))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(events))
+        .routes(api_routes!(ticket))
 }
 
 /// A single-use ticket for opening the caller's event stream within 30 seconds.

@@ -4,17 +4,15 @@ use axum::extract::State;
 use reqwest::Method;
 use service_kit::Problem;
 use service_kit::extract::Json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::Shared;
+use super::{ApiRoutes, Shared};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
 use crate::models::{Customer, ProfileUpdate};
 use crate::openapi::ProblemDoc;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new().routes(routes!(get_me, update_me))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new().routes(api_routes!(get_me, update_me))
 }
 
 /// The caller's profile.

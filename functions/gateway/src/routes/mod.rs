@@ -1,6 +1,9 @@
 //! The `/v1` API. Every handler carries its OpenAPI description, and routes are
 //! registered from those descriptions, so the published document lists exactly the
-//! routes that exist.
+//! routes that exist (`api_routes!`, in `documented.rs`).
+
+#[macro_use]
+pub mod documented;
 
 pub mod admin;
 pub mod attention;
@@ -15,18 +18,17 @@ pub mod orders;
 
 use std::sync::Arc;
 
+use crate::AppState;
+pub use documented::ApiRoutes;
 use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::validate::parse_id;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-
-use crate::AppState;
 
 pub type Shared = Arc<AppState>;
 
-pub fn api() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRoutes {
+    ApiRoutes::new()
         .merge(auth::routes())
         .merge(catalog::routes())
         .merge(me::routes())

@@ -6,19 +6,17 @@ use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::Shared;
+use super::{ApiRoutes, Shared};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
 use crate::models::{Notification, NotificationPage};
 use crate::openapi::ProblemDoc;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(list_notifications))
-        .routes(routes!(mark_read))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(list_notifications))
+        .routes(api_routes!(mark_read))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -12,10 +12,8 @@ use service_kit::Problem;
 use service_kit::extract::{Json, Path, Query};
 use service_kit::validate::{MAX_AMOUNT, parse_id};
 use sha2::{Digest, Sha256};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::{PageParams, Shared, page_query, path_id};
+use super::{ApiRoutes, PageParams, Shared, page_query, path_id};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
 use crate::models::{Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, Shortage};
@@ -23,10 +21,10 @@ use crate::openapi::ProblemDoc;
 use crate::order_keys::{Claim, fingerprint};
 use crate::saga::Checkout;
 
-pub fn routes() -> OpenApiRouter<Shared> {
-    OpenApiRouter::new()
-        .routes(routes!(place_order, list_orders))
-        .routes(routes!(get_order))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(api_routes!(place_order, list_orders))
+        .routes(api_routes!(get_order))
 }
 
 /// The order id of a customer's idempotency key: the same key always names the same
