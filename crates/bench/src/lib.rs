@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-
 /// What one load run measured.
 #[derive(Debug, Clone)]
 pub struct LoadReport {

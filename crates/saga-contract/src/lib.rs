@@ -209,6 +209,20 @@ pub enum StepName {
 }
 
 impl StepName {
+    /// Every step: the forward ones in the saga's order, then the compensations.
+    pub const ALL: [StepName; 10] = [
+        Self::CreateOrder,
+        Self::ReserveInventory,
+        Self::AwaitApproval,
+        Self::ChargePayment,
+        Self::ConfirmOrder,
+        Self::NotifyCustomer,
+        Self::RefundPayment,
+        Self::ReleaseInventory,
+        Self::CancelOrder,
+        Self::NotifyFailure,
+    ];
+
     /// The name it is serialized as, e.g. `reserve_inventory`.
     pub fn as_str(self) -> &'static str {
         match self {
