@@ -20,6 +20,7 @@ Needs AWS_ENDPOINT_URL_DYNAMODB (a running DynamoDB Local) and the tools of
 infra/requirements.txt in .local/venv; infra/test.sh provides both.
 """
 
+import copy
 import json
 import os
 import re
@@ -175,12 +176,16 @@ def check_template(binaries: set[str]) -> None:
         if missing := needed - granted:
             raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
     check_invocations(resources, functions)
+    check_invocations_can_fail(resources, functions)
+    check_public_url()
     check_secrets(resources, functions)
     check_alarms(resources)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
           f"functions and the worker are granted the DynamoDB actions they call, may "
-          f"invoke exactly the services they call, and read their secrets at run time; "
+          f"invoke exactly the services they call (both actions of a function URL; the "
+          f"gateway's public URL is open through the URL only), and read their secrets at "
+          f"run time; "
           f"the alarms count lines the worker logs")
 
 
@@ -208,6 +213,58 @@ def statements(policies: list) -> list:
             for statement in policy["Statement"] if statement["Effect"] == "Allow"]
 
 
+def actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def check_public_url() -> None:
+    """The gateway's public URL (`AuthType: NONE`) is invocable by anyone through the
+    URL only: SAM's transform adds both permissions, `lambda:InvokeFunction` limited to
+    calls through a function URL. Checked on the transformed template, since an older
+    SAM adds only the first (and every request would then answer 403)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/key"  # as `sam package` makes it
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    resources = transform(template, {}, NoManagedPolicies())["Resources"]
+    granted = {(p["Properties"]["Action"], p["Properties"].get("FunctionUrlAuthType"),
+                p["Properties"].get("InvokedViaFunctionUrl"))
+               for p in resources.values()
+               if p["Type"] == "AWS::Lambda::Permission"
+               and p["Properties"]["FunctionName"] == {"Ref": "GatewayFunction"}
+               and p["Properties"]["Principal"] == "*"}
+    wanted = {("lambda:InvokeFunctionUrl", "NONE", None), ("lambda:InvokeFunction", None, True)}
+    if granted != wanted:
+        raise SystemExit(f"template.yaml: the gateway's public URL grants {sorted(map(str, granted))}, "
+                         f"not {sorted(map(str, wanted))}")
+
+
+def check_invocations_can_fail(resources: dict, functions: dict) -> None:
+    """The invocation check refuses a copy of the template where one caller lost
+    `lambda:InvokeFunction`: a check that cannot fail checks nothing."""
+    broken = copy.deepcopy(resources)
+    broken_functions = {rid: broken[rid] for rid in functions}
+    statement = next(statement
+                     for statement in statements(broken_functions["GatewayFunction"]["Properties"]["Policies"])
+                     if "lambda:InvokeFunction" in actions(statement))
+    statement["Action"] = [a for a in statement["Action"] if a != "lambda:InvokeFunction"]
+    try:
+        check_invocations(broken, broken_functions)
+    except SystemExit:
+        return
+    raise SystemExit("the invocation check passed a template whose gateway lacks lambda:InvokeFunction")
+
+
 def runtimes(resources: dict, functions: dict) -> dict:
     """Every function, and the worker's task: (its policies, its environment)."""
     worker = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
@@ -223,18 +280,31 @@ def runtimes(resources: dict, functions: dict) -> dict:
     return found
 
 
+# Since October 2025 a new function URL needs both actions from a caller of the same
+# account ("Control access to Lambda function URLs", AWS Lambda Developer Guide,
+# https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html): one alone is a 403.
+INVOKE_URL = {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+
+
 def check_invocations(resources: dict, functions: dict) -> None:
     """Each caller may invoke exactly the services whose URLs its code reads and its
-    environment gives; every other function may invoke none."""
+    environment gives, with both actions a function URL needs; every other function
+    may invoke none."""
     for caller, (policies, environment) in runtimes(resources, functions).items():
         source = SERVICE_CALLERS.get(caller)
         read = set(re.findall(r'base_url\("([A-Z]+_URL)"\)',
                               (ROOT / source).read_text())) if source else set()
         needed = {SERVICE_FUNCTIONS[url] for url in read}
         given = {SERVICE_FUNCTIONS[name] for name in environment if name in SERVICE_FUNCTIONS}
+        invoking = [statement for statement in statements(policies)
+                    if INVOKE_URL & actions(statement)]
+        half = [statement["Action"] for statement in invoking
+                if not INVOKE_URL <= actions(statement)]
+        if half:
+            raise SystemExit(f"template.yaml: {caller} is granted {half}: a function URL "
+                             f"needs both {sorted(INVOKE_URL)}")
         granted = {resource["GetAtt"].split(".")[0]
-                   for statement in statements(policies)
-                   if "lambda:InvokeFunctionUrl" in statement["Action"]
+                   for statement in invoking
                    for resource in (statement["Resource"] if isinstance(statement["Resource"], list)
                                     else [statement["Resource"]])}
         if granted != needed or given != needed:
