@@ -166,15 +166,19 @@ def check_template(binaries: set[str]) -> None:
     }
     granted_to["worker"] = [policy["PolicyDocument"]
                             for policy in resources["WorkerTaskRole"]["Properties"]["Policies"]]
-    for code, policies in granted_to.items():
-        source = "".join(p.read_text() for p in (ROOT / code / "src").rglob("*.rs"))
-        needed = {action for pattern, action in SDK_CALLS.items() if re.search(pattern, source)}
-        granted = {action
-                   for policy in policies
-                   for statement in policy["Statement"] if statement["Effect"] == "Allow"
-                   for action in statement["Action"]}
-        if missing := needed - granted:
-            raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
+    kit = service_kit_actions()
+    check_dynamodb_grants(granted_to, kit)
+    # A check that cannot fail checks nothing: without one action the customer service
+    # needs (it reaches DynamoDB only through service-kit), the check must refuse.
+    broken = copy.deepcopy(granted_to)
+    for statement in statements(broken["functions/customer"]):
+        statement["Action"] = [a for a in actions(statement) if a != "dynamodb:GetItem"]
+    try:
+        check_dynamodb_grants(broken, kit)
+    except SystemExit:
+        pass
+    else:
+        raise SystemExit("the DynamoDB grant check passed the customer service without GetItem")
     check_invocations(resources, functions)
     check_invocations_can_fail(resources, functions)
     check_public_url()
@@ -211,6 +215,76 @@ def check_alarms(resources: dict) -> None:
 def statements(policies: list) -> list:
     return [statement for policy in policies
             for statement in policy["Statement"] if statement["Effect"] == "Allow"]
+
+
+def rust_sources(folder: Path) -> str:
+    """The non-test code of a crate's `src`, without comments: files named tests.rs or
+    testing.rs and everything from a `#[cfg(test)]` on are left out."""
+    texts = []
+    for path in sorted(folder.rglob("*.rs")):
+        if path.name in ("tests.rs", "testing.rs"):
+            continue
+        code = path.read_text().split("#[cfg(test)]")[0]
+        texts.append(re.sub(r"//.*", "", code))
+    return "\n".join(texts)
+
+
+def called(name: str, source: str, foreign_types: frozenset[str] = frozenset()) -> bool:
+    """Whether `source` calls a function `name`, other than as an associated function
+    of a type named in `foreign_types` (`Span::current()` is not service-kit's
+    `current`)."""
+    for match in re.finditer(rf"(?:\b(\w+)::)?\b{name}\s*(::<[^>]*>)?\(", source):
+        if match.group(1) is None or match.group(1) not in foreign_types:
+            return True
+    return False
+
+
+def foreign_types(source: str, kit_source: str) -> frozenset[str]:
+    """The capitalised names `source` calls functions on that service-kit does not
+    define (Span, Handle, Client...)."""
+    kit_types = set(re.findall(r"\b(?:struct|enum|trait|type)\s+(\w+)", kit_source))
+    return frozenset(set(re.findall(r"\b([A-Z]\w*)::\w+\s*\(", source)) - kit_types)
+
+
+def sdk_actions(source: str) -> set[str]:
+    return {action for pattern, action in SDK_CALLS.items() if re.search(pattern, source)}
+
+
+def service_kit_actions() -> dict[str, set[str]]:
+    """For each function of service-kit, the DynamoDB actions it makes, itself or
+    through the service-kit functions it calls. A function's text runs from its `fn` to
+    the next one, which may count a neighbour's actions too: the error is towards
+    asking for a grant, never towards missing one."""
+    source = rust_sources(ROOT / "crates/service-kit/src")
+    starts = [(m.start(), m.group(1)) for m in re.finditer(r"\bfn\s+(\w+)", source)]
+    bodies: dict[str, str] = {}
+    for i, (start, name) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(source)
+        bodies[name] = bodies.get(name, "") + source[start:end]
+    made = {name: sdk_actions(body) for name, body in bodies.items()}
+    changed = True
+    while changed:
+        changed = False
+        for name, body in bodies.items():
+            for other, other_made in made.items():
+                if other != name and other_made - made[name] and called(other, body):
+                    made[name] |= other_made
+                    changed = True
+    return {name: found for name, found in made.items() if found}
+
+
+def check_dynamodb_grants(granted_to: dict, kit: dict[str, set[str]]) -> None:
+    """Each function and the worker are granted every DynamoDB action their code
+    makes, directly or through the service-kit functions it calls."""
+    kit_source = rust_sources(ROOT / "crates/service-kit/src")
+    for code, policies in granted_to.items():
+        source = rust_sources(ROOT / code / "src")
+        foreign = foreign_types(source, kit_source)
+        needed = sdk_actions(source).union(
+            *(made for name, made in kit.items() if called(name, source, foreign)))
+        granted = {action for statement in statements(policies) for action in actions(statement)}
+        if missing := needed - granted:
+            raise SystemExit(f"template.yaml lacks {sorted(missing)} for {code}, which calls them")
 
 
 def actions(statement: dict) -> set[str]:
