@@ -10,7 +10,8 @@
   the code fetches at run time (`*_ARN`), which it is granted to read.
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
-  every table it names is one of infra/tables.json; every mounted path exists.
+  every table it names is one of infra/tables.json; every mounted path exists; every
+  port is published on 127.0.0.1 only (and a copy publishing one more widely is refused).
 - localstack/init: the hook that LocalStack runs is run here, twice, against DynamoDB
   Local (the same DynamoDB API), with the AWS CLI. It must create the tables exactly
   as infra/tables.json defines them, and its demo data must work with the real
@@ -447,12 +448,28 @@ def check_compose(binaries: set[str]) -> None:
             source = volume.split(":")[0]
             if source.startswith(".") and not (ROOT / source).exists():
                 raise SystemExit(f"compose service {name} mounts missing {source}")
+    check_local_ports(compose)
+    exposed = copy.deepcopy(compose)
+    exposed["services"]["gateway"]["ports"] = ["3000:8080"]
+    must_refuse("the port check", "a gateway published on every interface",
+                check_local_ports, exposed)
     ignored = (ROOT / ".dockerignore").read_text().split()
     for heavy in ("target", ".local", "frontend/node_modules"):
         if heavy not in ignored:
             raise SystemExit(f".dockerignore must exclude {heavy} from the build context")
     print(f"docker-compose.yml: valid Compose; {len(compose['services'])} services build "
-          f"from this repository and name real tables")
+          f"from this repository, name real tables and listen on 127.0.0.1 only")
+
+
+def check_local_ports(compose: dict) -> None:
+    """Every port is published on 127.0.0.1 only: the compose stack signs tokens with
+    the public development secret and runs Temporal and LocalStack without auth."""
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            host_ip = (port.get("host_ip") if isinstance(port, dict)
+                       else str(port).split(":")[0] if str(port).count(":") == 2 else None)
+            if host_ip != "127.0.0.1":
+                raise SystemExit(f"compose service {name} publishes {port} beyond 127.0.0.1")
 
 
 def aws_cli(endpoint: str) -> list:

@@ -132,7 +132,8 @@ async fn method_not_allowed_as_problem(response: Response) -> Response {
 }
 
 /// Wraps a service's routes with what every edge needs: problem+json for unknown
-/// routes, wrong methods, oversized bodies and panics, and a span per request.
+/// routes, wrong methods, oversized bodies and panics, a span per request, and
+/// `X-Content-Type-Options: nosniff` on every answer.
 pub fn edge(router: Router) -> Router {
     router
         .fallback(|| async { Problem::not_found("There is no such resource.") })
@@ -144,6 +145,7 @@ pub fn edge(router: Router) -> Router {
         // quarter of the work at start (and one boxed service per request, not four).
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::map_response(nosniff))
                 .layer(CatchPanicLayer::custom(|_panic| {
                     // The panic message was already printed by the panic hook; it may
                     // hold internal detail, so the client gets the opaque problem.
@@ -154,6 +156,16 @@ pub fn edge(router: Router) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
                 .layer(middleware::map_response(method_not_allowed_as_problem)),
         )
+}
+
+/// Every answer, a panic's included, tells browsers to believe its content type: a
+/// JSON body is never run as a script or a style it was loaded as.
+async fn nosniff<B>(mut response: Response<B>) -> Response<B> {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// One span per request carrying the request id (Lambda's, the caller's

@@ -230,8 +230,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Exchanges email and password for an access token and a refresh token. After a few
-         *     failures in a row, logins of that account wait longer after each further failure.
+         * Exchanges email and password for an access token and a refresh token. Attempts are
+         *     limited per account: a browser that signed in to the account before (its device
+         *     cookie) has an allowance of its own; all other clients share a small one.
          */
         post: operations["login"];
         delete?: never;
@@ -1512,7 +1513,10 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description The device cookie set by an earlier login to this account */
+                "login_device_{account}"?: string | null;
+            };
         };
         requestBody: {
             content: {
@@ -1520,10 +1524,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in; the refresh token is set as the `refresh_token` cookie */
+            /** @description Logged in; the refresh token is set as the `refresh_token` cookie, the device cookie renewed or set */
             200: {
                 headers: {
-                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict */
+                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict, and login_device_<account>=...; Path=/v1/auth/login; HttpOnly; Secure; SameSite=Strict */
                     "set-cookie"?: string;
                     [name: string]: unknown;
                 };
@@ -1544,7 +1548,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many failed logins of this account: retry after `Retry-After` seconds */
+            /** @description Too many login attempts for this account from this device, or from devices it has not signed in from: retry after `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,7 @@
 //!   request comes from one of them, `X-Forwarded-For` is read from the right, skipping
 //!   the listed proxies; the first other address is the client's.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request};
 use service_kit::config::ConfigError;
@@ -124,6 +124,21 @@ impl TrustedProxies {
                 }
             }
         }
+    }
+}
+
+/// What limits per address count a client as: its IPv4 address, or its IPv6 /64, the
+/// block one subscriber is given (RFC 6177), in which it may use any of 2^64 addresses.
+pub fn address_block(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = u128::from(v6) & !(u128::from(u64::MAX));
+                format!("{}/64", Ipv6Addr::from(network))
+            }
+        },
     }
 }
 
@@ -245,5 +260,19 @@ mod tests {
         for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x"] {
             assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_client_by_its_64_and_an_ipv4_one_by_its_address() {
+        let block = |raw: &str| address_block(raw.parse().expect("ip"));
+        assert_eq!(block("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            block("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(block("2001:db8:1:3::1"), block("2001:db8:1:2::1"));
+        assert_eq!(block("198.51.100.7"), "198.51.100.7");
+        assert_ne!(block("198.51.100.7"), block("198.51.100.8"));
+        assert_eq!(block("::ffff:198.51.100.7"), "198.51.100.7");
     }
 }

@@ -1,5 +1,6 @@
-//! Rate limiting per principal (the user, else the client IP) with the generic cell
-//! rate algorithm (GCRA), shared by every gateway instance through DynamoDB.
+//! Rate limiting per principal (the user, else the client's address: IPv4, or IPv6
+//! /64) with the generic cell rate algorithm (GCRA), shared by every gateway instance
+//! through DynamoDB.
 //!
 //! The shared state per principal is one number, its theoretical arrival time (TAT),
 //! moved forward by a conditional update that expects the value it read. To keep that
@@ -29,7 +30,7 @@ use service_kit::Problem;
 use service_kit::dynamo::{self, Backoff, StoreError, n};
 
 use crate::auth::AuthUser;
-use crate::client_ip::TrustedProxies;
+use crate::client_ip::{TrustedProxies, address_block};
 use crate::config::RateLimitConfig;
 
 /// How long an instance may hold leased permits before handing them back unused.
@@ -316,13 +317,13 @@ impl RateLimiter {
     }
 }
 
-/// The principal a request is limited as: its user, else its client address.
+/// The principal a request is limited as: its user, else its client's address block.
 fn principal(request: &Request, trusted: &TrustedProxies) -> String {
     if let Some(user) = request.extensions().get::<AuthUser>() {
         return format!("user:{}", user.id);
     }
     match trusted.client_ip(request) {
-        Some(ip) => format!("ip:{ip}"),
+        Some(ip) => format!("ip:{}", address_block(ip)),
         None => "ip:unknown".to_owned(),
     }
 }

@@ -14,8 +14,9 @@ use service_kit::Problem;
 use service_kit::extract::Json;
 
 use super::{ApiRoutes, Shared};
-use crate::auth::AccessToken;
+use crate::auth::{AccessToken, now_secs};
 use crate::downstream::{DownstreamError, Service};
+use crate::login_throttle::{DEVICE_LIFETIME, Reservation, device_cookie_name};
 use crate::models::{Customer, LoginRequest, RegisterRequest};
 use crate::openapi::ProblemDoc;
 use crate::sessions::Refresh;
@@ -54,31 +55,38 @@ async fn register(
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
-/// Exchanges email and password for an access token and a refresh token. After a few
-/// failures in a row, logins of that account wait longer after each further failure.
+/// Exchanges email and password for an access token and a refresh token. Attempts are
+/// limited per account: a browser that signed in to the account before (its device
+/// cookie) has an allowance of its own; all other clients share a small one.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    params(("login_device_{account}" = Option<String>, Cookie, description = "The device cookie set by an earlier login to this account")),
     responses(
-        (status = 200, description = "Logged in; the refresh token is set as the `refresh_token` cookie", body = AccessToken,
-            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict"))),
+        (status = 200, description = "Logged in; the refresh token is set as the `refresh_token` cookie, the device cookie renewed or set", body = AccessToken,
+            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict, and login_device_<account>=...; Path=/v1/auth/login; HttpOnly; Secure; SameSite=Strict"))),
         (status = 401, description = "Wrong email or password", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins of this account: retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many login attempts for this account from this device, or from devices it has not signed in from: retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn login(
     State(state): State<Shared>,
+    headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<(HeaderMap, Json<AccessToken>), Response> {
     if !state.tokens.issues_tokens() {
         return Err(Problem::not_found("Log in with the identity provider.").into_response());
     }
-    // Fails closed: without the count of failures, no password is tried.
-    let wait = state
+    let device_cookie = device_cookie_name(&body.email);
+    let device = presented_cookie(&headers, &device_cookie);
+    // Reserved before the password is checked, so that concurrent guesses all count;
+    // fails closed: without the allowance, no password is tried.
+    let reservation = state
         .login_throttle
-        .wait(&body.email)
+        .reserve(&body.email, device.as_deref(), now_secs())
         .await
         .map_err(|error| Problem::from(error).into_response())?;
-    if !wait.is_zero() {
-        return Err(throttled(wait));
-    }
+    let attempt = match reservation {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Wait(wait) => return Err(throttled(wait)),
+    };
     let request = json!({"email": body.email, "password": body.password});
     let verified: Result<Customer, _> = state
         .services
@@ -89,28 +97,39 @@ async fn login(
             Some(&request),
         )
         .await;
-    let customer = match verified {
-        Ok(customer) => customer,
-        Err(error) => {
-            if matches!(&error, DownstreamError::Refused(problem) if problem.status == 401)
-                && let Err(store) = state.login_throttle.failed(&body.email).await
-            {
-                tracing::error!(error = %store, "cannot count a failed login");
-            }
-            return Err(Problem::from(error).into_response());
-        }
+    // A wrong password keeps its reservation; a sign-in from a known device refills that
+    // device's allowance below; any other attempt is given back.
+    let give_back = match &verified {
+        Ok(_) => !attempt.from_known_device(),
+        Err(DownstreamError::Refused(problem)) => problem.status != 401,
+        Err(_) => true,
     };
-    if let Err(error) = state.login_throttle.succeeded(&body.email).await {
-        tracing::error!(%error, "cannot reset the failed logins of an account");
+    if give_back && let Err(error) = state.login_throttle.give_back(&attempt).await {
+        tracing::error!(%error, "cannot give a login attempt back");
     }
+    let customer = verified.map_err(|error| Problem::from(error).into_response())?;
+    let device_token = state
+        .login_throttle
+        .trust_device(&attempt, now_secs())
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
     let refresh_token = state
         .sessions
         .start(&customer.id)
         .await
         .map_err(|error| Problem::from(error).into_response())?;
-    signed_in(&state, &customer, &refresh_token)
+    let (mut headers, access) = signed_in(&state, &customer, &refresh_token)
         .await
-        .map_err(IntoResponse::into_response)
+        .map_err(IntoResponse::into_response)?;
+    append_cookie(
+        &mut headers,
+        &format!(
+            "{device_cookie}={device_token}; Path=/v1/auth/login; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+            DEVICE_LIFETIME.as_secs()
+        ),
+    )
+    .map_err(IntoResponse::into_response)?;
+    Ok((headers, access))
 }
 
 /// 429 for an account whose logins must wait `wait`.
@@ -119,10 +138,10 @@ fn throttled(wait: std::time::Duration) -> Response {
     let mut response = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "login-throttled",
-        "Too many failed logins",
+        "Too many login attempts",
     )
     .with_detail(format!(
-        "Too many failed logins for this account. Retry in {seconds} s."
+        "Too many login attempts for this account. Retry in {seconds} s."
     ))
     .into_response();
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
@@ -142,10 +161,10 @@ async fn signed_in(
 ) -> Result<(HeaderMap, Json<AccessToken>), Problem> {
     let access = state.tokens.issue(&customer.id, customer.role).await?;
     let max_age = state.config.jwt.refresh_ttl.as_secs();
-    Ok((
-        cookie_header(&refresh_cookie(refresh_token, max_age))?,
-        Json(access),
-    ))
+    let mut headers = cookie_header(&refresh_cookie(refresh_token, max_age))?;
+    // Tokens are never kept by a cache on the way, nor by the browser's.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((headers, Json(access)))
 }
 
 fn refresh_cookie(value: &str, max_age: u64) -> String {
@@ -156,22 +175,32 @@ fn refresh_cookie(value: &str, max_age: u64) -> String {
 
 fn cookie_header(cookie: &str) -> Result<HeaderMap, Problem> {
     let mut headers = HeaderMap::new();
-    let value = HeaderValue::from_str(cookie).map_err(|_| Problem::internal())?;
-    headers.insert(header::SET_COOKIE, value);
+    append_cookie(&mut headers, cookie)?;
     Ok(headers)
 }
 
-/// The refresh token from the request's cookies.
-fn presented_refresh_token(headers: &HeaderMap) -> Option<String> {
+fn append_cookie(headers: &mut HeaderMap, cookie: &str) -> Result<(), Problem> {
+    let value = HeaderValue::from_str(cookie).map_err(|_| Problem::internal())?;
+    headers.append(header::SET_COOKIE, value);
+    Ok(())
+}
+
+/// The value of the request's cookie `name`.
+fn presented_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == REFRESH_COOKIE && !value.is_empty()).then(|| value.to_owned())
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name && !value.is_empty()).then(|| value.to_owned())
         })
+}
+
+/// The refresh token from the request's cookies.
+fn presented_refresh_token(headers: &HeaderMap) -> Option<String> {
+    presented_cookie(headers, REFRESH_COOKIE)
 }
 
 fn invalid_refresh() -> Problem {

@@ -1,10 +1,12 @@
 //! Registration, login, refresh rotation and logout.
 
 use gateway::config::{RateLimitConfig, TrustedProxies};
-use gateway::login_throttle::FREE_FAILURES;
+use gateway::login_throttle::{KNOWN_DEVICE, Reservation, UNTRUSTED, device_cookie_name};
 use serde_json::json;
 
-use crate::support::{As, Options, Stack, refresh_cookie};
+use service_kit::testing::{Api, Reply};
+
+use crate::support::{As, Options, Stack, refresh_cookie, set_cookie};
 
 #[tokio::test]
 async fn a_registered_customer_logs_in_and_reads_their_profile() {
@@ -134,14 +136,34 @@ async fn logout_revokes_the_refresh_token_and_clears_its_cookie() {
         .expect_problem(401, "invalid-refresh-token");
 }
 
-async fn attempt(stack: &Stack, email: &str, password: &str) -> service_kit::testing::Reply {
-    stack
+async fn attempt(stack: &Stack, email: &str, password: &str) -> Reply {
+    attempt_from(stack, email, password, None).await
+}
+
+/// A login attempt from a browser that holds `device`: (cookie name, value).
+async fn attempt_from(
+    stack: &Stack,
+    email: &str,
+    password: &str,
+    device: Option<(&str, &str)>,
+) -> Reply {
+    let mut request = stack
         .gateway
-        .post(
-            "/v1/auth/login",
-            json!({"email": email, "password": password}),
-        )
-        .await
+        .http
+        .post(format!("{}/v1/auth/login", stack.gateway.base_url))
+        .json(&json!({"email": email, "password": password}));
+    if let Some((name, value)) = device {
+        request = request.header("cookie", format!("{name}={value}"));
+    }
+    Api::reply(request).await
+}
+
+fn retry_after(reply: &Reply) -> u64 {
+    reply.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds")
 }
 
 #[tokio::test]
@@ -149,27 +171,24 @@ async fn a_locked_out_account_still_lets_other_accounts_log_in_from_the_same_ip(
     let stack = Stack::start().await;
     stack.customer("ada@example.com").await;
     stack.customer("bob@example.com").await;
-    for _ in 0..=FREE_FAILURES {
+    for _ in 0..UNTRUSTED.burst {
         attempt(&stack, "ada@example.com", "a wrong guess")
             .await
             .expect_problem(401, "invalid-credentials");
     }
-    // The right password no longer helps, for now.
+    // The right password no longer helps from a browser the account does not know.
     let locked = attempt(&stack, "ADA@example.com", "a long password").await;
     assert_eq!(locked.status, 429, "{locked:?}");
     assert_eq!(locked.body["type"], "/problems/login-throttled");
-    let retry_after: u64 = locked.headers["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds");
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let wait = retry_after(&locked);
+    let every = UNTRUSTED.every.as_secs();
+    assert!((every - 5..=every).contains(&wait), "{wait}");
     // Bob, from the same address, is not affected.
     attempt(&stack, "bob@example.com", "a long password")
         .await
         .expect(200);
     // An email without an account is slowed down the same way: no enumeration.
-    for _ in 0..=FREE_FAILURES {
+    for _ in 0..UNTRUSTED.burst {
         attempt(&stack, "nobody@example.com", "guess")
             .await
             .expect_problem(401, "invalid-credentials");
@@ -180,20 +199,87 @@ async fn a_locked_out_account_still_lets_other_accounts_log_in_from_the_same_ip(
     );
 }
 
+/// The device cookie `reply` sets for `email`, checked to be one no script can read.
+fn device_cookie(reply: &Reply, email: &str) -> String {
+    let name = device_cookie_name(email);
+    let header = reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|cookie| cookie.starts_with(&format!("{name}=")))
+        .expect("a device cookie");
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/v1/auth/login",
+    ] {
+        assert!(header.contains(attribute), "{header}");
+    }
+    set_cookie(reply, &name).expect("with a value")
+}
+
 #[tokio::test]
-async fn a_successful_login_resets_the_failures() {
+async fn concurrent_guesses_are_checked_no_more_than_the_allowance_and_the_owner_still_signs_in() {
     let stack = Stack::start().await;
     stack.customer("ada@example.com").await;
-    for _ in 0..2 {
-        for _ in 0..FREE_FAILURES {
-            attempt(&stack, "ada@example.com", "a wrong guess")
-                .await
-                .expect_problem(401, "invalid-credentials");
-        }
+    stack.customer("bob@example.com").await;
+    let ada = device_cookie_name("ada@example.com");
+    // Successful sign-ins give their attempt back: any number of them.
+    for _ in 0..=UNTRUSTED.burst {
         attempt(&stack, "ada@example.com", "a long password")
             .await
             .expect(200);
     }
+    let signed_in = attempt(&stack, "ada@example.com", "a long password").await;
+    let device = device_cookie(&signed_in, "ada@example.com");
+    let bob = attempt(&stack, "bob@example.com", "a long password").await;
+    let bobs_device = device_cookie(&bob, "bob@example.com");
+
+    // 60 guesses at once, from browsers the account does not know.
+    let guesses = futures::future::join_all(
+        (0..60).map(|_| attempt(&stack, "ada@example.com", "a wrong guess")),
+    )
+    .await;
+    let checked = guesses.iter().filter(|reply| reply.status == 401).count();
+    let throttled = guesses.iter().filter(|reply| reply.status == 429).count();
+    assert_eq!(checked, UNTRUSTED.burst as usize, "passwords checked");
+    assert_eq!(checked + throttled, 60);
+
+    // The owner's browser signs in at once, and keeps its cookie.
+    let known = Some((ada.as_str(), device.as_str()));
+    let owner = attempt_from(&stack, "ada@example.com", "a long password", known).await;
+    assert_eq!(device_cookie(&owner, "ada@example.com"), device);
+    owner.expect(200);
+    // Any other browser is still throttled, whatever cookie it makes up or brings.
+    for other in [
+        None,
+        Some((ada.as_str(), "made-up")),
+        Some((ada.as_str(), bobs_device.as_str())),
+    ] {
+        let reply = attempt_from(&stack, "ada@example.com", "a long password", other).await;
+        assert_eq!(reply.status, 429, "{other:?}: {reply:?}");
+    }
+
+    // The owner's typos count on the owner's browser only, and a sign-in refills it.
+    for _ in 0..KNOWN_DEVICE.burst - 1 {
+        attempt_from(&stack, "ada@example.com", "a typo", known)
+            .await
+            .expect_problem(401, "invalid-credentials");
+    }
+    attempt_from(&stack, "ada@example.com", "a long password", known)
+        .await
+        .expect(200);
+    // A browser that keeps guessing waits too: it does not fall back on the shared
+    // allowance.
+    for _ in 0..KNOWN_DEVICE.burst {
+        attempt_from(&stack, "ada@example.com", "a typo", known)
+            .await
+            .expect_problem(401, "invalid-credentials");
+    }
+    let spent = attempt_from(&stack, "ada@example.com", "a long password", known).await;
+    assert_eq!(spent.status, 429, "{spent:?}");
 }
 
 /// Anonymous catalog reads from `forwarded_for`, until one is limited; how many passed.
@@ -249,4 +335,96 @@ async fn a_forwarded_client_address_counts_only_from_a_trusted_proxy() {
         0,
         "a header anyone can send changes nothing"
     );
+}
+
+#[tokio::test]
+async fn three_hours_of_guessing_get_no_more_than_ten_attempts_in_any_hour() {
+    let stack = Stack::start().await;
+    let throttle = &stack.state.login_throttle;
+    let start = gateway::auth::now_secs();
+    // Two guesses a minute, without a device cookie, on the throttle's clock.
+    let mut granted = Vec::new();
+    for minute in 0..180u64 {
+        for _ in 0..2 {
+            let reservation = throttle
+                .reserve("ada@example.com", None, start + minute * 60)
+                .await
+                .expect("the throttle's table");
+            if let Reservation::Granted(_) = reservation {
+                granted.push(minute);
+            }
+        }
+    }
+    for first in 0..180 {
+        let in_hour = granted
+            .iter()
+            .filter(|minute| (first..first + 60).contains(*minute))
+            .count();
+        assert!(
+            in_hour <= 10,
+            "{in_hour} attempts from minute {first}: {granted:?}"
+        );
+    }
+    // The allowance refills: one more attempt every `every`.
+    let refills = 180 * 60 / UNTRUSTED.every.as_secs() as usize;
+    assert!(
+        granted.len() >= UNTRUSTED.burst as usize + refills - 1,
+        "{granted:?}"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_by_their_64() {
+    let stack = Stack::start_with(small_limit(
+        TrustedProxies::parse("127.0.0.1").expect("valid"),
+    ))
+    .await;
+    assert_eq!(admitted_before_limit(&stack, "2001:db8:1:2::1").await, 3);
+    assert_eq!(
+        admitted_before_limit(&stack, "2001:db8:1:2:abcd::7").await,
+        0,
+        "another address of the same /64 shares its limit"
+    );
+    assert_eq!(
+        admitted_before_limit(&stack, "2001:db8:1:3::1").await,
+        3,
+        "the next /64 is another subscriber"
+    );
+}
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_tokens_are_never_cached() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    let login = attempt(&stack, "ada@example.com", "a long password").await;
+    let refresh_token = refresh_cookie(&login).expect("a refresh cookie");
+    let refreshed = stack
+        .with_refresh_cookie("/v1/auth/refresh", &refresh_token)
+        .await;
+    for tokens in [&login, &refreshed] {
+        assert_eq!(tokens.status, 200, "{tokens:?}");
+        assert_eq!(tokens.headers["cache-control"], "no-store", "{tokens:?}");
+    }
+    let mut answers = vec![login, refreshed];
+    answers.push(stack.gateway.get("/v1/no-such-route").await);
+    answers.push(stack.gateway.get("/health").await);
+    answers.push(stack.gateway.get("/v1/products").await);
+    // Guesses until the throttle answers: 401s, then a 429.
+    for _ in 0..=UNTRUSTED.burst {
+        answers.push(attempt(&stack, "ada@example.com", "a wrong guess").await);
+    }
+    let statuses: Vec<u16> = answers.iter().map(|reply| reply.status.as_u16()).collect();
+    for expected in [200, 401, 404, 429] {
+        assert!(statuses.contains(&expected), "{statuses:?}");
+    }
+    for reply in &answers {
+        assert_eq!(
+            reply
+                .headers
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{reply:?}"
+        );
+    }
 }

@@ -245,12 +245,18 @@ impl Stack {
 
 /// The refresh token a reply sets as a cookie, if it sets one with a value.
 pub fn refresh_cookie(reply: &Reply) -> Option<String> {
+    set_cookie(reply, "refresh_token")
+}
+
+/// The value of the cookie `name` a reply sets, if it sets one with a value.
+pub fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     reply
         .headers
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|cookie| cookie.strip_prefix("refresh_token="))
+        .find_map(|cookie| cookie.strip_prefix(prefix.as_str()))
         .and_then(|rest| rest.split(';').next())
         .filter(|value| !value.is_empty())
         .map(str::to_owned)
