@@ -179,6 +179,7 @@ def check_template(binaries: set[str]) -> None:
     check_invocations_can_fail(resources, functions)
     check_public_url()
     check_secrets(resources, functions)
+    check_secrets_can_fail(resources, functions)
     check_alarms(resources)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
@@ -393,13 +394,31 @@ def check_invocations(resources: dict, functions: dict) -> None:
 
 # Secrets the code fetches at run time: its `<NAME>_ARN` variable, read by
 # `Secret::from_env`-style code or named explicitly.
-RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET", "PAYLOAD_KEYS"], "worker": ["PAYLOAD_KEYS"]}
+RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET", "PAYLOAD_KEYS", "TEMPORAL_SECRET"],
+                   "worker": ["PAYLOAD_KEYS"]}
+
+
+def check_secrets_can_fail(resources: dict, functions: dict) -> None:
+    """The secret check refuses the gateway as it was deployed before: its Temporal API
+    key resolved at deploy time into its environment."""
+    broken = copy.deepcopy(resources)
+    variables = broken["GatewayFunction"]["Properties"]["Environment"]["Variables"]
+    variables["TEMPORAL_API_KEY"] = {"Fn::Sub": "{{resolve:secretsmanager:${TemporalSecretArn}}}"}
+    must_refuse("the secret check", "a Temporal API key resolved into the gateway's environment",
+                check_secrets, broken, {rid: broken[rid] for rid in functions})
 
 
 def check_secrets(resources: dict, functions: dict) -> None:
     worker_secrets = json.dumps(resources["WorkerTaskDefinition"]["Properties"]
                                 ["ContainerDefinitions"][0].get("Secrets", []))
     found = runtimes(resources, functions)
+    for holder, (_, environment) in found.items():
+        resolved = [name for name, value in environment.items()
+                    if "resolve:secretsmanager" in json.dumps(value)]
+        if resolved:
+            raise SystemExit(f"template.yaml: {holder} has {resolved} resolved from Secrets "
+                             f"Manager into its environment, readable by anyone who may read "
+                             f"its configuration; give the ARN and let it fetch the secret")
     for holder, names in RUNTIME_SECRETS.items():
         policies, environment = found[holder]
         for name in names:

@@ -19,6 +19,7 @@ pub mod routes;
 pub mod saga;
 pub mod sessions;
 pub mod sockets;
+pub mod temporal_credentials;
 pub mod tickets;
 
 use std::sync::{Arc, OnceLock};
@@ -49,6 +50,7 @@ use crate::ratelimit::RateLimiter;
 use crate::saga::Sagas;
 use crate::sessions::Sessions;
 use crate::sockets::LocalSockets;
+use crate::temporal_credentials::TemporalCredentials;
 use crate::tickets::Tickets;
 
 /// The owner names of the gateway's tables in `infra/tables.json`.
@@ -215,22 +217,28 @@ pub async fn run_from_env() -> Result<(), BoxError> {
         );
     }
     let payload_keys = PayloadKeys::configured().await?;
-    let sagas = Sagas::new(config.task_queue.clone(), payload_keys.clone());
+    let sagas = Sagas::new(config.task_queue.clone(), payload_keys.clone())
+        .with_credentials(TemporalCredentials::from_env().await?);
     let signer = RequestSigner::from_env().await?;
     mark("signer");
     let state = AppState::new(config, dynamo, sagas, signer).await?;
     mark("state");
-    // Both secrets are checked now, at once (on AWS each is a Secrets Manager round
-    // trip): without either the gateway refuses to start.
+    // The secrets are checked now, at once (on AWS each is a Secrets Manager round
+    // trip): without any of them the gateway refuses to start.
     let payload_keys_ready = async {
         match &payload_keys {
             Some(keys) => keys.check().await,
             None => Ok(()),
         }
     };
-    let (jwt_checked, keys_checked) = tokio::join!(state.tokens.ready(), payload_keys_ready);
+    let (jwt_checked, keys_checked, temporal_checked) = tokio::join!(
+        state.tokens.ready(),
+        payload_keys_ready,
+        state.sagas.ready()
+    );
     jwt_checked?;
     keys_checked?;
+    temporal_checked?;
     mark("secrets");
     let router = router(Arc::new(state));
     mark("router");

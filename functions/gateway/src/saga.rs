@@ -3,8 +3,9 @@
 //!
 //! The Temporal client is created once per instance (at the first call, so a cold
 //! start does not wait for it) and reused for every invocation. The connection comes
-//! from the SDK's standard environment, like the worker's: Temporal Cloud-ready. Its
-//! payloads are encrypted with the worker's key ring (`service_kit::payload_codec`).
+//! from the SDK's standard environment, like the worker's: Temporal Cloud-ready, with
+//! the credentials read from Secrets Manager (`temporal_credentials`). Its payloads
+//! are encrypted with the worker's key ring (`service_kit::payload_codec`).
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ use temporalio_client::{
 };
 use tokio::sync::OnceCell;
 
+use crate::temporal_credentials::{CredentialsError, TemporalCredentials};
+
 /// How long a decision may wait for a worker to take it: beyond this the caller is
 /// told to retry (a retry is the same update, so it is applied at most once).
 const DECISION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,6 +43,8 @@ pub struct Sagas {
     task_queue: String,
     /// The key ring of the saga's payloads (`None`: payloads in clear, local only).
     payload_keys: Option<Arc<PayloadKeys>>,
+    /// Temporal Cloud's API key or mTLS identity, from Secrets Manager.
+    credentials: Option<TemporalCredentials>,
 }
 
 /// What a checkout learns of its saga's reservation within its wait.
@@ -75,6 +80,22 @@ impl Sagas {
             client: OnceCell::new(),
             task_queue: task_queue.into(),
             payload_keys,
+            credentials: None,
+        }
+    }
+
+    /// Connects with `credentials` besides the standard environment.
+    pub fn with_credentials(mut self, credentials: Option<TemporalCredentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Checks, before the gateway serves anything, that the Temporal credentials (if
+    /// configured) can be read.
+    pub async fn ready(&self) -> Result<(), CredentialsError> {
+        match &self.credentials {
+            Some(credentials) => credentials.check().await,
+            None => Ok(()),
         }
     }
 
@@ -89,6 +110,7 @@ impl Sagas {
             client: OnceCell::new_with(Some(client)),
             task_queue: task_queue.into(),
             payload_keys,
+            credentials: None,
         }
     }
 
@@ -99,9 +121,15 @@ impl Sagas {
     async fn client(&self) -> Result<&Client, Problem> {
         self.client
             .get_or_try_init(|| async {
-                let (connection, mut options) =
+                let (mut connection, mut options) =
                     ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
                         .map_err(|e| unavailable("settings", e))?;
+                if let Some(credentials) = &self.credentials {
+                    credentials
+                        .apply(&mut connection)
+                        .await
+                        .map_err(|e| unavailable("credentials", e))?;
+                }
                 options.data_converter = payload_codec::data_converter(self.payload_keys.clone());
                 let connection = Connection::connect(connection)
                     .await

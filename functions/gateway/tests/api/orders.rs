@@ -305,6 +305,26 @@ async fn the_owner_is_checked_before_temporal_is_asked() {
 }
 
 #[tokio::test]
+async fn a_gateway_with_its_temporal_api_key_in_secrets_manager_places_orders() {
+    let stack = Stack::with_worker().await;
+    stack.add_product("MUG", 10, 1250).await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let secrets = service_kit::testing::secrets_manager().await;
+    let api_key = service_kit::testing::new_secret(&secrets, "a-temporal-cloud-api-key").await;
+    // The dev server takes any key: what counts is that the key is read and sent.
+    let gateway = GatewayProcess::start(&stack, &[("TEMPORAL_SECRET_ARN", &api_key)]).await;
+    let api = gateway.api();
+    As::new(&api, &tokens)
+        .order(
+            "through-the-secret",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
 async fn a_checkout_is_answered_out_of_stock_at_once_and_a_repeat_gets_the_same_answer() {
     let stack = Stack::with_worker().await;
     stack.add_product("MUG", 1, 1250).await;

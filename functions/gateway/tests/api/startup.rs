@@ -1,6 +1,7 @@
 //! The gateway binary refuses to start without a signing secret it can trust, and
 //! starts, warning, with the development secret only when asked to and off Lambda.
-//! The same holds for the key ring that encrypts saga payloads.
+//! The same holds for the key ring that encrypts saga payloads and for the credentials
+//! of Temporal Cloud.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -37,9 +38,19 @@ fn gateway(secret_env: &[(&str, &str)]) -> Command {
     command
 }
 
-/// Runs a gateway that must exit on its own; its combined output.
+/// Runs a gateway that must exit on its own, and soon; its combined output.
 fn refused(command: &mut Command) -> String {
-    let output = command.output().expect("run the gateway");
+    let mut child = command.spawn().expect("run the gateway");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("poll").is_none() {
+        if Instant::now() > deadline {
+            child.kill().expect("stop the gateway");
+            let output = child.wait_with_output().expect("its output");
+            panic!("the gateway started: {}", text(&output));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("its output");
     assert!(!output.status.success(), "the gateway started: {output:?}");
     text(&output)
 }
@@ -167,4 +178,24 @@ fn payloads_in_clear_need_the_flag_warn_and_never_run_on_lambda() {
     command.env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
     let said = refused(&mut command);
     assert!(said.contains("PAYLOAD_KEYS"), "{said}");
+}
+
+#[tokio::test]
+async fn temporal_credentials_in_secrets_manager_are_read_at_start() {
+    let client = testing::secrets_manager().await;
+    let api_key = testing::new_secret(&client, "a-temporal-cloud-api-key").await;
+    let with = |arn: &str| {
+        let mut command = gateway(&[("JWT_SECRET", TEST_JWT_SECRET)]);
+        command.env("TEMPORAL_SECRET_ARN", arn);
+        command
+    };
+    serving(&mut with(&api_key));
+
+    let half = testing::new_secret(&client, r#"{"tls_cert": "PEM"}"#).await;
+    let said = refused(&mut with(&half));
+    assert!(said.contains("neither an API key nor"), "{said}");
+    assert!(!said.contains("PEM"), "{said}");
+    let missing = api_key.replace("test-", "missing-");
+    let said = refused(&mut with(&missing));
+    assert!(said.contains("TEMPORAL_SECRET"), "{said}");
 }
