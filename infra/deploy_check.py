@@ -5,9 +5,12 @@
   binary of this workspace; the IAM policy of each function, and of the worker's
   task role, grants every DynamoDB action its code calls (a missing grant is an
   AccessDenied only seen on AWS); each of them may invoke exactly the services whose
-  URL its code reads, and is given exactly those URLs; and no function gets a
-  Secrets Manager secret resolved into a plaintext environment variable for the secrets
-  the code fetches at run time (`*_ARN`), which it is granted to read.
+  URL its code reads, and is given exactly those URLs; no function gets a Secrets
+  Manager secret resolved into a plaintext environment variable: it fetches its
+  secrets at run time (`*_ARN`), which it is granted to read; every function has
+  reserved concurrency, the WebSocket stage is throttled, and no function URL has a
+  CORS configuration over the gateway's own. Each rule is shown to refuse a copy of
+  the template broken against it.
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists; every
@@ -180,14 +183,20 @@ def check_template(binaries: set[str]) -> None:
     check_public_url()
     check_secrets(resources, functions)
     check_secrets_can_fail(resources, functions)
+    check_entry_points(resources, functions)
+    for broken_name, breaking in ENTRY_POINT_BREAKS.items():
+        broken = copy.deepcopy(resources)
+        breaking(broken)
+        must_refuse("the entry point check", broken_name, check_entry_points,
+                    broken, {rid: broken[rid] for rid in functions})
     check_alarms(resources)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
           f"functions and the worker are granted the DynamoDB actions they call, may "
           f"invoke exactly the services they call (both actions of a function URL; the "
           f"gateway's public URL is open through the URL only), and read their secrets at "
-          f"run time; "
-          f"the alarms count lines the worker logs")
+          f"run time; every function has reserved concurrency, the WebSocket stage is "
+          f"throttled, CORS is the gateway's alone; the alarms count lines the worker logs")
 
 
 def check_alarms(resources: dict) -> None:
@@ -396,6 +405,36 @@ def check_invocations(resources: dict, functions: dict) -> None:
 # `Secret::from_env`-style code or named explicitly.
 RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET", "PAYLOAD_KEYS", "TEMPORAL_SECRET"],
                    "worker": ["PAYLOAD_KEYS"]}
+
+
+def check_entry_points(resources: dict, functions: dict) -> None:
+    """Every function has reserved concurrency (a flood of the public entry cannot take
+    the private services' share), the WebSocket stage is throttled, and the gateway's
+    URL has no CORS configuration of its own: the gateway's CORS layer is the one place
+    (its per-path rule and credentials cannot be said in a URL's configuration)."""
+    for logical_id, function in functions.items():
+        if "ReservedConcurrentExecutions" not in function["Properties"]:
+            raise SystemExit(f"template.yaml: {logical_id} has no reserved concurrency")
+    stages = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    for stage in stages:
+        settings = stage["Properties"].get("DefaultRouteSettings", {})
+        if not {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= settings.keys():
+            raise SystemExit(f"template.yaml: the WebSocket stage {stage['Properties']['StageName']} "
+                             f"is not throttled")
+    for logical_id, function in functions.items():
+        if "Cors" in function["Properties"].get("FunctionUrlConfig", {}):
+            raise SystemExit(f"template.yaml: {logical_id}'s URL answers CORS itself, over the "
+                             f"gateway's own rules")
+
+
+ENTRY_POINT_BREAKS = {
+    "a gateway without reserved concurrency": lambda r: r["GatewayFunction"]["Properties"]
+    .pop("ReservedConcurrentExecutions"),
+    "an unthrottled WebSocket stage": lambda r: r["EventsStage"]["Properties"]
+    .pop("DefaultRouteSettings"),
+    "a gateway URL with its own CORS": lambda r: r["GatewayFunction"]["Properties"]
+    ["FunctionUrlConfig"].update(Cors={"AllowOrigins": ["*"]}),
+}
 
 
 def check_secrets_can_fail(resources: dict, functions: dict) -> None:

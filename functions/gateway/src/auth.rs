@@ -302,9 +302,10 @@ fn role_of(claims: &HashMap<String, Value>) -> Role {
     }
 }
 /// Verifies the bearer token, if any, and makes the caller available to handlers. A
-/// request without a token continues anonymously; one with a bad token stops here.
+/// request without a token continues anonymously; one with a bad token stops here,
+/// after counting against its client's address (so a flood of bad tokens is limited).
 pub async fn authenticate(
-    State(tokens): State<Arc<Tokens>>,
+    State(state): State<crate::routes::Shared>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -316,16 +317,21 @@ pub async fn authenticate(
             .map(str::trim)
             .map(str::to_owned)
     });
-    match bearer {
-        None => next.run(request).await,
-        Some(None) => with_challenge(unauthorized("Use `Authorization: Bearer <token>`.")),
-        Some(Some(token)) => match tokens.verify(&token).await {
+    let refused = match bearer {
+        None => return next.run(request).await,
+        Some(None) => unauthorized("Use `Authorization: Bearer <token>`."),
+        Some(Some(token)) => match state.tokens.verify(&token).await {
             Ok(user) => {
                 request.extensions_mut().insert(user);
-                next.run(request).await
+                return next.run(request).await;
             }
-            Err(error) => with_challenge(error.into()),
+            Err(error) => error.into(),
         },
+    };
+    let address = state.limiter.address_of(&request);
+    match state.limiter.limit_address(&address).await {
+        Some(limited) => limited,
+        None => with_challenge(refused),
     }
 }
 

@@ -172,6 +172,7 @@ fn peer_ip(request: &Request) -> Option<IpAddr> {
             lambda_http::request::RequestContext::ApiGatewayV1(ctx) => {
                 ctx.identity.source_ip.clone()
             }
+            lambda_http::request::RequestContext::WebSocket(ctx) => ctx.identity.source_ip.clone(),
             _ => None,
         })
         .and_then(|ip| ip.parse().ok());

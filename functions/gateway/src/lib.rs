@@ -138,7 +138,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 state.clone(),
                 routes::events::aws_websocket,
             ))
-            .layer(from_fn_with_state(state.tokens.clone(), auth::authenticate))
+            .layer(from_fn_with_state(state.clone(), auth::authenticate))
             .layer(from_fn_with_state(state.limiter.clone(), ratelimit::limit)),
     )
     .route(

@@ -322,6 +322,10 @@ fn principal(request: &Request, trusted: &TrustedProxies) -> String {
     if let Some(user) = request.extensions().get::<AuthUser>() {
         return format!("user:{}", user.id);
     }
+    address_principal(request, trusted)
+}
+
+fn address_principal(request: &Request, trusted: &TrustedProxies) -> String {
     match trusted.client_ip(request) {
         Some(ip) => format!("ip:{}", address_block(ip)),
         None => "ip:unknown".to_owned(),
@@ -337,22 +341,47 @@ pub async fn limit(
     let decision = limiter.decide(&principal).await;
     let mut response = match decision {
         Admission::Allowed { .. } => next.run(request).await,
-        Admission::Limited { retry_after_ms } => {
-            let seconds = retry_after_ms.div_ceil(1000).max(1);
-            let mut response = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-            )
-            .with_detail(format!("Slow down: retry in {seconds} s."))
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert("retry-after", value);
-            }
-            response
-        }
+        Admission::Limited { retry_after_ms } => too_many(retry_after_ms),
     };
     add_headers(response.headers_mut(), &limiter, decision);
+    response
+}
+
+impl RateLimiter {
+    /// The principal of a request without a user: its client's address block.
+    pub fn address_of(&self, request: &Request) -> String {
+        address_principal(request, &self.trusted)
+    }
+
+    /// Counts a request that is answered before it reaches [`limit`] (a bad token, a
+    /// WebSocket `$connect`) against its client's address (see [`Self::address_of`]):
+    /// a flood of them meets the limit like any other requests. `Some` is the 429 to
+    /// answer instead.
+    pub async fn limit_address(&self, address: &str) -> Option<Response> {
+        let decision = self.decide(address).await;
+        match decision {
+            Admission::Allowed { .. } => None,
+            Admission::Limited { retry_after_ms } => {
+                let mut response = too_many(retry_after_ms);
+                add_headers(response.headers_mut(), self, decision);
+                Some(response)
+            }
+        }
+    }
+}
+
+fn too_many(retry_after_ms: u64) -> Response {
+    let seconds = retry_after_ms.div_ceil(1000).max(1);
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+    )
+    .with_detail(format!("Slow down: retry in {seconds} s."))
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert("retry-after", value);
+    }
     response
 }
 

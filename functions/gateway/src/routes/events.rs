@@ -231,7 +231,14 @@ pub async fn aws_websocket(State(state): State<Shared>, request: Request, next: 
     let connection_id = context.connection_id.clone().unwrap_or_default();
     let query = request.uri().query().map(str::to_owned);
     let outcome = match context.route_key.as_deref() {
-        Some("$connect") => connect(&state, query.as_deref(), &connection_id).await,
+        Some("$connect") => {
+            // Anyone may try to connect: each attempt counts against its address.
+            let address = state.limiter.address_of(&request);
+            if let Some(limited) = state.limiter.limit_address(&address).await {
+                return limited;
+            }
+            connect(&state, query.as_deref(), &connection_id).await
+        }
         Some("$disconnect") => state
             .connections
             .forget(&connection_id)

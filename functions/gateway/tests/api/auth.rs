@@ -428,3 +428,21 @@ async fn every_answer_says_nosniff_and_tokens_are_never_cached() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_flood_of_bad_tokens_meets_the_limit_of_its_address() {
+    let stack = Stack::start_with(small_limit(TrustedProxies::None)).await;
+    let mut statuses = Vec::new();
+    for token in ["forged", "forged", "", "forged", "forged"] {
+        let reply = stack
+            .gateway
+            .http
+            .get(format!("{}/v1/me", stack.gateway.base_url))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .expect("reachable");
+        statuses.push(reply.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+}

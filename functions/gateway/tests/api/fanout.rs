@@ -209,3 +209,35 @@ async fn catch_up_replays_are_rate_limited_like_requests() {
         .expect("an answer");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn connection_attempts_count_against_their_address() {
+    let stack = Stack::start_with(Options {
+        rate_limit: RateLimitConfig {
+            per_minute: 6,
+            burst: 3,
+            lease: 1,
+        },
+        ..Options::default()
+    })
+    .await;
+    let attempt = |source: &str| {
+        let mut event = websocket_event("$connect", "c-1", "");
+        if let Some(RequestContext::WebSocket(context)) = event.extensions_mut().get_mut() {
+            context.identity.source_ip = Some(source.to_owned());
+        }
+        gateway::router(stack.state.clone()).oneshot(event)
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = attempt("198.51.100.9").await.expect("an answer");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    let elsewhere = attempt("198.51.100.10").await.expect("an answer");
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::UNAUTHORIZED,
+        "another address"
+    );
+}
