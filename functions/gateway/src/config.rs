@@ -71,7 +71,7 @@ pub struct JwtConfig {
     pub issuer: String,
     /// `JWT_AUDIENCE` (default `order-saga-api`).
     pub audience: String,
-    /// `ACCESS_TOKEN_TTL_SECS` (default 900).
+    /// `ACCESS_TOKEN_TTL_SECS` (default 900, at most 900 under Lambda).
     pub access_ttl: Duration,
     /// `REFRESH_TOKEN_TTL_SECS` (default 30 days).
     pub refresh_ttl: Duration,
@@ -167,6 +167,24 @@ pub struct RateLimitConfig {
     pub lease: u32,
 }
 
+/// The longest life of an access token under Lambda: a token cannot be revoked, and a
+/// deployment must not be configured into hours-long ones (local runs may, for tools
+/// such as the chaos check).
+pub const MAX_LAMBDA_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// `ACCESS_TOKEN_TTL_SECS`: at least a second, and at most [`MAX_LAMBDA_ACCESS_TTL`]
+/// under Lambda.
+fn access_ttl(seconds: u64, on_lambda: bool) -> Result<Duration, ConfigError> {
+    let ttl = Duration::from_secs(seconds);
+    if ttl.is_zero() || (on_lambda && ttl > MAX_LAMBDA_ACCESS_TTL) {
+        return Err(ConfigError::new(format!(
+            "ACCESS_TOKEN_TTL_SECS={seconds}: between 1 and {} under Lambda",
+            MAX_LAMBDA_ACCESS_TTL.as_secs()
+        )));
+    }
+    Ok(ttl)
+}
+
 impl GatewayConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let keys = match std::env::var("JWT_JWKS_URL") {
@@ -199,7 +217,10 @@ impl GatewayConfig {
                 keys,
                 issuer: optional("JWT_ISSUER", "order-saga-gateway".to_owned())?,
                 audience: optional("JWT_AUDIENCE", "order-saga-api".to_owned())?,
-                access_ttl: Duration::from_secs(optional("ACCESS_TOKEN_TTL_SECS", 900)?),
+                access_ttl: access_ttl(
+                    optional("ACCESS_TOKEN_TTL_SECS", MAX_LAMBDA_ACCESS_TTL.as_secs())?,
+                    service_kit::serve::running_in_lambda(),
+                )?,
                 refresh_ttl: Duration::from_secs(optional(
                     "REFRESH_TOKEN_TTL_SECS",
                     30 * 24 * 3600,
@@ -359,5 +380,19 @@ mod tests {
     fn debug_output_never_shows_the_secret() {
         let shown = format!("{:?}", SecretSource::Value(GOOD.into()));
         assert!(!shown.contains(GOOD), "{shown}");
+    }
+
+    #[test]
+    fn access_tokens_live_at_most_15_minutes_under_lambda() {
+        assert_eq!(
+            access_ttl(900, true).expect("the cap"),
+            MAX_LAMBDA_ACCESS_TTL
+        );
+        assert!(access_ttl(901, true).is_err());
+        assert!(access_ttl(0, false).is_err());
+        assert_eq!(
+            access_ttl(7200, false).expect("local tools"),
+            Duration::from_secs(7200)
+        );
     }
 }
