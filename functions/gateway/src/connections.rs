@@ -54,6 +54,14 @@ impl Connections {
     }
 
     pub async fn user_of(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .owner_of(connection_id)
+            .await?
+            .map(|(user_id, _)| user_id))
+    }
+
+    /// Whose connection it is, and when the token that opened it expires.
+    pub async fn owner_of(&self, connection_id: &str) -> Result<Option<(String, u64)>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -61,9 +69,12 @@ impl Connections {
             .set_key(Some(dynamo::key(format!("CONN#{connection_id}"), "CONN")))
             .send()
             .await?;
-        Ok(output
-            .item
-            .and_then(|item| item.get("user_id")?.as_s().ok().cloned()))
+        Ok(output.item.and_then(|item| {
+            Some((
+                item.get("user_id")?.as_s().ok()?.clone(),
+                item.get("expires_at")?.as_n().ok()?.parse().ok()?,
+            ))
+        }))
     }
 
     pub async fn of_user(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {

@@ -146,7 +146,11 @@ async fn latest_id(state: &Shared, user_id: &str) -> Result<u64, Problem> {
     Ok(feed_id(&page.latest_id).unwrap_or_default())
 }
 
-/// The notifications of `user_id` after `after`, all of them, in order.
+/// The most events one replay sends: a client that asks from the start of a long feed
+/// gets the first of them, and asks again after the last one it got.
+pub const MAX_REPLAY: usize = 200;
+
+/// The notifications of `user_id` after `after`, in order, at most [`MAX_REPLAY`].
 pub async fn events_after(
     services: &Downstream,
     user_id: &str,
@@ -154,13 +158,14 @@ pub async fn events_after(
 ) -> Result<Vec<Notification>, Problem> {
     let mut events = Vec::new();
     loop {
-        let path = format!("/users/{user_id}/notifications?after={after}&limit=100");
+        let limit = (MAX_REPLAY - events.len()).min(100);
+        let path = format!("/users/{user_id}/notifications?after={after}&limit={limit}");
         let page: NotificationPage = services.get(Service::Notification, &path).await?;
         for notification in page.items {
             after = feed_id(&notification.id).unwrap_or(after);
             events.push(notification);
         }
-        if page.next_after.is_none() {
+        if page.next_after.is_none() || events.len() >= MAX_REPLAY {
             return Ok(events);
         }
     }
@@ -284,11 +289,28 @@ async fn catch_up(
     context: &lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext,
     connection_id: &str,
 ) -> Result<(), Problem> {
-    let user_id = state
+    let endpoint = format!(
+        "https://{}/{}",
+        context.domain_name.as_deref().unwrap_or_default(),
+        context.stage.as_deref().unwrap_or_default()
+    );
+    let (user_id, expires_at) = state
         .connections
-        .user_of(connection_id)
+        .owner_of(connection_id)
         .await?
         .ok_or_else(|| crate::auth::unauthorized("Unknown connection."))?;
+    // The token that opened the connection has expired: it reads nothing more, and is
+    // closed (the client reconnects with a fresh ticket).
+    if expires_at <= now_secs() {
+        state.connections.forget(connection_id).await?;
+        crate::fanout::Pusher::new(&endpoint)
+            .await
+            .disconnect(connection_id)
+            .await;
+        return Err(crate::auth::unauthorized(
+            "The session of this connection has expired. Reconnect.",
+        ));
+    }
     // A replay costs a feed read per message: limited like any request of the user.
     if let Admission::Limited { retry_after_ms } =
         state.limiter.decide(&format!("user:{user_id}")).await
@@ -310,11 +332,6 @@ async fn catch_up(
         .ok()
         .and_then(|c| feed_id(&c.after))
         .ok_or_else(|| Problem::bad_request("Send {\"after\": \"<id>\"}."))?;
-    let endpoint = format!(
-        "https://{}/{}",
-        context.domain_name.as_deref().unwrap_or_default(),
-        context.stage.as_deref().unwrap_or_default()
-    );
     let pusher = crate::fanout::Pusher::new(&endpoint).await;
     for event in events_after(&state.services, &user_id, after).await? {
         if let Ok(text) = serde_json::to_string(&event) {

@@ -16,6 +16,8 @@ use gateway::config::RateLimitConfig;
 use gateway::connections::Connections;
 use gateway::downstream::{Downstream, Service};
 use gateway::fanout::{Fanout, Pusher};
+use gateway::routes::events::{MAX_REPLAY, events_after};
+use gateway::routes::notifications::feed_id;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::tower::ServiceExt;
@@ -240,4 +242,55 @@ async fn connection_attempts_count_against_their_address() {
         StatusCode::UNAUTHORIZED,
         "another address"
     );
+}
+
+#[tokio::test]
+async fn an_expired_connection_catches_up_nothing_and_is_forgotten() {
+    let stack = Stack::start().await;
+    let connections = Connections::new(testing::dynamo().await, &stack.config.table);
+    let user = "u-expired";
+    connections
+        .remember("c-old", user, now_secs() - 1)
+        .await
+        .expect("remember");
+    let response = gateway::router(stack.state.clone())
+        .oneshot(websocket_event("$default", "c-old", r#"{"after": "0"}"#))
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(connections.of_user(user).await.expect("list").is_empty());
+    assert_eq!(connections.user_of("c-old").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn a_replay_sends_at_most_its_bound_and_goes_on_from_its_last_event() {
+    let stack = Stack::start().await;
+    let notifications = testing::Api {
+        base_url: stack.config.services.notification.clone(),
+        http: reqwest::Client::new(),
+    };
+    let user = "u-long-feed";
+    let total = MAX_REPLAY + 30;
+    for key in 0..total {
+        notifications
+            .post(
+                &format!("/users/{user}/notifications"),
+                json!({"key": format!("k-{key}"), "kind": "order.step", "title": "A step"}),
+            )
+            .await
+            .expect(201);
+    }
+    let feed = Downstream::of(
+        vec![(Service::Notification, notifications.base_url.clone())],
+        Duration::from_secs(5),
+        None,
+    )
+    .expect("client");
+    let first = events_after(&feed, user, 0).await.expect("the feed");
+    assert_eq!(first.len(), MAX_REPLAY);
+    let last = first.last().and_then(|event| feed_id(&event.id));
+    let rest = events_after(&feed, user, last.expect("a feed position"))
+        .await
+        .expect("the feed");
+    assert_eq!(rest.len(), total - MAX_REPLAY);
 }
