@@ -30,6 +30,7 @@ use utoipa::IntoParams;
 use super::notifications::feed_id;
 use super::{ApiRoutes, Shared};
 use crate::auth::{AuthUser, now_secs};
+use crate::connections::Remembered;
 use crate::downstream::{Downstream, Service};
 use crate::models::{EventTicket, Notification, NotificationPage};
 use crate::openapi::ProblemDoc;
@@ -112,17 +113,23 @@ async fn events(
             .ok_or_else(|| Problem::bad_request("`after` must be a notification id."))?,
         None => latest_id(&state, &admitted.user_id).await?,
     };
-    let lease = state.sockets.open(&admitted.user_id).ok_or_else(|| {
-        Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-sockets",
-            "Too many event streams",
-        )
-        .with_detail(format!(
-            "At most {MAX_PER_USER} event streams may be open at once; close one first."
-        ))
-    })?;
+    let lease = state
+        .sockets
+        .open(&admitted.user_id)
+        .ok_or_else(too_many_sockets)?;
     Ok(upgrade.on_upgrade(move |socket| follow(state, admitted, lease, after, socket)))
+}
+
+/// 429 for a user who has [`MAX_PER_USER`] event streams open already.
+fn too_many_sockets() -> Problem {
+    Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-sockets",
+        "Too many event streams",
+    )
+    .with_detail(format!(
+        "At most {MAX_PER_USER} event streams may be open at once; close one first."
+    ))
 }
 
 /// The user a ticket admits, or 401.
@@ -266,7 +273,7 @@ async fn connect(state: &Shared, query: Option<&str>, connection_id: &str) -> Re
         })
         .ok_or_else(|| crate::auth::unauthorized("Connect with `?ticket=<ticket>`."))?;
     let admitted = admit(state, ticket).await?;
-    state
+    let remembered = state
         .connections
         .remember(
             connection_id,
@@ -274,7 +281,10 @@ async fn connect(state: &Shared, query: Option<&str>, connection_id: &str) -> Re
             admitted.session_expires_at,
         )
         .await?;
-    Ok(())
+    match remembered {
+        Remembered::Stored => Ok(()),
+        Remembered::Full => Err(too_many_sockets()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,7 +20,7 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A ticket for the event stream, as the UI gets one.
-async fn ticket(me: &As<'_>) -> String {
+pub async fn ticket(me: &As<'_>) -> String {
     let issued = me.post("/v1/events/ticket", json!({})).await.expect(201);
     assert_eq!(issued["expires_in"], 30);
     issued["ticket"].as_str().expect("ticket").to_owned()

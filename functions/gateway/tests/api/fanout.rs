@@ -18,6 +18,7 @@ use gateway::downstream::{Downstream, Service};
 use gateway::fanout::{Fanout, Pusher};
 use gateway::routes::events::{MAX_REPLAY, events_after};
 use gateway::routes::notifications::feed_id;
+use gateway::sockets::MAX_PER_USER;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::tower::ServiceExt;
@@ -25,7 +26,7 @@ use serde_json::json;
 use service_kit::testing;
 use tokio::net::TcpListener;
 
-use crate::support::{Options, Stack};
+use crate::support::{As, Options, Stack};
 
 /// What the management API was asked: (method, connection id, body).
 type Calls = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -293,4 +294,55 @@ async fn a_replay_sends_at_most_its_bound_and_goes_on_from_its_last_event() {
         .await
         .expect("the feed");
     assert_eq!(rest.len(), total - MAX_REPLAY);
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_the_cap_of_connections_even_when_they_open_at_once() {
+    let stack = Stack::start().await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let connect = |connection_id: String, ticket: String| {
+        let mut event = websocket_event("$connect", &connection_id, "");
+        *event.uri_mut() = format!("/?ticket={ticket}").parse().expect("a URI");
+        gateway::router(stack.state.clone()).oneshot(event)
+    };
+    let mut tickets = Vec::new();
+    for _ in 0..MAX_PER_USER + 3 {
+        tickets.push(crate::events::ticket(&me).await);
+    }
+    let attempts = tickets
+        .into_iter()
+        .enumerate()
+        .map(|(i, ticket)| connect(format!("c-{i}"), ticket));
+    let statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|response| response.expect("an answer").status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        MAX_PER_USER,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        3,
+        "{statuses:?}"
+    );
+
+    // A closed connection frees its place.
+    let open = statuses.iter().position(|s| *s == 200).expect("one open");
+    let closed = gateway::router(stack.state.clone())
+        .oneshot(websocket_event("$disconnect", &format!("c-{open}"), ""))
+        .await
+        .expect("an answer");
+    assert_eq!(closed.status(), StatusCode::OK);
+    let again = connect("c-again".into(), crate::events::ticket(&me).await)
+        .await
+        .expect("an answer");
+    assert_eq!(again.status(), StatusCode::OK);
+    let full = connect("c-full".into(), crate::events::ticket(&me).await)
+        .await
+        .expect("an answer");
+    assert_eq!(full.status(), StatusCode::TOO_MANY_REQUESTS);
 }
