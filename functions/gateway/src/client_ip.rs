@@ -2,25 +2,51 @@
 //! request came from: the TCP peer, or under Lambda the source IP API Gateway or the
 //! function URL reports. A header that names another client address is believed only
 //! when configured (`TRUSTED_PROXIES`), since anyone can send it:
-//! - `cloudfront`: CloudFront's `CloudFront-Viewer-Address`. Use it only when the
-//!   gateway is reachable through CloudFront alone (a function URL with `AWS_IAM` auth
-//!   behind a CloudFront origin access control), or the header can be forged;
+//! - `cloudfront`: CloudFront's `CloudFront-Viewer-Address`, believed only on requests
+//!   that carry the origin secret CloudFront adds (`X-Origin-Verify`, the value of
+//!   `CLOUDFRONT_ORIGIN_SECRET[_ARN]`): anyone may call the function URL directly, with
+//!   any header but that one;
 //! - a list of proxy addresses and CIDR blocks (`10.0.0.0/8, 192.0.2.7`): when the
 //!   request comes from one of them, `X-Forwarded-For` is read from the right, skipping
 //!   the listed proxies; the first other address is the client's.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request};
 use service_kit::config::ConfigError;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum TrustedProxies {
     /// No header is believed.
     #[default]
     None,
-    CloudFront,
+    /// `CloudFront-Viewer-Address`, on requests with the origin secret (none is believed
+    /// until the secret is known: see [`TrustedProxies::with_origin_secret`]).
+    CloudFront {
+        origin_secret: Option<Arc<str>>,
+    },
     Hops(Vec<Cidr>),
+}
+
+/// The header CloudFront adds to each request it sends to the gateway.
+pub const ORIGIN_SECRET_HEADER: &str = "x-origin-verify";
+
+/// Shorter origin secrets are refused: the header must not be guessable.
+pub const MIN_ORIGIN_SECRET_BYTES: usize = 32;
+
+impl std::fmt::Debug for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            // Never the secret itself.
+            Self::CloudFront { origin_secret } => f
+                .debug_struct("CloudFront")
+                .field("origin_secret", &origin_secret.as_ref().map(|_| "<set>"))
+                .finish(),
+            Self::Hops(hops) => f.debug_tuple("Hops").field(hops).finish(),
+        }
+    }
 }
 
 /// An address block: `address/prefix`, or one address.
@@ -86,7 +112,9 @@ impl TrustedProxies {
             return Ok(Self::None);
         }
         if raw.eq_ignore_ascii_case("cloudfront") {
-            return Ok(Self::CloudFront);
+            return Ok(Self::CloudFront {
+                origin_secret: None,
+            });
         }
         raw.split(',')
             .map(|part| Cidr::parse(part.trim()))
@@ -95,17 +123,44 @@ impl TrustedProxies {
             .map_err(|error| ConfigError::new(format!("TRUSTED_PROXIES: {error}")))
     }
 
+    /// With `cloudfront`, the origin secret that proves a request came through
+    /// CloudFront; refused when shorter than [`MIN_ORIGIN_SECRET_BYTES`].
+    pub fn with_origin_secret(self, secret: Arc<str>) -> Result<Self, ConfigError> {
+        match self {
+            Self::CloudFront { .. } if secret.trim().len() >= MIN_ORIGIN_SECRET_BYTES => {
+                Ok(Self::CloudFront {
+                    origin_secret: Some(Arc::from(secret.trim())),
+                })
+            }
+            Self::CloudFront { .. } => Err(ConfigError::new(format!(
+                "CLOUDFRONT_ORIGIN_SECRET must be at least {MIN_ORIGIN_SECRET_BYTES} bytes"
+            ))),
+            other => Ok(other),
+        }
+    }
+
     /// The client's address, as far as the configuration lets us believe.
     pub fn client_ip(&self, request: &Request) -> Option<IpAddr> {
         let peer = peer_ip(request);
         match self {
             Self::None => peer,
-            Self::CloudFront => request
-                .headers()
-                .get("cloudfront-viewer-address")
-                .and_then(|v| v.to_str().ok())
-                .and_then(viewer_address)
-                .or(peer),
+            Self::CloudFront { origin_secret } => {
+                let through_cloudfront = origin_secret.as_deref().is_some_and(|secret| {
+                    request
+                        .headers()
+                        .get(ORIGIN_SECRET_HEADER)
+                        .is_some_and(|presented| same_secret(presented.as_bytes(), secret))
+                });
+                if !through_cloudfront {
+                    return peer;
+                }
+                request
+                    .headers()
+                    .get("cloudfront-viewer-address")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(viewer_address)
+                    .or(peer)
+            }
             Self::Hops(proxies) => {
                 let trusted = |ip: &IpAddr| proxies.iter().any(|p| p.contains(*ip));
                 match peer {
@@ -140,6 +195,17 @@ pub fn address_block(ip: IpAddr) -> String {
             }
         },
     }
+}
+
+/// Compares in time that does not depend on where the values differ.
+fn same_secret(presented: &[u8], secret: &str) -> bool {
+    let secret = secret.as_bytes();
+    presented.len() == secret.len()
+        && presented
+            .iter()
+            .zip(secret)
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 /// Reads the hops from the right: the first address that is not a trusted proxy.
@@ -215,21 +281,62 @@ mod tests {
         assert_eq!(TrustedProxies::None.client_ip(&request), ip("203.0.113.9"));
     }
 
+    const ORIGIN_SECRET: &str = "an-origin-secret-of-32-bytes-or-more";
+
     #[test]
-    fn cloudfront_gives_the_viewer_address() {
-        let trust = TrustedProxies::parse("cloudfront").expect("valid");
-        let v4 = request(
-            "10.0.0.1",
-            &[("cloudfront-viewer-address", "198.51.100.10:46532")],
+    fn cloudfront_gives_the_viewer_address_of_requests_with_the_origin_secret() {
+        let trust = TrustedProxies::parse("cloudfront")
+            .expect("valid")
+            .with_origin_secret(ORIGIN_SECRET.into())
+            .expect("long enough");
+        let through = |viewer: &str| {
+            request(
+                "10.0.0.1",
+                &[
+                    ("cloudfront-viewer-address", viewer),
+                    (ORIGIN_SECRET_HEADER, ORIGIN_SECRET),
+                ],
+            )
+        };
+        assert_eq!(
+            trust.client_ip(&through("198.51.100.10:46532")),
+            ip("198.51.100.10")
         );
-        assert_eq!(trust.client_ip(&v4), ip("198.51.100.10"));
-        let v6 = request(
-            "10.0.0.1",
-            &[("cloudfront-viewer-address", "2001:db8::1:46532")],
+        assert_eq!(
+            trust.client_ip(&through("2001:db8::1:46532")),
+            ip("2001:db8::1")
         );
-        assert_eq!(trust.client_ip(&v6), ip("2001:db8::1"));
-        let garbage = request("10.0.0.1", &[("cloudfront-viewer-address", "nonsense")]);
-        assert_eq!(trust.client_ip(&garbage), ip("10.0.0.1"));
+        assert_eq!(trust.client_ip(&through("nonsense")), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn without_the_origin_secret_the_viewer_address_is_not_believed() {
+        let viewer = ("cloudfront-viewer-address", "198.51.100.10:46532");
+        let trust = TrustedProxies::parse("cloudfront")
+            .expect("valid")
+            .with_origin_secret(ORIGIN_SECRET.into())
+            .expect("long enough");
+        for headers in [
+            vec![viewer],
+            vec![viewer, (ORIGIN_SECRET_HEADER, "a-guess")],
+            vec![viewer, (ORIGIN_SECRET_HEADER, &ORIGIN_SECRET[1..])],
+        ] {
+            assert_eq!(
+                trust.client_ip(&request("10.0.0.1", &headers)),
+                ip("10.0.0.1")
+            );
+        }
+        // Not yet given its secret, `cloudfront` believes nobody.
+        let unresolved = TrustedProxies::parse("cloudfront").expect("valid");
+        let with_secret = request("10.0.0.1", &[viewer, (ORIGIN_SECRET_HEADER, ORIGIN_SECRET)]);
+        assert_eq!(unresolved.client_ip(&with_secret), ip("10.0.0.1"));
+        assert!(
+            TrustedProxies::parse("cloudfront")
+                .expect("valid")
+                .with_origin_secret("short".into())
+                .is_err()
+        );
+        assert!(!format!("{trust:?}").contains(ORIGIN_SECRET));
     }
 
     #[test]

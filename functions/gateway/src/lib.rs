@@ -29,8 +29,10 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
+use service_kit::config::ConfigError;
 use service_kit::extract::Json;
 use service_kit::payload_codec::PayloadKeys;
+use service_kit::secrets::Secret;
 use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
 use service_kit::startup::mark;
@@ -40,6 +42,7 @@ use utoipa::OpenApi;
 
 use crate::auth::Tokens;
 use crate::breakers::BreakerBoard;
+use crate::client_ip::TrustedProxies;
 use crate::config::{GatewayConfig, JwtKeys, SecretSource};
 use crate::connections::Connections;
 use crate::downstream::Downstream;
@@ -202,12 +205,30 @@ fn cors(config: &GatewayConfig) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// `TRUSTED_PROXIES=cloudfront` with the origin secret CloudFront sends
+/// (`CLOUDFRONT_ORIGIN_SECRET`, or `_ARN` in Secrets Manager): without it the gateway
+/// refuses to start rather than believe a header anyone can send.
+async fn with_origin_secret(trusted: TrustedProxies) -> Result<TrustedProxies, BoxError> {
+    if !matches!(trusted, TrustedProxies::CloudFront { .. }) {
+        return Ok(trusted);
+    }
+    let secret = Secret::from_env("CLOUDFRONT_ORIGIN_SECRET")
+        .await?
+        .ok_or_else(|| {
+            ConfigError::new(
+                "TRUSTED_PROXIES=cloudfront needs CLOUDFRONT_ORIGIN_SECRET or CLOUDFRONT_ORIGIN_SECRET_ARN",
+            )
+        })?;
+    Ok(trusted.with_origin_secret(secret.get().await?)?)
+}
+
 /// The gateway's `main`: configuration, clients, then serve (under Lambda or HTTP).
 pub async fn run_from_env() -> Result<(), BoxError> {
     mark("main");
     service_kit::telemetry::init();
     mark("telemetry");
-    let config = GatewayConfig::from_env()?;
+    let mut config = GatewayConfig::from_env()?;
+    config.trusted_proxies = with_origin_secret(config.trusted_proxies).await?;
     mark("config");
     let dynamo = service_kit::dynamo::client_from_env().await;
     if matches!(config.jwt.keys, JwtKeys::Secret(SecretSource::Development)) {

@@ -284,16 +284,21 @@ async fn concurrent_guesses_are_checked_no_more_than_the_allowance_and_the_owner
 
 /// Anonymous catalog reads from `forwarded_for`, until one is limited; how many passed.
 async fn admitted_before_limit(stack: &Stack, forwarded_for: &str) -> u32 {
+    admitted_with(stack, &[("x-forwarded-for", forwarded_for)]).await
+}
+
+/// Anonymous catalog reads with `headers`, until one is limited; how many passed.
+async fn admitted_with(stack: &Stack, headers: &[(&str, &str)]) -> u32 {
     let mut admitted = 0;
     for _ in 0..10 {
-        let reply = stack
+        let mut request = stack
             .gateway
             .http
-            .get(format!("{}/v1/products", stack.gateway.base_url))
-            .header("x-forwarded-for", forwarded_for)
-            .send()
-            .await
-            .expect("reachable");
+            .get(format!("{}/v1/products", stack.gateway.base_url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let reply = request.send().await.expect("reachable");
         if reply.status() == 429 {
             return admitted;
         }
@@ -445,4 +450,40 @@ async fn a_flood_of_bad_tokens_meets_the_limit_of_its_address() {
         statuses.push(reply.status().as_u16());
     }
     assert_eq!(statuses, [401, 401, 401, 429, 429]);
+}
+
+#[tokio::test]
+async fn a_viewer_address_counts_only_on_requests_with_cloudfronts_origin_secret() {
+    const SECRET: &str = "the-origin-secret-cloudfront-sends-0123456789";
+    let trusted = TrustedProxies::parse("cloudfront")
+        .expect("valid")
+        .with_origin_secret(SECRET.into())
+        .expect("long enough");
+    let stack = Stack::start_with(small_limit(trusted)).await;
+    let through_cloudfront = |viewer: &'static str| {
+        [
+            ("cloudfront-viewer-address", viewer),
+            ("x-origin-verify", SECRET),
+        ]
+    };
+    assert_eq!(
+        admitted_with(&stack, &through_cloudfront("198.51.100.1:40000")).await,
+        3
+    );
+    assert_eq!(
+        admitted_with(&stack, &through_cloudfront("198.51.100.2:40000")).await,
+        3,
+        "each viewer has its own limit"
+    );
+    // Straight to the function URL, naming any viewer: the caller's own address counts.
+    let direct = [("cloudfront-viewer-address", "198.51.100.3:40000")];
+    assert_eq!(admitted_with(&stack, &direct).await, 3);
+    let guessed = [
+        ("cloudfront-viewer-address", "198.51.100.4:40000"),
+        (
+            "x-origin-verify",
+            "a-guessed-secret-of-some-length-0123456789",
+        ),
+    ];
+    assert_eq!(admitted_with(&stack, &guessed).await, 0, "the same caller");
 }

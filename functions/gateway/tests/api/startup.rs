@@ -199,3 +199,25 @@ async fn temporal_credentials_in_secrets_manager_are_read_at_start() {
     let said = refused(&mut with(&missing));
     assert!(said.contains("TEMPORAL_SECRET"), "{said}");
 }
+
+#[tokio::test]
+async fn trusting_cloudfront_needs_its_origin_secret() {
+    let said = refused(&mut gateway(&[
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("TRUSTED_PROXIES", "cloudfront"),
+    ]));
+    assert!(said.contains("CLOUDFRONT_ORIGIN_SECRET"), "{said}");
+    let said = refused(&mut gateway(&[
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("TRUSTED_PROXIES", "cloudfront"),
+        ("CLOUDFRONT_ORIGIN_SECRET", "short"),
+    ]));
+    assert!(said.contains("at least 32 bytes"), "{said}");
+    let client = testing::secrets_manager().await;
+    let arn = testing::new_secret(&client, "an-origin-secret-generated-by-cloudformation").await;
+    serving(&mut gateway(&[
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("TRUSTED_PROXIES", "cloudfront"),
+        ("CLOUDFRONT_ORIGIN_SECRET_ARN", &arn),
+    ]));
+}
