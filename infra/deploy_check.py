@@ -9,8 +9,10 @@
   Manager secret resolved into a plaintext environment variable: it fetches its
   secrets at run time (`*_ARN`), which it is granted to read; every function has
   reserved concurrency, the WebSocket stage is throttled, and no function URL has a
-  CORS configuration over the gateway's own. Each rule is shown to refuse a copy of
-  the template broken against it.
+  CORS configuration over the gateway's own; the UI's bucket is private, read by its
+  CloudFront distribution only, which serves the UI with the security headers nginx
+  serves and the API under /v1/* with the origin secret the gateway checks. Each rule
+  is shown to refuse a copy of the template broken against it.
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists; every
@@ -183,6 +185,11 @@ def check_template(binaries: set[str]) -> None:
     check_public_url()
     check_secrets(resources, functions)
     check_secrets_can_fail(resources, functions)
+    check_ui(resources)
+    for broken_name, breaking in UI_BREAKS.items():
+        broken = copy.deepcopy(resources)
+        breaking(broken)
+        must_refuse("the UI check", broken_name, check_ui, broken)
     check_entry_points(resources, functions)
     for broken_name, breaking in ENTRY_POINT_BREAKS.items():
         broken = copy.deepcopy(resources)
@@ -196,7 +203,9 @@ def check_template(binaries: set[str]) -> None:
           f"invoke exactly the services they call (both actions of a function URL; the "
           f"gateway's public URL is open through the URL only), and read their secrets at "
           f"run time; every function has reserved concurrency, the WebSocket stage is "
-          f"throttled, CORS is the gateway's alone; the alarms count lines the worker logs")
+          f"throttled, CORS is the gateway's alone; the UI is served from a private bucket "
+          f"with nginx's security headers and the API under its origin, whose secret the "
+          f"gateway checks; the alarms count lines the worker logs")
 
 
 def check_alarms(resources: dict) -> None:
@@ -403,8 +412,88 @@ def check_invocations(resources: dict, functions: dict) -> None:
 
 # Secrets the code fetches at run time: its `<NAME>_ARN` variable, read by
 # `Secret::from_env`-style code or named explicitly.
-RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET", "PAYLOAD_KEYS", "TEMPORAL_SECRET"],
+RUNTIME_SECRETS = {"GatewayFunction": ["JWT_SECRET", "PAYLOAD_KEYS", "TEMPORAL_SECRET",
+                                       "CLOUDFRONT_ORIGIN_SECRET"],
                    "worker": ["PAYLOAD_KEYS"]}
+
+
+def nginx_headers() -> dict:
+    """The UI's security headers as nginx serves them (which a unit test of the UI
+    holds to frontend/security-headers.ts)."""
+    conf = (ROOT / "infra" / "docker" / "nginx.conf").read_text()
+    return dict(re.findall(r'^\s*add_header\s+(\S+)\s+"([^"]*)"\s+always;$', conf, re.M))
+
+
+def check_ui(resources: dict) -> None:
+    """The UI on AWS: a private bucket that only its distribution reads; the UI's
+    security headers on every answer of the UI's behaviour, the same as nginx's (the
+    CSP's connect-src adds the WebSocket API, on another origin on AWS); the API under
+    /v1/* on the gateway's URL, with the origin secret the gateway requires before it
+    believes CloudFront's viewer address."""
+    def fail(why: str):
+        raise SystemExit(f"template.yaml: the UI {why}")
+
+    block = resources["UiBucket"]["Properties"].get("PublicAccessBlockConfiguration", {})
+    if not all(block.get(flag) is True for flag in
+               ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")):
+        fail("bucket does not block public access")
+    readers = [(statement["Principal"], statement.get("Condition"))
+               for statement in resources["UiBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]]
+    if readers != [({"Service": "cloudfront.amazonaws.com"},
+                    {"StringEquals": {"AWS:SourceArn": {"Sub": "arn:${AWS::Partition}:cloudfront::"
+                                                              "${AWS::AccountId}:distribution/${UiDistribution}"}}})]:
+        fail(f"bucket may be read by {readers}, not by its distribution alone")
+    config = resources["UiDistribution"]["Properties"]["DistributionConfig"]
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    default = config["DefaultCacheBehavior"]
+    if "OriginAccessControlId" not in origins[default["TargetOriginId"]]:
+        fail("bucket is read without an origin access control")
+    if default.get("ResponseHeadersPolicyId") != {"Ref": "UiHeadersPolicy"}:
+        fail("is served without its security headers")
+    policy = resources["UiHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = policy["SecurityHeadersConfig"]
+    served = {header["Header"]: header["Value"] for header in policy["CustomHeadersConfig"]["Items"]}
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Sub"]
+    served["Content-Security-Policy"] = csp.replace(
+        " wss://${EventsApi}.execute-api.${AWS::Region}.amazonaws.com", "")
+    served["X-Content-Type-Options"] = "nosniff" if "ContentTypeOptions" in security else None
+    served["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
+    served["X-Frame-Options"] = security["FrameOptions"]["FrameOption"]
+    if served != nginx_headers():
+        fail(f"headers {served} differ from nginx's {nginx_headers()}")
+    if security.get("StrictTransportSecurity", {}).get("AccessControlMaxAgeSec", 0) < 31536000:
+        fail("is served without HSTS of a year or more")
+    if not all(header.get("Override") for header in
+               [*security.values(), *policy["CustomHeadersConfig"]["Items"]]):
+        fail("headers do not override the origin's")
+    api = [behavior for behavior in config.get("CacheBehaviors", []) if behavior["PathPattern"] == "/v1/*"]
+    if len(api) != 1:
+        fail("distribution does not serve the API under /v1/*")
+    api_origin = origins[api[0]["TargetOriginId"]]
+    if "GatewayFunctionUrl.FunctionUrl" not in json.dumps(api_origin["DomainName"]):
+        fail("API origin is not the gateway's function URL")
+    sent = {header["HeaderName"]: header["HeaderValue"] for header in api_origin.get("OriginCustomHeaders", [])}
+    if "${OriginVerifySecret}" not in json.dumps(sent.get("X-Origin-Verify")):
+        fail("API origin does not send the origin secret")
+    gateway = resources["GatewayFunction"]["Properties"]["Environment"]["Variables"]
+    if (gateway.get("TRUSTED_PROXIES"), gateway.get("CLOUDFRONT_ORIGIN_SECRET_ARN")) != (
+            "cloudfront", {"Ref": "OriginVerifySecret"}):
+        fail("distribution's origin secret is not the one the gateway checks")
+
+
+UI_BREAKS = {
+    "a UI without its headers policy": lambda r: r["UiDistribution"]["Properties"]
+    ["DistributionConfig"]["DefaultCacheBehavior"].pop("ResponseHeadersPolicyId"),
+    "a CSP with inline scripts": lambda r: r["UiHeadersPolicy"]["Properties"]
+    ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+    ["ContentSecurityPolicy"].update(Sub=r["UiHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+                                     ["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+                                     ["Sub"].replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")),
+    "a public UI bucket": lambda r: r["UiBucket"]["Properties"]
+    ["PublicAccessBlockConfiguration"].update(RestrictPublicBuckets=False),
+    "an API origin without the origin secret": lambda r: r["UiDistribution"]["Properties"]
+    ["DistributionConfig"]["Origins"][1].pop("OriginCustomHeaders"),
+}
 
 
 def check_entry_points(resources: dict, functions: dict) -> None:
