@@ -55,6 +55,7 @@ async fn a_reviewer_approves_a_large_order_from_the_queue_and_it_completes() {
     assert_eq!(item["lines"][0]["sku"], LARGE);
     assert!(item["deadline"].is_string(), "{item}");
 
+    let reviewer_id = reviewer.get("/v1/me").await.expect(200)["id"].clone();
     let status = reviewer
         .post(&format!("/v1/admin/reviews/{order_id}/approve"), json!({}))
         .await
@@ -65,6 +66,11 @@ async fn a_reviewer_approves_a_large_order_from_the_queue_and_it_completes() {
         .and_then(|steps| steps.iter().find(|s| s["name"] == "await_approval"))
         .expect("the review step");
     assert_eq!(review["status"], "completed");
+    // The saga records who decided, as the gateway authenticated them.
+    assert_eq!(
+        review["decided_by"],
+        json!({"id": reviewer_id, "role": "admin"})
+    );
     let again = reviewer
         .post(&format!("/v1/admin/reviews/{order_id}/reject"), json!({}))
         .await
