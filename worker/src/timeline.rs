@@ -3,7 +3,8 @@
 //! its signal handlers.
 
 use saga_contract::{
-    Attention, AttentionReason, EventKind, SagaPhase, SagaStatus, StepName, StepRecord, StepStatus,
+    Attention, AttentionReason, Decider, EventKind, SagaPhase, SagaStatus, StepName, StepRecord,
+    StepStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -56,6 +57,7 @@ impl Timeline {
                 started_at: None,
                 finished_at: None,
                 last_error: None,
+                decided_by: None,
             })
             .collect();
         Self {
@@ -65,6 +67,14 @@ impl Timeline {
             steps,
             ..Self::default()
         }
+    }
+
+    /// Takes over the notes of `earlier`: what the saga set aside before its timeline
+    /// was made (a signal sent with the saga's start is handled before its code runs).
+    pub fn keep_notes(&mut self, earlier: Timeline) {
+        let mut notes = earlier.notes;
+        notes.append(&mut self.notes);
+        self.notes = notes;
     }
 
     /// A step this order does not need (e.g. no review below the threshold).
@@ -134,6 +144,7 @@ impl Timeline {
                     started_at: None,
                     finished_at: None,
                     last_error: None,
+                    decided_by: None,
                 });
                 self.steps.len() - 1
             }
@@ -241,6 +252,11 @@ impl Timeline {
     /// The customer asked to cancel; the saga has not acted on it yet.
     pub fn cancel_requested(&mut self) {
         self.cancel_requested = true;
+    }
+
+    /// The reviewer who decided the review step (its `finished_at` is when).
+    pub fn reviewed_by(&mut self, decider: Decider) {
+        self.step_mut(StepName::AwaitApproval).decided_by = Some(decider);
     }
 
     pub fn approval_settled(&mut self) {

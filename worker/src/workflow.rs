@@ -65,6 +65,10 @@ mod patches {
     pub const PHASE_SEARCH_ATTRIBUTE: &str = "phase-search-attribute";
     /// The saga sets the `SagaAttention` search attribute while a compensation is stuck.
     pub const ATTENTION_SEARCH_ATTRIBUTE: &str = "attention-search-attribute";
+    /// A review must name its reviewer, never the order's customer; the `approve` and
+    /// `reject` signals, which name nobody and skip the `decide` validator, are noted
+    /// and ignored ([`super::OrderSaga::signed_reviews`]).
+    pub const SIGNED_REVIEWS: &str = "signed-reviews";
 }
 
 /// How a saga runs its steps, decided once when it starts and kept for every replay.
@@ -109,6 +113,10 @@ pub struct OrderSaga {
     attempt_offset: u32,
     /// An operator's cancellation the saga has taken note of (see `decisions.rs`).
     cancel_noted: bool,
+    /// Under [`patches::SIGNED_REVIEWS`]: only a `decide` update that names a reviewer
+    /// other than the customer approves or rejects. Sagas started before it still take
+    /// the old signals and unsigned decisions, as their histories recorded.
+    signed_reviews: bool,
 }
 
 #[workflow_methods]
@@ -123,12 +131,18 @@ impl OrderSaga {
         } else {
             Version::Remote
         };
+        let signed_reviews = ctx.patched(patches::SIGNED_REVIEWS);
         let steps = steps::FORWARD.iter().map(|step| step.name);
         ctx.state_mut(|s| {
             s.version = version;
+            s.signed_reviews = signed_reviews;
             s.order_id = input.order_id.clone();
             s.customer_id = input.customer_id.clone();
-            s.timeline = Timeline::new(&input.order_id, &input.customer_id, steps);
+            let earlier = std::mem::replace(
+                &mut s.timeline,
+                Timeline::new(&input.order_id, &input.customer_id, steps),
+            );
+            s.timeline.keep_notes(earlier);
             if !input.needs_approval() {
                 s.timeline.skip(StepName::AwaitApproval);
             }
@@ -159,10 +173,11 @@ impl OrderSaga {
         Ok(result)
     }
 
-    /// Payload: none (or `null`).
+    /// Payload: none (or `null`). Only sagas started before signed reviews take it.
     #[signal]
     pub fn approve(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
         match inbound::decode::<()>(ctx.payload_converter(), payload) {
+            Some(()) if self.drops_unsigned_review(ctx, saga_contract::APPROVE_SIGNAL) => {}
             Some(()) => {
                 self.approval.get_or_insert(ApprovalDecision::Approved);
             }
@@ -170,10 +185,11 @@ impl OrderSaga {
         }
     }
 
-    /// Payload: a [`Decision`].
+    /// Payload: a [`Decision`]. Only sagas started before signed reviews take it.
     #[signal]
     pub fn reject(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
         match inbound::decode::<Decision>(ctx.payload_converter(), payload) {
+            Some(_) if self.drops_unsigned_review(ctx, saga_contract::REJECT_SIGNAL) => {}
             Some(decision) => {
                 self.approval
                     .get_or_insert(ApprovalDecision::Rejected(decision.reason));
@@ -293,6 +309,27 @@ impl OrderSaga {
         }
         self.timeline
             .note(&format!("ignored: invalid {signal} payload"));
+    }
+
+    /// Whether a review `signal` is dropped: anyone who reaches Temporal can send one,
+    /// and it names no reviewer, so since [`patches::SIGNED_REVIEWS`] it is noted and
+    /// ignored. The patch is asked here too, not only read from the state, because a
+    /// signal can arrive in the saga's first activation, before `run` has decided it.
+    fn drops_unsigned_review(&mut self, ctx: &SyncWorkflowContext<Self>, signal: &str) -> bool {
+        if !ctx.patched(patches::SIGNED_REVIEWS) {
+            return false;
+        }
+        if !ctx.is_replaying() {
+            tracing::warn!(
+                workflow_id = ctx.workflow_id(),
+                signal,
+                "ignored a review signal: reviews are the decide update, naming the reviewer"
+            );
+        }
+        self.timeline.note(&format!(
+            "ignored: {signal} signal, reviews are the decide update"
+        ));
+        true
     }
 
     /// Workflow time: deterministic, the same on every replay.

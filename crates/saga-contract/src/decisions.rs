@@ -1,5 +1,5 @@
 //! Decisions about a running saga: what the `decide` update and the older signals
-//! carry, and the reasons its validator gives for refusing one.
+//! carry (who decides, too), and the reasons its validator gives for refusing one.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,13 +12,19 @@ pub mod refusals {
     pub const PAYMENT_STARTED: &str = "The payment is already being captured.";
     pub const ALREADY_CANCELLING: &str = "The order is already being cancelled.";
     pub const NOTHING_TO_RETRY: &str = "This saga is not stuck: there is nothing to retry.";
-    pub const ALL: [&str; 6] = [
+    /// An approval or rejection that names no reviewer (staff) deciding it.
+    pub const NO_REVIEWER: &str = "A review must name the reviewer deciding it.";
+    /// An approval or rejection by the order's own customer.
+    pub const OWN_ORDER: &str = "Another reviewer must decide on an order you placed.";
+    pub const ALL: [&str; 8] = [
         CLOSED,
         ALREADY_REVIEWED,
         NOT_IN_REVIEW,
         PAYMENT_STARTED,
         ALREADY_CANCELLING,
         NOTHING_TO_RETRY,
+        NO_REVIEWER,
+        OWN_ORDER,
     ];
 }
 
@@ -47,6 +53,26 @@ impl DecisionAction {
     }
 }
 
+/// The role a decider acts in, as the gateway authenticated them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeciderRole {
+    /// The customer who placed the order (a cancellation).
+    Customer,
+    /// Staff: a reviewer of large orders.
+    Admin,
+}
+
+/// Who made a decision: the authenticated user the gateway sends it for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decider {
+    /// The user's id (opaque).
+    pub id: String,
+    pub role: DeciderRole,
+}
+
 /// The input of the [`DECIDE_UPDATE`](crate::DECIDE_UPDATE) update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -55,6 +81,11 @@ pub struct OrderDecision {
     pub action: DecisionAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Who decides. Optional in the payload only because decisions recorded before it
+    /// have none (they must still decode when their histories replay); the saga refuses
+    /// an approval or rejection without a reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Decider>,
 }
 
 /// The payload of the `reject` and `cancel` signals.

@@ -10,7 +10,7 @@ mod decisions;
 mod events;
 mod refusal;
 
-pub use decisions::{Decision, DecisionAction, OrderDecision, refusals};
+pub use decisions::{Decider, DeciderRole, Decision, DecisionAction, OrderDecision, refusals};
 pub use events::EventKind;
 pub use refusal::Refusal;
 
@@ -24,9 +24,10 @@ pub const WORKFLOW_TYPE: &str = "OrderSaga";
 /// The task queue the worker polls unless `TASK_QUEUE` says otherwise.
 pub const DEFAULT_TASK_QUEUE: &str = "order-saga";
 
-/// Signal: the customer approves a large order (no payload).
+/// Signal: approves a large order (no payload). Honoured only by sagas started before
+/// reviews named their reviewer; newer ones note it and ignore it (use [`DECIDE_UPDATE`]).
 pub const APPROVE_SIGNAL: &str = "approve";
-/// Signal: the customer rejects a large order; payload [`Decision`].
+/// Signal: rejects a large order; payload [`Decision`]. Ignored like [`APPROVE_SIGNAL`].
 pub const REJECT_SIGNAL: &str = "reject";
 /// Signal: cancel the order if the payment has not been captured; payload [`Decision`].
 pub const CANCEL_SIGNAL: &str = "cancel";
@@ -308,6 +309,9 @@ pub struct StepRecord {
     pub finished_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The review step, once a reviewer decided it: who (`finished_at` says when).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Decider>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

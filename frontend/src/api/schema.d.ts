@@ -563,6 +563,17 @@ export interface components {
             shipping_address?: string | null;
             updated_at: string;
         };
+        /** @description Who made a decision: the authenticated user the gateway sends it for. */
+        Decider: {
+            /** @description The user's id (opaque). */
+            id: string;
+            role: components["schemas"]["DeciderRole"];
+        };
+        /**
+         * @description The role a decider acts in, as the gateway authenticated them.
+         * @enum {string}
+         */
+        DeciderRole: "customer" | "admin";
         /** @description Text on one or more lines, at most 2000 characters; blank for none. */
         Description: string;
         /**
@@ -875,6 +886,7 @@ export interface components {
              * @description Attempts made so far (activity attempts for service calls).
              */
             attempts: number;
+            decided_by?: components["schemas"]["Decider"] | null;
             finished_at?: string | null;
             last_error?: string | null;
             name: components["schemas"]["StepName"];

@@ -19,4 +19,21 @@ describe('SagaTimeline', () => {
     expect(items[1].classes()).toContain('step--compensation')
     expect(items[1].text()).not.toContain('attempts')
   })
+
+  it('names the reviewer who decided a review', () => {
+    const steps = [
+      {
+        name: 'await_approval',
+        status: 'completed',
+        attempts: 0,
+        finished_at: '2026-12-04T13:00:00Z',
+        decided_by: { id: 'staff-1', role: 'admin' },
+      },
+      { name: 'charge_payment', status: 'completed', attempts: 1 },
+    ] as StepRecord[]
+    const wrapper = mount(SagaTimeline, { props: { steps } })
+    const items = wrapper.findAll('li')
+    expect(items[0].text()).toContain('decided by staff (staff-1)')
+    expect(items[1].text()).not.toContain('decided by')
+  })
 })

@@ -60,7 +60,7 @@ impl OrderSaga {
             (true, None, _) => None,
         };
         let now = Self::now(ctx);
-        ctx.state_mut(|s| s.settle_review(&now, refusal.as_deref()));
+        ctx.state_mut(|s| s.settle_review(&now, refusal.as_deref(), None));
         Self::mark_phase(ctx, SagaPhase::Running);
         match refusal {
             Some(reason) => Err(Halt::because(reason)),

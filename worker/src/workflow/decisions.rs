@@ -5,7 +5,8 @@
 //! once and answered with the saga's status.
 
 use saga_contract::{
-    DecisionAction, OrderDecision, SagaPhase, SagaStatus, StepName, StepStatus, refusals,
+    Decider, DeciderRole, DecisionAction, OrderDecision, SagaPhase, SagaStatus, StepName,
+    StepStatus, refusals,
 };
 use temporalio_sdk::WorkflowContext;
 
@@ -64,7 +65,7 @@ impl OrderSaga {
                 } else if phase != SagaPhase::AwaitingApproval {
                     Some(refusals::NOT_IN_REVIEW)
                 } else {
-                    None
+                    self.reviewer_refusal(decision.decided_by.as_ref())
                 }
             }
             DecisionAction::Cancel => {
@@ -81,6 +82,20 @@ impl OrderSaga {
         }
     }
 
+    /// Why `decider` may not review this order: the saga enforces it itself, since
+    /// the `decide` update reaches it from anyone who can reach Temporal, not only
+    /// through the gateway's checks. A decision without a decider is taken only by
+    /// sagas started before signed reviews (recorded decisions have none).
+    fn reviewer_refusal(&self, decider: Option<&Decider>) -> Option<&'static str> {
+        match decider {
+            Some(decider) if decider.id == self.customer_id => Some(refusals::OWN_ORDER),
+            Some(decider) if decider.role != DeciderRole::Admin => Some(refusals::NO_REVIEWER),
+            Some(_) => None,
+            None if self.signed_reviews => Some(refusals::NO_REVIEWER),
+            None => None,
+        }
+    }
+
     /// Applies an accepted decision (at workflow time `now`) and returns the status
     /// the caller is answered with. A review settles the approval step here, so the
     /// answer shows it; the workflow then goes on from the decision.
@@ -88,12 +103,12 @@ impl OrderSaga {
         match decision.action {
             DecisionAction::Approve => {
                 self.approval = Some(ApprovalDecision::Approved);
-                self.settle_review(now, None);
+                self.settle_review(now, None, decision.decided_by);
             }
             DecisionAction::Reject => {
                 let refusal = review_rejection(decision.reason.as_deref());
                 self.approval = Some(ApprovalDecision::RejectedInReview(decision.reason));
-                self.settle_review(now, Some(&refusal));
+                self.settle_review(now, Some(&refusal), decision.decided_by);
             }
             DecisionAction::Cancel => {
                 self.cancel_requested.get_or_insert(decision.reason);
@@ -103,9 +118,15 @@ impl OrderSaga {
         self.timeline.snapshot()
     }
 
-    /// Ends the wait for review, once: completed, or failed with `refusal`. Whichever
-    /// comes first settles it (a decision, the deadline, a cancellation).
-    pub(super) fn settle_review(&mut self, now: &str, refusal: Option<&str>) {
+    /// Ends the wait for review, once: completed, or failed with `refusal`, by the
+    /// reviewer `decider` if a reviewer decided. Whichever comes first settles it (a
+    /// decision, the deadline, a cancellation).
+    pub(super) fn settle_review(
+        &mut self,
+        now: &str,
+        refusal: Option<&str>,
+        decider: Option<Decider>,
+    ) {
         let waiting = self
             .timeline
             .step(StepName::AwaitApproval)
@@ -114,6 +135,9 @@ impl OrderSaga {
             return;
         }
         self.timeline.approval_settled();
+        if let Some(decider) = decider {
+            self.timeline.reviewed_by(decider);
+        }
         match refusal {
             Some(reason) => self
                 .timeline
@@ -139,24 +163,37 @@ pub(super) fn review_rejection(reason: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use saga_contract::{DecisionAction, OrderDecision, SagaPhase, StepName, StepStatus, refusals};
+    use saga_contract::{
+        Decider, DeciderRole, DecisionAction, OrderDecision, SagaPhase, StepName, StepStatus,
+        refusals,
+    };
 
     use crate::timeline::Timeline;
 
     use super::super::OrderSaga;
     use super::super::steps::FORWARD;
 
+    fn reviewer() -> Decider {
+        Decider {
+            id: "staff-1".into(),
+            role: DeciderRole::Admin,
+        }
+    }
+
     fn decision(action: DecisionAction) -> OrderDecision {
         OrderDecision {
             action,
             reason: None,
+            decided_by: Some(reviewer()),
         }
     }
 
-    /// A large order's saga, waiting for review.
+    /// A large order's saga (customer `c-1`), waiting for review.
     fn in_review() -> OrderSaga {
         let mut saga = OrderSaga {
+            customer_id: "c-1".into(),
             timeline: Timeline::new("o-1", "c-1", FORWARD.iter().map(|s| s.name)),
+            signed_reviews: true,
             ..OrderSaga::default()
         };
         saga.timeline.await_approval("t0", "t1", 90_000, "EUR");
@@ -171,6 +208,8 @@ mod tests {
         assert_eq!(status.phase, SagaPhase::Running);
         let step = saga.timeline.step(StepName::AwaitApproval).expect("step");
         assert_eq!(step.status, StepStatus::Completed);
+        assert_eq!(step.decided_by, Some(reviewer()));
+        assert_eq!(step.finished_at.as_deref(), Some("t2"));
         assert_eq!(
             saga.refusal(&decision(DecisionAction::Reject)),
             Some(refusals::ALREADY_REVIEWED)
@@ -194,6 +233,7 @@ mod tests {
             OrderDecision {
                 action: DecisionAction::Reject,
                 reason: Some("address unverified".into()),
+                decided_by: Some(reviewer()),
             },
         );
         let step = status
@@ -206,6 +246,52 @@ mod tests {
             step.last_error.as_deref(),
             Some("rejected in review: address unverified")
         );
+        assert_eq!(step.decided_by, Some(reviewer()));
+    }
+
+    #[test]
+    fn a_review_names_a_reviewer_who_is_not_the_customer() {
+        let saga = in_review();
+        for action in [DecisionAction::Approve, DecisionAction::Reject] {
+            let unsigned = OrderDecision {
+                decided_by: None,
+                ..decision(action)
+            };
+            assert_eq!(saga.refusal(&unsigned), Some(refusals::NO_REVIEWER));
+            let by_customer = OrderDecision {
+                decided_by: Some(Decider {
+                    id: "c-1".into(),
+                    role: DeciderRole::Admin,
+                }),
+                ..decision(action)
+            };
+            assert_eq!(saga.refusal(&by_customer), Some(refusals::OWN_ORDER));
+            let by_a_customer = OrderDecision {
+                decided_by: Some(Decider {
+                    id: "c-2".into(),
+                    role: DeciderRole::Customer,
+                }),
+                ..decision(action)
+            };
+            assert_eq!(saga.refusal(&by_a_customer), Some(refusals::NO_REVIEWER));
+        }
+        // The customer's own cancellation needs no reviewer.
+        let cancel = OrderDecision {
+            decided_by: None,
+            ..decision(DecisionAction::Cancel)
+        };
+        assert_eq!(saga.refusal(&cancel), None);
+
+        // A saga started before signed reviews takes an unsigned review, as recorded.
+        let unsigned_era = OrderSaga {
+            signed_reviews: false,
+            ..in_review()
+        };
+        let unsigned = OrderDecision {
+            decided_by: None,
+            ..decision(DecisionAction::Approve)
+        };
+        assert_eq!(unsigned_era.refusal(&unsigned), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
-use saga_contract::{ADMIN_USER, Outcome, SagaPhase, StepName};
+use saga_contract::{ADMIN_USER, DecisionAction, Outcome, SagaPhase, StepName};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use worker::breaker::BreakerState;
@@ -324,7 +324,14 @@ async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
     stack
         .set_failure(&stack.inventory, json!({"mode": "down"}))
         .await;
-    stack.reject(&input.order_id, "too expensive").await;
+    stack
+        .decide(
+            &input.order_id,
+            DecisionAction::Reject,
+            Some("too expensive"),
+        )
+        .await
+        .expect("the rejection is accepted");
 
     let alert: Value = eventually(Duration::from_secs(90), "an admin alert", || async {
         stack
@@ -346,7 +353,7 @@ async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
     assert_eq!(result.outcome, Outcome::Cancelled);
     assert_eq!(
         result.reason.as_deref(),
-        Some("rejected by the customer: too expensive")
+        Some("rejected in review: too expensive")
     );
     assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
     assert_eq!(stack.order(&input.order_id).await["status"], "CANCELLED");

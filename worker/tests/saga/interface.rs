@@ -13,7 +13,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use saga_contract::{Outcome, Refusal, SagaPhase, StepName, StepStatus};
+use saga_contract::{DecisionAction, Outcome, Refusal, SagaPhase, StepName, StepStatus};
 use serde_json::Value;
 use temporalio_client::{WorkflowCancelOptions, WorkflowQueryOptions, WorkflowSignalOptions};
 use temporalio_common::data_converters::RawValue;
@@ -339,7 +339,10 @@ async fn malformed_and_unknown_input_is_noted_and_dropped_and_the_saga_goes_on()
             "ignored: invalid attempt_failed payload",
         ]
     );
-    stack.approve(&approved.order_id).await;
+    stack
+        .decide(&approved.order_id, DecisionAction::Approve, None)
+        .await
+        .expect("the approval is accepted");
     let result = stack.result(&approved.order_id).await;
     assert_eq!(result.outcome, Outcome::Completed);
     assert_eq!(stack.ledger(&approved.order_id).await, (179_800, 0));

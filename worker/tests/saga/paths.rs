@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use saga_contract::{Outcome, SagaPhase, StepName, StepStatus};
+use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus};
 use serde_json::Value;
 
 use crate::support::{CUSTOMER, InProcessWorker, Stack, eventually, saga, unique};
@@ -292,7 +292,7 @@ async fn a_large_order_that_is_not_approved_in_time_is_cancelled() {
 }
 
 #[tokio::test]
-async fn a_large_order_completes_once_the_customer_approves() {
+async fn a_large_order_completes_once_a_reviewer_approves() {
     let stack = Stack::start().await;
     let _worker = InProcessWorker::start(stack.worker_config());
     stack.add_product("ESPRESSO", 3, 89_900).await;
@@ -307,7 +307,10 @@ async fn a_large_order_completes_once_the_customer_approves() {
     assert_eq!(status.current_step, Some(StepName::AwaitApproval));
     assert!(status.approval_deadline.is_some());
     assert_eq!(stack.ledger(&input.order_id).await, (0, 0));
-    stack.approve(&input.order_id).await;
+    stack
+        .decide(&input.order_id, DecisionAction::Approve, None)
+        .await
+        .expect("the approval is accepted");
 
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Completed);

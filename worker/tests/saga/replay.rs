@@ -33,6 +33,40 @@ const PATHS: &[&str] = &[
     // A local step that did not succeed in its local phase, and went on as a regular
     // activity.
     "local_step_gone_remote",
+    // Signed reviews: the `approve` and `reject` signals noted and ignored (one sent
+    // with the saga's start), the reviewer named.
+    "review_signals_ignored",
+    "review_signal_with_start_ignored",
+    "review_signed",
+];
+
+/// Recorded before reviews named their reviewer (the `signed-reviews` patch): the
+/// `approve` and `reject` signals decide, `decide` updates name no one
+/// (`tests/histories/before-signed-reviews/`).
+const BEFORE_SIGNED_REVIEWS: &[&str] = &[
+    "success",
+    "out_of_stock",
+    "decline",
+    "retry_then_success",
+    "approval_timeout",
+    // Approved by the `approve` signal.
+    "approval_granted",
+    "cancel",
+    "operator_cancel_during_charge",
+    "operator_cancel_after_capture",
+    // Approved by the `approve` signal after malformed ones.
+    "malformed_signals",
+    // Decided by `decide` updates that name no reviewer.
+    "review_approved",
+    "review_rejected",
+    "review_timeout",
+    "checkout_held",
+    "checkout_out_of_stock",
+    "breaker_open_during_step",
+    // Rejected by the `reject` signal.
+    "compensation_stuck_then_recovered",
+    "compensation_stuck_retried_now",
+    "local_step_gone_remote",
 ];
 
 /// Recorded before steps ran as local activities (the `local-steps` patch): sagas in
@@ -83,12 +117,15 @@ async fn every_recorded_saga_path_replays_deterministically() {
     let current = PATHS
         .iter()
         .map(|path| histories_dir().join(format!("{path}.json")));
-    let before = BEFORE_LOCAL_STEPS.iter().map(|path| {
-        histories_dir()
-            .join("before-local-steps")
-            .join(format!("{path}.json"))
-    });
-    for file in current.chain(before) {
+    let before = |dir: &'static str, paths: &'static [&'static str]| {
+        paths
+            .iter()
+            .map(move |path| histories_dir().join(dir).join(format!("{path}.json")))
+    };
+    let files = current
+        .chain(before("before-signed-reviews", BEFORE_SIGNED_REVIEWS))
+        .chain(before("before-local-steps", BEFORE_LOCAL_STEPS));
+    for file in files {
         let path = file.display();
         let json = std::fs::read(&file)
             .unwrap_or_else(|e| panic!("{path}: {e}; record it with RECORD_HISTORIES=1"));

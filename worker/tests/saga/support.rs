@@ -22,8 +22,8 @@ use axum::response::Response;
 use futures::TryStreamExt;
 use saga_contract::temporal;
 use saga_contract::{
-    ApprovalPolicy, Decision, DecisionAction, OrderDecision, OrderLine, SagaInput, SagaResult,
-    SagaStatus,
+    ApprovalPolicy, Decider, DeciderRole, Decision, DecisionAction, OrderDecision, OrderLine,
+    SagaInput, SagaResult, SagaStatus,
 };
 use serde_json::{Value, json};
 use service_kit::payload_codec;
@@ -44,6 +44,15 @@ pub const SAGA_DEADLINE: Duration = Duration::from_secs(120);
 /// `card_slow` in these tests.
 pub const SLOW_CARD_DELAY: Duration = Duration::from_secs(3);
 pub const CUSTOMER: &str = "c-1";
+/// The staff member who reviews in these tests.
+pub const REVIEWER: &str = "staff-1";
+
+pub fn reviewer() -> Decider {
+    Decider {
+        id: REVIEWER.to_owned(),
+        role: DeciderRole::Admin,
+    }
+}
 
 /// Transforms a service's router before it is served (e.g. to lose responses).
 pub type Wrap = Box<dyn FnOnce(Router) -> Router>;
@@ -262,17 +271,35 @@ impl Stack {
             .expect("list workflows")
     }
 
-    /// Sends a decision as the gateway does: the contract's `decide` update.
+    /// Sends a decision as the gateway does: the contract's `decide` update, by the
+    /// [`REVIEWER`] for a review and by the [`CUSTOMER`] for a cancellation.
     pub async fn decide(
         &self,
         order_id: &str,
         action: DecisionAction,
         reason: Option<&str>,
     ) -> Result<SagaStatus, WorkflowUpdateError> {
+        let decider = match action {
+            DecisionAction::Cancel => Decider {
+                id: CUSTOMER.to_owned(),
+                role: DeciderRole::Customer,
+            },
+            DecisionAction::Approve | DecisionAction::Reject => reviewer(),
+        };
         let decision = OrderDecision {
             action,
             reason: reason.map(str::to_owned),
+            decided_by: Some(decider),
         };
+        self.send_decision(order_id, decision).await
+    }
+
+    /// Sends `decision` as it is, whoever it names (or none).
+    pub async fn send_decision(
+        &self,
+        order_id: &str,
+        decision: OrderDecision,
+    ) -> Result<SagaStatus, WorkflowUpdateError> {
         self.client
             .get_workflow_handle::<temporal::OrderSaga>(order_id)
             .execute_update(
@@ -284,7 +311,7 @@ impl Stack {
     }
 
     /// Signals approval as the gateway did before reviews were updates (and as
-    /// `temporal workflow signal` still may).
+    /// `temporal workflow signal` still may): ignored since signed reviews.
     pub async fn approve(&self, order_id: &str) {
         self.client
             .get_workflow_handle::<temporal::OrderSaga>(order_id)

@@ -7,13 +7,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use futures::future::try_join_all;
-use saga_contract::{DecisionAction, OrderDecision, SagaPhase, SagaStatus};
+use saga_contract::{Decider, DeciderRole, DecisionAction, OrderDecision, SagaPhase, SagaStatus};
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
 
 use super::orders::check_owner;
 use super::{ApiRoutes, Shared, path_id};
-use crate::auth::{Admin, AuthUser};
+use crate::auth::{Admin, AuthUser, Role};
 use crate::downstream::Service;
 use crate::models::{Order, ReasonRequest, ReviewItem, ReviewQueue};
 use crate::openapi::ProblemDoc;
@@ -38,6 +38,18 @@ fn reason(request: ReasonRequest) -> Result<Option<String>, Problem> {
         .map_err(Problem::invalid)
 }
 
+/// The authenticated user a decision is sent for: the saga records who decided, and
+/// refuses a review by the order's own customer itself.
+fn decider(user: &AuthUser) -> Decider {
+    Decider {
+        id: user.id.clone(),
+        role: match user.role {
+            Role::Customer => DeciderRole::Customer,
+            Role::Admin => DeciderRole::Admin,
+        },
+    }
+}
+
 /// Cancels the caller's order, if its payment has not started: the saga stops at its
 /// next step and compensates.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
@@ -58,6 +70,7 @@ async fn cancel(
     let decision = OrderDecision {
         action: DecisionAction::Cancel,
         reason: reason(body)?,
+        decided_by: Some(decider(&user)),
     };
     Ok(Json(state.sagas.decide(&order_id, decision).await?))
 }
@@ -102,7 +115,8 @@ async fn review_item(state: &Shared, order_id: &str) -> Result<Option<ReviewItem
         }))
 }
 
-/// Sends a reviewer's decision, unless the order is the reviewer's own.
+/// Sends a reviewer's decision, unless the order is the reviewer's own (checked here
+/// for a clear 403; the saga's validator refuses it too).
 async fn review(
     state: &Shared,
     reviewer: &AuthUser,
@@ -140,6 +154,7 @@ async fn approve(
     let decision = OrderDecision {
         action: DecisionAction::Approve,
         reason: None,
+        decided_by: Some(decider(&reviewer)),
     };
     review(&state, &reviewer, &order_id, decision).await
 }
@@ -161,6 +176,7 @@ async fn reject(
     let decision = OrderDecision {
         action: DecisionAction::Reject,
         reason: reason(body)?,
+        decided_by: Some(decider(&reviewer)),
     };
     review(&state, &reviewer, &order_id, decision).await
 }

@@ -11,8 +11,12 @@ const LARGE: &str = "ESPRESSO-PRO";
 
 /// A customer's large order, placed and waiting for review: its id.
 async fn order_in_review(customer: &As<'_>, key: &str) -> String {
+    order_in_review_paid_with(customer, key, "card_approve").await
+}
+
+async fn order_in_review_paid_with(customer: &As<'_>, key: &str, method: &str) -> String {
     let placed = customer
-        .order(key, json!([{"sku": LARGE, "quantity": 1}]), "card_approve")
+        .order(key, json!([{"sku": LARGE, "quantity": 1}]), method)
         .await
         .expect(201);
     let order_id = placed["order_id"].as_str().expect("order id").to_owned();
@@ -44,7 +48,9 @@ async fn a_reviewer_approves_a_large_order_from_the_queue_and_it_completes() {
     let ada = As::new(&stack.gateway, &tokens);
     let admin = stack.admin().await;
     let reviewer = As::new(&stack.gateway, &admin);
-    let order_id = order_in_review(&ada, "big-1").await;
+    // A slow charge keeps the saga running after the approval, so that the second
+    // decision below meets a reviewed saga rather than a finished one.
+    let order_id = order_in_review_paid_with(&ada, "big-1", "card_slow").await;
 
     let item = wait_for("the review queue to list the order", || {
         queued(&reviewer, &order_id)
@@ -55,6 +61,7 @@ async fn a_reviewer_approves_a_large_order_from_the_queue_and_it_completes() {
     assert_eq!(item["lines"][0]["sku"], LARGE);
     assert!(item["deadline"].is_string(), "{item}");
 
+    let reviewer_id = reviewer.get("/v1/me").await.expect(200)["id"].clone();
     let status = reviewer
         .post(&format!("/v1/admin/reviews/{order_id}/approve"), json!({}))
         .await
@@ -65,6 +72,11 @@ async fn a_reviewer_approves_a_large_order_from_the_queue_and_it_completes() {
         .and_then(|steps| steps.iter().find(|s| s["name"] == "await_approval"))
         .expect("the review step");
     assert_eq!(review["status"], "completed");
+    // The saga records who decided, as the gateway authenticated them.
+    assert_eq!(
+        review["decided_by"],
+        json!({"id": reviewer_id, "role": "admin"})
+    );
     let again = reviewer
         .post(&format!("/v1/admin/reviews/{order_id}/reject"), json!({}))
         .await
