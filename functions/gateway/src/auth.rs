@@ -50,6 +50,9 @@ pub struct AuthUser {
     pub role: Role,
     /// When the access token expires (seconds since the epoch).
     pub expires_at: u64,
+    /// The user's token version the token was issued at (`ver`; 0 when absent): see
+    /// `token_versions`.
+    pub token_version: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +65,7 @@ struct IssuedClaims<'a> {
     nbf: u64,
     exp: u64,
     jti: String,
+    ver: u64,
 }
 
 /// An access token as handed to a client.
@@ -159,7 +163,13 @@ impl Tokens {
         Ok(())
     }
 
-    pub async fn issue(&self, user_id: &str, role: Role) -> Result<AccessToken, Problem> {
+    /// An access token for `user_id` at its token `version`.
+    pub async fn issue(
+        &self,
+        user_id: &str,
+        role: Role,
+        version: u64,
+    ) -> Result<AccessToken, Problem> {
         let KeySource::Secret(secret) = &self.keys else {
             return Err(
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
@@ -178,6 +188,7 @@ impl Tokens {
             nbf: now,
             exp: now + ttl,
             jti: uuid::Uuid::new_v4().to_string(),
+            ver: version,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &encoding)
             .map_err(|error| {
@@ -247,6 +258,10 @@ impl Tokens {
             role: role_of(&claims),
             expires_at: claims
                 .get("exp")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+            token_version: claims
+                .get("ver")
                 .and_then(Value::as_u64)
                 .unwrap_or_default(),
         })
@@ -321,10 +336,15 @@ pub async fn authenticate(
         None => return next.run(request).await,
         Some(None) => unauthorized("Use `Authorization: Bearer <token>`."),
         Some(Some(token)) => match state.tokens.verify(&token).await {
-            Ok(user) => {
-                request.extensions_mut().insert(user);
-                return next.run(request).await;
-            }
+            Ok(user) => match current(&state, &user).await {
+                Ok(()) => {
+                    request.extensions_mut().insert(user);
+                    return next.run(request).await;
+                }
+                Err(refused) if refused.status == 401 => refused,
+                // The version could not be read: no way to know the token still holds.
+                Err(unavailable) => return unavailable.into_response(),
+            },
             Err(error) => error.into(),
         },
     };
@@ -333,6 +353,21 @@ pub async fn authenticate(
         Some(limited) => limited,
         None => with_challenge(refused),
     }
+}
+
+/// A token of this gateway holds while its version is the user's current one (the
+/// identity provider's tokens are revoked there).
+async fn current(state: &crate::routes::Shared, user: &AuthUser) -> Result<(), Problem> {
+    if !state.tokens.issues_tokens() {
+        return Ok(());
+    }
+    let version = state.token_versions.current(&user.id).await?;
+    if user.token_version < version {
+        return Err(unauthorized(
+            "The access token was revoked (signed out everywhere). Log in again.",
+        ));
+    }
+    Ok(())
 }
 
 fn with_challenge(problem: Problem) -> Response {

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod sockets;
 pub mod temporal_credentials;
 pub mod tickets;
+pub mod token_versions;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -55,6 +56,7 @@ use crate::sessions::Sessions;
 use crate::sockets::LocalSockets;
 use crate::temporal_credentials::TemporalCredentials;
 use crate::tickets::Tickets;
+use crate::token_versions::TokenVersions;
 
 /// The owner names of the gateway's tables in `infra/tables.json`.
 pub const TABLE: &str = "gateway";
@@ -73,6 +75,8 @@ pub struct AppState {
     pub breakers: BreakerBoard,
     pub order_keys: OrderKeys,
     pub login_throttle: LoginThrottle,
+    /// Every token of a user carries its version: signing out everywhere bumps it.
+    pub token_versions: TokenVersions,
     pub tickets: Tickets,
     /// The event streams this instance serves itself.
     pub sockets: LocalSockets,
@@ -105,6 +109,7 @@ impl AppState {
             breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
             order_keys: OrderKeys::new(dynamo.clone(), &config.table),
             login_throttle: LoginThrottle::new(dynamo.clone(), &config.table),
+            token_versions: TokenVersions::new(dynamo.clone(), &config.table),
             tickets: Tickets::new(dynamo.clone(), &config.table),
             sockets: LocalSockets::default(),
             pusher: match &config.websocket_endpoint {

@@ -4,7 +4,8 @@
 //! - `REFRESH#<sha256> / REFRESH`: a token of the family, `active` until used once.
 //!
 //! Refreshing uses the token and issues its successor in one transaction that also
-//! checks the family, so a token works once. Presenting a used token again means it was
+//! checks the family and the user's token version, so a token works once and none works
+//! after the user signed out everywhere. Presenting a used token again means it was
 //! stolen or replayed: the whole family is revoked. Logout revokes the family.
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use service_kit::dynamo::{self, StoreError, is_condition_failure, n, s};
 use sha2::{Digest, Sha256};
 
 use crate::auth::now_secs;
+use crate::token_versions;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct TokenRecord {
@@ -25,12 +27,20 @@ struct TokenRecord {
     user_id: String,
     status: String,
     expires_at: u64,
+    /// The user's token version at login (absent in tokens issued before versions).
+    #[serde(default)]
+    version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
-    /// The old token is spent; here is its successor, for this user.
-    Rotated { user_id: String, token: String },
+    /// The old token is spent; here is its successor, for this user at this token
+    /// version.
+    Rotated {
+        user_id: String,
+        token: String,
+        version: u64,
+    },
     /// Unknown, expired or revoked: log in again.
     Refused,
     /// Used before: the family is now revoked.
@@ -78,6 +88,7 @@ impl Sessions {
         token: &str,
         family: &str,
         user_id: &str,
+        version: u64,
     ) -> Result<dynamo::Item, StoreError> {
         let (pk, sk) = token_key(token);
         let record = TokenRecord {
@@ -85,12 +96,14 @@ impl Sessions {
             user_id: user_id.to_owned(),
             status: "active".to_owned(),
             expires_at: now_secs() + self.ttl.as_secs(),
+            version,
         };
         dynamo::to_item(&record, pk, sk)
     }
 
-    /// Starts a family for a fresh login and returns its first refresh token.
-    pub async fn start(&self, user_id: &str) -> Result<String, StoreError> {
+    /// Starts a family for a fresh login at the user's token `version` and returns its
+    /// first refresh token.
+    pub async fn start(&self, user_id: &str, version: u64) -> Result<String, StoreError> {
         let family = uuid::Uuid::new_v4().to_string();
         let token = new_token();
         let (pk, sk) = family_key(&family);
@@ -103,7 +116,7 @@ impl Sessions {
             .transact_items(dynamo::put_new(&self.table, family_item)?)
             .transact_items(dynamo::put_new(
                 &self.table,
-                self.token_item(&token, &family, user_id)?,
+                self.token_item(&token, &family, user_id, version)?,
             )?)
             .send()
             .await?;
@@ -133,6 +146,13 @@ impl Sessions {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", s("active"))
             .build()?;
+        // Signing out everywhere bumps the user's version: every login before is over.
+        let version_current = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(token_versions::key(&record.user_id)))
+            .condition_expression("attribute_not_exists(version) OR version = :version")
+            .expression_attribute_values(":version", n(record.version))
+            .build()?;
         let successor = new_token();
         let result = self
             .client
@@ -143,9 +163,14 @@ impl Sessions {
                     .condition_check(family_active)
                     .build(),
             )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(version_current)
+                    .build(),
+            )
             .transact_items(dynamo::put_new(
                 &self.table,
-                self.token_item(&successor, &record.family, &record.user_id)?,
+                self.token_item(&successor, &record.family, &record.user_id, record.version)?,
             )?)
             .send()
             .await;
@@ -153,6 +178,7 @@ impl Sessions {
             Ok(_) => Ok(Refresh::Rotated {
                 user_id: record.user_id,
                 token: successor,
+                version: record.version,
             }),
             Err(error) => match dynamo::cancellation_reasons(&error) {
                 Some(reasons) if reasons.iter().any(is_condition_failure) => {

@@ -15,10 +15,11 @@ fn config() -> JwtConfig {
 #[tokio::test]
 async fn an_issued_token_verifies_to_its_user_and_role() {
     let tokens = Tokens::new(config(), reqwest::Client::new()).await;
-    let issued = tokens.issue("u-1", Role::Admin).await.expect("issued");
+    let issued = tokens.issue("u-1", Role::Admin, 3).await.expect("issued");
     let user = tokens.verify(&issued.access_token).await.expect("valid");
     assert_eq!(user.id, "u-1");
     assert_eq!(user.role, Role::Admin);
+    assert_eq!(user.token_version, 3);
     assert_eq!(issued.expires_in, 60);
 }
 

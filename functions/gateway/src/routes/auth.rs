@@ -14,7 +14,7 @@ use service_kit::Problem;
 use service_kit::extract::Json;
 
 use super::{ApiRoutes, Shared};
-use crate::auth::{AccessToken, now_secs};
+use crate::auth::{AccessToken, AuthUser, now_secs};
 use crate::downstream::{DownstreamError, Service};
 use crate::login_throttle::{DEVICE_LIFETIME, Reservation, device_cookie_name};
 use crate::models::{Customer, LoginRequest, RegisterRequest};
@@ -27,6 +27,7 @@ pub fn routes() -> ApiRoutes {
         .routes(api_routes!(login))
         .routes(api_routes!(refresh))
         .routes(api_routes!(logout))
+        .routes(api_routes!(logout_everywhere))
 }
 
 /// Creates a customer account.
@@ -113,12 +114,17 @@ async fn login(
         .trust_device(&attempt, now_secs())
         .await
         .map_err(|error| Problem::from(error).into_response())?;
-    let refresh_token = state
-        .sessions
-        .start(&customer.id)
+    let version = state
+        .token_versions
+        .read(&customer.id)
         .await
         .map_err(|error| Problem::from(error).into_response())?;
-    let (mut headers, access) = signed_in(&state, &customer, &refresh_token)
+    let refresh_token = state
+        .sessions
+        .start(&customer.id, version)
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    let (mut headers, access) = signed_in(&state, &customer, &refresh_token, version)
         .await
         .map_err(IntoResponse::into_response)?;
     append_cookie(
@@ -158,8 +164,12 @@ async fn signed_in(
     state: &Shared,
     customer: &Customer,
     refresh_token: &str,
+    version: u64,
 ) -> Result<(HeaderMap, Json<AccessToken>), Problem> {
-    let access = state.tokens.issue(&customer.id, customer.role).await?;
+    let access = state
+        .tokens
+        .issue(&customer.id, customer.role, version)
+        .await?;
     let max_age = state.config.jwt.refresh_ttl.as_secs();
     let mut headers = cookie_header(&refresh_cookie(refresh_token, max_age))?;
     // Tokens are never kept by a cache on the way, nor by the browser's.
@@ -231,8 +241,12 @@ async fn refresh(
         ));
     }
     let presented = presented_refresh_token(&headers).ok_or_else(invalid_refresh)?;
-    let (user_id, refresh_token) = match state.sessions.refresh(&presented).await? {
-        Refresh::Rotated { user_id, token } => (user_id, token),
+    let (user_id, refresh_token, version) = match state.sessions.refresh(&presented).await? {
+        Refresh::Rotated {
+            user_id,
+            token,
+            version,
+        } => (user_id, token, version),
         Refresh::Refused => return Err(invalid_refresh()),
         Refresh::Replayed => {
             tracing::warn!("a used refresh token was presented again; its family is revoked");
@@ -251,7 +265,7 @@ async fn refresh(
                 error.into()
             }
         })?;
-    signed_in(&state, &customer, &refresh_token).await
+    signed_in(&state, &customer, &refresh_token, version).await
 }
 
 /// Revokes the refresh token and every token issued from the same login, clears the
@@ -271,6 +285,32 @@ async fn logout(
         if let Some(pusher) = &state.pusher {
             crate::fanout::disconnect_user(&state.connections, pusher, &user_id).await;
         }
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        cookie_header(&refresh_cookie("", 0))?,
+    ))
+}
+
+/// Signs the caller out everywhere: every access token and every login (refresh token)
+/// issued to them so far stops working, on every device, and their event streams close.
+#[utoipa::path(post, path = "/v1/auth/logout-everywhere", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every token issued so far is revoked; this browser's cookie is cleared",
+            headers(("set-cookie" = String, description = "refresh_token=; Max-Age=0"))),
+        (status = 401, description = "No valid access token", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn logout_everywhere(
+    State(state): State<Shared>,
+    user: AuthUser,
+) -> Result<(StatusCode, HeaderMap), Problem> {
+    if !state.tokens.issues_tokens() {
+        return Err(Problem::not_found("Sign out with the identity provider."));
+    }
+    state.token_versions.bump(&user.id).await?;
+    state.sockets.close_all(&user.id);
+    if let Some(pusher) = &state.pusher {
+        crate::fanout::disconnect_user(&state.connections, pusher, &user.id).await;
     }
     Ok((
         StatusCode::NO_CONTENT,

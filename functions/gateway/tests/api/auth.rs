@@ -487,3 +487,54 @@ async fn a_viewer_address_counts_only_on_requests_with_cloudfronts_origin_secret
     ];
     assert_eq!(admitted_with(&stack, &guessed).await, 0, "the same caller");
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_revokes_every_token_of_every_device() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    stack.customer("bob@example.com").await;
+    let (laptop, laptop_refresh) = stack.login_with_cookie("ada@example.com").await;
+    let (phone, phone_refresh) = stack.login_with_cookie("ada@example.com").await;
+    let bob = stack.login("bob@example.com").await;
+    As::new(&stack.gateway, &phone)
+        .get("/v1/me")
+        .await
+        .expect(200);
+
+    let signed_out = As::new(&stack.gateway, &laptop)
+        .post("/v1/auth/logout-everywhere", json!({}))
+        .await;
+    assert_eq!(signed_out.status, 204, "{signed_out:?}");
+    for access in [&laptop, &phone] {
+        As::new(&stack.gateway, access)
+            .get("/v1/me")
+            .await
+            .expect_problem(401, "unauthorized");
+    }
+    for refresh in [&laptop_refresh, &phone_refresh] {
+        stack
+            .with_refresh_cookie("/v1/auth/refresh", refresh)
+            .await
+            .expect_problem(401, "invalid-refresh-token");
+    }
+    // Another user is not affected; a new login works.
+    As::new(&stack.gateway, &bob)
+        .get("/v1/me")
+        .await
+        .expect(200);
+    let (again, again_refresh) = stack.login_with_cookie("ada@example.com").await;
+    As::new(&stack.gateway, &again)
+        .get("/v1/me")
+        .await
+        .expect(200);
+    let refreshed = stack
+        .with_refresh_cookie("/v1/auth/refresh", &again_refresh)
+        .await;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+    // It needs a valid access token.
+    stack
+        .gateway
+        .post("/v1/auth/logout-everywhere", json!({}))
+        .await
+        .expect_problem(401, "unauthorized");
+}

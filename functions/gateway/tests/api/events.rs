@@ -215,6 +215,7 @@ async fn the_event_stream_needs_a_fresh_single_use_ticket_and_a_websocket() {
         id: user_id,
         role: Role::Customer,
         expires_at: now_secs() + 900,
+        token_version: 0,
     };
     let stale = tickets
         .issue_valid_for(&user, Duration::ZERO)
@@ -243,6 +244,7 @@ async fn a_socket_closes_when_its_access_token_expires_and_at_logout() {
         id: user_id,
         role: Role::Customer,
         expires_at: now_secs() + 2,
+        token_version: 0,
     };
     let ticket_for_short = tickets.issue(&short).await.expect("a ticket");
     let mut expiring = try_connect(&stack, &ticket_for_short, 0)

@@ -12,6 +12,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/login"),
     ("post", "/v1/auth/refresh"),
     ("post", "/v1/auth/logout"),
+    ("post", "/v1/auth/logout-everywhere"),
     ("get", "/v1/products"),
     ("get", "/v1/products/{sku}"),
     ("get", "/v1/me"),
