@@ -281,6 +281,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Changes the caller's password, given the current one (an attempt at it counts like a
+         *     login's), and signs them out everywhere else: every token issued before stops
+         *     working; this browser gets new ones.
+         */
+        post: operations["change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -736,6 +757,14 @@ export interface components {
          * @enum {string}
          */
         OrderStatus: "PENDING" | "RESERVED" | "PAID" | "COMPLETED" | "CANCELLED";
+        /**
+         * @description A password change: the current password, and the new one (at least 8 characters).
+         *     No `Debug`: it must never be logged.
+         */
+        PasswordChange: {
+            current_password: string;
+            new_password: string;
+        };
         /**
          * @description One payload: its metadata values and its data, in base64. Other fields of the
          *     protocol (`externalPayloads`) are not used by this codec and are ignored.
@@ -1646,6 +1675,63 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Changed; new tokens for this browser (the refresh token in its cookie), every other session revoked */
+            200: {
+                headers: {
+                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict */
+                    "set-cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessToken"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description No valid access token, or a wrong current password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The new password breaks the password rules */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts at this account's password: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };

@@ -148,6 +148,47 @@ pub async fn update_profile(
         .ok_or_else(|| CustomerError::NotFound(id.to_owned()))
 }
 
+/// Changes a customer's password from `current` to `new`. A retry of a change already
+/// made (the stored password is `new` now) is success too; a wrong `current` is
+/// [`CustomerError::InvalidCredentials`].
+pub async fn change_password(
+    store: &DynamoCustomerStore,
+    id: &str,
+    current: Password,
+    new: Password,
+) -> Result<Customer, CustomerError> {
+    let record = store
+        .get(id)
+        .await?
+        .ok_or_else(|| CustomerError::NotFound(id.to_owned()))?;
+    let stored = record.password_hash.clone();
+    // The new hash only for the right current password: hashing is the costly part.
+    let (new, new_hash) = blocking(move || {
+        let new_hash = current.matches(&stored).then(|| new.hash());
+        (new, new_hash)
+    })
+    .await?;
+    let Some(new_hash) = new_hash else {
+        // Already changed by this very request's first attempt?
+        return if check_password(new, record.password_hash).await? {
+            Ok(record.customer)
+        } else {
+            Err(CustomerError::InvalidCredentials)
+        };
+    };
+    let new_hash = new_hash.map_err(CustomerError::Hashing)?;
+    let now = service_kit::clock::now();
+    if store
+        .replace_password_hash(id, &record.password_hash, &new_hash, &now)
+        .await?
+    {
+        Ok(record.customer)
+    } else {
+        // Changed meanwhile by another request: the current password is no longer it.
+        Err(CustomerError::InvalidCredentials)
+    }
+}
+
 async fn check_password(password: Password, hash: String) -> Result<bool, CustomerError> {
     blocking(move || password.matches(&hash)).await
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
@@ -20,6 +20,7 @@ pub fn routes(store: Arc<DynamoCustomerStore>) -> Router {
     Router::new()
         .route("/customers", post(register))
         .route("/customers/{id}", get(get_customer).patch(update))
+        .route("/customers/{id}/password", put(change_password))
         .route("/credentials/verify", post(verify))
         .with_state(store)
 }
@@ -111,5 +112,29 @@ async fn verify(
     };
     Ok(Json(
         accounts::verify_credentials(store.as_ref(), &email, password).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChangeBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// 200 with the customer once its password is the new one (a retry included); 401 when
+/// the current password is wrong; 422 when the new one breaks the password rules.
+async fn change_password(
+    State(store): State<Arc<DynamoCustomerStore>>,
+    Path(id): Path<String>,
+    Json(body): Json<PasswordChangeBody>,
+) -> Result<Json<Customer>, Problem> {
+    let new = Password::parse(body.new_password)
+        .map_err(|rule| Problem::invalid(format!("new_password: {rule}")))?;
+    let Ok(current) = Password::parse(body.current_password) else {
+        return Err(CustomerError::InvalidCredentials.into());
+    };
+    Ok(Json(
+        accounts::change_password(store.as_ref(), &id, current, new).await?,
     ))
 }

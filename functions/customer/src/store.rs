@@ -121,4 +121,32 @@ impl DynamoCustomerStore {
         let key = dynamo::key(customer_pk(id), PROFILE);
         dynamo::update_existing(&self.client, &self.table, key, now, changes).await
     }
+
+    /// Replaces the password hash `expected` with `new`: `false` (nothing written) when
+    /// the customer is gone or its hash is no longer `expected` (a concurrent change).
+    pub async fn replace_password_hash(
+        &self,
+        id: &str,
+        expected: &str,
+        new: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(customer_pk(id), PROFILE)))
+            .update_expression("SET password_hash = :new, updated_at = :now")
+            .condition_expression("password_hash = :expected")
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":expected", s(expected))
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if dynamo::failed_condition(&error) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
 }

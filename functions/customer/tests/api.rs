@@ -197,6 +197,8 @@ async fn unparseable_bodies_are_rejected_on_every_endpoint() {
         .await;
     api.assert_rejects_unparseable_bodies(Method::POST, "/credentials/verify")
         .await;
+    api.assert_rejects_unparseable_bodies(Method::PUT, "/customers/any/password")
+        .await;
 }
 
 #[tokio::test]
@@ -227,4 +229,63 @@ async fn when_down_it_answers_503_but_can_still_be_brought_back() {
         .await
         .expect(200);
     api.post("/customers", ada()).await.expect(201);
+}
+
+async fn login_works(api: &Api, password: &str) -> bool {
+    let reply = api
+        .post(
+            "/credentials/verify",
+            json!({"email": "ada@example.com", "password": password}),
+        )
+        .await;
+    reply.status == 200
+}
+
+#[tokio::test]
+async fn a_password_changes_with_the_current_one_and_a_retry_is_the_same_change() {
+    let api = customer_service().await;
+    let customer = api.post("/customers", ada()).await.expect(201);
+    let path = format!(
+        "/customers/{}/password",
+        customer["id"].as_str().expect("id")
+    );
+    let change =
+        json!({"current_password": "analytical engine", "new_password": "difference engine"});
+
+    let changed = api
+        .send(Method::PUT, &path, Some(change.clone()))
+        .await
+        .expect(200);
+    assert_eq!(changed["id"], customer["id"]);
+    assert!(changed.get("password_hash").is_none());
+    assert!(login_works(&api, "difference engine").await);
+    assert!(!login_works(&api, "analytical engine").await);
+    // The same request again (a retry): the change is made, so it is success.
+    api.send(Method::PUT, &path, Some(change)).await.expect(200);
+    assert!(login_works(&api, "difference engine").await);
+
+    // A wrong current password changes nothing.
+    api.send(
+        Method::PUT,
+        &path,
+        Some(json!({"current_password": "analytical engine", "new_password": "babbage's engine"})),
+    )
+    .await
+    .expect_problem(401, "invalid-credentials");
+    // Nor does a new password that breaks the rules.
+    api.send(
+        Method::PUT,
+        &path,
+        Some(json!({"current_password": "difference engine", "new_password": "short"})),
+    )
+    .await
+    .expect_problem(422, "validation-failed");
+    assert!(login_works(&api, "difference engine").await);
+    api.send(
+        Method::PUT,
+        "/customers/nobody/password",
+        Some(json!({"current_password": "difference engine", "new_password": "another engine"})),
+    )
+    .await
+    .expect_problem(404, "not-found");
 }

@@ -185,6 +185,15 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// A password change: the current password, and the new one (at least 8 characters).
+/// No `Debug`: it must never be logged.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 /// A single-use ticket for `GET /v1/events?ticket=...`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EventTicket {

@@ -16,8 +16,8 @@ use service_kit::extract::Json;
 use super::{ApiRoutes, Shared};
 use crate::auth::{AccessToken, AuthUser, now_secs};
 use crate::downstream::{DownstreamError, Service};
-use crate::login_throttle::{DEVICE_LIFETIME, Reservation, device_cookie_name};
-use crate::models::{Customer, LoginRequest, RegisterRequest};
+use crate::login_throttle::{Attempt, DEVICE_LIFETIME, Reservation, device_cookie_name};
+use crate::models::{Customer, LoginRequest, PasswordChange, RegisterRequest};
 use crate::openapi::ProblemDoc;
 use crate::sessions::Refresh;
 
@@ -28,6 +28,7 @@ pub fn routes() -> ApiRoutes {
         .routes(api_routes!(refresh))
         .routes(api_routes!(logout))
         .routes(api_routes!(logout_everywhere))
+        .routes(api_routes!(change_password))
 }
 
 /// Creates a customer account.
@@ -76,18 +77,7 @@ async fn login(
         return Err(Problem::not_found("Log in with the identity provider.").into_response());
     }
     let device_cookie = device_cookie_name(&body.email);
-    let device = presented_cookie(&headers, &device_cookie);
-    // Reserved before the password is checked, so that concurrent guesses all count;
-    // fails closed: without the allowance, no password is tried.
-    let reservation = state
-        .login_throttle
-        .reserve(&body.email, device.as_deref(), now_secs())
-        .await
-        .map_err(|error| Problem::from(error).into_response())?;
-    let attempt = match reservation {
-        Reservation::Granted(attempt) => attempt,
-        Reservation::Wait(wait) => return Err(throttled(wait)),
-    };
+    let attempt = reserve_attempt(&state, &headers, &body.email).await?;
     let request = json!({"email": body.email, "password": body.password});
     let verified: Result<Customer, _> = state
         .services
@@ -98,16 +88,7 @@ async fn login(
             Some(&request),
         )
         .await;
-    // A wrong password keeps its reservation; a sign-in from a known device refills that
-    // device's allowance below; any other attempt is given back.
-    let give_back = match &verified {
-        Ok(_) => !attempt.from_known_device(),
-        Err(DownstreamError::Refused(problem)) => problem.status != 401,
-        Err(_) => true,
-    };
-    if give_back && let Err(error) = state.login_throttle.give_back(&attempt).await {
-        tracing::error!(%error, "cannot give a login attempt back");
-    }
+    settle(&state, &attempt, &verified).await;
     let customer = verified.map_err(|error| Problem::from(error).into_response())?;
     let device_token = state
         .login_throttle
@@ -136,6 +117,41 @@ async fn login(
     )
     .map_err(IntoResponse::into_response)?;
     Ok((headers, access))
+}
+
+/// Settles a reserved attempt once its password was checked: a wrong password keeps
+/// the reservation; a right one from a known device refills that device's allowance
+/// (`trust_device`, after this); any other attempt is given back.
+async fn settle<T>(state: &Shared, attempt: &Attempt, checked: &Result<T, DownstreamError>) {
+    let give_back = match checked {
+        Ok(_) => !attempt.from_known_device(),
+        Err(DownstreamError::Refused(problem)) => problem.status != 401,
+        Err(_) => true,
+    };
+    if give_back && let Err(error) = state.login_throttle.give_back(attempt).await {
+        tracing::error!(%error, "cannot give a login attempt back");
+    }
+}
+
+/// Reserves an attempt at `email`'s password for a request with `headers` (its device
+/// cookie), or the 429 to answer.
+async fn reserve_attempt(
+    state: &Shared,
+    headers: &HeaderMap,
+    email: &str,
+) -> Result<Attempt, Response> {
+    let device = presented_cookie(headers, &device_cookie_name(email));
+    // Reserved before the password is checked, so that concurrent guesses all count;
+    // fails closed: without the allowance, no password is tried.
+    let reservation = state
+        .login_throttle
+        .reserve(email, device.as_deref(), now_secs())
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    match reservation {
+        Reservation::Granted(attempt) => Ok(attempt),
+        Reservation::Wait(wait) => Err(throttled(wait)),
+    }
 }
 
 /// 429 for an account whose logins must wait `wait`.
@@ -281,15 +297,76 @@ async fn logout(
     if let Some(token) = presented_refresh_token(&headers)
         && let Some(user_id) = state.sessions.revoke(&token).await?
     {
-        state.sockets.close_all(&user_id);
-        if let Some(pusher) = &state.pusher {
-            crate::fanout::disconnect_user(&state.connections, pusher, &user_id).await;
-        }
+        close_event_streams(&state, &user_id).await;
     }
     Ok((
         StatusCode::NO_CONTENT,
         cookie_header(&refresh_cookie("", 0))?,
     ))
+}
+
+/// Changes the caller's password, given the current one (an attempt at it counts like a
+/// login's), and signs them out everywhere else: every token issued before stops
+/// working; this browser gets new ones.
+#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; new tokens for this browser (the refresh token in its cookie), every other session revoked", body = AccessToken,
+            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict"))),
+        (status = 401, description = "No valid access token, or a wrong current password", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The new password breaks the password rules", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts at this account's password: retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
+    ))]
+async fn change_password(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Json(body): Json<PasswordChange>,
+) -> Result<(HeaderMap, Json<AccessToken>), Response> {
+    if !state.tokens.issues_tokens() {
+        return Err(
+            Problem::not_found("Change the password with the identity provider.").into_response(),
+        );
+    }
+    let account: Customer = state
+        .services
+        .get(Service::Customer, &format!("/customers/{}", user.id))
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    let attempt = reserve_attempt(&state, &headers, &account.email).await?;
+    let changed: Result<Customer, _> = state
+        .services
+        .send(
+            Service::Customer,
+            Method::PUT,
+            &format!("/customers/{}/password", user.id),
+            Some(&body),
+        )
+        .await;
+    settle(&state, &attempt, &changed).await;
+    let customer = changed.map_err(|error| Problem::from(error).into_response())?;
+    let version = state
+        .token_versions
+        .bump(&customer.id)
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    close_event_streams(&state, &customer.id).await;
+    let refresh_token = state
+        .sessions
+        .start(&customer.id, version)
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    signed_in(&state, &customer, &refresh_token, version)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// Closes every event stream of `user_id`: on this instance, and on AWS its WebSocket
+/// API connections.
+async fn close_event_streams(state: &Shared, user_id: &str) {
+    state.sockets.close_all(user_id);
+    if let Some(pusher) = &state.pusher {
+        crate::fanout::disconnect_user(&state.connections, pusher, user_id).await;
+    }
 }
 
 /// Signs the caller out everywhere: every access token and every login (refresh token)
@@ -308,10 +385,7 @@ async fn logout_everywhere(
         return Err(Problem::not_found("Sign out with the identity provider."));
     }
     state.token_versions.bump(&user.id).await?;
-    state.sockets.close_all(&user.id);
-    if let Some(pusher) = &state.pusher {
-        crate::fanout::disconnect_user(&state.connections, pusher, &user.id).await;
-    }
+    close_event_streams(&state, &user.id).await;
     Ok((
         StatusCode::NO_CONTENT,
         cookie_header(&refresh_cookie("", 0))?,

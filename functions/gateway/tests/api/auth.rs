@@ -538,3 +538,80 @@ async fn signing_out_everywhere_revokes_every_token_of_every_device() {
         .await
         .expect_problem(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn a_password_change_signs_out_every_other_session_and_keeps_this_one() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    let (other, other_refresh) = stack.login_with_cookie("ada@example.com").await;
+    let (this, _) = stack.login_with_cookie("ada@example.com").await;
+    let me = As::new(&stack.gateway, &this);
+
+    me.post(
+        "/v1/auth/password",
+        json!({"current_password": "a wrong one", "new_password": "a new long password"}),
+    )
+    .await
+    .expect_problem(401, "invalid-credentials");
+    me.post(
+        "/v1/auth/password",
+        json!({"current_password": "a long password", "new_password": "short"}),
+    )
+    .await
+    .expect_problem(422, "validation-failed");
+    // Neither changed anything: every session still works.
+    As::new(&stack.gateway, &other)
+        .get("/v1/me")
+        .await
+        .expect(200);
+
+    let changed = me
+        .post(
+            "/v1/auth/password",
+            json!({"current_password": "a long password", "new_password": "a new long password"}),
+        )
+        .await;
+    let fresh_refresh = refresh_cookie(&changed).expect("a new refresh cookie");
+    assert_eq!(changed.headers["cache-control"], "no-store");
+    let fresh = changed.expect(200);
+    As::new(&stack.gateway, &fresh)
+        .get("/v1/me")
+        .await
+        .expect(200);
+    for old in [&other, &this] {
+        As::new(&stack.gateway, old)
+            .get("/v1/me")
+            .await
+            .expect_problem(401, "unauthorized");
+    }
+    stack
+        .with_refresh_cookie("/v1/auth/refresh", &other_refresh)
+        .await
+        .expect_problem(401, "invalid-refresh-token");
+    let refreshed = stack
+        .with_refresh_cookie("/v1/auth/refresh", &fresh_refresh)
+        .await;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+    attempt(&stack, "ada@example.com", "a long password")
+        .await
+        .expect_problem(401, "invalid-credentials");
+    attempt(&stack, "ada@example.com", "a new long password")
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn guesses_at_the_current_password_count_like_logins() {
+    let stack = Stack::start().await;
+    let (_, tokens) = stack.customer("ada@example.com").await;
+    let me = As::new(&stack.gateway, &tokens);
+    let guess = json!({"current_password": "a guess", "new_password": "a new long password"});
+    for _ in 0..UNTRUSTED.burst {
+        me.post("/v1/auth/password", guess.clone())
+            .await
+            .expect_problem(401, "invalid-credentials");
+    }
+    let throttled = me.post("/v1/auth/password", guess).await;
+    assert_eq!(throttled.status, 429, "{throttled:?}");
+    assert_eq!(throttled.body["type"], "/problems/login-throttled");
+}

@@ -13,6 +13,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/refresh"),
     ("post", "/v1/auth/logout"),
     ("post", "/v1/auth/logout-everywhere"),
+    ("post", "/v1/auth/password"),
     ("get", "/v1/products"),
     ("get", "/v1/products/{sku}"),
     ("get", "/v1/me"),
