@@ -15,6 +15,7 @@ export PROFILE="${PROFILE:-bench-fast}" IN_MEMORY=1 DATA_DIR="$data" SERVICE_POR
 export DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT UI_PORT
 # The limit must not be what is measured; RUST_LOG keeps logging off the hot path.
 export RATE_LIMIT_PER_MINUTE=10000000 RATE_LIMIT_BURST=100000 RUST_LOG=warn
+export ORDER_RATE_PER_MINUTE=10000000 ORDER_RATE_BURST=100000
 
 start stack "$log" bash "$ROOT/infra/run.sh"
 trap 'stop_started; rm -rf "$data"' EXIT

@@ -166,8 +166,10 @@ class Stack:
                     "RATE_LIMIT_TABLE": f"{PREFIX}ratelimits",
                     "BREAKERS_TABLE": f"{PREFIX}breakers",
                     "TEMPORAL_ADDRESS": self.temporal_address,
-                    # The limiter is not under test here: every customer polls a lot.
+                    # The limiters are not under test here: every customer polls and orders
+                    # a lot.
                     "RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_BURST": "100000",
+                    "ORDER_RATE_PER_MINUTE": "1000000", "ORDER_RATE_BURST": "100000",
                     "ACCESS_TOKEN_TTL_SECS": "7200", "JWT_SECRET": secrets.token_urlsafe(48),
                     **self.service_urls()},
                    self.ports["gateway"])

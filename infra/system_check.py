@@ -170,6 +170,9 @@ def main() -> None:
                    # Schemathesis sends ~2000 requests as one user in under a minute; the
                    # limiter has its own tests, and here it would answer most of them 429.
                    RATE_LIMIT_PER_MINUTE="100000",
+                   # And its orders, a few hundred, would meet the order limit (its own
+                   # tests are the gateway's).
+                   ORDER_RATE_PER_MINUTE="100000", ORDER_RATE_BURST="10000",
                    **{k: str(v) for k, v in ports.items()})
         log = Path(data_dir) / "run.log"
         refuses_clashing_ports(env, base)

@@ -25,6 +25,9 @@ pub struct Problem {
     /// Extension members, e.g. the SKUs that are out of stock.
     #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
     pub extensions: Map<String, Value>,
+    /// Seconds to send in `Retry-After` (a 429 or a 503 that knows when to come back).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -35,7 +38,14 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             extensions: Map::new(),
+            retry_after: None,
         }
+    }
+
+    /// Answers with `Retry-After: <seconds>` (at least 1).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -108,10 +118,13 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
+        let retry_after = self.retry_after;
         let mut response = (status, axum::Json(self)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -26,6 +26,9 @@ pub struct GatewayConfig {
     pub breakers_table: String,
     pub jwt: JwtConfig,
     pub rate_limit: RateLimitConfig,
+    /// `ORDER_RATE_PER_MINUTE` (default 10) and `ORDER_RATE_BURST` (default 5): the
+    /// orders one customer may place, each a saga that may hold stock for a review.
+    pub order_rate: RateLimitConfig,
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins allowed to call the API from a
     /// browser (default: the Vite dev server, `http://localhost:5173`).
     pub cors_origins: Vec<String>,
@@ -230,6 +233,12 @@ impl GatewayConfig {
                 per_minute: optional("RATE_LIMIT_PER_MINUTE", 600)?,
                 burst: optional("RATE_LIMIT_BURST", 60)?,
                 lease: optional("RATE_LIMIT_LEASE", 5)?,
+            },
+            order_rate: RateLimitConfig {
+                per_minute: optional("ORDER_RATE_PER_MINUTE", 10)?,
+                burst: optional("ORDER_RATE_BURST", 5)?,
+                // No lease: each order is counted against the shared limit at once.
+                lease: 1,
             },
             cors_origins: parse_origins(&origins)?,
             trusted_proxies: TrustedProxies::parse(&optional("TRUSTED_PROXIES", String::new())?)?,

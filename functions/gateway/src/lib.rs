@@ -74,6 +74,8 @@ pub struct AppState {
     pub connections: Connections,
     pub breakers: BreakerBoard,
     pub order_keys: OrderKeys,
+    /// Orders per customer (principal `orders:<user id>`), apart from requests.
+    pub order_limiter: RateLimiter,
     pub login_throttle: LoginThrottle,
     /// Every token of a user carries its version: signing out everywhere bumps it.
     pub token_versions: TokenVersions,
@@ -106,6 +108,12 @@ impl AppState {
                 config.rate_limit,
                 config.trusted_proxies.clone(),
             )),
+            order_limiter: RateLimiter::new(
+                dynamo.clone(),
+                &config.rate_limit_table,
+                config.order_rate,
+                TrustedProxies::None,
+            ),
             breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
             order_keys: OrderKeys::new(dynamo.clone(), &config.table),
             login_throttle: LoginThrottle::new(dynamo.clone(), &config.table),

@@ -372,17 +372,14 @@ impl RateLimiter {
 
 fn too_many(retry_after_ms: u64) -> Response {
     let seconds = retry_after_ms.div_ceil(1000).max(1);
-    let mut response = Problem::new(
+    Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",
         "Too many requests",
     )
     .with_detail(format!("Slow down: retry in {seconds} s."))
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert("retry-after", value);
-    }
-    response
+    .with_retry_after(seconds)
+    .into_response()
 }
 
 fn add_headers(headers: &mut HeaderMap, limiter: &RateLimiter, decision: Admission) {

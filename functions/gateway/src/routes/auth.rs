@@ -157,7 +157,7 @@ async fn reserve_attempt(
 /// 429 for an account whose logins must wait `wait`.
 fn throttled(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs().max(1);
-    let mut response = Problem::new(
+    Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "login-throttled",
         "Too many login attempts",
@@ -165,11 +165,8 @@ fn throttled(wait: std::time::Duration) -> Response {
     .with_detail(format!(
         "Too many login attempts for this account. Retry in {seconds} s."
     ))
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    .with_retry_after(seconds)
+    .into_response()
 }
 
 /// The name of the refresh token's cookie.

@@ -19,6 +19,7 @@ use crate::downstream::Service;
 use crate::models::{Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, Shortage};
 use crate::openapi::ProblemDoc;
 use crate::order_keys::{Claim, fingerprint};
+use crate::ratelimit::Admission;
 use crate::saga::Checkout;
 
 pub fn routes() -> ApiRoutes {
@@ -56,6 +57,7 @@ pub(super) fn status_url(order_id: &str) -> String {
         (status = 409, description = "Not placed: `/problems/out-of-stock` with the `shortages`, or `/problems/order-not-placed` with the saga's reason; the saga has given everything back", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 400, description = "No Idempotency-Key", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "`/problems/order-rate-limited`: this customer placed its most orders for now (`ORDER_RATE_PER_MINUTE`, bursts of `ORDER_RATE_BURST`); retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn place_order(
     State(state): State<Shared>,
@@ -94,6 +96,25 @@ async fn place_order(
         return Err(Problem::invalid(format!(
             "The order total must be at most {MAX_AMOUNT} minor units."
         )));
+    }
+    // Each order is a saga that may hold stock for a review: a customer's orders are
+    // limited apart from its requests. Before the key is claimed, so that a refused
+    // order is refused again on its retry rather than started.
+    if let Admission::Limited { retry_after_ms } = state
+        .order_limiter
+        .decide(&format!("orders:{}", user.id))
+        .await
+    {
+        let seconds = retry_after_ms.div_ceil(1000).max(1);
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "order-rate-limited",
+            "Too many orders",
+        )
+        .with_detail(format!(
+            "This account has placed its most orders for now. Retry in {seconds} s."
+        ))
+        .with_retry_after(seconds));
     }
     let start = match state
         .order_keys

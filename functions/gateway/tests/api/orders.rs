@@ -4,7 +4,7 @@ use serde_json::json;
 use service_kit::testing::Method;
 use temporalio_client::WorkflowCountOptions;
 
-use crate::support::{As, GatewayProcess, Stack, wait_for};
+use crate::support::{As, GatewayProcess, Options, Stack, wait_for};
 
 #[tokio::test]
 async fn an_order_is_accepted_then_completed_by_the_saga() {
@@ -358,4 +358,62 @@ async fn a_checkout_is_answered_out_of_stock_at_once_and_a_repeat_gets_the_same_
         assert_eq!(stock["available"], available, "{sku} untouched");
         assert_eq!(stock["reserved"], 0, "{sku} holds nothing");
     }
+}
+
+#[tokio::test]
+async fn a_customer_places_orders_at_most_at_its_order_rate() {
+    let stack = Stack::start_with(Options {
+        order_rate: gateway::config::RateLimitConfig {
+            per_minute: 6,
+            burst: 2,
+            lease: 1,
+        },
+        ..Options::default()
+    })
+    .await;
+    stack.add_product("MUG", 100, 1250).await;
+    let (ada_id, ada) = stack.customer("ada@example.com").await;
+    let (_, bob) = stack.customer("bob@example.com").await;
+    let me = As::new(&stack.gateway, &ada);
+    // Refused orders start nothing, and count for nothing.
+    for key in ["bad-1", "bad-2", "bad-3"] {
+        me.order(key, json!([{"sku": "MUG", "quantity": 0}]), "card_approve")
+            .await
+            .expect_problem(422, "validation-failed");
+    }
+    for key in ["first", "second"] {
+        me.order(key, json!([{"sku": "MUG", "quantity": 1}]), "card_approve")
+            .await
+            .expect(202);
+    }
+    let limited = me
+        .order(
+            "third",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+        .await;
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert_eq!(limited.body["type"], "/problems/order-rate-limited");
+    let seconds: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=10).contains(&seconds), "{seconds}");
+    // Nothing was started for it, and another customer has an allowance of its own.
+    me.get(&format!(
+        "/v1/orders/{}",
+        gateway::routes::orders::order_id_for(&ada_id, "third")
+    ))
+    .await
+    .expect_problem(404, "not-found");
+    As::new(&stack.gateway, &bob)
+        .order(
+            "first",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+        .await
+        .expect(202);
 }

@@ -41,6 +41,7 @@ pub struct Options {
     pub trusted_proxies: TrustedProxies,
     pub keys: JwtKeys,
     pub rate_limit: RateLimitConfig,
+    pub order_rate: RateLimitConfig,
     pub approval: ApprovalPolicy,
 }
 
@@ -55,6 +56,11 @@ impl Default for Options {
                 per_minute: 6000,
                 burst: 1000,
                 lease: 5,
+            },
+            order_rate: RateLimitConfig {
+                per_minute: 6000,
+                burst: 1000,
+                lease: 1,
             },
             approval: ApprovalPolicy {
                 threshold: 100_000,
@@ -147,6 +153,7 @@ impl Stack {
                 refresh_ttl: Duration::from_secs(3600),
             },
             rate_limit: options.rate_limit,
+            order_rate: options.order_rate,
             cors_origins: vec!["http://localhost:5173".into()],
             trusted_proxies: options.trusted_proxies,
             task_queue: task_queue.clone(),
