@@ -1,12 +1,12 @@
 //! Registration, login, refresh rotation and logout.
 
-use gateway::config::{RateLimitConfig, TrustedProxies};
+use gateway::config::TrustedProxies;
 use gateway::login_throttle::{KNOWN_DEVICE, Reservation, UNTRUSTED, device_cookie_name};
 use serde_json::json;
 
 use service_kit::testing::{Api, Reply};
 
-use crate::support::{As, Options, Stack, refresh_cookie, set_cookie};
+use crate::support::{As, Stack, refresh_cookie, set_cookie, small_limit};
 
 #[tokio::test]
 async fn a_registered_customer_logs_in_and_reads_their_profile() {
@@ -305,18 +305,6 @@ async fn admitted_with(stack: &Stack, headers: &[(&str, &str)]) -> u32 {
         admitted += 1;
     }
     admitted
-}
-
-fn small_limit(trusted_proxies: TrustedProxies) -> Options {
-    Options {
-        rate_limit: RateLimitConfig {
-            per_minute: 6,
-            burst: 3,
-            lease: 1,
-        },
-        trusted_proxies,
-        ..Options::default()
-    }
 }
 
 #[tokio::test]

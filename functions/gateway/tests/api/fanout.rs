@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use gateway::auth::now_secs;
-use gateway::config::RateLimitConfig;
+use gateway::config::TrustedProxies;
 use gateway::connections::Connections;
 use gateway::downstream::{Downstream, Service};
 use gateway::fanout::{Fanout, Pusher};
@@ -26,7 +26,7 @@ use serde_json::json;
 use service_kit::testing;
 use tokio::net::TcpListener;
 
-use crate::support::{As, Options, Stack};
+use crate::support::{As, Options, Stack, small_limit};
 
 /// What the management API was asked: (method, connection id, body).
 type Calls = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -181,15 +181,7 @@ fn websocket_event(route: &str, connection_id: &str, body: &str) -> Request {
 
 #[tokio::test]
 async fn catch_up_replays_are_rate_limited_like_requests() {
-    let stack = Stack::start_with(Options {
-        rate_limit: RateLimitConfig {
-            per_minute: 6,
-            burst: 3,
-            lease: 1,
-        },
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::start_with(small_limit(TrustedProxies::None)).await;
     let connections = Connections::new(testing::dynamo().await, &stack.config.table);
     connections
         .remember("c-1", "u-replays", now_secs() + 600)
@@ -215,15 +207,7 @@ async fn catch_up_replays_are_rate_limited_like_requests() {
 
 #[tokio::test]
 async fn connection_attempts_count_against_their_address() {
-    let stack = Stack::start_with(Options {
-        rate_limit: RateLimitConfig {
-            per_minute: 6,
-            burst: 3,
-            lease: 1,
-        },
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::start_with(small_limit(TrustedProxies::None)).await;
     let attempt = |source: &str| {
         let mut event = websocket_event("$connect", "c-1", "");
         if let Some(RequestContext::WebSocket(context)) = event.extensions_mut().get_mut() {

@@ -70,6 +70,20 @@ impl Default for Options {
     }
 }
 
+/// A gateway with a small request limit (3 at once, 6 a minute) that believes
+/// `trusted_proxies`.
+pub fn small_limit(trusted_proxies: TrustedProxies) -> Options {
+    Options {
+        rate_limit: RateLimitConfig {
+            per_minute: 6,
+            burst: 3,
+            lease: 1,
+        },
+        trusted_proxies,
+        ..Options::default()
+    }
+}
+
 impl Stack {
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
