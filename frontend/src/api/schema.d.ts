@@ -758,11 +758,12 @@ export interface components {
          */
         OrderStatus: "PENDING" | "RESERVED" | "PAID" | "COMPLETED" | "CANCELLED";
         /**
-         * @description A password change: the current password, and the new one (at least 8 characters).
-         *     No `Debug`: it must never be logged.
+         * @description A password change: the current password, and the new one. No `Debug`: it must
+         *     never be logged.
          */
         PasswordChange: {
             current_password: string;
+            /** @description At least 8 characters and at most 1024 bytes, like a registration's. */
             new_password: string;
         };
         /**

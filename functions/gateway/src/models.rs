@@ -185,12 +185,14 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// A password change: the current password, and the new one (at least 8 characters).
-/// No `Debug`: it must never be logged.
+/// A password change: the current password, and the new one. No `Debug`: it must
+/// never be logged.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    /// At least 8 characters and at most 1024 bytes, like a registration's.
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
