@@ -371,6 +371,11 @@ impl RateLimiter {
 }
 
 fn too_many(retry_after_ms: u64) -> Response {
+    rate_limited(retry_after_ms).into_response()
+}
+
+/// The 429 of a principal over its limit, to retry after `retry_after_ms`.
+pub fn rate_limited(retry_after_ms: u64) -> Problem {
     let seconds = retry_after_ms.div_ceil(1000).max(1);
     Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -379,7 +384,6 @@ fn too_many(retry_after_ms: u64) -> Response {
     )
     .with_detail(format!("Slow down: retry in {seconds} s."))
     .with_retry_after(seconds)
-    .into_response()
 }
 
 fn add_headers(headers: &mut HeaderMap, limiter: &RateLimiter, decision: Admission) {

@@ -325,14 +325,7 @@ async fn catch_up(
     if let Admission::Limited { retry_after_ms } =
         state.limiter.decide(&format!("user:{user_id}")).await
     {
-        let seconds = retry_after_ms.div_ceil(1000).max(1);
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many requests",
-        )
-        .with_detail(format!("Slow down: retry in {seconds} s."))
-        .with_retry_after(seconds));
+        return Err(crate::ratelimit::rate_limited(retry_after_ms));
     }
     let body = axum::body::to_bytes(request.into_body(), 4096)
         .await

@@ -85,12 +85,7 @@ async fn a_push_reaches_live_connections_and_closes_expired_ones() {
         .await
         .expect(201);
 
-    let feed = Downstream::of(
-        vec![(Service::Notification, notifications.base_url.clone())],
-        Duration::from_secs(5),
-        None,
-    )
-    .expect("client");
+    let feed = feed_of(&notifications);
     let fanout = Fanout::new(
         Connections::new(dynamo, &stack.config.table),
         feed,
@@ -159,6 +154,16 @@ async fn logout_closes_the_users_connections_on_aws() {
             .expect("list")
             .is_empty()
     );
+}
+
+/// A client of the notification service's feed, as the fan-out has one.
+fn feed_of(notifications: &testing::Api) -> Downstream {
+    Downstream::of(
+        vec![(Service::Notification, notifications.base_url.clone())],
+        Duration::from_secs(5),
+        None,
+    )
+    .expect("client")
 }
 
 /// A WebSocket API event, as Lambda delivers it to the gateway function.
@@ -265,12 +270,7 @@ async fn a_replay_sends_at_most_its_bound_and_goes_on_from_its_last_event() {
             .await
             .expect(201);
     }
-    let feed = Downstream::of(
-        vec![(Service::Notification, notifications.base_url.clone())],
-        Duration::from_secs(5),
-        None,
-    )
-    .expect("client");
+    let feed = feed_of(&notifications);
     let first = events_after(&feed, user, 0).await.expect("the feed");
     assert_eq!(first.len(), MAX_REPLAY);
     let last = first.last().and_then(|event| feed_id(&event.id));
