@@ -158,7 +158,11 @@ class Stack:
         for name, table in SERVICES.items():
             self.start(name, [str(TARGET / name)],
                        {"TABLE_NAME": f"{PREFIX}{table}", "PORT": str(self.ports[name]),
-                        "FAILURE_INJECTION": "enabled"},
+                        "FAILURE_INJECTION": "enabled",
+                        # A few customers place hundreds of orders, many held in review:
+                        # the limits per customer have their own tests.
+                        "OPEN_ORDERS_PER_CUSTOMER": "100000",
+                        "HELD_UNITS_PER_CUSTOMER": "1000000"},
                        self.ports[name])
         self.start_worker()
         self.start("gateway", [str(TARGET / "gateway")],

@@ -173,6 +173,7 @@ def main() -> None:
                    # And its orders, a few hundred, would meet the order limit (its own
                    # tests are the gateway's).
                    ORDER_RATE_PER_MINUTE="100000", ORDER_RATE_BURST="10000",
+                   OPEN_ORDERS_PER_CUSTOMER="100000", HELD_UNITS_PER_CUSTOMER="1000000",
                    **{k: str(v) for k, v in ports.items()})
         log = Path(data_dir) / "run.log"
         refuses_clashing_ports(env, base)

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga_contract::calls::{
-    ChangeStatusBody, ChargeBody, CreateOrderBody, OrderStatus, RecordNotificationBody,
-    ReserveStockBody, StockLine,
+    ChangeStatusBody, ChargeBody, CreateOrderBody, CreatedOrder, OrderStatus,
+    RecordNotificationBody, ReserveStockBody, StockLine,
 };
 use saga_contract::{OrderLine, SagaInput};
 use serde::Serialize;
@@ -56,9 +56,14 @@ impl SagaActivities {
         };
         let result = self
             .order
-            .put(&format!("/orders/{}", input.order_id), &body)
+            .create::<CreatedOrder>(&format!("/orders/{}", input.order_id), &body)
             .await;
-        finish(&ctx, result, true).await
+        let open_elsewhere = result.as_ref().ok().map(|created| created.open_elsewhere);
+        let attempt = finish(&ctx, result, true).await?;
+        Ok(Attempt {
+            open_elsewhere,
+            ..attempt
+        })
     }
 
     #[activity(name = "reserve_inventory")]
@@ -263,7 +268,12 @@ async fn finish<T>(
 ) -> Result<Attempt, ActivityError> {
     let attempt = ctx.info().attempt;
     let error = match result {
-        Ok(_) => return Ok(Attempt { attempt }),
+        Ok(_) => {
+            return Ok(Attempt {
+                attempt,
+                open_elsewhere: None,
+            });
+        }
         Err(error) => error,
     };
     tracing::warn!(attempt, activity = %ctx.info().activity_type, %error, "activity attempt failed");

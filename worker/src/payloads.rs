@@ -18,6 +18,11 @@ use temporalio_common::SignalDefinition;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub attempt: u32,
+    /// `create_order` only: the total of the customer's other open orders, which
+    /// counts toward the review threshold. Absent from results recorded before it, so
+    /// that those sagas replay as they ran (nothing else open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_elsewhere: Option<u64>,
 }
 
 /// Failure details every activity attaches, for the same reason.

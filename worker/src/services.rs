@@ -122,15 +122,7 @@ impl ServiceClient {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         let response = self.send(Method::GET, path, None::<&()>).await?;
-        let service = self.breaker.service();
-        response
-            .json::<T>()
-            .await
-            .map_err(|error| CallError::Unavailable {
-                service,
-                detail: format!("unreadable answer: {}", describe(&error)),
-                problem: None,
-            })
+        read(self.breaker.service(), response).await
     }
 
     /// A command whose success is all the saga needs: the answer's body is not parsed
@@ -139,6 +131,16 @@ impl ServiceClient {
         let response = self.send(Method::POST, path, body).await?;
         done(response).await;
         Ok(())
+    }
+
+    /// A `PUT` that creates what the saga reads back from its answer.
+    pub async fn create<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, CallError> {
+        let response = self.send(Method::PUT, path, Some(body)).await?;
+        read(self.breaker.service(), response).await
     }
 
     /// Like [`Self::post`].
@@ -202,6 +204,21 @@ impl ServiceClient {
         }
         self.http.execute(request).await
     }
+}
+
+/// A successful answer's body.
+async fn read<T: DeserializeOwned>(
+    service: &'static str,
+    response: reqwest::Response,
+) -> Result<T, CallError> {
+    response
+        .json::<T>()
+        .await
+        .map_err(|error| CallError::Unavailable {
+            service,
+            detail: format!("unreadable answer: {}", describe(&error)),
+            problem: None,
+        })
 }
 
 async fn classify(

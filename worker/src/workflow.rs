@@ -69,6 +69,10 @@ mod patches {
     /// `reject` signals, which name nobody and skip the `decide` validator, are noted
     /// and ignored ([`super::OrderSaga::signed_reviews`]).
     pub const SIGNED_REVIEWS: &str = "signed-reviews";
+    /// The `cancel` signal names nobody either: anyone who reaches Temporal could
+    /// cancel any order before its charge. The customer's cancellation is the `decide`
+    /// update, which names them; the signal is noted and ignored.
+    pub const SIGNED_CANCELLATIONS: &str = "signed-cancellations";
 }
 
 /// How a saga runs its steps, decided once when it starts and kept for every replay.
@@ -113,6 +117,9 @@ pub struct OrderSaga {
     attempt_offset: u32,
     /// An operator's cancellation the saga has taken note of (see `decisions.rs`).
     cancel_noted: bool,
+    /// The total of the customer's other open orders when this one was created: with
+    /// the order's own, it decides whether the order is reviewed.
+    open_elsewhere: u64,
     /// Under [`patches::SIGNED_REVIEWS`]: only a `decide` update that names a reviewer
     /// other than the customer approves or rejects. Sagas started before it still take
     /// the old signals and unsigned decisions, as their histories recorded.
@@ -177,7 +184,12 @@ impl OrderSaga {
     #[signal]
     pub fn approve(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
         match inbound::decode::<()>(ctx.payload_converter(), payload) {
-            Some(()) if self.drops_unsigned_review(ctx, saga_contract::APPROVE_SIGNAL) => {}
+            Some(())
+                if self.drops_unsigned(
+                    ctx,
+                    saga_contract::APPROVE_SIGNAL,
+                    patches::SIGNED_REVIEWS,
+                ) => {}
             Some(()) => {
                 self.approval.get_or_insert(ApprovalDecision::Approved);
             }
@@ -189,7 +201,12 @@ impl OrderSaga {
     #[signal]
     pub fn reject(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
         match inbound::decode::<Decision>(ctx.payload_converter(), payload) {
-            Some(_) if self.drops_unsigned_review(ctx, saga_contract::REJECT_SIGNAL) => {}
+            Some(_)
+                if self.drops_unsigned(
+                    ctx,
+                    saga_contract::REJECT_SIGNAL,
+                    patches::SIGNED_REVIEWS,
+                ) => {}
             Some(decision) => {
                 self.approval
                     .get_or_insert(ApprovalDecision::Rejected(decision.reason));
@@ -198,11 +215,17 @@ impl OrderSaga {
         }
     }
 
-    /// Payload: a [`Decision`]. Honoured until the charge starts; afterwards the order
-    /// can only complete.
+    /// Payload: a [`Decision`]. Only sagas started before signed cancellations take it,
+    /// until the charge starts; afterwards the order can only complete.
     #[signal]
     pub fn cancel(&mut self, ctx: &mut SyncWorkflowContext<Self>, payload: RawValue) {
         match inbound::decode::<Decision>(ctx.payload_converter(), payload) {
+            Some(_)
+                if self.drops_unsigned(
+                    ctx,
+                    saga_contract::CANCEL_SIGNAL,
+                    patches::SIGNED_CANCELLATIONS,
+                ) => {}
             Some(decision) if !self.payment_started => {
                 self.cancel_requested.get_or_insert(decision.reason);
             }
@@ -311,23 +334,34 @@ impl OrderSaga {
             .note(&format!("ignored: invalid {signal} payload"));
     }
 
-    /// Whether a review `signal` is dropped: anyone who reaches Temporal can send one,
-    /// and it names no reviewer, so since [`patches::SIGNED_REVIEWS`] it is noted and
-    /// ignored. The patch is asked here too, not only read from the state, because a
-    /// signal can arrive in the saga's first activation, before `run` has decided it.
-    fn drops_unsigned_review(&mut self, ctx: &SyncWorkflowContext<Self>, signal: &str) -> bool {
-        if !ctx.patched(patches::SIGNED_REVIEWS) {
+    /// Whether a decision `signal` is dropped: anyone who reaches Temporal can send one,
+    /// and it names nobody, so since `patch` ([`patches::SIGNED_REVIEWS`] for reviews,
+    /// [`patches::SIGNED_CANCELLATIONS`] for cancellations) it is noted and ignored.
+    /// The patch is asked here, in the handler, because a signal can arrive in the
+    /// saga's first activation, before `run` has run.
+    fn drops_unsigned(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        signal: &str,
+        patch: &str,
+    ) -> bool {
+        if !ctx.patched(patch) {
             return false;
         }
         if !ctx.is_replaying() {
             tracing::warn!(
                 workflow_id = ctx.workflow_id(),
                 signal,
-                "ignored a review signal: reviews are the decide update, naming the reviewer"
+                "ignored a decision signal: decisions are the decide update, naming who decides"
             );
         }
+        let decisions = if patch == patches::SIGNED_CANCELLATIONS {
+            "cancellations"
+        } else {
+            "reviews"
+        };
         self.timeline.note(&format!(
-            "ignored: {signal} signal, reviews are the decide update"
+            "ignored: {signal} signal, {decisions} are the decide update"
         ));
         true
     }

@@ -13,7 +13,8 @@
 //!
 //! Releasing a reservation and refunding a charge take no body; committing one takes
 //! its lines ([`ReserveStockBody`]) when the caller wants it done in one write. The
-//! order service answers with an [`Order`], which the gateway publishes as it is.
+//! order service answers with an [`Order`], which the gateway publishes as it is; a
+//! creation with a [`CreatedOrder`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -92,6 +93,18 @@ pub struct Order {
     pub history: Vec<StatusChange>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// The order service's answer to a creation: the order, and the total of the
+/// customer's other open orders when this one was counted among them, which the saga
+/// adds to the order's own total against the review threshold (so that splitting a
+/// large order does not avoid review).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedOrder {
+    #[serde(flatten)]
+    pub order: Order,
+    /// In minor units; 0 for an order that is no longer open.
+    pub open_elsewhere: u64,
 }
 
 /// Creates the order, `PENDING`, with the lines priced by the gateway.

@@ -16,7 +16,9 @@ pub mod refusals {
     pub const NO_REVIEWER: &str = "A review must name the reviewer deciding it.";
     /// An approval or rejection by the order's own customer.
     pub const OWN_ORDER: &str = "Another reviewer must decide on an order you placed.";
-    pub const ALL: [&str; 8] = [
+    /// A cancellation that names neither the order's customer nor staff.
+    pub const NOT_THE_CUSTOMER: &str = "Only the customer who placed the order may cancel it.";
+    pub const ALL: [&str; 9] = [
         CLOSED,
         ALREADY_REVIEWED,
         NOT_IN_REVIEW,
@@ -25,6 +27,7 @@ pub mod refusals {
         NOTHING_TO_RETRY,
         NO_REVIEWER,
         OWN_ORDER,
+        NOT_THE_CUSTOMER,
     ];
 }
 

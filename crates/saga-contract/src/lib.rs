@@ -113,7 +113,13 @@ impl SagaInput {
     }
 
     pub fn needs_approval(&self) -> bool {
-        self.total() > self.approval.threshold
+        self.needs_approval_with(0)
+    }
+
+    /// Whether the order needs approval once the customer's other open orders, whose
+    /// total is `open_elsewhere`, count toward the threshold.
+    pub fn needs_approval_with(&self, open_elsewhere: u64) -> bool {
+        self.total().saturating_add(open_elsewhere) > self.approval.threshold
     }
 }
 

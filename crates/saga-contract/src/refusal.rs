@@ -20,6 +20,10 @@ pub enum Refusal {
     // order
     OrderMismatch,
     InvalidTransition,
+    /// The customer has as many open orders as it may.
+    OpenOrderLimit,
+    /// The customer's open orders would hold more units than it may.
+    HeldUnitsLimit,
     // payment
     PaymentDeclined,
     PaymentVoided,
@@ -33,7 +37,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 15] = [
+    pub const ALL: [Refusal; 17] = [
         Self::OutOfStock,
         Self::UnknownProduct,
         Self::ReservationMismatch,
@@ -42,6 +46,8 @@ impl Refusal {
         Self::ReservationActive,
         Self::OrderMismatch,
         Self::InvalidTransition,
+        Self::OpenOrderLimit,
+        Self::HeldUnitsLimit,
         Self::PaymentDeclined,
         Self::PaymentVoided,
         Self::ChargeMismatch,
@@ -62,6 +68,8 @@ impl Refusal {
             Self::ReservationActive => "reservation-active",
             Self::OrderMismatch => "order-mismatch",
             Self::InvalidTransition => "invalid-transition",
+            Self::OpenOrderLimit => "open-order-limit",
+            Self::HeldUnitsLimit => "held-units-limit",
             Self::PaymentDeclined => "payment-declined",
             Self::PaymentVoided => "payment-voided",
             Self::ChargeMismatch => "charge-mismatch",
@@ -90,6 +98,8 @@ impl Refusal {
             Self::ReservationActive => "Reservation active",
             Self::OrderMismatch => "Order mismatch",
             Self::InvalidTransition => "Invalid status transition",
+            Self::OpenOrderLimit => "Too many open orders",
+            Self::HeldUnitsLimit => "Too many units held",
             Self::PaymentDeclined => "Payment declined",
             Self::PaymentVoided => "Payment voided",
             Self::ChargeMismatch => "Charge mismatch",

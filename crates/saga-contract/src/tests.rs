@@ -51,6 +51,14 @@ fn orders_above_the_threshold_need_approval() {
 }
 
 #[test]
+fn the_customers_other_open_orders_count_toward_the_threshold() {
+    let order = input(&[(1, 600)], 1000);
+    assert!(!order.needs_approval_with(400));
+    assert!(order.needs_approval_with(401));
+    assert!(order.needs_approval_with(u64::MAX));
+}
+
+#[test]
 fn absurd_totals_saturate_instead_of_overflowing() {
     assert_eq!(input(&[(u32::MAX, u64::MAX)], 0).total(), u64::MAX);
 }

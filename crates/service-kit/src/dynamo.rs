@@ -95,6 +95,32 @@ pub fn updated<T: serde::de::DeserializeOwned, R: std::fmt::Debug>(
     }
 }
 
+/// What a conditional `UpdateItem` did.
+#[derive(Debug)]
+pub enum Conditional {
+    /// Applied: the attributes its `ReturnValues` asked for.
+    Applied(Option<Item>),
+    /// Its condition did not hold; nothing was written. The item as it was, when the
+    /// update asked for it (`ReturnValuesOnConditionCheckFailure::AllOld`) and it exists.
+    Refused(Option<Item>),
+}
+
+/// Sorts a conditional update's outcome: a failed condition is an answer, not an error.
+pub fn conditional<R: std::fmt::Debug + Send + Sync + 'static>(
+    result: Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> Result<Conditional, StoreError> {
+    match result {
+        Ok(output) => Ok(Conditional::Applied(output.attributes)),
+        Err(error) if failed_condition(&error) => {
+            Ok(Conditional::Refused(match error.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(refused) => refused.item,
+                _ => None,
+            }))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The item at `key` of `table`, read consistently (a store reads what it just wrote).
 pub async fn get_item_consistent(
     client: &Client,

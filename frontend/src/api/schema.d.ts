@@ -861,7 +861,7 @@ export interface components {
          * @description A business refusal, serialized as its slug, e.g. `out-of-stock`.
          * @enum {string}
          */
-        Refusal: "out-of-stock" | "unknown-product" | "reservation-mismatch" | "reservation-released" | "reservation-committed" | "reservation-active" | "order-mismatch" | "invalid-transition" | "payment-declined" | "payment-voided" | "charge-mismatch" | "key-reused" | "validation-failed" | "malformed-json" | "bad-request";
+        Refusal: "out-of-stock" | "unknown-product" | "reservation-mismatch" | "reservation-released" | "reservation-committed" | "reservation-active" | "order-mismatch" | "invalid-transition" | "open-order-limit" | "held-units-limit" | "payment-declined" | "payment-voided" | "charge-mismatch" | "key-reused" | "validation-failed" | "malformed-json" | "bad-request";
         RegisterRequest: {
             email: string;
             name: components["schemas"]["Name"];
@@ -2135,7 +2135,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Not placed: `/problems/out-of-stock` with the `shortages`, or `/problems/order-not-placed` with the saga's reason; the saga has given everything back */
+            /** @description Not placed: `/problems/out-of-stock` with the `shortages`; `/problems/open-order-limit` when the customer has as many open orders as it may (`OPEN_ORDERS_PER_CUSTOMER`, default 10); `/problems/held-units-limit` when its open orders would hold more units than it may (`HELD_UNITS_PER_CUSTOMER`, default 500); or `/problems/order-not-placed` with the saga's reason. The saga has given everything back */
             409: {
                 headers: {
                     [name: string]: unknown;

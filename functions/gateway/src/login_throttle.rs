@@ -31,7 +31,7 @@ use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use service_kit::dynamo::{self, Item, StoreError, n};
+use service_kit::dynamo::{self, Conditional, Item, StoreError, n};
 use sha2::{Digest, Sha256};
 
 /// How many attempts a bucket lets through at once, and how fast it refills.
@@ -324,14 +324,9 @@ impl LoginThrottle {
 fn refused(
     result: Result<UpdateItemOutput, SdkError<UpdateItemError>>,
 ) -> Result<Option<Found>, StoreError> {
-    let error = match result {
-        Ok(_) => return Ok(None),
-        Err(error) if dynamo::failed_condition(&error) => error,
-        Err(error) => return Err(error.into()),
-    };
-    let item = match error.into_service_error() {
-        UpdateItemError::ConditionalCheckFailedException(refused) => refused.item,
-        _ => None,
+    let item = match dynamo::conditional(result)? {
+        Conditional::Applied(_) => return Ok(None),
+        Conditional::Refused(item) => item,
     };
     let Some(item) = item else {
         return Ok(Some(Found::Nothing));

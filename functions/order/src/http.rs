@@ -12,26 +12,34 @@ use service_kit::extract::{Json, Path, Query};
 use service_kit::pagination::{self, Page, PageQuery};
 use service_kit::validate::{parse_currency, parse_id, parse_text, path_id};
 
-use saga_contract::calls::{ChangeStatusBody, CreateOrderBody};
+use saga_contract::calls::{ChangeStatusBody, CreateOrderBody, CreatedOrder};
 
 use crate::domain::{Order, OrderStatus, normalise_lines};
 use crate::operations::{self, NewOrder};
-use crate::store::{DynamoOrderStore, customer_partition};
+use crate::store::{CustomerLimits, DynamoOrderStore, customer_partition};
 
-pub fn routes(store: Arc<DynamoOrderStore>) -> Router {
+/// What the routes work with.
+pub struct Orders {
+    pub store: DynamoOrderStore,
+    pub limits: CustomerLimits,
+}
+
+pub fn routes(orders: Orders) -> Router {
     Router::new()
         .route("/orders/{order_id}", put(create).get(get_order))
         .route("/orders/{order_id}/status", post(transition))
         .route("/customers/{customer_id}/orders", get(list_by_customer))
-        .with_state(store)
+        .with_state(Arc::new(orders))
 }
 
-/// 201 with the new PENDING order, 200 with the order as it is when repeated.
+/// 201 with the new PENDING order, 200 with the order as it is when repeated; 409
+/// `open-order-limit` or `held-units-limit` when the customer's open orders are at a
+/// limit.
 async fn create(
-    State(store): State<Arc<DynamoOrderStore>>,
+    State(orders): State<Arc<Orders>>,
     Path(order_id): Path<String>,
     Json(body): Json<CreateOrderBody>,
-) -> Result<(StatusCode, Json<Order>), Problem> {
+) -> Result<(StatusCode, Json<CreatedOrder>), Problem> {
     let (lines, total) = normalise_lines(body.lines).map_err(Problem::invalid)?;
     let new = NewOrder {
         order_id: parse_id(&order_id, "order_id").map_err(Problem::invalid)?,
@@ -40,20 +48,23 @@ async fn create(
         total,
         currency: parse_currency(&body.currency).map_err(Problem::invalid)?,
     };
-    let (order, outcome) = operations::create(store.as_ref(), new).await?;
-    Ok(outcome.reply(order))
+    let (order, outcome, elsewhere) = operations::create(&orders.store, new, orders.limits).await?;
+    Ok(outcome.reply(CreatedOrder {
+        order,
+        open_elsewhere: elsewhere.total,
+    }))
 }
 
 async fn get_order(
-    State(store): State<Arc<DynamoOrderStore>>,
+    State(orders): State<Arc<Orders>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Order>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;
-    Ok(Json(operations::get(store.as_ref(), &order_id).await?))
+    Ok(Json(operations::get(&orders.store, &order_id).await?))
 }
 
 async fn transition(
-    State(store): State<Arc<DynamoOrderStore>>,
+    State(orders): State<Arc<Orders>>,
     Path(order_id): Path<String>,
     Json(body): Json<ChangeStatusBody>,
 ) -> Result<Json<Order>, Problem> {
@@ -82,13 +93,13 @@ async fn transition(
         ));
     }
     Ok(Json(
-        operations::transition(store.as_ref(), &order_id, body.status, body.via, reason).await?,
+        operations::transition(&orders.store, &order_id, body.status, body.via, reason).await?,
     ))
 }
 
 /// A customer's orders, newest first.
 async fn list_by_customer(
-    State(store): State<Arc<DynamoOrderStore>>,
+    State(orders): State<Arc<Orders>>,
     Path(customer_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Order>>, Problem> {
@@ -105,7 +116,7 @@ async fn list_by_customer(
         ],
     )?;
     let (items, last_key) =
-        operations::list_by_customer(store.as_ref(), &customer_id, limit, start).await?;
+        operations::list_by_customer(&orders.store, &customer_id, limit, start).await?;
     Ok(Json(Page {
         items,
         next_cursor: pagination::encode_cursor(last_key.as_ref()),

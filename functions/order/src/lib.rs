@@ -11,15 +11,36 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use axum::Router;
-use service_kit::config::ServiceConfig;
+use service_kit::config::{self, ConfigError, ServiceConfig};
 use service_kit::failure::{self, FailureSwitch};
+pub use store::CustomerLimits;
 
 /// The owner name of this service's table in `infra/tables.json`.
 pub const TABLE: &str = "orders";
 
 /// The whole service over DynamoDB.
-pub fn router(client: Client, config: &ServiceConfig) -> Router {
+pub fn router(client: Client, config: &ServiceConfig, limits: CustomerLimits) -> Router {
     let store = store::DynamoOrderStore::new(client.clone(), &config.table_name);
     let switch = FailureSwitch::new(client, config, "order");
-    failure::guarded(http::routes(Arc::new(store)), Arc::new(switch))
+    failure::guarded(
+        http::routes(http::Orders { store, limits }),
+        Arc::new(switch),
+    )
+}
+
+/// How far each customer's open orders may go: `OPEN_ORDERS_PER_CUSTOMER` (default
+/// 10) and `HELD_UNITS_PER_CUSTOMER` (default 500). Each open order may hold stock,
+/// for as long as a review lasts, and runs a saga.
+pub fn limits_from_env() -> Result<CustomerLimits, ConfigError> {
+    let default = CustomerLimits::default();
+    let limits = CustomerLimits {
+        open_orders: config::optional("OPEN_ORDERS_PER_CUSTOMER", default.open_orders)?,
+        held_units: config::optional("HELD_UNITS_PER_CUSTOMER", default.held_units)?,
+    };
+    if limits.open_orders == 0 || limits.held_units == 0 {
+        return Err(ConfigError::new(
+            "OPEN_ORDERS_PER_CUSTOMER and HELD_UNITS_PER_CUSTOMER must be at least 1",
+        ));
+    }
+    Ok(limits)
 }

@@ -1,4 +1,8 @@
 #[tokio::main]
 async fn main() -> Result<(), service_kit::serve::BoxError> {
-    service_kit::serve::run_service("orders", order::router).await
+    let limits = order::limits_from_env()?;
+    service_kit::serve::run_service("orders", move |client, config| {
+        order::router(client, config, limits)
+    })
+    .await
 }

@@ -6,7 +6,9 @@ use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
 
 use crate::domain::{Order, OrderLine, OrderStatus, StatusChange};
-use crate::store::{CreateOutcome, DynamoOrderStore, TransitionOutcome};
+use crate::store::{
+    Admission, CreateOutcome, CustomerLimits, DynamoOrderStore, OpenOrders, TransitionOutcome,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -18,6 +20,12 @@ pub enum OrderError {
     Mismatch(String),
     #[error("order {} is {:?} and cannot become {:?}", .order.order_id, .order.status, .to)]
     InvalidTransition { order: Box<Order>, to: OrderStatus },
+    #[error("the customer's open orders hold {held:?}, the limits are {limits:?}")]
+    Limit {
+        held: OpenOrders,
+        order: OpenOrders,
+        limits: CustomerLimits,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -36,9 +44,43 @@ impl From<OrderError> for Problem {
                 format!("The order is {:?} and cannot become {to:?}.", order.status),
             )
             .with_extension("current_status", order.status),
+            OrderError::Limit {
+                held,
+                order,
+                limits,
+            } => limit_problem(held, order, limits),
             OrderError::Store(error) => error.into(),
         }
     }
+}
+
+/// The refusal names the limit that would be passed, and what the customer holds.
+fn limit_problem(held: OpenOrders, order: OpenOrders, limits: CustomerLimits) -> Problem {
+    let problem = if held.orders >= limits.open_orders {
+        Problem::refused(
+            Refusal::OpenOrderLimit,
+            format!(
+                "This account has {} open orders, the most it may have at once. Place this \
+                 order once one of them completes or is cancelled.",
+                held.orders
+            ),
+        )
+    } else {
+        Problem::refused(
+            Refusal::HeldUnitsLimit,
+            format!(
+                "This account's open orders would hold {} units, more than the {} it may \
+                 hold at once.",
+                held.units.saturating_add(order.units),
+                limits.held_units
+            ),
+        )
+    };
+    problem
+        .with_extension("open_orders", held.orders)
+        .with_extension("held_units", held.units)
+        .with_extension("max_open_orders", limits.open_orders)
+        .with_extension("max_held_units", limits.held_units)
 }
 
 /// A validated request to create an order.
@@ -51,12 +93,15 @@ pub struct NewOrder {
     pub currency: String,
 }
 
-/// Creates a PENDING order. Repeating the same creation returns the order as it is
-/// now; the same id with other details is refused.
+/// Creates a PENDING order and counts it among its customer's open orders, within
+/// `limits`. Repeating the same creation returns the order as it is now, counted once;
+/// the same id with other details is refused. An order refused by a limit exists,
+/// PENDING and not counted: the saga that asked cancels it.
 pub async fn create(
     store: &DynamoOrderStore,
     new: NewOrder,
-) -> Result<(Order, Outcome), OrderError> {
+    limits: CustomerLimits,
+) -> Result<(Order, Outcome, OpenOrders), OrderError> {
     let now = service_kit::clock::now();
     let order = Order {
         order_id: new.order_id,
@@ -74,16 +119,28 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    match store.create(&order).await? {
-        CreateOutcome::Created(order) => Ok((order, Outcome::Created)),
+    let (order, outcome) = match store.create(&order).await? {
+        CreateOutcome::Created(order) => (order, Outcome::Created),
         CreateOutcome::Exists(existing)
             if existing.customer_id == order.customer_id
                 && existing.lines == order.lines
                 && existing.currency == order.currency =>
         {
-            Ok((existing, Outcome::Existing))
+            (existing, Outcome::Existing)
         }
-        CreateOutcome::Exists(existing) => Err(OrderError::Mismatch(existing.order_id)),
+        CreateOutcome::Exists(existing) => return Err(OrderError::Mismatch(existing.order_id)),
+    };
+    // A finished order (its saga run again by a reset) is open no more.
+    if order.status.is_final() {
+        return Ok((order, outcome, OpenOrders::default()));
+    }
+    match store.admit(&order, limits).await? {
+        Admission::Counted { elsewhere } => Ok((order, outcome, elsewhere)),
+        Admission::Refused { held } => Err(OrderError::Limit {
+            held,
+            order: OpenOrders::of(&order),
+            limits,
+        }),
     }
 }
 
@@ -106,8 +163,24 @@ pub async fn list_by_customer(
 /// Moves the order to `to`, through the statuses of `via` first (validated by the
 /// caller: a path the state machine allows), in one write. A status the order has had
 /// already is success, answered with the order as it is: a retried transition, or a
-/// saga run again from its start (a Temporal reset), changes nothing.
+/// saga run again from its start (a Temporal reset), changes nothing. A final status
+/// counts the order out of its customer's open orders, on every answer that reports
+/// it: a retry after a failure between the two writes completes the second.
 pub async fn transition(
+    store: &DynamoOrderStore,
+    order_id: &str,
+    to: OrderStatus,
+    via: Vec<OrderStatus>,
+    reason: Option<String>,
+) -> Result<Order, OrderError> {
+    let order = move_order(store, order_id, to, via, reason).await?;
+    if order.status.is_final() {
+        store.discharge(&order).await?;
+    }
+    Ok(order)
+}
+
+async fn move_order(
     store: &DynamoOrderStore,
     order_id: &str,
     to: OrderStatus,

@@ -2,6 +2,12 @@
 //! (`gsi1pk = CUSTOMER#<customer id>`, `gsi1sk = <created_at>#<order id>`) so a
 //! customer's orders list newest first.
 //!
+//! What a customer's open orders hold is one item, `CUSTOMER#<id> / OPEN` (out of the
+//! index): the number of open orders, their units and their total, and one attribute
+//! per open order (`open#<order id>`) so that counting an order in, or out, happens
+//! once however often it is retried. Both are single conditional updates: the limits
+//! hold under any number of concurrent creations, with no read first.
+//!
 //! One store, and no trait over it: every test that exercises these operations runs
 //! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
 //! implementation would be one more thing to keep right without testing anything the
@@ -9,13 +15,14 @@
 //! `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::ReturnValue;
-use service_kit::dynamo::{self, Inserted, Item, StoreError, s};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use service_kit::dynamo::{self, Conditional, Inserted, Item, StoreError, s};
 
 use crate::domain::{Order, OrderStatus, StatusChange};
 
 pub const BY_CUSTOMER_INDEX: &str = "by_customer";
 const ORDER: &str = "ORDER";
+const OPEN: &str = "OPEN";
 
 pub fn customer_partition(customer_id: &str) -> String {
     format!("CUSTOMER#{customer_id}")
@@ -23,6 +30,21 @@ pub fn customer_partition(customer_id: &str) -> String {
 
 fn order_pk(order_id: &str) -> String {
     format!("ORDER#{order_id}")
+}
+
+fn open_key(customer_id: &str) -> Item {
+    dynamo::key(customer_partition(customer_id), OPEN)
+}
+
+/// The attribute that says an order is counted among its customer's open orders.
+fn open_entry(order_id: &str) -> String {
+    format!("open#{order_id}")
+}
+
+fn open_orders(item: Option<Item>) -> Result<OpenOrders, StoreError> {
+    item.map(dynamo::from_item)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 #[derive(Debug)]
@@ -38,6 +60,58 @@ pub enum TransitionOutcome {
     /// The order was not in any of the expected states; nothing was written.
     Refused(Order),
     NotFound,
+}
+
+/// What a customer's open orders hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct OpenOrders {
+    #[serde(default)]
+    pub orders: u32,
+    #[serde(default)]
+    pub units: u64,
+    #[serde(default)]
+    pub total: u64,
+}
+
+impl OpenOrders {
+    /// What `order` adds.
+    pub fn of(order: &Order) -> Self {
+        Self {
+            orders: 1,
+            units: order
+                .lines
+                .iter()
+                .map(|line| u64::from(line.quantity))
+                .sum(),
+            total: order.total,
+        }
+    }
+}
+
+/// How far one customer's open orders may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerLimits {
+    pub open_orders: u32,
+    pub held_units: u64,
+}
+
+impl Default for CustomerLimits {
+    fn default() -> Self {
+        Self {
+            open_orders: 10,
+            held_units: 500,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Admission {
+    /// The order is counted among the customer's open orders (now, or by an earlier
+    /// attempt); `elsewhere` is what the others hold.
+    Counted { elsewhere: OpenOrders },
+    /// Counting it in would pass a limit; nothing was written. `held` is what the
+    /// customer's open orders hold.
+    Refused { held: OpenOrders },
 }
 
 pub struct DynamoOrderStore {
@@ -105,6 +179,109 @@ impl DynamoOrderStore {
             .map(dynamo::from_item)
             .collect::<Result<_, _>>()?;
         Ok((orders, output.last_evaluated_key))
+    }
+
+    /// Counts `order` among its customer's open orders, within `limits`.
+    pub async fn admit(
+        &self,
+        order: &Order,
+        limits: CustomerLimits,
+    ) -> Result<Admission, StoreError> {
+        let adds = OpenOrders::of(order);
+        let Some(room) = limits.held_units.checked_sub(adds.units) else {
+            // Alone above the limit: refused without a write, on every attempt.
+            return Ok(Admission::Refused {
+                held: self.open_orders(&order.customer_id).await?,
+            });
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(open_key(&order.customer_id)))
+            .update_expression(
+                "SET #entry = :total, #orders = if_not_exists(#orders, :zero) + :one, \
+                 #units = if_not_exists(#units, :zero) + :units, \
+                 #total = if_not_exists(#total, :zero) + :total",
+            )
+            .condition_expression(
+                "attribute_not_exists(#entry) \
+                 AND (attribute_not_exists(#orders) OR #orders < :max_orders) \
+                 AND (attribute_not_exists(#units) OR #units <= :room)",
+            )
+            .expression_attribute_names("#entry", open_entry(&order.order_id))
+            .expression_attribute_names("#orders", "orders")
+            .expression_attribute_names("#units", "units")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_values(":zero", dynamo::n(0))
+            .expression_attribute_values(":one", dynamo::n(1))
+            .expression_attribute_values(":units", dynamo::n(adds.units))
+            .expression_attribute_values(":total", dynamo::n(adds.total))
+            .expression_attribute_values(":max_orders", dynamo::n(limits.open_orders))
+            .expression_attribute_values(":room", dynamo::n(room))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match dynamo::conditional(result)? {
+            Conditional::Applied(old) => {
+                return Ok(Admission::Counted {
+                    elsewhere: open_orders(old)?,
+                });
+            }
+            Conditional::Refused(old) => old,
+        };
+        let counted = old
+            .as_ref()
+            .is_some_and(|item| item.contains_key(&open_entry(&order.order_id)));
+        let held = open_orders(old)?;
+        Ok(if counted {
+            // An earlier attempt counted it in: the others hold the rest.
+            Admission::Counted {
+                elsewhere: OpenOrders {
+                    orders: held.orders.saturating_sub(1),
+                    units: held.units.saturating_sub(adds.units),
+                    total: held.total.saturating_sub(adds.total),
+                },
+            }
+        } else {
+            Admission::Refused { held }
+        })
+    }
+
+    /// Counts `order` out of its customer's open orders, if it was counted in.
+    pub async fn discharge(&self, order: &Order) -> Result<(), StoreError> {
+        let adds = OpenOrders::of(order);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(open_key(&order.customer_id)))
+            .update_expression(
+                "REMOVE #entry SET #orders = #orders - :one, #units = #units - :units, \
+                 #total = #total - :total",
+            )
+            .condition_expression("attribute_exists(#entry)")
+            .expression_attribute_names("#entry", open_entry(&order.order_id))
+            .expression_attribute_names("#orders", "orders")
+            .expression_attribute_names("#units", "units")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_values(":one", dynamo::n(1))
+            .expression_attribute_values(":units", dynamo::n(adds.units))
+            .expression_attribute_values(":total", dynamo::n(adds.total))
+            .send()
+            .await;
+        // Refused: counted out already, or never counted in (refused, or created
+        // before the counting began).
+        dynamo::conditional(result)?;
+        Ok(())
+    }
+
+    /// What `customer_id`'s open orders hold now.
+    pub async fn open_orders(&self, customer_id: &str) -> Result<OpenOrders, StoreError> {
+        let item =
+            dynamo::get_item_consistent(&self.client, &self.table, open_key(customer_id)).await?;
+        open_orders(item)
     }
 
     /// Moves the order through `changes` (to the last one's status) if it is in one of

@@ -6,7 +6,12 @@ use service_kit::testing::{self, Api, Method};
 async fn order_service() -> Api {
     let client = testing::dynamo().await;
     let config = testing::fresh_table(&client, order::TABLE).await;
-    testing::spawn(order::router(client, &config)).await
+    testing::spawn(order::router(
+        client,
+        &config,
+        order::CustomerLimits::default(),
+    ))
+    .await
 }
 
 fn new_order(customer_id: &str) -> Value {
@@ -51,7 +56,14 @@ async fn an_order_is_created_pending_with_its_total() {
     assert_eq!(order["status"], "PENDING");
     assert_eq!(order["total"], 2 * 1250 + 800);
     assert_eq!(statuses(&order), ["PENDING"]);
-    assert_eq!(api.get("/orders/o-1").await.expect(200), order);
+    // The creation's answer adds what the customer's other open orders hold.
+    assert_eq!(order["open_elsewhere"], 0);
+    let mut stored = order.clone();
+    stored
+        .as_object_mut()
+        .expect("order")
+        .remove("open_elsewhere");
+    assert_eq!(api.get("/orders/o-1").await.expect(200), stored);
 }
 
 #[tokio::test]
@@ -370,7 +382,12 @@ async fn when_down_it_answers_503() {
 async fn without_failure_injection_there_is_no_switchboard_and_a_stored_mode_is_ignored() {
     let client = testing::dynamo().await;
     let config = testing::fresh_table(&client, order::TABLE).await;
-    let enabled = testing::spawn(order::router(client.clone(), &config)).await;
+    let enabled = testing::spawn(order::router(
+        client.clone(),
+        &config,
+        order::CustomerLimits::default(),
+    ))
+    .await;
     enabled
         .put("/admin/failure-mode", json!({"mode": "down"}))
         .await
@@ -378,7 +395,12 @@ async fn without_failure_injection_there_is_no_switchboard_and_a_stored_mode_is_
 
     let mut production = config.clone();
     production.failure_injection = false;
-    let api = testing::spawn(order::router(client, &production)).await;
+    let api = testing::spawn(order::router(
+        client,
+        &production,
+        order::CustomerLimits::default(),
+    ))
+    .await;
     api.put("/admin/failure-mode", json!({"mode": "off"}))
         .await
         .expect_problem(404, "failure-injection-disabled");

@@ -110,7 +110,7 @@ impl Call {
         ctx: &WorkflowContext<OrderSaga>,
         activity: impl Fn() -> A,
         input: A::Input,
-    ) -> Result<(), Halt>
+    ) -> Result<Attempt, Halt>
     where
         A: SagaActivity,
         A::Input: Clone,
@@ -133,13 +133,13 @@ impl Call {
 
     /// Runs the call, publishing the timeline's events while it runs. On failure the
     /// step is marked failed; a failure of a cancellable step once an operator asked
-    /// to cancel is reported as that cancellation.
+    /// to cancel is reported as that cancellation. Answers the attempt that succeeded.
     pub(super) async fn run<A>(
         self,
         ctx: &WorkflowContext<OrderSaga>,
         activity: impl Fn() -> A,
         input: A::Input,
-    ) -> Result<(), Halt>
+    ) -> Result<Attempt, Halt>
     where
         A: SagaActivity,
         A::Input: Clone,
@@ -226,13 +226,16 @@ impl Call {
         self,
         ctx: &WorkflowContext<OrderSaga>,
         outcome: Result<Attempt, ActivityExecutionError>,
-    ) -> Result<(), Halt> {
+    ) -> Result<Attempt, Halt> {
         let step = self.step;
         let offset = ctx.state(|s| s.attempt_offset);
         match outcome {
-            Ok(Attempt { attempt }) => {
-                ctx.state_mut(|s| s.timeline.activity_succeeded(step, offset + attempt));
-                Ok(())
+            Ok(attempt) => {
+                ctx.state_mut(|s| {
+                    s.timeline
+                        .activity_succeeded(step, offset + attempt.attempt)
+                });
+                Ok(attempt)
             }
             Err(error) => {
                 let error = FinalFailure::from_execution(ctx, &error);

@@ -110,7 +110,7 @@ impl OrderSaga {
                 .run(ctx, &activity, request.clone())
                 .await
             {
-                Ok(()) => {
+                Ok(_) => {
                     Self::end(ctx, step);
                     if alerted {
                         Self::attention_resolved(ctx);

@@ -69,7 +69,9 @@ impl OrderSaga {
                 }
             }
             DecisionAction::Cancel => {
-                if self.cancel_requested.is_some() {
+                if let Some(refusal) = self.canceller_refusal(decision.decided_by.as_ref()) {
+                    Some(refusal)
+                } else if self.cancel_requested.is_some() {
                     None
                 } else if self.payment_started {
                     Some(refusals::PAYMENT_STARTED)
@@ -92,6 +94,20 @@ impl OrderSaga {
             Some(decider) if decider.role != DeciderRole::Admin => Some(refusals::NO_REVIEWER),
             Some(_) => None,
             None if self.signed_reviews => Some(refusals::NO_REVIEWER),
+            None => None,
+        }
+    }
+
+    /// Who may cancel: the order's customer, or staff. Sagas started before signed
+    /// reviews also take a cancellation that names nobody, as their histories recorded.
+    /// (A validator runs only when an update arrives, never on replay: tightening it
+    /// changes no recorded history.)
+    fn canceller_refusal(&self, decider: Option<&Decider>) -> Option<&'static str> {
+        match decider {
+            Some(decider) if decider.id == self.customer_id => None,
+            Some(decider) if decider.role == DeciderRole::Admin => None,
+            Some(_) => Some(refusals::NOT_THE_CUSTOMER),
+            None if self.signed_reviews => Some(refusals::NOT_THE_CUSTOMER),
             None => None,
         }
     }
@@ -276,11 +292,14 @@ mod tests {
             assert_eq!(saga.refusal(&by_a_customer), Some(refusals::NO_REVIEWER));
         }
         // The customer's own cancellation needs no reviewer.
-        let cancel = OrderDecision {
-            decided_by: None,
+        let by_the_customer = OrderDecision {
+            decided_by: Some(Decider {
+                id: "c-1".into(),
+                role: DeciderRole::Customer,
+            }),
             ..decision(DecisionAction::Cancel)
         };
-        assert_eq!(saga.refusal(&cancel), None);
+        assert_eq!(saga.refusal(&by_the_customer), None);
 
         // A saga started before signed reviews takes an unsigned review, as recorded.
         let unsigned_era = OrderSaga {
@@ -292,6 +311,35 @@ mod tests {
             ..decision(DecisionAction::Approve)
         };
         assert_eq!(unsigned_era.refusal(&unsigned), None);
+    }
+
+    #[test]
+    fn only_the_customer_or_staff_cancels() {
+        let saga = in_review();
+        let cancel = |decided_by| OrderDecision {
+            decided_by,
+            ..decision(DecisionAction::Cancel)
+        };
+        let customer = |id: &str| Decider {
+            id: id.into(),
+            role: DeciderRole::Customer,
+        };
+        assert_eq!(saga.refusal(&cancel(Some(customer("c-1")))), None);
+        assert_eq!(saga.refusal(&cancel(Some(reviewer()))), None);
+        assert_eq!(
+            saga.refusal(&cancel(Some(customer("c-2")))),
+            Some(refusals::NOT_THE_CUSTOMER)
+        );
+        assert_eq!(
+            saga.refusal(&cancel(None)),
+            Some(refusals::NOT_THE_CUSTOMER)
+        );
+        // Before signed reviews, a cancellation named nobody.
+        let unsigned_era = OrderSaga {
+            signed_reviews: false,
+            ..in_review()
+        };
+        assert_eq!(unsigned_era.refusal(&cancel(None)), None);
     }
 
     #[test]

@@ -29,9 +29,11 @@ impl OrderSaga {
     ) -> Result<(), Halt> {
         let create = step(StepName::CreateOrder).call();
         Self::begin(ctx, create.step);
-        create
+        let created = create
             .effect(ctx, || SagaActivities::create_order, input.clone())
             .await?;
+        let open_elsewhere = created.open_elsewhere.unwrap_or(0);
+        ctx.state_mut(|s| s.open_elsewhere = open_elsewhere);
         Self::end(ctx, create.step);
         Self::honour_cancellation(ctx)
     }
@@ -51,7 +53,7 @@ impl OrderSaga {
             .effect(ctx, || SagaActivities::reserve_inventory, lines)
             .await;
         let outcome = match &reserved {
-            Ok(()) => ReservationOutcome {
+            Ok(_) => ReservationOutcome {
                 held: true,
                 ..ReservationOutcome::default()
             },
@@ -71,7 +73,8 @@ impl OrderSaga {
         ctx: &WorkflowContext<Self>,
         input: &SagaInput,
     ) -> Result<(), Halt> {
-        if input.needs_approval() {
+        let open_elsewhere = ctx.state(|s| s.open_elsewhere);
+        if input.needs_approval_with(open_elsewhere) {
             Self::await_approval(ctx, input).await?;
         }
         Self::honour_cancellation(ctx)
@@ -123,7 +126,7 @@ impl OrderSaga {
             Version::Remote => {
                 confirm
                     .run(ctx, || SagaActivities::commit_inventory, order_id.clone())
-                    .await?
+                    .await?;
             }
             Version::LocalSteps => {
                 let commit = CommitRequest {
@@ -132,7 +135,7 @@ impl OrderSaga {
                 };
                 confirm
                     .run(ctx, || SagaActivities::commit_reservation, commit)
-                    .await?
+                    .await?;
             }
         }
         let via = match version {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus};
+use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus, refusals};
 use serde_json::Value;
 
 use crate::support::{CUSTOMER, InProcessWorker, Stack, eventually, saga, unique};
@@ -347,7 +347,14 @@ async fn a_cancellation_before_payment_compensates() {
     );
     stack.start_saga(&input).await;
     stack.awaiting_approval(&input.order_id).await;
-    stack.cancel(&input.order_id, "changed my mind").await;
+    stack
+        .decide(
+            &input.order_id,
+            DecisionAction::Cancel,
+            Some("changed my mind"),
+        )
+        .await
+        .expect("the customer's cancellation is accepted");
 
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Cancelled);
@@ -371,6 +378,55 @@ async fn a_cancellation_before_payment_compensates() {
 }
 
 #[tokio::test]
+async fn the_cancel_signal_names_nobody_and_is_ignored() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("ESPRESSO", 3, 89_900).await;
+    let input = saga(
+        &unique("cancel-signal"),
+        &[("ESPRESSO", 2, 89_900)],
+        "card_approve",
+    );
+    stack.start_saga(&input).await;
+    stack.awaiting_approval(&input.order_id).await;
+
+    // `temporal workflow signal --name cancel`: anyone who reaches Temporal could send it.
+    stack.cancel(&input.order_id, "by signal").await;
+    let status = eventually(
+        Duration::from_secs(30),
+        "the saga to note the signal, or to act on it",
+        || async {
+            let status = stack.status(&input.order_id).await;
+            (!status.notes.is_empty() || status.phase != SagaPhase::AwaitingApproval)
+                .then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(
+        status.notes,
+        ["ignored: cancel signal, cancellations are the decide update"]
+    );
+    assert_eq!(status.phase, SagaPhase::AwaitingApproval);
+    assert_eq!(stack.stock("ESPRESSO").await, (1, 2));
+
+    // The customer's cancellation, naming them, still applies.
+    stack
+        .decide(
+            &input.order_id,
+            DecisionAction::Cancel,
+            Some("changed my mind"),
+        )
+        .await
+        .expect("the customer's cancellation is accepted");
+    let result = stack.result(&input.order_id).await;
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert_eq!(stack.stock("ESPRESSO").await, (3, 0));
+    stack
+        .record_history(&input.order_id, "cancel_signal_ignored")
+        .await;
+}
+
+#[tokio::test]
 async fn a_cancellation_once_the_charge_is_under_way_is_too_late() {
     let stack = Stack::start().await;
     let _worker = InProcessWorker::start(stack.worker_config());
@@ -383,7 +439,14 @@ async fn a_cancellation_once_the_charge_is_under_way_is_too_late() {
         || async { (stack.calls("payment") > 0).then_some(()) },
     )
     .await;
-    stack.cancel(&input.order_id, "too late").await;
+    let refused = stack
+        .decide(&input.order_id, DecisionAction::Cancel, Some("too late"))
+        .await
+        .expect_err("too late to cancel");
+    assert!(
+        refused.to_string().contains(refusals::PAYMENT_STARTED),
+        "{refused}"
+    );
 
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Completed);

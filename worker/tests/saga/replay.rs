@@ -38,7 +38,18 @@ const PATHS: &[&str] = &[
     "review_signals_ignored",
     "review_signal_with_start_ignored",
     "review_signed",
+    // Signed cancellations: the `cancel` signal noted and ignored; the customer's
+    // cancellation is the `decide` update ("cancel" above too).
+    "cancel_signal_ignored",
+    // Limits per customer: the order refused at its creation, before any stock is
+    // held; an order reviewed because of the customer's other open orders.
+    "open_order_limit",
+    "review_of_open_total",
 ];
+
+/// Recorded before the `cancel` signal was ignored (the `signed-cancellations` patch):
+/// the customer's cancellation by signal (`tests/histories/before-signed-cancellations/`).
+const BEFORE_SIGNED_CANCELLATIONS: &[&str] = &["cancel"];
 
 /// Recorded before reviews named their reviewer (the `signed-reviews` patch): the
 /// `approve` and `reject` signals decide, `decide` updates name no one
@@ -123,6 +134,10 @@ async fn every_recorded_saga_path_replays_deterministically() {
             .map(move |path| histories_dir().join(dir).join(format!("{path}.json")))
     };
     let files = current
+        .chain(before(
+            "before-signed-cancellations",
+            BEFORE_SIGNED_CANCELLATIONS,
+        ))
         .chain(before("before-signed-reviews", BEFORE_SIGNED_REVIEWS))
         .chain(before("before-local-steps", BEFORE_LOCAL_STEPS));
     for file in files {

@@ -88,7 +88,14 @@ impl Stack {
         }
         let routers = [
             ("inventory", inventory::router(dynamo.clone(), &configs[0])),
-            ("order", order::router(dynamo.clone(), &configs[1])),
+            (
+                "order",
+                order::router(
+                    dynamo.clone(),
+                    &configs[1],
+                    order::CustomerLimits::default(),
+                ),
+            ),
             (
                 "payment",
                 payment::router(dynamo.clone(), &configs[2], SLOW_CARD_DELAY),

@@ -54,7 +54,7 @@ pub(super) fn status_url(order_id: &str) -> String {
             headers(("location" = String, description = "The order's status URL"))),
         (status = 202, description = "Accepted: the saga runs, the stock not yet held (a service is slow or down); follow the order", body = OrderAccepted,
             headers(("location" = String, description = "The order's status URL"))),
-        (status = 409, description = "Not placed: `/problems/out-of-stock` with the `shortages`, or `/problems/order-not-placed` with the saga's reason; the saga has given everything back", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Not placed: `/problems/out-of-stock` with the `shortages`; `/problems/open-order-limit` when the customer has as many open orders as it may (`OPEN_ORDERS_PER_CUSTOMER`, default 10); `/problems/held-units-limit` when its open orders would hold more units than it may (`HELD_UNITS_PER_CUSTOMER`, default 500); or `/problems/order-not-placed` with the saga's reason. The saga has given everything back", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 400, description = "No Idempotency-Key", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines, unknown products or payment method, a total above the maximum, or an Idempotency-Key used before for another request", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "`/problems/order-rate-limited`: this customer placed its most orders for now (`ORDER_RATE_PER_MINUTE`, bursts of `ORDER_RATE_BURST`); retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
@@ -219,15 +219,20 @@ fn validate_lines(body: &PlaceOrder) -> Result<BTreeMap<String, u32>, Problem> {
 }
 
 /// The answer to a checkout whose saga stopped before holding the stock: 409
-/// `out-of-stock` with the shortages as the catalog has them now, or 409
+/// `out-of-stock` with the shortages as the catalog has them now, 409
+/// `open-order-limit` or `held-units-limit` naming the customer's limit, or 409
 /// `order-not-placed` with the saga's reason (already fit for the customer). Either
 /// way the order exists, cancelled: the caller gets its `order_id`.
 async fn not_held(state: &Shared, lines: &[OrderLine], outcome: ReservationOutcome) -> Problem {
     let reason = outcome
         .reason
         .unwrap_or_else(|| "The order could not be placed.".to_owned());
-    if outcome.refusal != Some(Refusal::OutOfStock) {
-        return Problem::conflict("order-not-placed", "Order not placed", reason);
+    match outcome.refusal {
+        Some(Refusal::OutOfStock) => {}
+        Some(limit @ (Refusal::OpenOrderLimit | Refusal::HeldUnitsLimit)) => {
+            return Problem::refused(limit, reason);
+        }
+        _ => return Problem::conflict("order-not-placed", "Order not placed", reason),
     }
     let reads = lines.iter().map(|line| async move {
         let path = format!("/products/{}", line.sku);

@@ -10,6 +10,7 @@ mod codec;
 mod events;
 mod fanout;
 mod jwt;
+mod limits;
 mod openapi;
 mod orders;
 mod ratelimit;

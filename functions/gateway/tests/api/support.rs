@@ -113,7 +113,12 @@ impl Stack {
             &table(inventory::TABLE).await,
         ))
         .await;
-        let order = testing::spawn(order::router(dynamo.clone(), &table(order::TABLE).await)).await;
+        let order = testing::spawn(order::router(
+            dynamo.clone(),
+            &table(order::TABLE).await,
+            order::CustomerLimits::default(),
+        ))
+        .await;
         let payment = testing::spawn(payment::router(
             dynamo.clone(),
             &table(payment::TABLE).await,
