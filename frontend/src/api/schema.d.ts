@@ -1589,7 +1589,7 @@ export interface operations {
             /** @description Logged in; the refresh token is set as the `refresh_token` cookie, the device cookie renewed or set */
             200: {
                 headers: {
-                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict, and login_device_<account>=...; Path=/v1/auth/login; HttpOnly; Secure; SameSite=Strict */
+                    /** @description refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict, and login_device_<account>=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict */
                     "set-cookie"?: string;
                     [name: string]: unknown;
                 };

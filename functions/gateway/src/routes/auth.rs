@@ -64,7 +64,7 @@ async fn register(
     params(("login_device_{account}" = Option<String>, Cookie, description = "The device cookie set by an earlier login to this account")),
     responses(
         (status = 200, description = "Logged in; the refresh token is set as the `refresh_token` cookie, the device cookie renewed or set", body = AccessToken,
-            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict, and login_device_<account>=...; Path=/v1/auth/login; HttpOnly; Secure; SameSite=Strict"))),
+            headers(("set-cookie" = String, description = "refresh_token=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict, and login_device_<account>=...; Path=/v1/auth; HttpOnly; Secure; SameSite=Strict"))),
         (status = 401, description = "Wrong email or password", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "Too many login attempts for this account from this device, or from devices it has not signed in from: retry after `Retry-After` seconds", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
@@ -111,7 +111,7 @@ async fn login(
     append_cookie(
         &mut headers,
         &format!(
-            "{device_cookie}={device_token}; Path=/v1/auth/login; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+            "{device_cookie}={device_token}; Path=/v1/auth; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
             DEVICE_LIFETIME.as_secs()
         ),
     )

@@ -4,7 +4,7 @@ use gateway::config::TrustedProxies;
 use gateway::login_throttle::{KNOWN_DEVICE, Reservation, UNTRUSTED, device_cookie_name};
 use serde_json::json;
 
-use service_kit::testing::{Api, Reply};
+use service_kit::testing::{Api, Method, Reply};
 
 use crate::support::{As, Stack, refresh_cookie, set_cookie, small_limit};
 
@@ -213,7 +213,8 @@ fn device_cookie(reply: &Reply, email: &str) -> String {
         "HttpOnly",
         "Secure",
         "SameSite=Strict",
-        "Path=/v1/auth/login",
+        // Sent with the sign-in and with the password change, both throttled.
+        "Path=/v1/auth;",
     ] {
         assert!(header.contains(attribute), "{header}");
     }
@@ -586,6 +587,33 @@ async fn a_password_change_signs_out_every_other_session_and_keeps_this_one() {
     attempt(&stack, "ada@example.com", "a new long password")
         .await
         .expect(200);
+}
+
+#[tokio::test]
+async fn a_known_browser_changes_the_password_while_guesses_have_spent_the_shared_allowance() {
+    let stack = Stack::start().await;
+    stack.customer("ada@example.com").await;
+    let signed_in = attempt(&stack, "ada@example.com", "a long password").await;
+    let device = device_cookie(&signed_in, "ada@example.com");
+    let me = As::new(&stack.gateway, &signed_in.body);
+    for _ in 0..UNTRUSTED.burst {
+        attempt(&stack, "ada@example.com", "a wrong guess")
+            .await
+            .expect_problem(401, "invalid-credentials");
+    }
+    let change =
+        json!({"current_password": "a long password", "new_password": "a new long password"});
+    let elsewhere = me.post("/v1/auth/password", change.clone()).await;
+    assert_eq!(elsewhere.status, 429, "{elsewhere:?}");
+    let cookie = format!("{}={device}", device_cookie_name("ada@example.com"));
+    me.send(
+        Method::POST,
+        "/v1/auth/password",
+        Some(change),
+        &[("cookie", &cookie)],
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]
