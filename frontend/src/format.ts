@@ -20,6 +20,11 @@ export function secondsLeft(deadline: string, now: number): number {
   return Math.max(0, Math.ceil((Date.parse(deadline) - now) / 1000))
 }
 
+/** A wait in words, as long as it could be: `40 s`, `6 min` (minutes rounded up). */
+export function waitInWords(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`
+}
+
 /** The test cards of the simulated payment provider, for the checkout. */
 export const PAYMENT_METHODS = [
   { value: 'card_approve', label: 'Test card: approved', hint: 'The payment goes through at once.' },

@@ -4,6 +4,7 @@
 // The access token is held in memory by the auth store; the refresh token is an
 // HttpOnly cookie scoped to /v1/auth that no script here ever sees.
 import createClient from 'openapi-fetch'
+import { waitInWords } from '@/format'
 import type { components, paths } from './schema'
 
 export type Schemas = components['schemas']
@@ -32,6 +33,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly problem: Partial<Problem> & Record<string, unknown>,
+    /** Seconds to wait before trying again, from the answer's `Retry-After` (a 429 or a 503). */
+    readonly retryAfter?: number,
   ) {
     super(String(problem.detail ?? problem.title ?? `Request failed (${status})`))
   }
@@ -58,21 +61,31 @@ export function useTokens(source: TokenSource) {
   tokens = source
 }
 
-/** Calls under /v1/auth/ work with a password or the cookie: no bearer, and no
- * refresh on 401 (a wrong password is no expired token). */
-function isAuthCall(request: Request): boolean {
-  return new URL(request.url).pathname.includes('/v1/auth/')
+/** The calls under /v1/auth/ that act on the signed-in user: they take the bearer token. */
+const SIGNED_IN_AUTH_CALLS: (keyof paths)[] = ['/v1/auth/password', '/v1/auth/logout-everywhere']
+
+/** Calls under /v1/auth/ work with a password or the cookie: no bearer (but for the
+ * signed-in user's own, above), and no refresh on 401 (a wrong password is no expired
+ * token; the auth store renews an expired one for the signed-in user's calls). */
+function authCall(request: Request): 'none' | 'password or cookie' | 'signed in' {
+  const path = new URL(request.url).pathname
+  if (!path.includes('/v1/auth/')) return 'none'
+  return SIGNED_IN_AUTH_CALLS.some((call) => path.endsWith(call)) ? 'signed in' : 'password or cookie'
+}
+
+function withBearer(request: Request): Request {
+  const token = tokens.accessToken()
+  if (token) request.headers.set('authorization', `Bearer ${token}`)
+  return request
 }
 
 /** fetch with the bearer token; a 401 triggers one refresh and one retry. */
 async function authedFetch(request: Request): Promise<Response> {
-  if (isAuthCall(request)) return fetch(request)
+  const auth = authCall(request)
+  if (auth === 'password or cookie') return fetch(request)
+  if (auth === 'signed in') return fetch(withBearer(request))
   const retry = request.clone()
-  const send = (req: Request) => {
-    const token = tokens.accessToken()
-    if (token) req.headers.set('authorization', `Bearer ${token}`)
-    return fetch(req)
-  }
+  const send = (req: Request) => fetch(withBearer(req))
   const response = await send(request)
   if (response.status !== 401 || !tokens.accessToken()) return response
   return (await tokens.refresh()) ? send(retry) : response
@@ -93,9 +106,15 @@ export function postWithRefreshCookie(path: '/v1/auth/refresh' | '/v1/auth/logou
 export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call
   if (error !== undefined || !response.ok) {
-    throw new ApiError(response.status, (error ?? {}) as Partial<Problem>)
+    throw new ApiError(response.status, (error ?? {}) as Partial<Problem>, retryAfter(response))
   }
   return data as T
+}
+
+/** An answer's `Retry-After` in seconds (the API sends it as a number of seconds). */
+function retryAfter(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')?.trim()
+  return value && /^\d+$/.test(value) ? Number(value) : undefined
 }
 
 /** A message fit for the user, whatever went wrong. */
@@ -107,6 +126,9 @@ export function describe(error: unknown): string {
     return `Not enough stock: ${lines.join('; ')}. Nothing was charged.`
   }
   if (error instanceof ApiError) {
+    if (error.status === 429 && error.retryAfter !== undefined) {
+      return `${error.problem.title ?? 'Too many attempts'}: try again in ${waitInWords(error.retryAfter)}.`
+    }
     if (error.status === 503) return `${error.message} The service may be down; retries are automatic.`
     return error.message
   }

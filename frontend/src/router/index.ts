@@ -1,5 +1,6 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { useAuthStore } from '@/stores/auth'
+import AccountView from '@/views/AccountView.vue'
 import AdminView from '@/views/AdminView.vue'
 import CatalogView from '@/views/CatalogView.vue'
 import LoginView from '@/views/LoginView.vue'
@@ -17,6 +18,7 @@ export const router = createRouter({
     { path: '/orders', component: OrdersView, meta: { signedIn: true } },
     { path: '/orders/:orderId', component: OrderDetailView, props: true, meta: { signedIn: true } },
     { path: '/notifications', component: NotificationsView, meta: { signedIn: true } },
+    { path: '/account', component: AccountView, meta: { signedIn: true } },
     { path: '/admin', component: AdminView, meta: { signedIn: true, admin: true } },
     { path: '/admin/reviews', component: ReviewsView, meta: { signedIn: true, admin: true } },
   ],

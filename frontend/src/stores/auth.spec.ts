@@ -5,13 +5,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 // needs absolute URLs).
 vi.hoisted(() => vi.stubEnv('VITE_API_BASE', 'http://localhost:3000'))
 
-import { api } from '@/api/client'
+import { api, ApiError, describe as describeProblem } from '@/api/client'
 import { LEGACY_KEYS, useAuthStore } from './auth'
 
 /** A JWT-looking access token. */
 const token = (n: number) => `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjLTEiLCJuIjo${n}fQ.sig${n}`
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
+const unauthorized = () => json(401, { type: '/problems/unauthorized', title: 'Unauthorized', status: 401 })
 
 interface Call {
   method: string
@@ -21,11 +22,13 @@ interface Call {
   credentials: RequestCredentials
 }
 
-/** A fake gateway: a valid refresh cookie rotates to the next access token. */
-function gateway(options: { cookie?: boolean } = {}) {
+/** A fake gateway: a valid refresh cookie rotates to the next access token. The
+ * account's password is "a long password"; `throttled`: its attempts must wait 30 s. */
+function gateway(options: { cookie?: boolean; throttled?: boolean; down?: boolean } = {}) {
   let cookie = options.cookie ?? true
   let issued = 0
   let current: string | null = null
+  let password = 'a long password'
   const calls: Call[] = []
   const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(input, init)
@@ -54,7 +57,30 @@ function gateway(options: { cookie?: boolean } = {}) {
       case 'GET /v1/me':
         return call.authorization === `Bearer ${current}`
           ? json(200, { id: 'c-1', email: 'a@example.com', name: 'A', role: 'customer', created_at: '' })
-          : json(401, { type: '/problems/unauthorized', status: 401 })
+          : unauthorized()
+      case 'POST /v1/auth/password': {
+        if (call.authorization !== `Bearer ${current}`) return unauthorized()
+        if (options.throttled) {
+          const detail = 'Too many login attempts for this account. Retry in 30 s.'
+          const problem = { type: '/problems/login-throttled', title: 'Too many login attempts', status: 429, detail }
+          return json(429, problem, { 'retry-after': '30' })
+        }
+        const change = JSON.parse(call.body) as { current_password: string; new_password: string }
+        if (change.current_password !== password) {
+          const detail = 'The email or password is wrong.'
+          return json(401, { type: '/problems/invalid-credentials', title: 'Invalid credentials', status: 401, detail })
+        }
+        // Every token issued before is revoked; this browser gets new ones.
+        password = change.new_password
+        cookie = true
+        return issue()
+      }
+      case 'POST /v1/auth/logout-everywhere':
+        if (call.authorization !== `Bearer ${current}`) return unauthorized()
+        if (options.down) return json(503, { type: '/problems/unavailable', status: 503, detail: 'Try later.' })
+        cookie = false
+        current = null
+        return new Response(null, { status: 204 })
       default:
         return json(404, {})
     }
@@ -63,6 +89,7 @@ function gateway(options: { cookie?: boolean } = {}) {
   return {
     calls,
     refreshes: () => calls.filter((c) => c.path === '/v1/auth/refresh'),
+    to: (path: string) => calls.filter((c) => c.path === path),
     /** The current access token expires: the gateway no longer accepts it. */
     expire: () => {
       current = null
@@ -207,5 +234,84 @@ describe('auth store', () => {
     await auth.logout()
     await refreshing
     expect(auth.signedIn).toBe(false)
+  })
+
+  it('changes the password with the bearer token, and stays signed in with the new token', async () => {
+    const server = gateway()
+    const auth = useAuthStore()
+    await auth.login('a@example.com', 'a long password')
+    await auth.changePassword('a long password', 'another long password')
+    const [change] = server.to('/v1/auth/password')
+    expect(change).toMatchObject({ method: 'POST', authorization: `Bearer ${token(1)}` })
+    expect(JSON.parse(change.body)).toEqual({
+      current_password: 'a long password',
+      new_password: 'another long password',
+    })
+    expect(auth.signedIn).toBe(true)
+    expect(auth.accessToken).toBe(token(2))
+    // The new token is the one the gateway accepts: no refresh is needed.
+    await auth.loadProfile()
+    expect(server.refreshes()).toHaveLength(0)
+  })
+
+  it('says a wrong current password as such, and stays signed in as before, with no refresh', async () => {
+    const server = gateway()
+    const auth = useAuthStore()
+    await auth.login('a@example.com', 'a long password')
+    const refused = await auth.changePassword('not my password', 'another long password').catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(ApiError)
+    expect((refused as ApiError).status).toBe(401)
+    expect(describeProblem(refused)).toBe('The current password is wrong.')
+    expect(server.refreshes()).toHaveLength(0)
+    expect(server.to('/v1/auth/password')).toHaveLength(1)
+    expect(auth.signedIn).toBe(true)
+    expect(auth.accessToken).toBe(token(1))
+  })
+
+  it('renews an expired access token, then sends the password change again', async () => {
+    const server = gateway()
+    const auth = useAuthStore()
+    await auth.login('a@example.com', 'a long password')
+    server.expire()
+    await auth.changePassword('a long password', 'another long password')
+    expect(server.refreshes()).toHaveLength(1)
+    expect(server.to('/v1/auth/password').map((c) => c.authorization)).toEqual([
+      `Bearer ${token(1)}`,
+      `Bearer ${token(2)}`,
+    ])
+    expect(auth.accessToken).toBe(token(3))
+  })
+
+  it('keeps the wait of a throttled password change (Retry-After) and stays signed in', async () => {
+    gateway({ throttled: true })
+    const auth = useAuthStore()
+    await auth.login('a@example.com', 'a long password')
+    const refused = await auth.changePassword('a long password', 'another long password').catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(ApiError)
+    expect((refused as ApiError).retryAfter).toBe(30)
+    expect(describeProblem(refused)).toBe('Too many login attempts: try again in 30 s.')
+    expect(auth.accessToken).toBe(token(1))
+  })
+
+  it('signs out everywhere with the bearer token: signed out here, and the cookie no longer refreshes', async () => {
+    const server = gateway()
+    const auth = useAuthStore()
+    await auth.login('a@example.com', 'a long password')
+    await auth.logoutEverywhere()
+    const [call] = server.to('/v1/auth/logout-everywhere')
+    expect(call).toMatchObject({ method: 'POST', authorization: `Bearer ${token(1)}`, body: '' })
+    expect(auth.signedIn).toBe(false)
+    expect(auth.user).toBeNull()
+    expect(await auth.refresh()).toBe(false)
+    expect(auth.signedIn).toBe(false)
+  })
+
+  it('stays signed in when signing out everywhere fails', async () => {
+    gateway({ down: true })
+    const auth = useAuthStore()
+    await auth.login('a@example.com', 'a long password')
+    await expect(auth.logoutEverywhere()).rejects.toThrow('Try later.')
+    expect(auth.signedIn).toBe(true)
+    expect(auth.accessToken).toBe(token(1))
   })
 })

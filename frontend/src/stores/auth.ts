@@ -6,7 +6,7 @@
 // is decided.
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import { api, postWithRefreshCookie, unwrap, useTokens, type AccessToken, type Customer } from '@/api/client'
+import { api, ApiError, postWithRefreshCookie, unwrap, useTokens, type AccessToken, type Customer } from '@/api/client'
 
 /** Where an older version kept the tokens: removed at start. */
 export const LEGACY_KEYS = ['saga.access_token', 'saga.refresh_token'] as const
@@ -19,6 +19,15 @@ function forgetLegacyTokens() {
   for (const storage of [globalThis.localStorage, globalThis.sessionStorage]) {
     for (const key of LEGACY_KEYS) storage?.removeItem(key)
   }
+}
+
+/** The problem of a wrong password (the customer service's). */
+const WRONG_PASSWORD = 'invalid-credentials'
+
+/** True for the gateway's 401 about the access token itself (missing, invalid,
+ * expired or revoked), not about a password. */
+function expiredToken(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 401 && error.slug === 'unauthorized'
 }
 
 /** Runs `task` holding the cross-tab refresh lock, where the browser has Web Locks. */
@@ -115,7 +124,68 @@ export const useAuthStore = defineStore('auth', () => {
     })
   }
 
+  /**
+   * Runs `task`, a call of the signed-in user's under /v1/auth/ whose answer sets or
+   * clears the refresh cookie, holding the cross-tab lock, so that no refresh under way
+   * overwrites that cookie with an older one. The client renews no token for these
+   * calls (their 401 may be a wrong password): when the access token had expired, it is
+   * refreshed here, outside the lock (the refresh takes it), and `task` runs once more.
+   */
+  async function withSession<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return await exclusively(task)
+    } catch (error) {
+      if (!expiredToken(error) || !(await refresh())) throw error
+      return exclusively(task)
+    }
+  }
+
+  /**
+   * Changes the password, given the current one. The gateway signs out every other
+   * session (every token issued before stops working) and answers new tokens for this
+   * one, kept here (the refresh token in the cookie): this tab stays signed in. A wrong
+   * current password is a 401 said as such; too many attempts, a 429 with `retryAfter`.
+   */
+  async function changePassword(currentPassword: string, newPassword: string) {
+    const body = { current_password: currentPassword, new_password: newPassword }
+    await withSession(async () => {
+      const token = await unwrap(api.POST('/v1/auth/password', { body })).catch((error: unknown) => {
+        if (error instanceof ApiError && error.slug === WRONG_PASSWORD) {
+          throw new ApiError(error.status, { ...error.problem, detail: 'The current password is wrong.' })
+        }
+        throw error
+      })
+      // A refresh under way was made with the old cookie: its answer is stale.
+      epoch++
+      keep(token)
+    })
+  }
+
+  /** Signs out every session of the user, on every device, this one included: every
+   * token issued so far stops working, and the cookie is cleared. Still signed in if
+   * the gateway refused or could not be reached. */
+  async function logoutEverywhere() {
+    await withSession(async () => {
+      await unwrap(api.POST('/v1/auth/logout-everywhere'))
+      forget()
+    })
+  }
+
   useTokens({ accessToken: () => accessToken.value, refresh })
 
-  return { accessToken, user, signedIn, isAdmin, login, register, loadProfile, refresh, restore, forget, logout }
+  return {
+    accessToken,
+    user,
+    signedIn,
+    isAdmin,
+    login,
+    register,
+    loadProfile,
+    refresh,
+    restore,
+    forget,
+    logout,
+    changePassword,
+    logoutEverywhere,
+  }
 })
