@@ -1,7 +1,7 @@
 // The shop in a real browser: every saga path a customer can meet, followed live.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { approveInReview, launch, newCustomer, order, screenshot, signIn, statusBecomes, step } from './support.mjs'
+import { UI, approveInReview, launch, newCustomer, order, screenshot, signIn, statusBecomes, step } from './support.mjs'
 
 let browser
 before(async () => {
@@ -9,6 +9,54 @@ before(async () => {
 })
 after(async () => {
   await browser?.close()
+})
+
+test("a signed-out visitor's pages log no error, and a customer's pages fit a 390 px phone screen", async () => {
+  const phone = { viewport: { width: 390, height: 844 } }
+  const visitor = await browser.newPage(phone)
+  const problems = []
+  visitor.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text())
+  })
+  for (const [path, heading] of [
+    ['/', 'Catalog'],
+    ['/login', 'Sign in'],
+    ['/register', 'Create an account'],
+  ]) {
+    await visitor.goto(`${UI}${path}`)
+    await visitor.getByRole('heading', { name: heading }).waitFor()
+  }
+  // A page that needs a session sends the visitor to sign in, quietly too.
+  await visitor.goto(`${UI}/orders`)
+  await visitor.getByRole('heading', { name: 'Sign in' }).waitFor()
+  assert.deepEqual(problems, [])
+  await visitor.close()
+
+  const page = await newCustomer(browser, phone)
+  const orderId = await order(page, 'Classic mug', 'Test card: approved')
+  await statusBecomes(page, 'COMPLETED')
+  const fits = async (what) => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    assert.ok(overflow <= 0, `${what}: ${overflow} px wider than the screen`)
+  }
+  await fits('the order')
+  for (const [link, heading] of [
+    ['Orders', 'Your orders'],
+    ['Catalog', 'Catalog'],
+    ['Account', 'Account'],
+  ]) {
+    await page.getByRole('link', { name: link, exact: true }).first().click()
+    await page.getByRole('heading', { name: heading }).first().waitFor()
+    if (link === 'Orders') await page.locator(`[data-order="${orderId}"]`).waitFor()
+    await fits(heading)
+  }
+  await page.goto(`${UI}/notifications`)
+  await page.getByRole('heading', { name: 'Notifications' }).waitFor()
+  await fits('Notifications')
+  await page.goto(`${UI}/orders`)
+  await page.locator(`[data-order="${orderId}"]`).waitFor()
+  await screenshot(page, 'orders-phone')
+  await page.close()
 })
 
 test('an order placed from the catalog completes live, without a reload', async () => {

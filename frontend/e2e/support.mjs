@@ -24,8 +24,8 @@ export async function launch() {
 }
 
 /** A fresh customer, signed in, on the catalog. */
-export async function newCustomer(browser) {
-  const page = await browser.newPage()
+export async function newCustomer(browser, options = {}) {
+  const page = await browser.newPage(options)
   page.setDefaultTimeout(60_000)
   await page.goto(`${UI}/register`)
   await page.getByLabel('Name').fill('E2E Customer')

@@ -56,7 +56,7 @@ impl SagaActivities {
         };
         let result = self
             .order
-            .create::<CreatedOrder>(&format!("/orders/{}", input.order_id), &body)
+            .put_for::<CreatedOrder>(&format!("/orders/{}", input.order_id), &body)
             .await;
         let open_elsewhere = result.as_ref().ok().map(|created| created.open_elsewhere);
         let attempt = finish(&ctx, result, true).await?;

@@ -122,7 +122,7 @@ impl ServiceClient {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         let response = self.send(Method::GET, path, None::<&()>).await?;
-        read(self.breaker.service(), response).await
+        answer_body(self.breaker.service(), response).await
     }
 
     /// A command whose success is all the saga needs: the answer's body is not parsed
@@ -134,13 +134,13 @@ impl ServiceClient {
     }
 
     /// A `PUT` that creates what the saga reads back from its answer.
-    pub async fn create<T: DeserializeOwned>(
+    pub async fn put_for<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, CallError> {
         let response = self.send(Method::PUT, path, Some(body)).await?;
-        read(self.breaker.service(), response).await
+        answer_body(self.breaker.service(), response).await
     }
 
     /// Like [`Self::post`].
@@ -207,7 +207,7 @@ impl ServiceClient {
 }
 
 /// A successful answer's body.
-async fn read<T: DeserializeOwned>(
+async fn answer_body<T: DeserializeOwned>(
     service: &'static str,
     response: reqwest::Response,
 ) -> Result<T, CallError> {

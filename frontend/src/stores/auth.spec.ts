@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 vi.hoisted(() => vi.stubEnv('VITE_API_BASE', 'http://localhost:3000'))
 
 import { api, ApiError, describe as describeProblem } from '@/api/client'
-import { LEGACY_KEYS, useAuthStore } from './auth'
+import { LEGACY_KEYS, SESSION_HINT, useAuthStore } from './auth'
 
 /** A JWT-looking access token. */
 const token = (n: number) => `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjLTEiLCJuIjo${n}fQ.sig${n}`
@@ -176,6 +176,7 @@ describe('auth store', () => {
 
   it('restores the session from the cookie once, on start', async () => {
     const server = gateway()
+    localStorage.setItem(SESSION_HINT, '1')
     const auth = useAuthStore()
     expect(auth.signedIn).toBe(false)
     await Promise.all([auth.restore(), auth.restore()])
@@ -187,10 +188,25 @@ describe('auth store', () => {
 
   it('starts signed out when there is no valid refresh cookie', async () => {
     const server = gateway({ cookie: false })
+    localStorage.setItem(SESSION_HINT, '1')
     const auth = useAuthStore()
     await auth.restore()
     expect(auth.signedIn).toBe(false)
     expect(server.refreshes()).toHaveLength(1)
+    expect(localStorage.getItem(SESSION_HINT)).toBeNull()
+  })
+
+  it('asks for no refresh on start in a browser that holds no session', async () => {
+    const server = gateway()
+    const auth = useAuthStore()
+    await auth.restore()
+    expect(auth.signedIn).toBe(false)
+    expect(server.refreshes()).toHaveLength(0)
+    // Signed in, then out: the next start asks for nothing either.
+    await auth.login('a@example.com', 'a long password')
+    expect(localStorage.getItem(SESSION_HINT)).toBe('1')
+    await auth.logout()
+    expect(localStorage.getItem(SESSION_HINT)).toBeNull()
   })
 
   it('signs out when the refresh is refused, and does not refresh for a 401 of the refresh itself', async () => {

@@ -3,13 +3,18 @@
 // (`Path=/v1/auth; SameSite=Strict`) that no script can read, sent by the browser to
 // `/v1/auth/refresh` and `/v1/auth/logout` only. A reload therefore starts signed out,
 // and `restore()` asks for a new access token with that cookie before the first route
-// is decided.
+// is decided, when this browser last held a session (`SESSION_HINT`).
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { api, ApiError, postWithRefreshCookie, unwrap, useTokens, type AccessToken, type Customer } from '@/api/client'
 
 /** Where an older version kept the tokens: removed at start. */
 export const LEGACY_KEYS = ['saga.access_token', 'saga.refresh_token'] as const
+
+/** Set while this browser holds a session (a flag, no token), so that a visitor who
+ * never signed in, or signed out, is not sent to `/v1/auth/refresh` on every start:
+ * that call could only answer 401, which the browser logs as an error. */
+export const SESSION_HINT = 'saga.signed_in'
 
 /** Across tabs, one refresh (or logout) at a time: they share the cookie, and a
  * refresh token works once (presenting a used one revokes the whole login). */
@@ -49,7 +54,12 @@ export const useAuthStore = defineStore('auth', () => {
 
   function keep(token: AccessToken | null) {
     accessToken.value = token?.access_token ?? null
-    if (!token) user.value = null
+    if (token) {
+      globalThis.localStorage?.setItem(SESSION_HINT, '1')
+    } else {
+      user.value = null
+      globalThis.localStorage?.removeItem(SESSION_HINT)
+    }
   }
 
   async function login(email: string, password: string) {
@@ -99,7 +109,8 @@ export const useAuthStore = defineStore('auth', () => {
 
   /** On app start: signed in again if the refresh cookie is still good. Once. */
   function restore(): Promise<void> {
-    restoring ??= refresh().then(() => undefined)
+    const hinted = globalThis.localStorage?.getItem(SESSION_HINT) !== null
+    restoring ??= hinted ? refresh().then(() => undefined) : Promise.resolve()
     return restoring
   }
 
