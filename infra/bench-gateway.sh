@@ -6,13 +6,13 @@
 #   BENCH_REQUESTS=2000 BENCH_CONCURRENCY=32 BENCH_ORDERS=200 ./infra/bench-gateway.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ports=$(free_ports 6 1 1 1 1 1)  # the first: the gateway, then the five services
-read -r base DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT UI_PORT <<<"$ports"
+ports=$(free_ports 6 1 1 1 1 1 1)  # the first: the gateway, then the five services
+read -r base DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT WORKER_METRICS_PORT UI_PORT <<<"$ports"
 data=$(mktemp -d)
 log="$data/run.log"
 # PROFILE: the build measured (bench-fast, see Cargo.toml; or release).
 export PROFILE="${PROFILE:-bench-fast}" IN_MEMORY=1 DATA_DIR="$data" SERVICE_PORT_BASE="$base"
-export DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT UI_PORT
+export DYNAMODB_PORT TEMPORAL_PORT TEMPORAL_UI_PORT WORKER_STATUS_PORT WORKER_METRICS_PORT UI_PORT
 # The limit must not be what is measured; RUST_LOG keeps logging off the hot path.
 export RATE_LIMIT_PER_MINUTE=10000000 RATE_LIMIT_BURST=100000 RUST_LOG=warn
 export ORDER_RATE_PER_MINUTE=10000000 ORDER_RATE_BURST=100000

@@ -17,7 +17,9 @@ review. While they run:
   encrypted as Temporal stores it, and in clear through the gateway's codec endpoint
   (`--codec-endpoint`);
 - every large order is approved by the reviewer through the gateway (the `decide`
-  update), retried through the restarts;
+  update), retried through the restarts; so is every small one that waits for review
+  because its customer's other open orders count toward the threshold (a reviewer
+  watches the review queue);
 - two finished sagas are reset with `temporal workflow reset --type FirstWorkflowTask`
   while the others run, and once every saga has finished, three completed and three
   cancelled ones are reset to their first workflow task and one to its last: each runs
@@ -420,6 +422,8 @@ class Chaos:
         self.restock()
         before = self.stock()
         plans = self.plan()
+        reviewed = threading.Event()
+        reviewer = ThreadPoolExecutor(1).submit(self.review_small_orders, reviewed)
         disruptions = ThreadPoolExecutor(1).submit(self.disrupt)
         with ThreadPoolExecutor(PARALLEL) as pool:
             for future in [pool.submit(self.place, plan) for plan in plans]:
@@ -429,7 +433,36 @@ class Chaos:
         wait_until("every saga to finish", self.none_running, SETTLE_SECONDS)
         self.reset_finished(completed=3, cancelled=3, last=1)
         wait_until("every reset saga to finish", self.none_running, SETTLE_SECONDS)
+        reviewed.set()
+        log(f"the reviewer approved {reviewer.result()} small orders from the queue")
         self.check(before)
+
+    def review_small_orders(self, stop: threading.Event) -> int:
+        """A small order waits for review too when its customer's other open orders
+        bring the total above the threshold (a large order in review, several small ones
+        at once): the reviewer approves those from the review queue, as an operator
+        would. The large ones are approved by `approve_when_waiting`."""
+        approved = set()
+        while not stop.wait(0.5):
+            try:
+                status, queue = self.admin_call("GET", "/v1/admin/reviews")
+            except OSError:
+                continue  # the gateway or Temporal restarting
+            if status != 200:
+                continue
+            with self.lock:
+                small = {o["order_id"] for o in self.placed if not o["large"]}
+            for item in queue.get("items", []):
+                order_id = item["order_id"]
+                if order_id not in small:
+                    continue
+                try:
+                    status, _ = self.admin_call("POST", f"/v1/admin/reviews/{order_id}/approve")
+                except OSError:
+                    continue
+                if status == 200:
+                    approved.add(order_id)
+        return len(approved)
 
     def none_running(self) -> bool:
         try:

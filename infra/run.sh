@@ -7,7 +7,7 @@
 #
 # Ports and the data folder can be moved with DYNAMODB_PORT, TEMPORAL_PORT,
 # TEMPORAL_UI_PORT, SERVICE_PORT_BASE (the gateway is BASE, customer BASE+1 ...
-# notification BASE+5), WORKER_STATUS_PORT, UI_PORT and DATA_DIR. PROFILE=release (or
+# notification BASE+5), WORKER_STATUS_PORT, WORKER_METRICS_PORT, UI_PORT and DATA_DIR. PROFILE=release (or
 # bench-fast) runs optimised builds; IN_MEMORY=1 keeps DynamoDB Local and Temporal in memory (both used
 # by the benchmarks).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,6 +17,7 @@ TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 SERVICE_PORT_BASE=${SERVICE_PORT_BASE:-3000}
 WORKER_STATUS_PORT=${WORKER_STATUS_PORT:-9090}
+WORKER_METRICS_PORT=${WORKER_METRICS_PORT:-9464}
 UI_PORT=${UI_PORT:-5173}
 DATA_DIR=${DATA_DIR:-$LOCAL/data}
 PROFILE=${PROFILE:-debug}
@@ -34,7 +35,7 @@ SERVICES=(
 
 ensure_components
 
-ports=("$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))))
+ports=("$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$WORKER_METRICS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))))
 for port in "${ports[@]}"; do
   port_open "$port" && die "port $port is in use (is the stack already running?)"
 done
@@ -87,7 +88,8 @@ start worker "$LOCAL/logs/worker.log" \
   INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
   PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
   BREAKERS_TABLE="${TABLE_PREFIX}breakers" \
-  WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
+  WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" WORKER_METRICS_ADDR="127.0.0.1:$WORKER_METRICS_PORT" \
+  RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
 wait_for_port worker "$WORKER_STATUS_PORT"
 
 # The gateway signs tokens with a random secret made once for this checkout.
@@ -122,7 +124,8 @@ cat <<SUMMARY
     notification  http://localhost:$((SERVICE_PORT_BASE + 5))
     DynamoDB      http://localhost:$DYNAMODB_PORT   (tables ${TABLE_PREFIX}*)
     Temporal      localhost:$TEMPORAL_PORT, Web UI http://localhost:$TEMPORAL_UI_PORT
-    saga worker   task queue order-saga, breakers at http://localhost:$WORKER_STATUS_PORT/breakers
+    saga worker   task queue order-saga, breakers at http://localhost:$WORKER_STATUS_PORT/breakers,
+                  Prometheus metrics at http://localhost:$WORKER_METRICS_PORT/metrics
   Demo users: admin@example.com / admin-password, demo@example.com / demo-password
   Logs in .local/logs. Press Ctrl-C to stop.
 

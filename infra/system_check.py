@@ -43,6 +43,7 @@ def localise(block: str, ports: dict, base: int) -> str:
     """Rewrites the documents' default ports to the ones this check runs on."""
     block = re.sub(r"localhost:300([0-5])", lambda m: f"localhost:{base + int(m.group(1))}", block)
     block = block.replace("localhost:7233", f"localhost:{ports['TEMPORAL_PORT']}")
+    block = block.replace("localhost:9464", f"localhost:{ports['WORKER_METRICS_PORT']}")
     return block.replace("localhost:9090", f"localhost:{ports['WORKER_STATUS_PORT']}")
 
 
@@ -160,6 +161,7 @@ def main() -> None:
         "TEMPORAL_PORT": free_port(),
         "TEMPORAL_UI_PORT": free_port(),
         "WORKER_STATUS_PORT": free_port(),
+        "WORKER_METRICS_PORT": free_port(),
         "UI_PORT": free_port(),
     }
     all_ports = list(ports.values()) + [base + i for i in range(0, 6)]

@@ -27,11 +27,12 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+use crate::metrics::{AttemptResult, SagaMetrics};
 use crate::payloads::{
     Attempt, AttemptFailedSignal, AttemptFailure, CancelRequest, ChargeRequest, CommitRequest,
     FailureDetails, NotificationRequest, ReserveRequest, StatusRequest,
 };
-use crate::services::{CallError, ServiceClient};
+use crate::services::{CallError, ServiceClient, Written};
 
 /// The clients the activities call through, one per service, each with its breaker.
 pub struct SagaActivities {
@@ -39,6 +40,7 @@ pub struct SagaActivities {
     pub order: ServiceClient,
     pub payment: ServiceClient,
     pub notification: ServiceClient,
+    pub metrics: SagaMetrics,
 }
 
 #[activities]
@@ -58,8 +60,14 @@ impl SagaActivities {
             .order
             .put_for::<CreatedOrder>(&format!("/orders/{}", input.order_id), &body)
             .await;
-        let open_elsewhere = result.as_ref().ok().map(|created| created.open_elsewhere);
-        let attempt = finish(&ctx, result, true).await?;
+        if let Ok((_, Written::New)) = &result {
+            self.metrics.saga_started(&ctx.info().task_queue);
+        }
+        let open_elsewhere = result
+            .as_ref()
+            .ok()
+            .map(|(created, _)| created.open_elsewhere);
+        let attempt = self.finish(&ctx, result, true).await?;
         Ok(Attempt {
             open_elsewhere,
             ..attempt
@@ -79,7 +87,7 @@ impl SagaActivities {
             .inventory
             .put(&format!("/reservations/{}", request.order_id), &body)
             .await;
-        finish(&ctx, result, true).await
+        self.finish(&ctx, result, true).await
     }
 
     #[activity(name = "set_order_status")]
@@ -94,7 +102,7 @@ impl SagaActivities {
             via: request.via,
         };
         let path = format!("/orders/{}/status", request.order_id);
-        post(&ctx, &self.order, &path, Some(&body)).await
+        self.post(&ctx, &self.order, &path, Some(&body)).await
     }
 
     #[activity(name = "charge_payment")]
@@ -109,7 +117,7 @@ impl SagaActivities {
             method: request.method,
         };
         let path = format!("/payments/{}/charge", request.order_id);
-        post(&ctx, &self.payment, &path, Some(&body)).await
+        self.post(&ctx, &self.payment, &path, Some(&body)).await
     }
 
     /// Sagas started before local steps: the service reads the reservation first.
@@ -120,7 +128,7 @@ impl SagaActivities {
         order_id: String,
     ) -> Result<Attempt, ActivityError> {
         let path = format!("/reservations/{order_id}/commit");
-        post(&ctx, &self.inventory, &path, NO_BODY).await
+        self.post(&ctx, &self.inventory, &path, NO_BODY).await
     }
 
     /// Commits the reservation in one write: it names the lines it holds.
@@ -134,7 +142,7 @@ impl SagaActivities {
             lines: stock_lines(request.lines),
         };
         let path = format!("/reservations/{}/commit", request.order_id);
-        post(&ctx, &self.inventory, &path, Some(&body)).await
+        self.post(&ctx, &self.inventory, &path, Some(&body)).await
     }
 
     /// Refunds whatever was captured; safe when nothing was (the refund is zero and
@@ -146,7 +154,7 @@ impl SagaActivities {
         order_id: String,
     ) -> Result<Attempt, ActivityError> {
         let path = format!("/payments/{order_id}/refund");
-        post(&ctx, &self.payment, &path, NO_BODY).await
+        self.post(&ctx, &self.payment, &path, NO_BODY).await
     }
 
     /// Puts the stock back; safe when nothing was reserved (the order is then closed
@@ -158,7 +166,7 @@ impl SagaActivities {
         order_id: String,
     ) -> Result<Attempt, ActivityError> {
         let path = format!("/reservations/{order_id}/release");
-        post(&ctx, &self.inventory, &path, NO_BODY).await
+        self.post(&ctx, &self.inventory, &path, NO_BODY).await
     }
 
     /// Cancels the order with the reason. An order that was never created has nothing
@@ -182,7 +190,7 @@ impl SagaActivities {
             Err(error) if error.is_not_found() => Ok(()),
             other => other,
         };
-        finish(&ctx, result, true).await
+        self.finish(&ctx, result, true).await
     }
 
     /// An operator's "retry now": closes this worker's breaker for `service`, so that
@@ -224,13 +232,17 @@ impl SagaActivities {
         };
         let result = self
             .notification
-            .post(
+            .post_for_status(
                 &format!("/users/{}/notifications", request.user_id),
                 Some(&body),
             )
             .await;
+        if let Ok(Written::New) = result {
+            self.metrics
+                .notification_recorded(&ctx.info().task_queue, request.kind);
+        }
         // Notifications are the saga's own reporting: their failures are not reported.
-        finish(&ctx, result, false).await
+        self.finish(&ctx, result, false).await
     }
 }
 
@@ -247,63 +259,80 @@ fn stock_lines(lines: Vec<OrderLine>) -> Vec<StockLine> {
         .collect()
 }
 
-/// A POST whose answer matters only as success or failure, every failed attempt
-/// reported.
-async fn post(
-    ctx: &ActivityContext,
-    client: &ServiceClient,
-    path: &str,
-    body: Option<&impl Serialize>,
-) -> Result<Attempt, ActivityError> {
-    let result = client.post(path, body).await;
-    finish(ctx, result, true).await
-}
-
-/// Turns a call's outcome into the activity's, reporting a failed attempt to the
-/// workflow when `report` is set.
-async fn finish<T>(
-    ctx: &ActivityContext,
-    result: Result<T, CallError>,
-    report: bool,
-) -> Result<Attempt, ActivityError> {
-    let attempt = ctx.info().attempt;
-    let error = match result {
-        Ok(_) => {
-            return Ok(Attempt {
-                attempt,
-                open_elsewhere: None,
-            });
-        }
-        Err(error) => error,
-    };
-    tracing::warn!(attempt, activity = %ctx.info().activity_type, %error, "activity attempt failed");
-    let details = FailureDetails { attempt };
-    let failure = match &error {
-        CallError::Refused { kind, .. } => ApplicationFailure::builder(error.public_message())
-            .type_name(kind.as_str().to_owned())
-            .non_retryable(true)
-            .details(details)
-            .build(),
-        CallError::Unexpected { .. } => ApplicationFailure::builder(error.public_message())
-            .type_name("unexpected-answer".to_owned())
-            .details(details)
-            .build(),
-        CallError::Unavailable { .. } => ApplicationFailure::builder(error.public_message())
-            .type_name("unavailable".to_owned())
-            .details(details)
-            .build(),
-        CallError::CircuitOpen { retry_after, .. } => {
-            ApplicationFailure::builder(error.public_message())
-                .type_name(crate::policies::CIRCUIT_OPEN.to_owned())
-                .next_retry_delay(*retry_after)
-                .details(details)
-                .build()
-        }
-    };
-    if report && !matches!(error, CallError::Refused { .. }) {
-        report_attempt_failure(ctx, attempt, &error).await;
+/// The plumbing every activity shares.
+impl SagaActivities {
+    /// A POST whose answer matters only as success or failure, every failed attempt
+    /// reported.
+    async fn post(
+        &self,
+        ctx: &ActivityContext,
+        client: &ServiceClient,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Attempt, ActivityError> {
+        let result = client.post(path, body).await;
+        self.finish(ctx, result, true).await
     }
-    Err(ActivityError::application(failure))
+
+    /// Turns a call's outcome into the activity's, reporting a failed attempt to the
+    /// workflow when `report` is set.
+    async fn finish<T>(
+        &self,
+        ctx: &ActivityContext,
+        result: Result<T, CallError>,
+        report: bool,
+    ) -> Result<Attempt, ActivityError> {
+        let info = ctx.info();
+        let attempt = info.attempt;
+        let outcome = match &result {
+            Ok(_) => AttemptResult::Succeeded,
+            Err(CallError::Refused { .. }) => AttemptResult::Refused,
+            Err(_) => AttemptResult::Failed,
+        };
+        self.metrics.attempt(
+            &info.task_queue,
+            &info.activity_type,
+            outcome,
+            info.started_time,
+        );
+        let error = match result {
+            Ok(_) => {
+                return Ok(Attempt {
+                    attempt,
+                    open_elsewhere: None,
+                });
+            }
+            Err(error) => error,
+        };
+        tracing::warn!(attempt, activity = %ctx.info().activity_type, %error, "activity attempt failed");
+        let details = FailureDetails { attempt };
+        let failure = match &error {
+            CallError::Refused { kind, .. } => ApplicationFailure::builder(error.public_message())
+                .type_name(kind.as_str().to_owned())
+                .non_retryable(true)
+                .details(details)
+                .build(),
+            CallError::Unexpected { .. } => ApplicationFailure::builder(error.public_message())
+                .type_name("unexpected-answer".to_owned())
+                .details(details)
+                .build(),
+            CallError::Unavailable { .. } => ApplicationFailure::builder(error.public_message())
+                .type_name("unavailable".to_owned())
+                .details(details)
+                .build(),
+            CallError::CircuitOpen { retry_after, .. } => {
+                ApplicationFailure::builder(error.public_message())
+                    .type_name(crate::policies::CIRCUIT_OPEN.to_owned())
+                    .next_retry_delay(*retry_after)
+                    .details(details)
+                    .build()
+            }
+        };
+        if report && !matches!(error, CallError::Refused { .. }) {
+            report_attempt_failure(ctx, attempt, &error).await;
+        }
+        Err(ActivityError::application(failure))
+    }
 }
 
 /// How long a failure report may hold up an activity's retry.

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::metrics::SagaMetrics;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerSettings {
     pub failure_threshold: u32,
@@ -56,6 +58,8 @@ pub struct CircuitBreaker {
     service: &'static str,
     settings: BreakerSettings,
     inner: Mutex<Inner>,
+    /// Where its transitions are counted, with the worker's task queue.
+    metrics: Option<(SagaMetrics, String)>,
 }
 
 impl CircuitBreaker {
@@ -69,7 +73,14 @@ impl CircuitBreaker {
                 since: Instant::now(),
                 times_opened: 0,
             }),
+            metrics: None,
         }
+    }
+
+    /// The same breaker, its transitions counted in `metrics`.
+    pub fn counted(mut self, metrics: SagaMetrics, task_queue: &str) -> Self {
+        self.metrics = Some((metrics, task_queue.to_owned()));
+        self
     }
 
     pub fn service(&self) -> &'static str {
@@ -90,7 +101,7 @@ impl CircuitBreaker {
             BreakerState::Open if elapsed >= self.settings.cool_down => {
                 inner.state = BreakerState::HalfOpen;
                 inner.since = now;
-                self.log_transition(&inner, "half-open: letting one probe through");
+                self.report_transition(&inner, "half-open: letting one probe through");
                 Admission::Allowed
             }
             BreakerState::Open => Admission::Rejected {
@@ -114,7 +125,7 @@ impl CircuitBreaker {
         inner.state = BreakerState::Closed;
         inner.consecutive_failures = 0;
         if was != BreakerState::Closed {
-            self.log_transition(&inner, "closed: the service answers again");
+            self.report_transition(&inner, "closed: the service answers again");
         }
     }
 
@@ -125,7 +136,7 @@ impl CircuitBreaker {
         inner.state = BreakerState::Closed;
         inner.consecutive_failures = 0;
         if was != BreakerState::Closed {
-            self.log_transition(&inner, "closed by an operator's retry");
+            self.report_transition(&inner, "closed by an operator's retry");
         }
     }
 
@@ -141,7 +152,7 @@ impl CircuitBreaker {
             inner.state = BreakerState::Open;
             inner.since = now;
             inner.times_opened += 1;
-            self.log_transition(&inner, "open: failing fast until the cool-down ends");
+            self.report_transition(&inner, "open: failing fast until the cool-down ends");
         }
     }
 
@@ -164,7 +175,10 @@ impl CircuitBreaker {
         }
     }
 
-    fn log_transition(&self, inner: &Inner, what: &str) {
+    fn report_transition(&self, inner: &Inner, what: &str) {
+        if let Some((metrics, task_queue)) = &self.metrics {
+            metrics.breaker_transition(task_queue, self.service, inner.state);
+        }
         tracing::warn!(
             service = self.service,
             state = ?inner.state,

@@ -26,6 +26,9 @@ pub struct WorkerConfig {
     /// where the gateway reads the breakers' states; with neither set, they are only
     /// logged and served at `/breakers`.
     pub breakers_table: Option<String>,
+    /// `WORKER_METRICS_ADDR` (e.g. 127.0.0.1:9464): where Prometheus scrapes `/metrics`
+    /// (see `metrics.rs`); unset or empty to serve none.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +57,7 @@ impl WorkerConfig {
             status_addr: status_addr(std::env::var("WORKER_STATUS_ADDR").ok())?,
             // Its only error is that neither variable is set: then there is no board.
             breakers_table: table_name("BREAKERS_TABLE", "breakers").ok(),
+            metrics_addr: metrics_addr(std::env::var("WORKER_METRICS_ADDR").ok())?,
         })
     }
 }
@@ -71,6 +75,17 @@ fn status_addr(value: Option<String>) -> Result<Option<SocketAddr>, ConfigError>
             .parse()
             .map(Some)
             .map_err(|e| ConfigError::new(format!("WORKER_STATUS_ADDR={addr:?} is invalid: {e}"))),
+    }
+}
+
+/// `WORKER_METRICS_ADDR`: none unless set.
+fn metrics_addr(value: Option<String>) -> Result<Option<SocketAddr>, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(addr) => addr
+            .parse()
+            .map(Some)
+            .map_err(|e| ConfigError::new(format!("WORKER_METRICS_ADDR={addr:?} is invalid: {e}"))),
     }
 }
 

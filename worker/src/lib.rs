@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod config;
 pub mod history;
 pub mod inbound;
+pub mod metrics;
 pub mod monitor;
 pub mod payloads;
 pub mod policies;
@@ -27,11 +28,14 @@ use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_common::telemetry::TelemetryOptions;
+use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::activities::SagaActivities;
 use crate::breaker::CircuitBreaker;
 use crate::config::WorkerConfig;
+use crate::metrics::SagaMetrics;
 use crate::services::ServiceClient;
 
 /// How long running activities may finish after shutdown begins before they are
@@ -69,13 +73,17 @@ pub async fn connect_with(payload_keys: Option<Arc<PayloadKeys>>) -> Result<Clie
 pub fn saga_activities(
     config: &WorkerConfig,
     signer: Option<RequestSigner>,
+    metrics: SagaMetrics,
 ) -> Result<(SagaActivities, Vec<Arc<CircuitBreaker>>), BoxError> {
     let http = reqwest::Client::builder()
         .timeout(config.downstream_timeout)
         .build()?;
     let mut breakers = Vec::new();
     let mut client = |service: &'static str, url: &str| {
-        let breaker = Arc::new(CircuitBreaker::new(service, config.breaker));
+        let breaker = Arc::new(
+            CircuitBreaker::new(service, config.breaker)
+                .counted(metrics.clone(), &config.task_queue),
+        );
         breakers.push(breaker.clone());
         ServiceClient::new(url, http.clone(), breaker, signer.clone())
     };
@@ -84,8 +92,30 @@ pub fn saga_activities(
         order: client("order", &config.services.order),
         payment: client("payment", &config.services.payment),
         notification: client("notification", &config.services.notification),
+        metrics: metrics.clone(),
     };
     Ok((activities, breakers))
+}
+
+/// The SDK's runtime on the current Tokio runtime and the saga's metrics: both
+/// reported at `config.metrics_addr` when it is set (see `metrics.rs`), else nowhere.
+pub fn runtime(config: &WorkerConfig) -> Result<(Runtime, SagaMetrics), BoxError> {
+    let Some(addr) = config.metrics_addr else {
+        return Ok((
+            Runtime::from_current_tokio(Default::default())?,
+            SagaMetrics::disabled(),
+        ));
+    };
+    let (meter, bound) = metrics::serve(addr)?;
+    tracing::info!(address = %bound, "serving Prometheus metrics at /metrics");
+    let telemetry = TelemetryOptions::builder().metrics(meter.clone()).build();
+    let options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()?;
+    Ok((
+        Runtime::from_current_tokio(options)?,
+        SagaMetrics::new(meter),
+    ))
 }
 
 /// A worker for the saga on `config.task_queue`, and its breakers.
@@ -94,8 +124,9 @@ pub fn saga_worker(
     client: Client,
     config: &WorkerConfig,
     signer: Option<RequestSigner>,
+    metrics: SagaMetrics,
 ) -> Result<(Worker, Vec<Arc<CircuitBreaker>>), BoxError> {
-    let (activities, breakers) = saga_activities(config, signer)?;
+    let (activities, breakers) = saga_activities(config, signer, metrics)?;
     let options = WorkerOptions::new(config.task_queue.clone())
         .register_workflow::<workflow::OrderSaga>()?
         .register_activities(activities)
@@ -115,10 +146,10 @@ pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
         Some(addr) => Some(status::bind(addr).await?),
         None => None,
     };
-    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let (runtime, metrics) = runtime(&config)?;
     let client = connect().await?;
     let signer = RequestSigner::from_env().await?;
-    let (mut worker, breakers) = saga_worker(&runtime, client, &config, signer)?;
+    let (mut worker, breakers) = saga_worker(&runtime, client, &config, signer, metrics)?;
     if let Some(table) = &config.breakers_table {
         let id = uuid::Uuid::new_v4().simple().to_string();
         board::start(table, id, breakers.clone()).await;

@@ -92,6 +92,24 @@ impl CallError {
 }
 
 /// One downstream service.
+/// Whether a command's success wrote something: the services answer the first write
+/// 201 and a repeat of it 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    New,
+    Already,
+}
+
+impl From<StatusCode> for Written {
+    fn from(status: StatusCode) -> Self {
+        if status == StatusCode::CREATED {
+            Self::New
+        } else {
+            Self::Already
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
     base_url: String,
@@ -133,14 +151,31 @@ impl ServiceClient {
         Ok(())
     }
 
-    /// A `PUT` that creates what the saga reads back from its answer.
+    /// A `PUT` that creates what the saga reads back from its answer, and whether
+    /// this call wrote it.
     pub async fn put_for<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,
-    ) -> Result<T, CallError> {
+    ) -> Result<(T, Written), CallError> {
         let response = self.send(Method::PUT, path, Some(body)).await?;
-        answer_body(self.breaker.service(), response).await
+        let written = Written::from(response.status());
+        Ok((
+            answer_body(self.breaker.service(), response).await?,
+            written,
+        ))
+    }
+
+    /// Like [`Self::post`], telling a first write from a repeat.
+    pub async fn post_for_status(
+        &self,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Written, CallError> {
+        let response = self.send(Method::POST, path, body).await?;
+        let written = Written::from(response.status());
+        done(response).await;
+        Ok(written)
     }
 
     /// Like [`Self::post`].

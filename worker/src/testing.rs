@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use service_kit::payload_codec;
-use temporalio_sdk::Runtime;
 
 use crate::breaker::{BreakerSnapshot, CircuitBreaker};
 use crate::config::WorkerConfig;
@@ -30,12 +29,12 @@ impl InProcessWorker {
                 .build()
                 .expect("tokio runtime");
             tokio.block_on(async move {
-                let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+                let (runtime, metrics) = crate::runtime(&config).expect("runtime");
                 let client = crate::connect_with(Some(payload_codec::test_keys()))
                     .await
                     .expect("connect");
                 let (mut saga_worker, breakers) =
-                    crate::saga_worker(&runtime, client, &config, None).expect("worker");
+                    crate::saga_worker(&runtime, client, &config, None, metrics).expect("worker");
                 if let Some(table) = &config.breakers_table {
                     crate::board::start(table, "in-process", breakers.clone()).await;
                 }

@@ -5,6 +5,7 @@ mod attention;
 mod checkout;
 mod failures;
 mod interface;
+mod metrics;
 mod paths;
 mod replay;
 mod resets;
