@@ -11,3 +11,4 @@ mod resets;
 mod reviews;
 mod startup;
 mod support;
+mod versioning;

@@ -151,6 +151,7 @@ impl Stack {
             downstream_timeout: Duration::from_secs(8),
             status_addr: None,
             breakers_table: None,
+            deployment: None,
         }
     }
 
