@@ -11,8 +11,9 @@
   reserved concurrency, the WebSocket stage is throttled, and no function URL has a
   CORS configuration over the gateway's own; the UI's bucket is private, read by its
   CloudFront distribution only, which serves the UI with the security headers nginx
-  serves and the API under /v1/* with the origin secret the gateway checks. Each rule
-  is shown to refuse a copy of the template broken against it.
+  serves and the API under /v1/* with the origin secret the gateway checks; the
+  candidate worker of a rollout is the worker's task but for its image and build id.
+  Each rule is shown to refuse a copy of the template broken against it.
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists; every
@@ -197,6 +198,12 @@ def check_template(binaries: set[str]) -> None:
         must_refuse("the entry point check", broken_name, check_entry_points,
                     broken, {rid: broken[rid] for rid in functions})
     check_alarms(resources)
+    check_candidate_worker(resources)
+    broken = copy.deepcopy(resources)
+    broken["CandidateWorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0][
+        "Environment"].pop(0)
+    must_refuse("the candidate worker check", "a candidate worker without TEMPORAL_ADDRESS",
+                check_candidate_worker, broken)
     print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
           f"functions and the worker are granted the DynamoDB actions they call, may "
@@ -205,7 +212,43 @@ def check_template(binaries: set[str]) -> None:
           f"run time; every function has reserved concurrency, the WebSocket stage is "
           f"throttled, CORS is the gateway's alone; the UI is served from a private bucket "
           f"with nginx's security headers and the API under its origin, whose secret the "
-          f"gateway checks; the alarms count lines the worker logs")
+          f"gateway checks; the alarms count lines the worker logs; a candidate worker "
+          f"is the worker but for its image and build id")
+
+
+# The variables of Worker Versioning, as worker/src/config.rs reads them.
+VERSIONING_VARIABLES = {"WORKER_DEPLOYMENT_NAME": "WorkerDeploymentName", "BUILD_ID": None}
+
+
+def check_candidate_worker(resources: dict) -> None:
+    """The candidate worker of a rollout (docs/deploy.md) runs the worker's task and
+    service but for its image, its build id and its log stream: a rollout changes the
+    code and nothing else. Both declare the deployment that worker/src/config.rs reads."""
+    config = (ROOT / "worker/src/config.rs").read_text()
+    comparable = {}
+    for prefix, stream in (("", "worker"), ("Candidate", "worker-candidate")):
+        task = copy.deepcopy(resources[f"{prefix}WorkerTaskDefinition"]["Properties"])
+        container = task["ContainerDefinitions"][0]
+        environment = {e["Name"]: e.get("Value") for e in container["Environment"]}
+        wanted = {name: {"Ref": parameter or f"{prefix}WorkerBuildId"}
+                  for name, parameter in VERSIONING_VARIABLES.items()}
+        for name, value in wanted.items():
+            if environment.get(name) != value or f'"{name}"' not in config:
+                raise SystemExit(f"template.yaml: {prefix}WorkerTaskDefinition's {name} is "
+                                 f"{environment.get(name)}, not {value} read by the worker")
+        if container.pop("Image") != {"Ref": f"{prefix}WorkerImage"}:
+            raise SystemExit(f"template.yaml: {prefix}WorkerTaskDefinition's image is not "
+                             f"{prefix}WorkerImage")
+        if container["LogConfiguration"]["Options"].pop("awslogs-stream-prefix") != stream:
+            raise SystemExit(f"template.yaml: {prefix}WorkerTaskDefinition logs under "
+                             f"another prefix than {stream}")
+        container["Environment"] = [e for e in container["Environment"] if e["Name"] != "BUILD_ID"]
+        service = copy.deepcopy(resources[f"{prefix}WorkerService"]["Properties"])
+        del service["TaskDefinition"]
+        comparable[prefix or "Worker"] = (task, service)
+    if comparable["Worker"] != comparable["Candidate"]:
+        raise SystemExit("template.yaml: the candidate worker's task or service differs from "
+                         "the worker's beyond its image and build id")
 
 
 def check_alarms(resources: dict) -> None:

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use service_kit::config::{ConfigError, base_url, optional, table_name};
+use temporalio_common::worker::{
+    VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion, build_id_from_current_exe,
+};
 
 use crate::breaker::BreakerSettings;
 
@@ -29,6 +32,9 @@ pub struct WorkerConfig {
     /// `WORKER_METRICS_ADDR` (e.g. 127.0.0.1:9464): where Prometheus scrapes `/metrics`
     /// (see `metrics.rs`); unset or empty to serve none.
     pub metrics_addr: Option<SocketAddr>,
+    /// `WORKER_DEPLOYMENT_NAME` and `BUILD_ID`: Worker Versioning (see [`Deployment`]);
+    /// `None`, versioning off, when `WORKER_DEPLOYMENT_NAME` is unset or empty.
+    pub deployment: Option<Deployment>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +64,60 @@ impl WorkerConfig {
             // Its only error is that neither variable is set: then there is no board.
             breakers_table: table_name("BREAKERS_TABLE", "breakers").ok(),
             metrics_addr: metrics_addr(std::env::var("WORKER_METRICS_ADDR").ok())?,
+            deployment: Deployment::from_values(
+                std::env::var("WORKER_DEPLOYMENT_NAME").ok(),
+                std::env::var("BUILD_ID").ok(),
+            ),
         })
+    }
+}
+
+/// The Worker Deployment Version this worker declares: with it, Temporal sends the
+/// worker only the tasks of its own version, and a saga is pinned to the version that
+/// started it, so it finishes on the code it started on whatever is deployed meanwhile
+/// (see "Rolling out a new worker" in docs/deploy.md).
+///
+/// Off unless `WORKER_DEPLOYMENT_NAME` is set: a versioned worker gets no new sagas until
+/// an operator (or the deploy pipeline) makes its version the deployment's current one,
+/// so turning it on by default would leave `infra/run.sh`, compose and the tests with an
+/// idle worker. Unversioned, the worker behaves as before versioning existed: any worker
+/// on the task queue takes any task, and `ctx.patched` keeps old sagas replaying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// `WORKER_DEPLOYMENT_NAME`: one name for every build of this worker, e.g. `order-saga`.
+    pub name: String,
+    /// `BUILD_ID`, else a hash of this executable's bytes: the same binary gets the same
+    /// id on every machine, a rebuilt one a new id. The project bakes no git revision
+    /// in; a pipeline sets `BUILD_ID` to its image tag or revision for readable ids.
+    pub build_id: String,
+}
+
+impl Deployment {
+    /// From `WORKER_DEPLOYMENT_NAME` and `BUILD_ID` (unset and blank alike); a
+    /// `BUILD_ID` without a deployment name is ignored.
+    pub fn from_values(name: Option<String>, build_id: Option<String>) -> Option<Self> {
+        let set =
+            |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Some(Self {
+            name: set(name)?,
+            build_id: set(build_id).unwrap_or_else(|| build_id_from_current_exe().to_owned()),
+        })
+    }
+
+    /// The SDK's options: versioned, and every saga pinned. The 1.1 SDK takes the
+    /// behaviour per worker, not per workflow type. Pinned suits a saga: it lasts
+    /// minutes, or until its review times out, so an old version drains soon after a
+    /// rollout, and no running saga is replayed on code it did not start on.
+    pub fn options(&self) -> WorkerDeploymentOptions {
+        WorkerDeploymentOptions::new(
+            WorkerDeploymentVersion::builder()
+                .deployment_name(self.name.clone())
+                .build_id(self.build_id.clone())
+                .build(),
+        )
+        .use_worker_versioning(true)
+        .default_versioning_behavior(VersioningBehavior::Pinned)
+        .build()
     }
 }
 
@@ -107,5 +166,33 @@ mod tests {
         );
         let error = status_addr(Some("localhost".into())).expect_err("not an address");
         assert!(error.to_string().contains("WORKER_STATUS_ADDR"), "{error}");
+    }
+
+    #[test]
+    fn versioning_is_off_without_a_deployment_name_and_the_build_id_defaults_to_the_binary() {
+        assert_eq!(Deployment::from_values(None, Some("b-1".into())), None);
+        assert_eq!(Deployment::from_values(Some(" ".into()), None), None);
+        let named = |build_id: Option<&str>| {
+            Deployment::from_values(Some(" order-saga ".into()), build_id.map(str::to_owned))
+                .expect("versioned")
+        };
+        assert_eq!(
+            named(Some(" 2026-12-01.1 ")),
+            Deployment {
+                name: "order-saga".into(),
+                build_id: "2026-12-01.1".into()
+            }
+        );
+        assert_eq!(named(None).build_id, build_id_from_current_exe());
+        assert_eq!(named(Some("")).build_id, build_id_from_current_exe());
+
+        let options = named(Some("b-1")).options();
+        assert!(options.use_worker_versioning);
+        assert_eq!(
+            options.default_versioning_behavior,
+            Some(VersioningBehavior::Pinned)
+        );
+        assert_eq!(options.version.deployment_name, "order-saga");
+        assert_eq!(options.version.build_id, "b-1");
     }
 }

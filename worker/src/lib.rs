@@ -34,7 +34,7 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::activities::SagaActivities;
 use crate::breaker::CircuitBreaker;
-use crate::config::WorkerConfig;
+use crate::config::{Deployment, WorkerConfig};
 use crate::metrics::SagaMetrics;
 use crate::services::ServiceClient;
 
@@ -132,6 +132,9 @@ pub fn saga_worker(
         .register_activities(activities)
         .worker_interceptor(monitor::TaskMonitor::new(workflow::SIGNALS))
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
+        // Without a deployment, the SDK's default: unversioned, its build id a hash of
+        // the executable, as before versioning was configurable.
+        .maybe_deployment_options(config.deployment.as_ref().map(Deployment::options))
         .build();
     Ok((Worker::new(runtime, client, options)?, breakers))
 }
@@ -174,7 +177,15 @@ pub async fn run(config: WorkerConfig) -> Result<(), BoxError> {
             std::process::exit(1);
         });
     });
-    tracing::info!(task_queue = %config.task_queue, "worker polling");
+    match &config.deployment {
+        Some(deployment) => tracing::info!(
+            task_queue = %config.task_queue,
+            deployment = %deployment.name,
+            build_id = %deployment.build_id,
+            "worker polling (versioned, sagas pinned)"
+        ),
+        None => tracing::info!(task_queue = %config.task_queue, "worker polling"),
+    }
     // Not `Send`: it must run on this task, never under `tokio::spawn`.
     worker.run().await?;
     tracing::info!("worker stopped");

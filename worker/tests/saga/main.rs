@@ -12,3 +12,4 @@ mod resets;
 mod reviews;
 mod startup;
 mod support;
+mod versioning;

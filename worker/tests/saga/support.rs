@@ -152,6 +152,7 @@ impl Stack {
             status_addr: None,
             breakers_table: None,
             metrics_addr: None,
+            deployment: None,
         }
     }
 

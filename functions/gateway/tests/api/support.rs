@@ -152,6 +152,7 @@ impl Stack {
                 status_addr: None,
                 breakers_table: Some(breakers_table.clone()),
                 metrics_addr: None,
+                deployment: None,
             })
         });
         let config = GatewayConfig {
