@@ -10,7 +10,7 @@
 #   PROFILE=bench-fast BENCH_RUNS=20 BENCH_STAGES=1 ./infra/bench-coldstart.sh
 #
 # PROFILE is a Cargo profile (bench-fast, the default; release, as deployed; dev).
-# BENCH_FUNCTIONS, BENCH_WARMUP and BENCH_TARGET: see crates/bench/src/bin/coldstart.rs.
+# BENCH_FUNCTIONS, BENCH_WARMUP and BENCH_TARGET: see tools/bench/src/bin/coldstart.rs.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROFILE=${PROFILE:-bench-fast}

@@ -7,7 +7,7 @@
 # ports; nothing else is touched.
 #
 # Two sets of the four services the saga calls and two workers run side by side: the
-# cost is measured through the metering proxy (crates/bench/src/meter.rs), at the
+# cost is measured through the metering proxy (tools/bench/src/meter.rs), at the
 # deployed log level (info, JSON); the throughput without it, at warn, as before.
 #
 #   BENCH_SAGAS=200 BENCH_CONCURRENCY=50 BENCH_PER_SAGA=20 ./infra/bench-saga.sh

@@ -1,5 +1,5 @@
 //! The saga benchmark's baseline: a workflow of no-op activities, registered only by
-//! the benchmark (`crates/bench`), never by the worker.
+//! the benchmark (`tools/bench`), never by the worker.
 
 use std::time::Duration;
 

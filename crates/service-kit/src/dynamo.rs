@@ -1,4 +1,9 @@
 //! The DynamoDB client and the small vocabulary every store uses on top of it.
+//!
+//! Each service has one store over its table, and no trait over it: every test that
+//! exercises a store's operations runs against DynamoDB Local, which runs wherever the
+//! tests do, so a second (in-memory) implementation would be one more thing to keep
+//! right without testing anything the real one does not.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -198,6 +203,23 @@ pub async fn put_if_absent<T: serde::de::DeserializeOwned>(
         .map(Inserted::Existing)
         // Items of these tables are never deleted while their key can be reused.
         .ok_or_else(|| StoreError::Failed("an item vanished after a conflicting put".into()))
+}
+
+/// Puts `item` unless an item with its key exists: whether it was written. For an item
+/// whose twin the caller need not read: a fresh random key, a tombstone.
+pub async fn insert_new(client: &Client, table: &str, item: Item) -> Result<bool, StoreError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if failed_condition(&error) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// A transaction element that puts `item` unless an item with its key exists.

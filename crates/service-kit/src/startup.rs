@@ -1,6 +1,6 @@
 //! Cold-start stages, timed on demand. With `COLDSTART_STAGES=1`, each [`mark`] writes
 //! `coldstart-stage <stage> <microseconds since the Unix epoch>` to standard error, so
-//! that the `coldstart` benchmark (crates/bench) can place each stage of a function's
+//! that the `coldstart` benchmark (tools/bench) can place each stage of a function's
 //! start against the moment it spawned the process. The wall clock, not `Instant`,
 //! because the two processes share no other clock.
 //!

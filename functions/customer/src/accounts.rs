@@ -1,4 +1,4 @@
-//! The customer operations, over the [`DynamoCustomerStore`].
+//! The customer operations, over the [`CustomerStore`].
 
 use axum::http::StatusCode;
 use service_kit::Problem;
@@ -6,7 +6,7 @@ use service_kit::dynamo::StoreError;
 use service_kit::outcome::Outcome;
 
 use crate::domain::{Customer, CustomerRecord, DECOY_HASH, Email, Password, ProfileUpdate, Role};
-use crate::store::{DynamoCustomerStore, Insert};
+use crate::store::{CustomerStore, Insert};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustomerError {
@@ -63,7 +63,7 @@ pub struct Registration {
 /// Registers a customer. Repeating a registration with the same email, password and
 /// name returns the same customer; any other registration of a taken email is refused.
 pub async fn register(
-    store: &DynamoCustomerStore,
+    store: &CustomerStore,
     registration: Registration,
 ) -> Result<(Customer, Outcome), CustomerError> {
     let Registration {
@@ -111,7 +111,7 @@ pub async fn register(
 
 /// Returns the customer whose email and password these are.
 pub async fn verify_credentials(
-    store: &DynamoCustomerStore,
+    store: &CustomerStore,
     email: &Email,
     password: Password,
 ) -> Result<Customer, CustomerError> {
@@ -128,7 +128,7 @@ pub async fn verify_credentials(
     }
 }
 
-pub async fn get(store: &DynamoCustomerStore, id: &str) -> Result<Customer, CustomerError> {
+pub async fn get(store: &CustomerStore, id: &str) -> Result<Customer, CustomerError> {
     store
         .get(id)
         .await?
@@ -137,7 +137,7 @@ pub async fn get(store: &DynamoCustomerStore, id: &str) -> Result<Customer, Cust
 }
 
 pub async fn update_profile(
-    store: &DynamoCustomerStore,
+    store: &CustomerStore,
     id: &str,
     update: &ProfileUpdate,
 ) -> Result<Customer, CustomerError> {
@@ -152,7 +152,7 @@ pub async fn update_profile(
 /// made (the stored password is `new` now) is success too; a wrong `current` is
 /// [`CustomerError::InvalidCredentials`].
 pub async fn change_password(
-    store: &DynamoCustomerStore,
+    store: &CustomerStore,
     id: &str,
     current: Password,
     new: Password,

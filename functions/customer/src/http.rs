@@ -13,10 +13,10 @@ use service_kit::extract::{Json, Path};
 
 use crate::accounts::{self, CustomerError, Registration};
 use crate::domain::{Customer, Email, Password, ProfileUpdate, Role};
-use crate::store::DynamoCustomerStore;
+use crate::store::CustomerStore;
 use service_kit::validate::parse_text;
 
-pub fn routes(store: Arc<DynamoCustomerStore>) -> Router {
+pub fn routes(store: Arc<CustomerStore>) -> Router {
     Router::new()
         .route("/customers", post(register))
         .route("/customers/{id}", get(get_customer).patch(update))
@@ -38,7 +38,7 @@ struct RegisterBody {
 /// 201 with the new customer, or 200 with the same customer when this exact
 /// registration was already made (a retry).
 async fn register(
-    State(store): State<Arc<DynamoCustomerStore>>,
+    State(store): State<Arc<CustomerStore>>,
     Json(body): Json<RegisterBody>,
 ) -> Result<(StatusCode, Json<Customer>), Problem> {
     let registration = Registration {
@@ -52,7 +52,7 @@ async fn register(
 }
 
 async fn get_customer(
-    State(store): State<Arc<DynamoCustomerStore>>,
+    State(store): State<Arc<CustomerStore>>,
     Path(id): Path<String>,
 ) -> Result<Json<Customer>, Problem> {
     Ok(Json(accounts::get(store.as_ref(), &id).await?))
@@ -66,7 +66,7 @@ struct UpdateBody {
 }
 
 async fn update(
-    State(store): State<Arc<DynamoCustomerStore>>,
+    State(store): State<Arc<CustomerStore>>,
     Path(id): Path<String>,
     Json(body): Json<UpdateBody>,
 ) -> Result<Json<Customer>, Problem> {
@@ -103,7 +103,7 @@ struct VerifyBody {
 /// emails and passwords are simply wrong credentials: a login form should not learn
 /// the password rules from this endpoint.
 async fn verify(
-    State(store): State<Arc<DynamoCustomerStore>>,
+    State(store): State<Arc<CustomerStore>>,
     Json(body): Json<VerifyBody>,
 ) -> Result<Json<Customer>, Problem> {
     let (Ok(email), Ok(password)) = (Email::parse(&body.email), Password::parse(body.password))
@@ -125,7 +125,7 @@ struct PasswordChangeBody {
 /// 200 with the customer once its password is the new one (a retry included); 401 when
 /// the current password is wrong; 422 when the new one breaks the password rules.
 async fn change_password(
-    State(store): State<Arc<DynamoCustomerStore>>,
+    State(store): State<Arc<CustomerStore>>,
     Path(id): Path<String>,
     Json(body): Json<PasswordChangeBody>,
 ) -> Result<Json<Customer>, Problem> {

@@ -1,5 +1,5 @@
 //! The customer service: accounts with a unique, normalised email, an argon2 password
-//! hash and a role, behind an axum `Router` over a [`store::DynamoCustomerStore`].
+//! hash and a role, behind an axum `Router` over a [`store::CustomerStore`].
 
 pub mod accounts;
 pub mod domain;
@@ -18,7 +18,7 @@ pub const TABLE: &str = "customers";
 
 /// The whole service over DynamoDB.
 pub fn router(client: Client, config: &ServiceConfig) -> Router {
-    let store = store::DynamoCustomerStore::new(client.clone(), &config.table_name);
+    let store = store::CustomerStore::new(client.clone(), &config.table_name);
     let switch = FailureSwitch::new(client, config, "customer");
     failure::guarded(http::routes(Arc::new(store)), Arc::new(switch))
 }

@@ -5,11 +5,8 @@
 //! Both are written in one transaction, each conditional on not existing, so an email
 //! can be claimed once however many registrations race for it.
 //!
-//! One store, and no trait over it: every test that exercises these operations runs
-//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
-//! implementation would be one more thing to keep right without testing anything the
-//! real one does not. The domain rules that need no storage are unit-tested in
-//! `domain.rs`.
+//! One store, and no trait over it (why: `service_kit::dynamo`); the domain rules that
+//! need no storage are unit-tested in `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use service_kit::dynamo::{self, StoreError, is_condition_failure, s};
@@ -24,12 +21,12 @@ pub enum Insert {
     EmailTaken,
 }
 
-pub struct DynamoCustomerStore {
+pub struct CustomerStore {
     client: Client,
     table: String,
 }
 
-impl DynamoCustomerStore {
+impl CustomerStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -63,7 +60,7 @@ pub fn registration_items(
     Ok((claim, profile))
 }
 
-impl DynamoCustomerStore {
+impl CustomerStore {
     pub async fn insert(&self, record: &CustomerRecord) -> Result<Insert, StoreError> {
         let (claim, profile) = registration_items(record)?;
         let claim = dynamo::put_new(&self.table, claim)?;

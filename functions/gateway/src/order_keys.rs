@@ -87,13 +87,11 @@ impl OrderKeys {
         let (pk, sk) = owner_of(order_id);
         let mut owner = dynamo::key(pk, sk);
         owner.insert("user_id".into(), s(user_id));
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(dynamo::put_new(&self.table, request)?)
-            .transact_items(dynamo::put_new(&self.table, owner)?)
-            .send()
-            .await;
+        let items = [
+            dynamo::put_new(&self.table, request)?,
+            dynamo::put_new(&self.table, owner)?,
+        ];
+        let result = dynamo::transact(&self.client, &items).await;
         let error = match result {
             Ok(_) => return Ok(Claim::New),
             Err(error) => error,

@@ -33,11 +33,11 @@ use crate::auth::AuthUser;
 use crate::client_ip::{TrustedProxies, address_block};
 use crate::config::RateLimitConfig;
 
-/// How long an instance may hold leased permits before handing them back unused.
 mod gcra;
 
 pub use gcra::{Gcra, Grant};
 
+/// How long an instance may hold leased permits before handing them back unused.
 const LEASE_LIFETIME: Duration = Duration::from_secs(1);
 /// Instances forget leases of this many principals at most.
 const MAX_LEASES: usize = 10_000;

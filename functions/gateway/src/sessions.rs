@@ -111,15 +111,14 @@ impl Sessions {
         family_item.insert("user_id".into(), s(user_id));
         family_item.insert("status".into(), s("active"));
         family_item.insert("expires_at".into(), n(now_secs() + self.ttl.as_secs()));
-        self.client
-            .transact_write_items()
-            .transact_items(dynamo::put_new(&self.table, family_item)?)
-            .transact_items(dynamo::put_new(
+        let items = [
+            dynamo::put_new(&self.table, family_item)?,
+            dynamo::put_new(
                 &self.table,
                 self.token_item(&token, &family, user_id, version)?,
-            )?)
-            .send()
-            .await?;
+            )?,
+        ];
+        dynamo::transact(&self.client, &items).await?;
         Ok(token)
     }
 
@@ -154,26 +153,20 @@ impl Sessions {
             .expression_attribute_values(":version", n(record.version))
             .build()?;
         let successor = new_token();
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(spend).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(family_active)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(version_current)
-                    .build(),
-            )
-            .transact_items(dynamo::put_new(
+        let items = [
+            TransactWriteItem::builder().update(spend).build(),
+            TransactWriteItem::builder()
+                .condition_check(family_active)
+                .build(),
+            TransactWriteItem::builder()
+                .condition_check(version_current)
+                .build(),
+            dynamo::put_new(
                 &self.table,
                 self.token_item(&successor, &record.family, &record.user_id, record.version)?,
-            )?)
-            .send()
-            .await;
+            )?,
+        ];
+        let result = dynamo::transact(&self.client, &items).await;
         match result {
             Ok(_) => Ok(Refresh::Rotated {
                 user_id: record.user_id,

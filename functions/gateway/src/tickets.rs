@@ -72,13 +72,10 @@ impl Tickets {
         item.insert("user_id".into(), s(&user.id));
         item.insert("session_expires_at".into(), n(user.expires_at));
         item.insert("expires_at".into(), n(now_secs() + ttl.as_secs()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await?;
+        if !dynamo::insert_new(&self.client, &self.table, item).await? {
+            // 128 random bits met another ticket: never in practice, refused anyway.
+            return Err(StoreError::Failed("a new ticket's key is taken".into()));
+        }
         Ok(ticket)
     }
 

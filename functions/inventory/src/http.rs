@@ -18,9 +18,9 @@ use saga_contract::calls::ReserveStockBody;
 
 use crate::domain::{MAX_STOCK, Product, ProductUpdate, Reservation, normalise_lines};
 use crate::operations;
-use crate::store::{CATALOG_PARTITION, DynamoInventoryStore};
+use crate::store::{CATALOG_PARTITION, InventoryStore};
 
-pub fn routes(store: Arc<DynamoInventoryStore>) -> Router {
+pub fn routes(store: Arc<InventoryStore>) -> Router {
     Router::new()
         .route("/products", get(list_products).post(create_product))
         .route("/products/{sku}", get(get_product).patch(update_product))
@@ -35,7 +35,7 @@ pub fn routes(store: Arc<DynamoInventoryStore>) -> Router {
 }
 
 async fn list_products(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Product>>, Problem> {
     let limit = pagination::limit(query.limit)?;
@@ -68,7 +68,7 @@ struct NewProductBody {
 }
 
 async fn create_product(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Json(body): Json<NewProductBody>,
 ) -> Result<(StatusCode, Json<Product>), Problem> {
     let now = service_kit::clock::now();
@@ -107,7 +107,7 @@ fn stock(available: u32) -> Result<u32, Problem> {
 }
 
 async fn get_product(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(sku): Path<String>,
 ) -> Result<Json<Product>, Problem> {
     let sku = path_id(&sku, "sku")?;
@@ -123,7 +123,7 @@ struct UpdateProductBody {
 }
 
 async fn update_product(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(sku): Path<String>,
     Json(body): Json<UpdateProductBody>,
 ) -> Result<Json<Product>, Problem> {
@@ -159,7 +159,7 @@ struct StockBody {
 
 /// Sets the units available for reservation (units held by reservations are apart).
 async fn set_stock(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(sku): Path<String>,
     Json(body): Json<StockBody>,
 ) -> Result<Json<Product>, Problem> {
@@ -172,7 +172,7 @@ async fn set_stock(
 
 /// 201 with the new reservation, 200 with the same one when repeated.
 async fn reserve(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(order_id): Path<String>,
     Json(body): Json<ReserveStockBody>,
 ) -> Result<(StatusCode, Json<Reservation>), Problem> {
@@ -183,7 +183,7 @@ async fn reserve(
 }
 
 async fn get_reservation(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
     let order_id = path_id(&order_id, "order_id")?;
@@ -193,7 +193,7 @@ async fn get_reservation(
 }
 
 async fn release(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<Reservation>, Problem> {
     let order_id = parse_id(&order_id, "order_id").map_err(Problem::invalid)?;
@@ -204,7 +204,7 @@ async fn release(
 /// reservation's lines (the saga's way): commits in one write, nothing read, and
 /// answers 204, also when they were committed before.
 async fn commit(
-    State(store): State<Arc<DynamoInventoryStore>>,
+    State(store): State<Arc<InventoryStore>>,
     Path(order_id): Path<String>,
     body: Option<Json<Option<ReserveStockBody>>>,
 ) -> Result<axum::response::Response, Problem> {

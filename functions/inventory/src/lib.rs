@@ -1,6 +1,6 @@
 //! The inventory service: the product catalog, stock levels, and reservations that
 //! hold stock for an order all-or-nothing, behind an axum `Router` over a
-//! [`store::DynamoInventoryStore`].
+//! [`store::InventoryStore`].
 
 pub mod domain;
 pub mod http;
@@ -19,7 +19,7 @@ pub const TABLE: &str = "inventory";
 
 /// The whole service over DynamoDB.
 pub fn router(client: Client, config: &ServiceConfig) -> Router {
-    let store = store::DynamoInventoryStore::new(client.clone(), &config.table_name);
+    let store = store::InventoryStore::new(client.clone(), &config.table_name);
     let switch = FailureSwitch::new(client, config, "inventory");
     failure::guarded(http::routes(Arc::new(store)), Arc::new(switch))
 }

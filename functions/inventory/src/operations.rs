@@ -1,4 +1,4 @@
-//! The inventory operations, over the [`DynamoInventoryStore`].
+//! The inventory operations, over the [`InventoryStore`].
 
 use saga_contract::Refusal;
 use service_kit::Problem;
@@ -6,7 +6,7 @@ use service_kit::dynamo::{Item, StoreError};
 use service_kit::outcome::Outcome;
 
 use crate::domain::{Product, ProductUpdate, Reservation, ReservationStatus, StockLine};
-use crate::store::{CreateOutcome, DynamoInventoryStore, MoveOutcome, ReserveOutcome, Shortage};
+use crate::store::{CreateOutcome, InventoryStore, MoveOutcome, ReserveOutcome, Shortage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -100,7 +100,7 @@ fn out_of_stock(shortages: Vec<Shortage>) -> Problem {
 /// Adds a product. Repeating the creation returns the product as it is now; creating
 /// a SKU that exists with other details is refused.
 pub async fn create_product(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     product: Product,
 ) -> Result<(Product, Outcome), InventoryError> {
     match store.create_product(&product).await? {
@@ -117,10 +117,7 @@ pub async fn create_product(
     }
 }
 
-pub async fn get_product(
-    store: &DynamoInventoryStore,
-    sku: &str,
-) -> Result<Product, InventoryError> {
+pub async fn get_product(store: &InventoryStore, sku: &str) -> Result<Product, InventoryError> {
     store
         .get_product(sku)
         .await?
@@ -128,7 +125,7 @@ pub async fn get_product(
 }
 
 pub async fn list_products(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     limit: i32,
     start: Option<Item>,
 ) -> Result<(Vec<Product>, Option<Item>), InventoryError> {
@@ -136,7 +133,7 @@ pub async fn list_products(
 }
 
 pub async fn update_product(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     sku: &str,
     update: &ProductUpdate,
 ) -> Result<Product, InventoryError> {
@@ -147,7 +144,7 @@ pub async fn update_product(
 }
 
 pub async fn set_available(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     sku: &str,
     available: u32,
 ) -> Result<Product, InventoryError> {
@@ -161,7 +158,7 @@ pub async fn set_available(
 /// reservation and takes no more stock, also once it is committed (a saga run again
 /// from its start by a Temporal reset); a released one is refused.
 pub async fn reserve(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     order_id: &str,
     lines: Vec<StockLine>,
 ) -> Result<(Reservation, Outcome), InventoryError> {
@@ -191,7 +188,7 @@ pub async fn reserve(
 }
 
 pub async fn get_reservation(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     order_id: &str,
 ) -> Result<Reservation, InventoryError> {
     store
@@ -202,7 +199,7 @@ pub async fn get_reservation(
 
 /// Puts the order's stock back, once. Safe to call for an order that never reserved.
 pub async fn release(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     order_id: &str,
 ) -> Result<Reservation, InventoryError> {
     moved(
@@ -212,10 +209,7 @@ pub async fn release(
 }
 
 /// Marks the order's stock as sold, once.
-pub async fn commit(
-    store: &DynamoInventoryStore,
-    order_id: &str,
-) -> Result<Reservation, InventoryError> {
+pub async fn commit(store: &InventoryStore, order_id: &str) -> Result<Reservation, InventoryError> {
     moved(
         order_id,
         store.commit(order_id, &service_kit::clock::now()).await?,
@@ -226,7 +220,7 @@ pub async fn commit(
 /// `lines` (the saga): one write when the reservation is as expected, which is the
 /// common case. Committed already with these lines is done; other lines are refused.
 pub async fn commit_lines(
-    store: &DynamoInventoryStore,
+    store: &InventoryStore,
     order_id: &str,
     lines: Vec<StockLine>,
 ) -> Result<(), InventoryError> {

@@ -7,11 +7,8 @@
 //! the products' counters together, each write conditional on the state it expects, so
 //! stock moves exactly once however often a request is repeated or raced.
 //!
-//! One store, and no trait over it: every test that exercises these operations runs
-//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
-//! implementation would be one more thing to keep right without testing anything the
-//! real one does not. The domain rules that need no storage are unit-tested in
-//! `domain.rs`.
+//! One store, and no trait over it (why: `service_kit::dynamo`); the domain rules that
+//! need no storage are unit-tested in `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -59,7 +56,7 @@ pub enum MoveOutcome {
     NotFound,
 }
 
-pub struct DynamoInventoryStore {
+pub struct InventoryStore {
     client: Client,
     table: String,
 }
@@ -79,7 +76,7 @@ const MOVE_ATTEMPTS: usize = 4;
 
 mod reservations;
 
-impl DynamoInventoryStore {
+impl InventoryStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -97,7 +94,7 @@ pub fn product_item(product: &Product) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-impl DynamoInventoryStore {
+impl InventoryStore {
     pub async fn create_product(&self, product: &Product) -> Result<CreateOutcome, StoreError> {
         Ok(
             match dynamo::put_if_absent(&self.client, &self.table, product_item(product)?).await? {

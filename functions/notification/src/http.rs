@@ -17,9 +17,9 @@ use saga_contract::calls::RecordNotificationBody;
 
 use crate::domain::{Notification, parse_seq};
 use crate::operations::{self, FeedPage};
-use crate::store::DynamoNotificationStore;
+use crate::store::NotificationStore;
 
-pub fn routes(store: Arc<DynamoNotificationStore>) -> Router {
+pub fn routes(store: Arc<NotificationStore>) -> Router {
     Router::new()
         .route("/users/{user_id}/notifications", get(list).post(record))
         .route("/users/{user_id}/notifications/{id}/read", post(mark_read))
@@ -28,7 +28,7 @@ pub fn routes(store: Arc<DynamoNotificationStore>) -> Router {
 
 /// 201 with the new notification, 200 with the first one when the key repeats.
 async fn record(
-    State(store): State<Arc<DynamoNotificationStore>>,
+    State(store): State<Arc<NotificationStore>>,
     Path(user_id): Path<String>,
     Json(body): Json<RecordNotificationBody>,
 ) -> Result<(StatusCode, Json<Notification>), Problem> {
@@ -65,7 +65,7 @@ struct ListQuery {
 
 /// The user's notifications after `after` (default: from the start), oldest first.
 async fn list(
-    State(store): State<Arc<DynamoNotificationStore>>,
+    State(store): State<Arc<NotificationStore>>,
     Path(user_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<FeedPage>, Problem> {
@@ -81,7 +81,7 @@ async fn list(
 }
 
 async fn mark_read(
-    State(store): State<Arc<DynamoNotificationStore>>,
+    State(store): State<Arc<NotificationStore>>,
     Path((user_id, id)): Path<(String, String)>,
 ) -> Result<Json<Notification>, Problem> {
     let user_id = path_id(&user_id, "user_id")?;

@@ -1,6 +1,6 @@
 //! The notification service: a gap-free, ordered feed per user with idempotent
 //! recording, catch-up after a cursor, read marks and an unread count, behind an
-//! axum `Router` over a [`store::DynamoNotificationStore`].
+//! axum `Router` over a [`store::NotificationStore`].
 
 pub mod domain;
 pub mod http;
@@ -19,7 +19,7 @@ pub const TABLE: &str = "notifications";
 
 /// The whole service over DynamoDB.
 pub fn router(client: Client, config: &ServiceConfig) -> Router {
-    let store = store::DynamoNotificationStore::new(client.clone(), &config.table_name);
+    let store = store::NotificationStore::new(client.clone(), &config.table_name);
     let switch = FailureSwitch::new(client, config, "notification");
     failure::guarded(http::routes(Arc::new(store)), Arc::new(switch))
 }

@@ -1,4 +1,4 @@
-//! The notification operations, over the [`DynamoNotificationStore`].
+//! The notification operations, over the [`NotificationStore`].
 
 use saga_contract::Refusal;
 use service_kit::Problem;
@@ -6,7 +6,7 @@ use service_kit::dynamo::StoreError;
 use service_kit::outcome::Outcome;
 
 use crate::domain::Notification;
-use crate::store::{DynamoNotificationStore, FeedState, ReadOutcome, RecordOutcome};
+use crate::store::{FeedState, NotificationStore, ReadOutcome, RecordOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
@@ -39,7 +39,7 @@ impl From<NotificationError> for Problem {
 /// first recording (see [`Notification::same_event`]), and a notification of another
 /// kind or order under a used key is refused.
 pub async fn record(
-    store: &DynamoNotificationStore,
+    store: &NotificationStore,
     draft: Notification,
 ) -> Result<(Notification, Outcome), NotificationError> {
     match store.record(&draft).await? {
@@ -64,7 +64,7 @@ pub struct FeedPage {
 }
 
 pub async fn list_after(
-    store: &DynamoNotificationStore,
+    store: &NotificationStore,
     user_id: &str,
     after: u64,
     limit: i32,
@@ -86,7 +86,7 @@ pub async fn list_after(
 
 /// Marks a notification read; marking it again changes nothing.
 pub async fn mark_read(
-    store: &DynamoNotificationStore,
+    store: &NotificationStore,
     user_id: &str,
     seq: u64,
 ) -> Result<Notification, NotificationError> {

@@ -8,11 +8,8 @@
 //! sequence order: whoever can see number N can see every number below it, which is
 //! what lets a client catch up after a reconnect with no gap.
 //!
-//! One store, and no trait over it: every test that exercises these operations runs
-//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
-//! implementation would be one more thing to keep right without testing anything the
-//! real one does not. The domain rules that need no storage are unit-tested in
-//! `domain.rs`.
+//! One store, and no trait over it (why: `service_kit::dynamo`); the domain rules that
+//! need no storage are unit-tested in `domain.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,7 +58,7 @@ pub struct FeedState {
     pub unread: u64,
 }
 
-pub struct DynamoNotificationStore {
+pub struct NotificationStore {
     client: Client,
     table: String,
     /// The last sequence number this instance saw per user: a guess that saves reading
@@ -77,7 +74,7 @@ const REMEMBERED_FEEDS: usize = 10_000;
 /// wins, so the bound only has to exceed the number of writers racing on one feed.
 const RECORD_ATTEMPTS: u32 = 64;
 
-impl DynamoNotificationStore {
+impl NotificationStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -148,7 +145,7 @@ impl DynamoNotificationStore {
     }
 }
 
-impl DynamoNotificationStore {
+impl NotificationStore {
     /// Records `draft` as the user's next notification; its `id` is assigned here.
     pub async fn record(&self, draft: &Notification) -> Result<RecordOutcome, StoreError> {
         let user = &draft.user_id;
@@ -164,12 +161,9 @@ impl DynamoNotificationStore {
                 ..draft.clone()
             };
             let items = self.record_items(&notification, current)?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
+            // A conflict with another transaction is retried inside; a stale guess of
+            // the sequence is a condition failure, retried here with a fresh one.
+            let result = dynamo::transact(&self.client, &items).await;
             let error = match result {
                 Ok(_) => {
                     self.remember_seq(user, Some(seq));
@@ -185,12 +179,8 @@ impl DynamoNotificationStore {
                         self.recorded_under_key(user, &draft.key).await?,
                     ));
                 }
-                // Another recording advanced the feed first, or raced us on it.
-                Some(reasons)
-                    if reasons.iter().any(|r| {
-                        is_condition_failure(r) || r.code() == Some("TransactionConflict")
-                    }) =>
-                {
+                // Another recording advanced the feed first.
+                Some(reasons) if reasons.iter().any(is_condition_failure) => {
                     backoff.wait().await;
                 }
                 _ => return Err(error.into()),

@@ -16,11 +16,11 @@ use saga_contract::calls::{ChangeStatusBody, CreateOrderBody, CreatedOrder};
 
 use crate::domain::{Order, OrderStatus, normalise_lines};
 use crate::operations::{self, NewOrder};
-use crate::store::{CustomerLimits, DynamoOrderStore, customer_partition};
+use crate::store::{CustomerLimits, OrderStore, customer_partition};
 
 /// What the routes work with.
 pub struct Orders {
-    pub store: DynamoOrderStore,
+    pub store: OrderStore,
     pub limits: CustomerLimits,
 }
 

@@ -1,6 +1,6 @@
 //! The order service: orders created idempotently by id, moved through a guarded
 //! state machine with their history, and listed per customer, behind an axum
-//! `Router` over a [`store::DynamoOrderStore`].
+//! `Router` over a [`store::OrderStore`].
 
 pub mod domain;
 pub mod http;
@@ -20,7 +20,7 @@ pub const TABLE: &str = "orders";
 
 /// The whole service over DynamoDB.
 pub fn router(client: Client, config: &ServiceConfig, limits: CustomerLimits) -> Router {
-    let store = store::DynamoOrderStore::new(client.clone(), &config.table_name);
+    let store = store::OrderStore::new(client.clone(), &config.table_name);
     let switch = FailureSwitch::new(client, config, "order");
     failure::guarded(
         http::routes(http::Orders { store, limits }),

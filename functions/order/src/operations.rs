@@ -1,4 +1,4 @@
-//! The order operations, over the [`DynamoOrderStore`].
+//! The order operations, over the [`OrderStore`].
 
 use saga_contract::Refusal;
 use service_kit::Problem;
@@ -7,7 +7,7 @@ use service_kit::outcome::Outcome;
 
 use crate::domain::{Order, OrderLine, OrderStatus, StatusChange};
 use crate::store::{
-    Admission, CreateOutcome, CustomerLimits, DynamoOrderStore, OpenOrders, TransitionOutcome,
+    Admission, CreateOutcome, CustomerLimits, OpenOrders, OrderStore, TransitionOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ pub struct NewOrder {
 /// the same id with other details is refused. An order refused by a limit exists,
 /// PENDING and not counted: the saga that asked cancels it.
 pub async fn create(
-    store: &DynamoOrderStore,
+    store: &OrderStore,
     new: NewOrder,
     limits: CustomerLimits,
 ) -> Result<(Order, Outcome, OpenOrders), OrderError> {
@@ -144,7 +144,7 @@ pub async fn create(
     }
 }
 
-pub async fn get(store: &DynamoOrderStore, order_id: &str) -> Result<Order, OrderError> {
+pub async fn get(store: &OrderStore, order_id: &str) -> Result<Order, OrderError> {
     store
         .get(order_id)
         .await?
@@ -152,7 +152,7 @@ pub async fn get(store: &DynamoOrderStore, order_id: &str) -> Result<Order, Orde
 }
 
 pub async fn list_by_customer(
-    store: &DynamoOrderStore,
+    store: &OrderStore,
     customer_id: &str,
     limit: i32,
     start: Option<Item>,
@@ -167,7 +167,7 @@ pub async fn list_by_customer(
 /// counts the order out of its customer's open orders, on every answer that reports
 /// it: a retry after a failure between the two writes completes the second.
 pub async fn transition(
-    store: &DynamoOrderStore,
+    store: &OrderStore,
     order_id: &str,
     to: OrderStatus,
     via: Vec<OrderStatus>,
@@ -181,7 +181,7 @@ pub async fn transition(
 }
 
 async fn move_order(
-    store: &DynamoOrderStore,
+    store: &OrderStore,
     order_id: &str,
     to: OrderStatus,
     via: Vec<OrderStatus>,

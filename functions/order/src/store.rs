@@ -8,11 +8,8 @@
 //! once however often it is retried. Both are single conditional updates: the limits
 //! hold under any number of concurrent creations, with no read first.
 //!
-//! One store, and no trait over it: every test that exercises these operations runs
-//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
-//! implementation would be one more thing to keep right without testing anything the
-//! real one does not. The domain rules that need no storage are unit-tested in
-//! `domain.rs`.
+//! One store, and no trait over it (why: `service_kit::dynamo`); the domain rules that
+//! need no storage are unit-tested in `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -114,12 +111,12 @@ pub enum Admission {
     Refused { held: OpenOrders },
 }
 
-pub struct DynamoOrderStore {
+pub struct OrderStore {
     client: Client,
     table: String,
 }
 
-impl DynamoOrderStore {
+impl OrderStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -128,7 +125,7 @@ impl DynamoOrderStore {
     }
 }
 
-impl DynamoOrderStore {
+impl OrderStore {
     pub async fn create(&self, order: &Order) -> Result<CreateOutcome, StoreError> {
         let mut item = dynamo::to_item(order, order_pk(&order.order_id), ORDER)?;
         item.insert("gsi1pk".into(), s(customer_partition(&order.customer_id)));

@@ -17,10 +17,10 @@ use saga_contract::calls::ChargeBody;
 use crate::domain::{Charge, Ledger, Refund};
 use crate::operations::{self, ChargeRequest};
 use crate::provider::Provider;
-use crate::store::DynamoPaymentStore;
+use crate::store::PaymentStore;
 
 pub struct PaymentState {
-    pub store: DynamoPaymentStore,
+    pub store: PaymentStore,
     pub provider: Provider,
 }
 

@@ -1,6 +1,6 @@
 //! The payment service: one charge and at most one refund per order on a readable
 //! ledger, through a simulated provider whose test cards behave deterministically,
-//! behind an axum `Router` over a [`store::DynamoPaymentStore`] and a [`provider::Provider`].
+//! behind an axum `Router` over a [`store::PaymentStore`] and a [`provider::Provider`].
 
 pub mod domain;
 pub mod http;
@@ -21,7 +21,7 @@ pub const TABLE: &str = "payments";
 
 /// The whole service over DynamoDB; `card_slow` takes `slow_delay`.
 pub fn router(client: Client, config: &ServiceConfig, slow_delay: Duration) -> Router {
-    let store = store::DynamoPaymentStore::new(client.clone(), &config.table_name);
+    let store = store::PaymentStore::new(client.clone(), &config.table_name);
     let provider = provider::Provider::simulated(client.clone(), &config.table_name, slow_delay);
     let switch = FailureSwitch::new(client, config, "payment").with_decline();
     let state = http::PaymentState { store, provider };

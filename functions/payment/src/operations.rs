@@ -1,4 +1,4 @@
-//! The payment operations, over the [`DynamoPaymentStore`] and the [`Provider`].
+//! The payment operations, over the [`PaymentStore`] and the [`Provider`].
 //!
 //! The ledger records a charge as PENDING before the provider is asked, and settles it
 //! only from the provider's outcome for the order's key. A refund that meets a charge
@@ -15,7 +15,7 @@ use service_kit::outcome::Outcome;
 
 use crate::domain::{self, Charge, ChargeStatus, Ledger, PaymentMethod, Refund};
 use crate::provider::{Provider, ProviderError};
-use crate::store::{BeginOutcome, DynamoPaymentStore, RefundOutcome, SettleOutcome};
+use crate::store::{BeginOutcome, PaymentStore, RefundOutcome, SettleOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
@@ -80,7 +80,7 @@ pub struct ChargeRequest {
 /// or declined; a charge left PENDING (by a caller that died, or one still in flight)
 /// is settled from the provider's outcome for the order, which charges at most once.
 pub async fn charge(
-    store: &DynamoPaymentStore,
+    store: &PaymentStore,
     provider: &Provider,
     request: ChargeRequest,
 ) -> Result<(Charge, Outcome), PaymentError> {
@@ -183,7 +183,7 @@ const REFUND_ATTEMPTS: usize = 4;
 /// decided the charge, so the refund is zero and the order closed to charges, or the
 /// charge is settled and refunded in full.
 pub async fn refund(
-    store: &DynamoPaymentStore,
+    store: &PaymentStore,
     provider: &Provider,
     order_id: &str,
 ) -> Result<(Refund, Outcome), PaymentError> {
@@ -226,7 +226,7 @@ pub async fn refund(
     ))))
 }
 
-pub async fn ledger(store: &DynamoPaymentStore, order_id: &str) -> Result<Ledger, PaymentError> {
+pub async fn ledger(store: &PaymentStore, order_id: &str) -> Result<Ledger, PaymentError> {
     match store.payments(order_id).await? {
         (None, None) => Err(PaymentError::NotFound(order_id.to_owned())),
         (charge, refund) => Ok(Ledger::new(order_id, charge, refund)),

@@ -19,11 +19,8 @@
 //! finds no settled charge voids the order's key at the provider first, so a charge
 //! that begins after it (beside the refund) can only settle as VOIDED, taking nothing.
 //!
-//! One store, and no trait over it: every test that exercises these operations runs
-//! against DynamoDB Local, which runs wherever the tests do, so a second (in-memory)
-//! implementation would be one more thing to keep right without testing anything the
-//! real one does not. The domain rules that need no storage are unit-tested in
-//! `domain.rs`.
+//! One store, and no trait over it (why: `service_kit::dynamo`); the domain rules that
+//! need no storage are unit-tested in `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
@@ -63,7 +60,7 @@ pub enum RefundOutcome {
     Changed,
 }
 
-pub struct DynamoPaymentStore {
+pub struct PaymentStore {
     client: Client,
     table: String,
 }
@@ -109,7 +106,7 @@ impl Condition {
     }
 }
 
-impl DynamoPaymentStore {
+impl PaymentStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -161,7 +158,7 @@ impl DynamoPaymentStore {
     }
 }
 
-impl DynamoPaymentStore {
+impl PaymentStore {
     /// The order's charge and refund, read consistently.
     pub async fn payments(
         &self,

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use payment::domain::{Charge, PaymentMethod, ProviderOutcome};
 use payment::provider::{Provider, ProviderError};
-use payment::store::{BeginOutcome, DynamoPaymentStore};
+use payment::store::{BeginOutcome, PaymentStore};
 use serde_json::{Value, json};
 use service_kit::testing::{self, Api, Method};
 
@@ -14,7 +14,7 @@ const SLOW_CARD_DELAY: Duration = Duration::from_millis(300);
 /// midway through them.
 struct Payments {
     api: Api,
-    store: DynamoPaymentStore,
+    store: PaymentStore,
     provider: Provider,
 }
 
@@ -22,7 +22,7 @@ async fn payments() -> Payments {
     let client = testing::dynamo().await;
     let config = testing::fresh_table(&client, payment::TABLE).await;
     Payments {
-        store: DynamoPaymentStore::new(client.clone(), &config.table_name),
+        store: PaymentStore::new(client.clone(), &config.table_name),
         provider: Provider::simulated(client.clone(), &config.table_name, SLOW_CARD_DELAY),
         api: testing::spawn(payment::router(client, &config, SLOW_CARD_DELAY)).await,
     }

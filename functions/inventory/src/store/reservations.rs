@@ -5,12 +5,12 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 use service_kit::dynamo::{self, StoreError, is_condition_failure, n, s};
 
 use super::{
-    DynamoInventoryStore, MOVE_ATTEMPTS, MoveOutcome, PRODUCT, RESERVATION, ReserveOutcome,
-    Shortage, product_pk, reservation_pk,
+    InventoryStore, MOVE_ATTEMPTS, MoveOutcome, PRODUCT, RESERVATION, ReserveOutcome, Shortage,
+    product_pk, reservation_pk,
 };
 use crate::domain::{Product, Reservation, ReservationStatus, StockLine};
 
-impl DynamoInventoryStore {
+impl InventoryStore {
     pub async fn reserve(&self, reservation: &Reservation) -> Result<ReserveOutcome, StoreError> {
         let claim = dynamo::put_new(
             &self.table,
@@ -257,22 +257,9 @@ impl DynamoInventoryStore {
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(dynamo::to_item(
-                &closed,
-                reservation_pk(order_id),
-                RESERVATION,
-            )?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Some(closed)),
-            Err(error) if dynamo::failed_condition(&error) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
+        let item = dynamo::to_item(&closed, reservation_pk(order_id), RESERVATION)?;
+        Ok(dynamo::insert_new(&self.client, &self.table, item)
+            .await?
+            .then_some(closed))
     }
 }

@@ -22,7 +22,7 @@ pub use run::start_once;
 /// The Runtime API's long poll: a function that sends it is ready for its first event.
 pub const NEXT_INVOCATION: &str = "/2018-06-01/runtime/invocation/next";
 
-/// The hello-world baseline, from `crates/bench`.
+/// The hello-world baseline, from `tools/bench`.
 pub const BASELINE: &str = "coldstart-hello";
 
 /// Every function deployed to Lambda (`template.yaml`), in the order reported.
