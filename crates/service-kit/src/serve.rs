@@ -173,8 +173,9 @@ pub fn edge(service: &'static str, router: Router) -> Router {
         // answer, and with it the layers the router put around that answer (a CORS
         // layer's preflight replies, for one).
         // One stack, outermost first, so that each route is wrapped once rather than
-        // once per layer: the same order as four `.layer` calls in reverse, for a
-        // quarter of the work at start (and one boxed service per request, not four).
+        // once per layer: the same order as one `.layer` call per layer in reverse, for
+        // a fraction of the work at start (and one boxed service per request, not one
+        // per layer).
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn_with_state(
