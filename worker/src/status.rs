@@ -43,7 +43,11 @@ pub async fn serve(
     breakers: Vec<Arc<CircuitBreaker>>,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "status endpoint listening");
-    axum::serve(listener, service_kit::serve::edge(router(breakers))).await
+    axum::serve(
+        listener,
+        service_kit::serve::edge("worker", router(breakers)),
+    )
+    .await
 }
 
 #[cfg(test)]

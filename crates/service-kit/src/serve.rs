@@ -9,6 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -56,9 +57,10 @@ pub async fn probe_and_exit(url: &str) -> ! {
 }
 
 /// The whole `main` of a domain service: logging, configuration, the DynamoDB client,
-/// then [`run`] with the router `build` makes from them. `table` is the service's table
-/// in `infra/tables.json`.
+/// then [`run`] with the router `build` makes from them. `service` names it in metrics;
+/// `table` is the service's table in `infra/tables.json`.
 pub async fn run_service(
+    service: &'static str,
     table: &str,
     build: impl FnOnce(Client, &ServiceConfig) -> Router,
 ) -> Result<(), BoxError> {
@@ -71,17 +73,20 @@ pub async fn run_service(
     let client = crate::dynamo::client_from_env().await;
     let router = build(client, &config);
     mark("router");
-    run(router).await
+    run(service, router).await
 }
 
 /// Serves `router` under the Lambda runtime when one is present, otherwise on
-/// `HOST:PORT` (default 127.0.0.1:3000) until SIGINT or SIGTERM.
-pub async fn run(router: Router) -> Result<(), BoxError> {
-    let app = edge(router);
+/// `HOST:PORT` (default 127.0.0.1:3000) until SIGINT or SIGTERM. Request metrics are
+/// labelled `service`: CloudWatch EMF lines under Lambda, `GET /metrics` otherwise.
+pub async fn run(service: &'static str, router: Router) -> Result<(), BoxError> {
     if running_in_lambda() {
+        crate::metrics::install_emf();
+        let app = edge(service, router);
         mark("runtime");
         return run_in_lambda(app).await;
     }
+    let app = local(service, router);
     let host: IpAddr = config::optional("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?;
     let port: u16 = config::optional("PORT", 3000)?;
     let listener = TcpListener::bind(SocketAddr::new(host, port)).await?;
@@ -107,7 +112,9 @@ async fn run_in_lambda(app: Router) -> Result<(), BoxError> {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
-            Ok::<_, lambda_http::Error>(lambda_http::IntoResponse::into_response(response).await)
+            let response = lambda_http::IntoResponse::into_response(response).await;
+            crate::metrics::flush_emf();
+            Ok::<_, lambda_http::Error>(response)
         }
     });
     lambda_http::run_concurrent(handler).await
@@ -131,20 +138,50 @@ async fn method_not_allowed_as_problem(response: Response) -> Response {
     problem
 }
 
+/// The edge of a service served over plain HTTP (not Lambda): [`edge`], and the
+/// Prometheus rendering of the process's metrics at `GET /metrics`, on the service's
+/// own address. Never public: the services are private, and the gateway's `/metrics`
+/// exists only off Lambda (by default on 127.0.0.1; compose publishes it on the host's
+/// loopback). It bypasses the gateway's authentication and rate limit, like `/health`.
+pub fn local(service: &'static str, router: Router) -> Router {
+    let router = match crate::metrics::prometheus() {
+        Some(handle) => router.route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    )],
+                    handle.render(),
+                )
+            }),
+        ),
+        None => router,
+    };
+    edge(service, router)
+}
+
 /// Wraps a service's routes with what every edge needs: problem+json for unknown
-/// routes, wrong methods, oversized bodies and panics, a span per request, and
+/// routes, wrong methods, oversized bodies and panics, a span per request, request
+/// metrics labelled `service` (see [`crate::metrics`]), and
 /// `X-Content-Type-Options: nosniff` on every answer.
-pub fn edge(router: Router) -> Router {
+pub fn edge(service: &'static str, router: Router) -> Router {
     router
         .fallback(|| async { Problem::not_found("There is no such resource.") })
         // Not `method_not_allowed_fallback`: it would replace each route's own 405
         // answer, and with it the layers the router put around that answer (a CORS
         // layer's preflight replies, for one).
         // One stack, outermost first, so that each route is wrapped once rather than
-        // once per layer: the same order as four `.layer` calls in reverse, for a
-        // quarter of the work at start (and one boxed service per request, not four).
+        // once per layer: the same order as one `.layer` call per layer in reverse, for
+        // a fraction of the work at start (and one boxed service per request, not one
+        // per layer).
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    service,
+                    crate::metrics::track_requests,
+                ))
                 .layer(middleware::map_response(nosniff))
                 .layer(CatchPanicLayer::custom(|_panic| {
                     // The panic message was already printed by the panic hook; it may

@@ -57,12 +57,18 @@ pub async fn fresh_table(client: &Client, owner: &str) -> ServiceConfig {
     ServiceConfig::for_table(name)
 }
 
-/// Serves `router` with the production edge layers on an ephemeral port.
+/// Serves `router` with the production edge layers on an ephemeral port, as a plain
+/// HTTP server serves it (with `/metrics`), its metrics labelled `service="test"`.
 pub async fn spawn(router: Router) -> Api {
+    spawn_as("test", router).await
+}
+
+/// [`spawn`], its metrics labelled with this `service` name.
+pub async fn spawn_as(service: &'static str, router: Router) -> Api {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        let app = crate::serve::edge(router);
+        let app = crate::serve::local(service, router);
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -276,5 +276,5 @@ pub async fn run_from_env() -> Result<(), BoxError> {
     mark("secrets");
     let router = router(Arc::new(state));
     mark("router");
-    service_kit::serve::run(router).await
+    service_kit::serve::run("gateway", router).await
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), service_kit::serve::BoxError> {
-    service_kit::serve::run_service("inventory", inventory::router).await
+    service_kit::serve::run_service("inventory", "inventory", inventory::router).await
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), service_kit::serve::BoxError> {
-    service_kit::serve::run_service("notifications", notification::router).await
+    service_kit::serve::run_service("notification", "notifications", notification::router).await
 }

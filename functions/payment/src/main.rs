@@ -6,7 +6,7 @@ use service_kit::config;
 async fn main() -> Result<(), service_kit::serve::BoxError> {
     // How long the `card_slow` test card makes the caller wait.
     let slow_delay = Duration::from_millis(config::optional("PAYMENT_SLOW_MS", 3000)?);
-    service_kit::serve::run_service("payments", |client, config| {
+    service_kit::serve::run_service("payment", "payments", |client, config| {
         payment::router(client, config, slow_delay)
     })
     .await

@@ -11,6 +11,7 @@ mod events;
 mod fanout;
 mod jwt;
 mod limits;
+mod metrics;
 mod openapi;
 mod orders;
 mod ratelimit;

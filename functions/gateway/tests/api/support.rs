@@ -103,32 +103,38 @@ impl Stack {
             let dynamo = dynamo.clone();
             async move { testing::fresh_table(&dynamo, owner).await }
         };
-        let customer = testing::spawn(customer::router(
-            dynamo.clone(),
-            &table(customer::TABLE).await,
-        ))
+        let customer = testing::spawn_as(
+            "customer",
+            customer::router(dynamo.clone(), &table(customer::TABLE).await),
+        )
         .await;
-        let inventory = testing::spawn(inventory::router(
-            dynamo.clone(),
-            &table(inventory::TABLE).await,
-        ))
+        let inventory = testing::spawn_as(
+            "inventory",
+            inventory::router(dynamo.clone(), &table(inventory::TABLE).await),
+        )
         .await;
-        let order = testing::spawn(order::router(
-            dynamo.clone(),
-            &table(order::TABLE).await,
-            order::CustomerLimits::default(),
-        ))
+        let order = testing::spawn_as(
+            "order",
+            order::router(
+                dynamo.clone(),
+                &table(order::TABLE).await,
+                order::CustomerLimits::default(),
+            ),
+        )
         .await;
-        let payment = testing::spawn(payment::router(
-            dynamo.clone(),
-            &table(payment::TABLE).await,
-            Duration::from_secs(2),
-        ))
+        let payment = testing::spawn_as(
+            "payment",
+            payment::router(
+                dynamo.clone(),
+                &table(payment::TABLE).await,
+                Duration::from_secs(2),
+            ),
+        )
         .await;
-        let notification = testing::spawn(notification::router(
-            dynamo.clone(),
-            &table(notification::TABLE).await,
-        ))
+        let notification = testing::spawn_as(
+            "notification",
+            notification::router(dynamo.clone(), &table(notification::TABLE).await),
+        )
         .await;
         let task_queue = format!("gateway-test-{}", uuid::Uuid::new_v4().simple());
         let breakers_table = table(BREAKERS_TABLE).await.table_name;
@@ -195,7 +201,7 @@ impl Stack {
             .await
             .expect("gateway state");
         let state = Arc::new(state);
-        let gateway = testing::spawn(gateway::router(state.clone())).await;
+        let gateway = testing::spawn_as("gateway", gateway::router(state.clone())).await;
         Self {
             gateway,
             customer,
