@@ -28,9 +28,15 @@ export const useOrdersStore = defineStore('orders', () => {
     list.value = (await unwrap(api.GET('/v1/orders', { params: { query: { limit: 50 } } }))).items
   }
 
+  /** The loads asked for each order shown, counted: only the latest one's answer is
+   * kept, since an earlier one may have read the order before a change that an event
+   * since reported. */
+  const loads: Record<string, number> = {}
+
   async function load(orderId: string) {
+    const mine = (loads[orderId] = (loads[orderId] ?? 0) + 1)
     const detail = await unwrap(api.GET('/v1/orders/{order_id}', { params: { path: { order_id: orderId } } }))
-    details.value[orderId] = detail
+    if (loads[orderId] === mine) details.value[orderId] = detail
     return detail
   }
 
@@ -45,10 +51,11 @@ export const useOrdersStore = defineStore('orders', () => {
     return saga
   }
 
-  // Every event about an order refreshes what is shown of it.
+  // Every event about an order refreshes what is shown of it, also while its first load
+  // is still on its way (the saga may finish in the meantime: a declined card does).
   useNotificationsStore().onEvent((event) => {
     if (!event.order_id) return
-    if (details.value[event.order_id]) void load(event.order_id).catch(() => undefined)
+    if (event.order_id in loads) void load(event.order_id).catch(() => undefined)
     if (list.value.some((o) => o.order_id === event.order_id) || event.kind === 'order.step')
       void loadList().catch(() => undefined)
   })
