@@ -434,14 +434,15 @@ class Chaos:
         self.reset_finished(completed=3, cancelled=3, last=1)
         wait_until("every reset saga to finish", self.none_running, SETTLE_SECONDS)
         reviewed.set()
-        log(f"the reviewer approved {reviewer.result()} small orders from the queue")
+        log(f"the reviewer approved {reviewer.result()} small or reset orders from the queue")
         self.check(before)
 
     def review_small_orders(self, stop: threading.Event) -> int:
         """A small order waits for review too when its customer's other open orders
         bring the total above the threshold (a large order in review, several small ones
-        at once): the reviewer approves those from the review queue, as an operator
-        would. The large ones are approved by `approve_when_waiting`."""
+        at once), and a reset large one waits again: the reviewer approves those from
+        the review queue, as an operator would. The large ones are approved by
+        `approve_when_waiting`."""
         approved = set()
         while not stop.wait(0.5):
             try:
@@ -452,9 +453,12 @@ class Chaos:
                 continue
             with self.lock:
                 small = {o["order_id"] for o in self.placed if not o["large"]}
+                # A reset runs a reviewed saga's review again: its decision was an
+                # update, which the new run does not take before it waits.
+                wanted = small | set(self.reset)
             for item in queue.get("items", []):
                 order_id = item["order_id"]
-                if order_id not in small:
+                if order_id not in wanted:
                     continue
                 try:
                     status, _ = self.admin_call("POST", f"/v1/admin/reviews/{order_id}/approve")
