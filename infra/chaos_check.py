@@ -263,6 +263,7 @@ class Chaos:
         self.malformed: str | None = None
         self.approval_taken = threading.Event()
         self.reset: list[str] = []
+        self.reviewed_again: set[str] = set()
 
     def admin_call(self, method: str, path: str, body=None):
         return http(method, f"{self.stack.url('gateway')}{path}", body, headers=self.admin)
@@ -401,7 +402,8 @@ class Chaos:
         cancelled ones to their first workflow task, and `last` completed ones to their
         last, never the saga cancelled through Temporal or the malformed one."""
         with self.lock:
-            candidates = [o["order_id"] for o in self.placed
+            # Large orders first: a reset must not review them again.
+            candidates = [o["order_id"] for o in sorted(self.placed, key=lambda o: not o["large"])
                           if o["order_id"] not in (self.cancelled_by_operator, self.malformed)]
         wanted = {"COMPLETED": completed + last, "CANCELLED": cancelled}
         chosen = []
@@ -446,19 +448,20 @@ class Chaos:
                 future.result()
         disruptions.result()
         log(f"{len(self.placed)} orders placed; waiting for every saga to finish")
-        wait_until("every saga to finish", self.none_running, SETTLE_SECONDS)
+        wait_until("every saga to finish", self.settled, SETTLE_SECONDS)
         self.reset_finished(completed=3, cancelled=3, last=1)
-        wait_until("every reset saga to finish", self.none_running, SETTLE_SECONDS)
+        wait_until("every reset saga to finish", self.settled, SETTLE_SECONDS)
         reviewed.set()
-        log(f"the reviewer approved {reviewer.result()} small or reset orders from the queue")
+        log(f"the reviewer approved {reviewer.result()} small orders from the queue")
         self.check(before)
 
     def review_small_orders(self, stop: threading.Event) -> int:
         """A small order waits for review too when its customer's other open orders
         bring the total above the threshold (a large order in review, several small ones
-        at once), and a reset large one waits again: the reviewer approves those from
-        the review queue, as an operator would. The large ones are approved by
-        `approve_when_waiting`."""
+        at once): the reviewer approves those from the review queue, as an operator
+        would. The large ones are approved by `approve_when_waiting`. A reset saga
+        whose order was paid passed its review before and must not wait for another:
+        one that does is noted, and fails the run."""
         approved = set()
         while not stop.wait(0.5):
             try:
@@ -469,12 +472,12 @@ class Chaos:
                 continue
             with self.lock:
                 small = {o["order_id"] for o in self.placed if not o["large"]}
-                # A reset runs a reviewed saga's review again: its decision was an
-                # update, which the new run does not take before it waits.
-                wanted = small | set(self.reset)
+                reset = set(self.reset)
             for item in queue.get("items", []):
                 order_id = item["order_id"]
-                if order_id not in wanted:
+                if order_id in reset:
+                    self.reviewed_again.add(order_id)
+                if order_id not in small:
                     continue
                 try:
                     status, _ = self.admin_call("POST", f"/v1/admin/reviews/{order_id}/approve")
@@ -483,6 +486,13 @@ class Chaos:
                 if status == 200:
                     approved.add(order_id)
         return len(approved)
+
+    def settled(self) -> bool:
+        """Whether every saga has finished; fails at once when a reset one waits for a
+        second review, which it would otherwise wait for until its timeout."""
+        if self.reviewed_again:
+            raise SystemExit(f"reset sagas wait for a second review: {sorted(self.reviewed_again)}")
+        return self.none_running()
 
     def none_running(self) -> bool:
         try:

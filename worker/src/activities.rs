@@ -63,13 +63,18 @@ impl SagaActivities {
         if let Ok((_, Written::New)) = &result {
             self.metrics.saga_started(&ctx.info().task_queue);
         }
-        let open_elsewhere = result
-            .as_ref()
-            .ok()
-            .map(|(created, _)| created.open_elsewhere);
+        let created = result.as_ref().ok().map(|(created, _)| created);
+        let open_elsewhere = created.map(|created| created.open_elsewhere);
+        let paid_before = created.is_some_and(|created| {
+            matches!(
+                created.order.status,
+                OrderStatus::Paid | OrderStatus::Completed
+            )
+        });
         let attempt = self.finish(&ctx, result, true).await?;
         Ok(Attempt {
             open_elsewhere,
+            paid_before,
             ..attempt
         })
     }
@@ -299,7 +304,7 @@ impl SagaActivities {
             Ok(_) => {
                 return Ok(Attempt {
                     attempt,
-                    open_elsewhere: None,
+                    ..Attempt::default()
                 });
             }
             Err(error) => error,

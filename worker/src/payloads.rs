@@ -15,7 +15,7 @@ use temporalio_common::SignalDefinition;
 
 /// What every activity returns: on which attempt it succeeded (the workflow cannot see
 /// attempts otherwise).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub attempt: u32,
     /// `create_order` only: the total of the customer's other open orders, which
@@ -23,6 +23,12 @@ pub struct Attempt {
     /// that those sagas replay as they ran (nothing else open).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_elsewhere: Option<u64>,
+    /// `create_order` only: the order was paid before this run, so its review, if it
+    /// had one, was approved. Only a reset saga finds that: it must not hold a
+    /// completed order for a second review, which could time out and refund it.
+    /// Absent from results recorded before it, and from every other result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paid_before: bool,
 }
 
 /// Failure details every activity attaches, for the same reason.

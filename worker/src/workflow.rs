@@ -120,6 +120,8 @@ pub struct OrderSaga {
     /// The total of the customer's other open orders when this one was created: with
     /// the order's own, it decides whether the order is reviewed.
     open_elsewhere: u64,
+    /// The order was paid before this run (a reset saga): its review is behind it.
+    paid_before: bool,
     /// Under [`patches::SIGNED_REVIEWS`]: only a `decide` update that names a reviewer
     /// other than the customer approves or rejects. Sagas started before it still take
     /// the old signals and unsigned decisions, as their histories recorded.

@@ -32,8 +32,10 @@ impl OrderSaga {
         let created = create
             .effect(ctx, || SagaActivities::create_order, input.clone())
             .await?;
-        let open_elsewhere = created.open_elsewhere.unwrap_or(0);
-        ctx.state_mut(|s| s.open_elsewhere = open_elsewhere);
+        ctx.state_mut(|s| {
+            s.open_elsewhere = created.open_elsewhere.unwrap_or(0);
+            s.paid_before = created.paid_before;
+        });
         Self::end(ctx, create.step);
         Self::honour_cancellation(ctx)
     }
@@ -73,8 +75,9 @@ impl OrderSaga {
         ctx: &WorkflowContext<Self>,
         input: &SagaInput,
     ) -> Result<(), Halt> {
-        let open_elsewhere = ctx.state(|s| s.open_elsewhere);
-        if input.needs_approval_with(open_elsewhere) {
+        let (open_elsewhere, paid_before) = ctx.state(|s| (s.open_elsewhere, s.paid_before));
+        // A reset saga whose order was paid before passed its review then.
+        if input.needs_approval_with(open_elsewhere) && !paid_before {
             Self::await_approval(ctx, input).await?;
         }
         Self::honour_cancellation(ctx)

@@ -214,3 +214,37 @@ async fn a_saga_reset_while_awaiting_review_awaits_it_again_and_completes_once()
         .count();
     assert_eq!(in_review, 1, "the review was announced once");
 }
+
+#[tokio::test]
+async fn a_reviewed_saga_reset_after_it_completed_is_not_reviewed_again() {
+    let stack = Stack::start().await;
+    let _worker = InProcessWorker::start(stack.worker_config());
+    stack.add_product("GRINDER", 3, 89_900).await;
+    let input = saga(
+        &unique("reset-reviewed"),
+        &[("GRINDER", 2, 89_900)],
+        "card_approve",
+    );
+    stack.start_saga(&input).await;
+    stack.awaiting_approval(&input.order_id).await;
+    stack
+        .decide(&input.order_id, DecisionAction::Approve, None)
+        .await
+        .expect("the approval is accepted");
+    let before = settled(&stack, &input.order_id, "GRINDER").await;
+    assert_eq!(before.outcome, Outcome::Completed);
+
+    // The new run finds the order paid: it ends as it was without a second review
+    // (which would wait for a reviewer, and refund a completed order on its timeout).
+    let history = stack.history(&input.order_id).await;
+    reset(&stack, &input.order_id, workflow_task(&history, 0)).await;
+    assert_eq!(settled(&stack, &input.order_id, "GRINDER").await, before);
+    let reviews = stack
+        .notifications(CUSTOMER)
+        .await
+        .iter()
+        .filter(|n| n["order_id"] == input.order_id.as_str())
+        .filter(|n| n["kind"] == "order.approval_required")
+        .count();
+    assert_eq!(reviews, 1, "the review was announced once");
+}
