@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use saga_contract::Refusal;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use service_kit::Problem;
+use service_kit::downstream;
 use service_kit::sigv4::RequestSigner;
 
 use crate::breaker::{Admission, CircuitBreaker};
@@ -85,13 +85,12 @@ impl CallError {
     }
 
     /// The service answered 404 with its own `not-found` problem: the resource does
-    /// not exist (unlike a bare 404 from a router, which says nothing about it).
+    /// not exist (the rule of [`downstream::CallError::is_not_found`]).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Unexpected { status: 404, kind: Some(kind), .. } if kind == "not-found")
+        matches!(self, Self::Unexpected { status, kind, .. } if downstream::means_not_found(*status, kind.as_deref()))
     }
 }
 
-/// One downstream service.
 /// Whether a command's success wrote something: the services answer the first write
 /// 201 and a repeat of it 200.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +109,11 @@ impl From<StatusCode> for Written {
     }
 }
 
+/// A service's client (the one of `service-kit`) behind its circuit breaker.
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
-    base_url: String,
-    http: reqwest::Client,
+    client: downstream::ServiceClient,
     breaker: Arc<CircuitBreaker>,
-    /// On AWS, the services' function URLs only answer SigV4-signed requests.
-    signer: Option<RequestSigner>,
 }
 
 impl ServiceClient {
@@ -127,10 +124,8 @@ impl ServiceClient {
         signer: Option<RequestSigner>,
     ) -> Self {
         Self {
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            http,
+            client: downstream::ServiceClient::new(breaker.service(), base_url, http, signer),
             breaker,
-            signer,
         }
     }
 
@@ -140,14 +135,14 @@ impl ServiceClient {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         let response = self.send(Method::GET, path, None::<&()>).await?;
-        answer_body(self.breaker.service(), response).await
+        self.read(response).await
     }
 
     /// A command whose success is all the saga needs: the answer's body is not parsed
     /// (a 204 has none).
     pub async fn post(&self, path: &str, body: Option<&impl Serialize>) -> Result<(), CallError> {
         let response = self.send(Method::POST, path, body).await?;
-        done(response).await;
+        downstream::drain(response).await;
         Ok(())
     }
 
@@ -160,10 +155,7 @@ impl ServiceClient {
     ) -> Result<(T, Written), CallError> {
         let response = self.send(Method::PUT, path, Some(body)).await?;
         let written = Written::from(response.status());
-        Ok((
-            answer_body(self.breaker.service(), response).await?,
-            written,
-        ))
+        Ok((self.read(response).await?, written))
     }
 
     /// Like [`Self::post`], telling a first write from a repeat.
@@ -174,19 +166,19 @@ impl ServiceClient {
     ) -> Result<Written, CallError> {
         let response = self.send(Method::POST, path, body).await?;
         let written = Written::from(response.status());
-        done(response).await;
+        downstream::drain(response).await;
         Ok(written)
     }
 
     /// Like [`Self::post`].
     pub async fn put(&self, path: &str, body: &impl Serialize) -> Result<(), CallError> {
         let response = self.send(Method::PUT, path, Some(body)).await?;
-        done(response).await;
+        downstream::drain(response).await;
         Ok(())
     }
 
-    /// Sends one request through the breaker and classifies the answer: a success
-    /// answers the response, whose body is still to read.
+    /// Sends one request through the breaker: a success answers the response, whose
+    /// body is still to read.
     async fn send(
         &self,
         method: Method,
@@ -200,20 +192,11 @@ impl ServiceClient {
                 retry_after,
             });
         }
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let outcome = match self.execute(request).await {
-            Ok(response) => classify(service, response).await,
-            Err(error) => Err(CallError::Unavailable {
-                service,
-                detail: describe(&error),
-                problem: None,
-            }),
-        };
+        let outcome = self
+            .client
+            .send(method, path, body)
+            .await
+            .map_err(|error| CallError::from_call(service, error));
         match &outcome {
             Err(CallError::Unavailable { .. }) => self.breaker.record_failure(Instant::now()),
             // Any answer other than a failure proves the service is up.
@@ -221,98 +204,46 @@ impl ServiceClient {
         }
         outcome
     }
+
+    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, CallError> {
+        downstream::read_json(response)
+            .await
+            .map_err(|error| CallError::from_call(self.breaker.service(), error))
+    }
 }
 
-impl ServiceClient {
-    async fn execute(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, reqwest::Error> {
-        let Some(signer) = &self.signer else {
-            return request.send().await;
-        };
-        let mut request = request.build()?;
-        if let Err(error) = signer.sign(&mut request).await {
-            // Unsigned, the function URL answers 403, which is retried: credentials
-            // that failed to refresh may work on the next attempt.
-            tracing::error!(%error, "cannot sign a service call");
+impl CallError {
+    /// What a saga step makes of a call's failure: a 4xx with one of the services'
+    /// business problem types is a refusal, any other 4xx unexpected.
+    pub fn from_call(service: &'static str, error: downstream::CallError) -> Self {
+        match error {
+            downstream::CallError::Unavailable { detail, problem } => Self::Unavailable {
+                service,
+                detail,
+                problem: problem.and_then(|p| p.detail),
+            },
+            downstream::CallError::Answered { status, problem } => {
+                let detail = problem
+                    .as_ref()
+                    .map(|p| p.detail.clone().unwrap_or_else(|| p.title.clone()))
+                    .unwrap_or_else(|| status.to_string());
+                let kind = problem.map(|p| p.slug().to_owned());
+                match kind.as_deref().and_then(Refusal::from_slug) {
+                    Some(kind) => Self::Refused {
+                        service,
+                        status,
+                        kind,
+                        detail,
+                    },
+                    None => Self::Unexpected {
+                        service,
+                        status,
+                        kind,
+                        detail,
+                    },
+                }
+            }
         }
-        self.http.execute(request).await
-    }
-}
-
-/// A successful answer's body.
-async fn answer_body<T: DeserializeOwned>(
-    service: &'static str,
-    response: reqwest::Response,
-) -> Result<T, CallError> {
-    response
-        .json::<T>()
-        .await
-        .map_err(|error| CallError::Unavailable {
-            service,
-            detail: format!("unreadable answer: {}", describe(&error)),
-            problem: None,
-        })
-}
-
-async fn classify(
-    service: &'static str,
-    response: reqwest::Response,
-) -> Result<reqwest::Response, CallError> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
-    }
-    let problem = response.json::<Problem>().await.ok();
-    let detail = problem
-        .as_ref()
-        .map(|p| p.detail.clone().unwrap_or_else(|| p.title.clone()))
-        .unwrap_or_else(|| status.to_string());
-    if is_unavailable(status) {
-        return Err(CallError::Unavailable {
-            service,
-            detail: format!("{} {detail}", status.as_u16()),
-            problem: problem.and_then(|p| p.detail),
-        });
-    }
-    let kind = problem.map(|p| p.slug().to_owned());
-    match kind.as_deref().and_then(Refusal::from_slug) {
-        Some(refusal) if status.is_client_error() => Err(CallError::Refused {
-            service,
-            status: status.as_u16(),
-            kind: refusal,
-            detail,
-        }),
-        _ => Err(CallError::Unexpected {
-            service,
-            status: status.as_u16(),
-            kind,
-            detail,
-        }),
-    }
-}
-
-/// Reads a successful answer to its end, so that its connection goes back to the pool;
-/// the service has done what was asked, whatever happens to the rest of the body.
-async fn done(response: reqwest::Response) {
-    let _ = response.bytes().await;
-}
-
-/// Answers that say the service is overloaded or down: they count against its breaker.
-fn is_unavailable(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        error.to_string()
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod downstream;
 pub mod dynamo;
 pub mod extract;
 pub mod failure;

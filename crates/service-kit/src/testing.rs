@@ -211,3 +211,13 @@ impl Api {
         }
     }
 }
+
+/// An answer as a service would send it, for tests of how callers sort answers.
+pub fn answer(status: u16, content_type: &str, body: &str) -> reqwest::Response {
+    let response = axum::http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .expect("a response");
+    reqwest::Response::from(response)
+}

@@ -1,10 +1,12 @@
-//! Calls to the private services. Their 4xx problems are about the client's request
-//! and pass through as they are; anything else becomes an opaque 503, the cause logged.
+//! Calls to the private services, through `service_kit::downstream`. Their 4xx
+//! problems are about the client's request and pass through as they are; anything
+//! else becomes an opaque 503, the cause logged.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service_kit::Problem;
+use service_kit::downstream::{self, ServiceClient};
 use service_kit::sigv4::RequestSigner;
 
 use crate::config::{DownstreamUrls, GatewayConfig};
@@ -64,18 +66,42 @@ impl From<DownstreamError> for Problem {
 }
 
 impl DownstreamError {
+    /// The one rule of `service_kit::downstream`: a 404 with the `not-found` problem.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Refused(p) if p.status == 404)
+        matches!(self, Self::Refused(p) if downstream::means_not_found(p.status, Some(p.slug())))
+    }
+
+    /// A service's problem passes through; anything else is logged and hidden.
+    fn from_call(service: Service, error: downstream::CallError, path: &str) -> Self {
+        match error {
+            downstream::CallError::Answered {
+                problem: Some(problem),
+                ..
+            } => Self::Refused(problem),
+            downstream::CallError::Answered {
+                status,
+                problem: None,
+            } => {
+                tracing::warn!(
+                    service = service.name(),
+                    status,
+                    path,
+                    "service answered without a problem"
+                );
+                Self::Unavailable(service)
+            }
+            downstream::CallError::Unavailable { detail, .. } => {
+                tracing::warn!(service = service.name(), %detail, path, "service call failed");
+                Self::Unavailable(service)
+            }
+        }
     }
 }
 
+/// A client of each service the gateway calls (the one of `service-kit`).
 #[derive(Clone)]
 pub struct Downstream {
-    http: reqwest::Client,
-    /// The base URL of each service this client may call.
-    urls: Vec<(Service, String)>,
-    /// On AWS, the services' function URLs only answer SigV4-signed requests.
-    signer: Option<RequestSigner>,
+    clients: Vec<(Service, ServiceClient)>,
 }
 
 impl Downstream {
@@ -110,18 +136,22 @@ impl Downstream {
         timeout: std::time::Duration,
         signer: Option<RequestSigner>,
     ) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            http: reqwest::Client::builder().timeout(timeout).build()?,
-            urls,
-            signer,
-        })
+        let http = downstream::http_client(timeout)?;
+        let clients = urls
+            .into_iter()
+            .map(|(service, url)| {
+                let client = ServiceClient::new(service.name(), url, http.clone(), signer.clone());
+                (service, client)
+            })
+            .collect();
+        Ok(Self { clients })
     }
 
-    fn base(&self, service: Service) -> Result<&str, DownstreamError> {
-        self.urls
+    fn client(&self, service: Service) -> Result<&ServiceClient, DownstreamError> {
+        self.clients
             .iter()
             .find(|(s, _)| *s == service)
-            .map(|(_, url)| url.as_str())
+            .map(|(_, client)| client)
             .ok_or_else(|| {
                 tracing::error!(
                     service = service.name(),
@@ -146,11 +176,10 @@ impl Downstream {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, DownstreamError> {
-        let response = self.request(service, method, path, body).await?;
-        response
-            .json::<T>()
+        self.client(service)?
+            .json(method, path, body)
             .await
-            .map_err(|error| unavailable(service, &error))
+            .map_err(|error| DownstreamError::from_call(service, error, path))
     }
 
     /// The raw answer of a GET, for responses the gateway relays byte for byte.
@@ -159,58 +188,15 @@ impl Downstream {
         service: Service,
         path: &str,
     ) -> Result<axum::body::Bytes, DownstreamError> {
+        let failed = |error| DownstreamError::from_call(service, error, path);
         let response = self
-            .request(service, Method::GET, path, None::<&()>)
-            .await?;
-        response
-            .bytes()
+            .client(service)?
+            .send(Method::GET, path, None::<&()>)
             .await
-            .map_err(|error| unavailable(service, &error))
+            .map_err(failed)?;
+        response.bytes().await.map_err(|error| {
+            tracing::warn!(service = service.name(), %error, path, "service answer cut short");
+            DownstreamError::Unavailable(service)
+        })
     }
-
-    async fn request(
-        &self,
-        service: Service,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<reqwest::Response, DownstreamError> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base(service)?));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let mut request = request
-            .build()
-            .map_err(|error| unavailable(service, &error))?;
-        if let Some(signer) = &self.signer
-            && let Err(error) = signer.sign(&mut request).await
-        {
-            tracing::error!(%error, "cannot sign a service call");
-            return Err(DownstreamError::Unavailable(service));
-        }
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|error| unavailable(service, &error))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        if status.is_client_error()
-            && status != StatusCode::TOO_MANY_REQUESTS
-            && let Ok(problem) = response.json::<Problem>().await
-        {
-            return Err(DownstreamError::Refused(problem));
-        }
-        tracing::warn!(service = service.name(), %status, path, "service failed");
-        Err(DownstreamError::Unavailable(service))
-    }
-}
-
-fn unavailable(service: Service, error: &reqwest::Error) -> DownstreamError {
-    tracing::warn!(service = service.name(), %error, "service call failed");
-    DownstreamError::Unavailable(service)
 }

@@ -1,36 +1,14 @@
 use saga_contract::Refusal;
+use service_kit::testing::answer;
 
 use super::*;
 
-#[test]
-fn server_errors_timeouts_and_throttling_mean_unavailable() {
-    for status in [500, 502, 503, 504, 408, 429] {
-        assert!(
-            is_unavailable(StatusCode::from_u16(status).expect("valid")),
-            "{status}"
-        );
-    }
-    for status in [400, 401, 402, 403, 404, 409, 422] {
-        assert!(
-            !is_unavailable(StatusCode::from_u16(status).expect("valid")),
-            "{status}"
-        );
-    }
-}
-
-fn answer(status: u16, content_type: &str, body: &str) -> reqwest::Response {
-    let response = axum::http::Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(body.to_owned())
-        .expect("a response");
-    reqwest::Response::from(response)
-}
-
+/// What a saga step makes of this answer, as the shared client sorts it.
 async fn classified(status: u16, content_type: &str, body: &str) -> CallError {
-    classify("svc", answer(status, content_type, body))
+    let error = downstream::classify(answer(status, content_type, body))
         .await
-        .expect_err("not a success")
+        .expect_err("not a success");
+    CallError::from_call("svc", error)
 }
 
 fn problem(status: u16, slug: &str) -> String {
