@@ -84,7 +84,7 @@ SDK_CALLS = {
 # Who calls services, and the file where it reads their URLs (`base_url("X_URL")`).
 SERVICE_CALLERS = {
     "GatewayFunction": "functions/gateway/src/config.rs",
-    "GatewayFanoutFunction": "functions/gateway/src/fanout.rs",
+    "GatewayFanoutFunction": "functions/gateway/src/events/fanout.rs",
     "worker": "worker/src/config.rs",
 }
 # A service's URL variable -> its function's logical id.

@@ -135,7 +135,7 @@ impl ServiceClient {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         let response = self.send(Method::GET, path, None::<&()>).await?;
-        self.read(response).await
+        self.body_of(response).await
     }
 
     /// A command whose success is all the saga needs: the answer's body is not parsed
@@ -155,7 +155,7 @@ impl ServiceClient {
     ) -> Result<(T, Written), CallError> {
         let response = self.send(Method::PUT, path, Some(body)).await?;
         let written = Written::from(response.status());
-        Ok((self.read(response).await?, written))
+        Ok((self.body_of(response).await?, written))
     }
 
     /// Like [`Self::post`], telling a first write from a repeat.
@@ -205,7 +205,10 @@ impl ServiceClient {
         outcome
     }
 
-    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, CallError> {
+    async fn body_of<T: DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<T, CallError> {
         downstream::read_json(response)
             .await
             .map_err(|error| CallError::from_call(self.breaker.service(), error))

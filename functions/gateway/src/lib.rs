@@ -3,25 +3,21 @@
 //! authorization, a per-principal rate limit shared by every instance, orders placed
 //! asynchronously on the saga, and real-time events over WebSocket.
 
+// First: the groups below register their routes with its `api_routes!`.
+#[macro_use]
+pub mod routes;
+
 pub mod auth;
 pub mod breakers;
 pub mod client_ip;
 pub mod config;
-pub mod connections;
 pub mod downstream;
-pub mod fanout;
-pub mod login_throttle;
+pub mod events;
 pub mod models;
 pub mod openapi;
-pub mod order_keys;
+pub mod orders;
 pub mod ratelimit;
-pub mod routes;
-pub mod saga;
-pub mod sessions;
-pub mod sockets;
 pub mod temporal_credentials;
-pub mod tickets;
-pub mod token_versions;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -41,50 +37,33 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 
-use crate::auth::Tokens;
+use crate::auth::Auth;
 use crate::breakers::BreakerBoard;
 use crate::client_ip::TrustedProxies;
 use crate::config::{GatewayConfig, JwtKeys, SecretSource};
-use crate::connections::Connections;
 use crate::downstream::Downstream;
-use crate::fanout::Pusher;
-use crate::login_throttle::LoginThrottle;
-use crate::order_keys::OrderKeys;
+use crate::events::Events;
+use crate::orders::Orders;
+use crate::orders::saga::Sagas;
 use crate::ratelimit::RateLimiter;
-use crate::saga::Sagas;
-use crate::sessions::Sessions;
-use crate::sockets::LocalSockets;
 use crate::temporal_credentials::TemporalCredentials;
-use crate::tickets::Tickets;
-use crate::token_versions::TokenVersions;
 
 /// The owner names of the gateway's tables in `infra/tables.json`.
 pub const TABLE: &str = "gateway";
 pub const RATE_LIMIT_TABLE: &str = "ratelimits";
 pub const BREAKERS_TABLE: &str = "breakers";
 
-/// Everything a request may need, built once per instance.
+/// Everything a request may need, built once per instance: one part per group, and
+/// what every route shares.
 pub struct AppState {
     pub config: GatewayConfig,
     pub services: Downstream,
-    pub tokens: Arc<Tokens>,
-    pub sessions: Sessions,
+    /// Requests per principal, for every route.
     pub limiter: Arc<RateLimiter>,
-    pub sagas: Sagas,
-    pub connections: Connections,
     pub breakers: BreakerBoard,
-    pub order_keys: OrderKeys,
-    /// Orders per customer (principal `orders:<user id>`), apart from requests.
-    pub order_limiter: RateLimiter,
-    pub login_throttle: LoginThrottle,
-    /// Every token of a user carries its version: signing out everywhere bumps it.
-    pub token_versions: TokenVersions,
-    pub tickets: Tickets,
-    /// The event streams this instance serves itself.
-    pub sockets: LocalSockets,
-    /// The AWS WebSocket API's management endpoint, where configured
-    /// (`WEBSOCKET_ENDPOINT`): to close a user's connections at logout.
-    pub pusher: Option<Pusher>,
+    pub auth: Auth,
+    pub events: Events,
+    pub orders: Orders,
 }
 
 impl AppState {
@@ -94,38 +73,18 @@ impl AppState {
         sagas: Sagas,
         signer: Option<RequestSigner>,
     ) -> Result<Self, BoxError> {
-        let services = Downstream::new(&config, signer)?;
-        let jwks_http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()?;
         Ok(Self {
-            services,
-            tokens: Arc::new(Tokens::new(config.jwt.clone(), jwks_http).await),
-            sessions: Sessions::new(dynamo.clone(), &config.table, config.jwt.refresh_ttl),
+            services: Downstream::new(&config, signer)?,
             limiter: Arc::new(RateLimiter::new(
                 dynamo.clone(),
                 &config.rate_limit_table,
                 config.rate_limit,
                 config.trusted_proxies.clone(),
             )),
-            order_limiter: RateLimiter::new(
-                dynamo.clone(),
-                &config.rate_limit_table,
-                config.order_rate,
-                TrustedProxies::None,
-            ),
             breakers: BreakerBoard::new(dynamo.clone(), &config.breakers_table),
-            order_keys: OrderKeys::new(dynamo.clone(), &config.table),
-            login_throttle: LoginThrottle::new(dynamo.clone(), &config.table),
-            token_versions: TokenVersions::new(dynamo.clone(), &config.table),
-            tickets: Tickets::new(dynamo.clone(), &config.table),
-            sockets: LocalSockets::default(),
-            pusher: match &config.websocket_endpoint {
-                Some(endpoint) => Some(Pusher::new(endpoint).await),
-                None => None,
-            },
-            connections: Connections::new(dynamo, &config.table),
-            sagas,
+            auth: Auth::new(&config, &dynamo).await?,
+            events: Events::new(&config, &dynamo).await,
+            orders: Orders::new(&config, &dynamo, sagas),
             config,
         })
     }
@@ -152,7 +111,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             .layer(cors(&state.config))
             .layer(from_fn_with_state(
                 state.clone(),
-                routes::events::aws_websocket,
+                events::routes::aws_websocket,
             ))
             .layer(from_fn_with_state(state.clone(), auth::authenticate))
             .layer(from_fn_with_state(state.limiter.clone(), ratelimit::limit)),
@@ -266,9 +225,9 @@ pub async fn run_from_env() -> Result<(), BoxError> {
         }
     };
     let (jwt_checked, keys_checked, temporal_checked) = tokio::join!(
-        state.tokens.ready(),
+        state.auth.tokens.ready(),
         payload_keys_ready,
-        state.sagas.ready()
+        state.orders.sagas.ready()
     );
     jwt_checked?;
     keys_checked?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gateway::fanout::{Fanout, new_notification};
+use gateway::events::fanout::{Fanout, new_notification};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use service_kit::serve::BoxError;
 use service_kit::startup::mark;

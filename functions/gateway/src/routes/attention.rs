@@ -33,9 +33,14 @@ async fn attention(
     State(state): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<AttentionList>, Problem> {
-    let ids = state.sagas.needing_attention(ATTENTION_LIMIT).await?;
+    let ids = state
+        .orders
+        .sagas
+        .needing_attention(ATTENTION_LIMIT)
+        .await?;
     let items = join_all(ids.into_iter().map(|id| async {
-        let status = tokio::time::timeout(STATUS_TIMEOUT, state.sagas.running_status(&id)).await;
+        let status =
+            tokio::time::timeout(STATUS_TIMEOUT, state.orders.sagas.running_status(&id)).await;
         match status {
             Ok(Ok(Some(status))) => item(status),
             // Ended meanwhile.
@@ -94,5 +99,5 @@ async fn retry_now(
     Path(order_id): Path<String>,
 ) -> Result<Json<SagaStatus>, Problem> {
     let order_id = path_id(&order_id, "order")?;
-    Ok(Json(state.sagas.retry_now(&order_id).await?))
+    Ok(Json(state.orders.sagas.retry_now(&order_id).await?))
 }

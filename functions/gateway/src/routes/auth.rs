@@ -14,12 +14,12 @@ use service_kit::Problem;
 use service_kit::extract::Json;
 
 use super::{ApiRoutes, Shared};
+use crate::auth::login_throttle::{Attempt, DEVICE_LIFETIME, Reservation, device_cookie_name};
+use crate::auth::sessions::Refresh;
 use crate::auth::{AccessToken, AuthUser, now_secs};
 use crate::downstream::{DownstreamError, Service};
-use crate::login_throttle::{Attempt, DEVICE_LIFETIME, Reservation, device_cookie_name};
 use crate::models::{Customer, LoginRequest, PasswordChange, RegisterRequest};
 use crate::openapi::ProblemDoc;
-use crate::sessions::Refresh;
 
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
@@ -73,7 +73,7 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<(HeaderMap, Json<AccessToken>), Response> {
-    if !state.tokens.issues_tokens() {
+    if !state.auth.tokens.issues_tokens() {
         return Err(Problem::not_found("Log in with the identity provider.").into_response());
     }
     let device_cookie = device_cookie_name(&body.email);
@@ -91,16 +91,19 @@ async fn login(
     settle(&state, &attempt, &verified).await;
     let customer = verified.map_err(|error| Problem::from(error).into_response())?;
     let device_token = state
+        .auth
         .login_throttle
         .trust_device(&attempt, now_secs())
         .await
         .map_err(|error| Problem::from(error).into_response())?;
     let version = state
+        .auth
         .token_versions
         .read(&customer.id)
         .await
         .map_err(|error| Problem::from(error).into_response())?;
     let refresh_token = state
+        .auth
         .sessions
         .start(&customer.id, version)
         .await
@@ -128,7 +131,7 @@ async fn settle<T>(state: &Shared, attempt: &Attempt, checked: &Result<T, Downst
         Err(DownstreamError::Refused(problem)) => problem.status != 401,
         Err(_) => true,
     };
-    if give_back && let Err(error) = state.login_throttle.give_back(attempt).await {
+    if give_back && let Err(error) = state.auth.login_throttle.give_back(attempt).await {
         tracing::error!(%error, "cannot give a login attempt back");
     }
 }
@@ -144,6 +147,7 @@ async fn reserve_attempt(
     // Reserved before the password is checked, so that concurrent guesses all count;
     // fails closed: without the allowance, no password is tried.
     let reservation = state
+        .auth
         .login_throttle
         .reserve(email, device.as_deref(), now_secs())
         .await
@@ -180,6 +184,7 @@ async fn signed_in(
     version: u64,
 ) -> Result<(HeaderMap, Json<AccessToken>), Problem> {
     let access = state
+        .auth
         .tokens
         .issue(&customer.id, customer.role, version)
         .await?;
@@ -248,13 +253,13 @@ async fn refresh(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<(HeaderMap, Json<AccessToken>), Problem> {
-    if !state.tokens.issues_tokens() {
+    if !state.auth.tokens.issues_tokens() {
         return Err(Problem::not_found(
             "Refresh tokens with the identity provider.",
         ));
     }
     let presented = presented_refresh_token(&headers).ok_or_else(invalid_refresh)?;
-    let (user_id, refresh_token, version) = match state.sessions.refresh(&presented).await? {
+    let (user_id, refresh_token, version) = match state.auth.sessions.refresh(&presented).await? {
         Refresh::Rotated {
             user_id,
             token,
@@ -292,7 +297,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<(StatusCode, HeaderMap), Problem> {
     if let Some(token) = presented_refresh_token(&headers)
-        && let Some(user_id) = state.sessions.revoke(&token).await?
+        && let Some(user_id) = state.auth.sessions.revoke(&token).await?
     {
         close_event_streams(&state, &user_id).await;
     }
@@ -319,7 +324,7 @@ async fn change_password(
     user: AuthUser,
     Json(body): Json<PasswordChange>,
 ) -> Result<(HeaderMap, Json<AccessToken>), Response> {
-    if !state.tokens.issues_tokens() {
+    if !state.auth.tokens.issues_tokens() {
         return Err(
             Problem::not_found("Change the password with the identity provider.").into_response(),
         );
@@ -342,12 +347,14 @@ async fn change_password(
     settle(&state, &attempt, &changed).await;
     let customer = changed.map_err(|error| Problem::from(error).into_response())?;
     let version = state
+        .auth
         .token_versions
         .bump(&customer.id)
         .await
         .map_err(|error| Problem::from(error).into_response())?;
     close_event_streams(&state, &customer.id).await;
     let refresh_token = state
+        .auth
         .sessions
         .start(&customer.id, version)
         .await
@@ -360,9 +367,9 @@ async fn change_password(
 /// Closes every event stream of `user_id`: on this instance, and on AWS its WebSocket
 /// API connections.
 async fn close_event_streams(state: &Shared, user_id: &str) {
-    state.sockets.close_all(user_id);
-    if let Some(pusher) = &state.pusher {
-        crate::fanout::disconnect_user(&state.connections, pusher, user_id).await;
+    state.events.sockets.close_all(user_id);
+    if let Some(pusher) = &state.events.pusher {
+        crate::events::fanout::disconnect_user(&state.events.connections, pusher, user_id).await;
     }
 }
 
@@ -378,10 +385,10 @@ async fn logout_everywhere(
     State(state): State<Shared>,
     user: AuthUser,
 ) -> Result<(StatusCode, HeaderMap), Problem> {
-    if !state.tokens.issues_tokens() {
+    if !state.auth.tokens.issues_tokens() {
         return Err(Problem::not_found("Sign out with the identity provider."));
     }
-    state.token_versions.bump(&user.id).await?;
+    state.auth.token_versions.bump(&user.id).await?;
     close_event_streams(&state, &user.id).await;
     Ok((
         StatusCode::NO_CONTENT,

@@ -186,7 +186,7 @@ fn parse(body: Payloads) -> Result<Vec<Payload>, Problem> {
 }
 
 async fn current_ring(state: &Shared) -> Result<Option<Arc<KeyRing>>, Problem> {
-    let Some(keys) = state.sagas.payload_keys() else {
+    let Some(keys) = state.orders.sagas.payload_keys() else {
         return Ok(None);
     };
     keys.ring().await.map(Some).map_err(|error| {

@@ -10,11 +10,8 @@ pub mod attention;
 pub mod auth;
 pub mod catalog;
 pub mod codec;
-pub mod decisions;
-pub mod events;
 pub mod me;
 pub mod notifications;
-pub mod orders;
 
 use std::sync::Arc;
 
@@ -32,13 +29,13 @@ pub fn api() -> ApiRoutes {
         .merge(auth::routes())
         .merge(catalog::routes())
         .merge(me::routes())
-        .merge(orders::routes())
-        .merge(decisions::routes())
+        .merge(crate::orders::routes::routes())
+        .merge(crate::orders::decisions::routes())
         .merge(notifications::routes())
         .merge(admin::routes())
         .merge(attention::routes())
         .merge(codec::routes())
-        .merge(events::routes())
+        .merge(crate::events::routes::routes())
 }
 
 /// An id in a path: one that cannot exist is simply not found.

@@ -1,7 +1,7 @@
 //! Registration, login, refresh rotation and logout.
 
+use gateway::auth::login_throttle::{KNOWN_DEVICE, Reservation, UNTRUSTED, device_cookie_name};
 use gateway::config::TrustedProxies;
-use gateway::login_throttle::{KNOWN_DEVICE, Reservation, UNTRUSTED, device_cookie_name};
 use serde_json::json;
 
 use service_kit::testing::{Api, Method, Reply};
@@ -334,7 +334,7 @@ async fn a_forwarded_client_address_counts_only_from_a_trusted_proxy() {
 #[tokio::test]
 async fn three_hours_of_guessing_get_no_more_than_ten_attempts_in_any_hour() {
     let stack = Stack::start().await;
-    let throttle = &stack.state.login_throttle;
+    let throttle = &stack.state.auth.login_throttle;
     let start = gateway::auth::now_secs();
     // Two guesses a minute, without a device cookie, on the throttle's clock.
     let mut granted = Vec::new();

@@ -8,10 +8,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use gateway::auth::tickets::Tickets;
 use gateway::auth::{AuthUser, Role, now_secs};
-use gateway::routes::events::{CLOSE_LOGGED_OUT, CLOSE_TOKEN_EXPIRED};
-use gateway::sockets::MAX_PER_USER;
-use gateway::tickets::Tickets;
+use gateway::events::routes::{CLOSE_LOGGED_OUT, CLOSE_TOKEN_EXPIRED};
+use gateway::events::sockets::MAX_PER_USER;
 use service_kit::testing;
 
 use crate::support::{As, Stack, wait_for};

@@ -404,7 +404,7 @@ async fn a_customer_places_orders_at_most_at_its_order_rate() {
     // Nothing was started for it, and another customer has an allowance of its own.
     me.get(&format!(
         "/v1/orders/{}",
-        gateway::routes::orders::order_id_for(&ada_id, "third")
+        gateway::orders::routes::order_id_for(&ada_id, "third")
     ))
     .await
     .expect_problem(404, "not-found");

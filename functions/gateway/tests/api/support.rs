@@ -9,7 +9,7 @@ use gateway::config::{
     DownstreamUrls, GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource,
     TrustedProxies,
 };
-use gateway::saga::Sagas;
+use gateway::orders::saga::Sagas;
 use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
 use saga_contract::ApprovalPolicy;
 use serde_json::{Value, json};

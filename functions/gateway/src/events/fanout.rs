@@ -18,9 +18,9 @@ use service_kit::serve::BoxError;
 use service_kit::sigv4::RequestSigner;
 
 use crate::auth::now_secs;
-use crate::connections::Connections;
 use crate::downstream::{Downstream, Service};
-use crate::routes::events::events_after;
+use crate::events::connections::Connections;
+use crate::events::routes::events_after;
 use crate::routes::notifications::feed_id;
 
 pub struct Pusher {

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use service_kit::dynamo::{self, Item, StoreError, n, s};
 
 use crate::auth::now_secs;
-use crate::sockets::MAX_PER_USER;
+use crate::events::sockets::MAX_PER_USER;
 
 pub struct Connections {
     client: Client,

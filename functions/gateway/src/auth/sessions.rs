@@ -19,7 +19,7 @@ use service_kit::dynamo::{self, StoreError, is_condition_failure, n, s};
 use sha2::{Digest, Sha256};
 
 use crate::auth::now_secs;
-use crate::token_versions;
+use crate::auth::token_versions;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct TokenRecord {

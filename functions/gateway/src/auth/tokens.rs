@@ -335,7 +335,7 @@ pub async fn authenticate(
     let refused = match bearer {
         None => return next.run(request).await,
         Some(None) => unauthorized("Use `Authorization: Bearer <token>`."),
-        Some(Some(token)) => match state.tokens.verify(&token).await {
+        Some(Some(token)) => match state.auth.tokens.verify(&token).await {
             Ok(user) => match current(&state, &user).await {
                 Ok(()) => {
                     request.extensions_mut().insert(user);
@@ -358,10 +358,10 @@ pub async fn authenticate(
 /// A token of this gateway holds while its version is the user's current one (the
 /// identity provider's tokens are revoked there).
 async fn current(state: &crate::routes::Shared, user: &AuthUser) -> Result<(), Problem> {
-    if !state.tokens.issues_tokens() {
+    if !state.auth.tokens.issues_tokens() {
         return Ok(());
     }
-    let version = state.token_versions.current(&user.id).await?;
+    let version = state.auth.token_versions.current(&user.id).await?;
     if user.token_version < version {
         return Err(unauthorized(
             "The access token was revoked (signed out everywhere). Log in again.",

@@ -13,14 +13,14 @@ use service_kit::extract::{Json, Path, Query};
 use service_kit::validate::{MAX_AMOUNT, parse_id};
 use sha2::{Digest, Sha256};
 
-use super::{ApiRoutes, PageParams, Shared, page_query, path_id};
 use crate::auth::AuthUser;
 use crate::downstream::Service;
 use crate::models::{Order, OrderAccepted, OrderDetail, OrderPage, PlaceOrder, Product, Shortage};
 use crate::openapi::ProblemDoc;
-use crate::order_keys::{Claim, fingerprint};
+use crate::orders::keys::{Claim, fingerprint};
+use crate::orders::saga::Checkout;
 use crate::ratelimit::Admission;
-use crate::saga::Checkout;
+use crate::routes::{ApiRoutes, PageParams, Shared, page_query, path_id};
 
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
@@ -101,7 +101,8 @@ async fn place_order(
     // limited apart from its requests. Before the key is claimed, so that a refused
     // order is refused again on its retry rather than started.
     if let Admission::Limited { retry_after_ms } = state
-        .order_limiter
+        .orders
+        .limiter
         .decide(&format!("orders:{}", user.id))
         .await
     {
@@ -117,7 +118,8 @@ async fn place_order(
         .with_retry_after(seconds));
     }
     let start = match state
-        .order_keys
+        .orders
+        .keys
         .claim(&user.id, &key, &order_id, &fingerprint)
         .await?
     {
@@ -131,9 +133,9 @@ async fn place_order(
     let wait = state.config.checkout_wait;
     let lines = input.lines.clone();
     let checkout = if start {
-        state.sagas.checkout(input, wait).await?
+        state.orders.sagas.checkout(input, wait).await?
     } else {
-        state.sagas.reservation(&order_id, wait).await?
+        state.orders.sagas.reservation(&order_id, wait).await?
     };
     let status = match checkout {
         Checkout::Held => StatusCode::CREATED,
@@ -338,7 +340,7 @@ async fn get_order(
     let order_path = format!("/orders/{order_id}");
     let (order, saga) = tokio::join!(
         state.services.get::<Order>(Service::Order, &order_path),
-        state.sagas.running_status(&order_id),
+        state.orders.sagas.running_status(&order_id),
     );
     let order = match order {
         Ok(order) => Some(order),
@@ -371,7 +373,7 @@ pub(super) async fn check_owner(
     user: &AuthUser,
     order_id: &str,
 ) -> Result<(), Problem> {
-    let owner = match state.order_keys.owner(order_id).await? {
+    let owner = match state.orders.keys.owner(order_id).await? {
         Some(owner) => Some(owner),
         None => match state
             .services

@@ -2,7 +2,7 @@
 //! without gaps, so a client that saw event N catches up with "everything after N",
 //! with no gap and no duplicate, whatever happened to its connection.
 //!
-//! A socket is opened with a ticket (`POST /v1/events/ticket`, see [`crate::tickets`]),
+//! A socket is opened with a ticket (`POST /v1/events/ticket`, see [`crate::auth::tickets`]),
 //! never with the access token, which would end up in URL logs. It lives until the
 //! access token the ticket was issued against expires, or the user logs out.
 //!
@@ -12,7 +12,7 @@
 //!   function for `$connect` (ticket check, connection stored), `$disconnect` and
 //!   `$default` (catch up after a given id, rate-limited like any request); new
 //!   notifications are pushed with PostToConnection by the `gateway-fanout` function
-//!   (see [`crate::fanout`]), which closes connections whose token has expired.
+//!   (see [`crate::events::fanout`]), which closes connections whose token has expired.
 
 use std::time::Duration;
 
@@ -27,16 +27,16 @@ use service_kit::Problem;
 use service_kit::extract::{Json, Query};
 use utoipa::IntoParams;
 
-use super::notifications::feed_id;
-use super::{ApiRoutes, Shared};
+use crate::auth::tickets::{Admitted, TICKET_TTL};
 use crate::auth::{AuthUser, now_secs};
-use crate::connections::Remembered;
 use crate::downstream::{Downstream, Service};
+use crate::events::connections::Remembered;
+use crate::events::sockets::{Lease, MAX_PER_USER};
 use crate::models::{EventTicket, Notification, NotificationPage};
 use crate::openapi::ProblemDoc;
 use crate::ratelimit::Admission;
-use crate::sockets::{Lease, MAX_PER_USER};
-use crate::tickets::{Admitted, TICKET_TTL};
+use crate::routes::notifications::feed_id;
+use crate::routes::{ApiRoutes, Shared};
 
 /// WebSocket close code: the access token the socket was opened for expired; open a
 /// new one with a fresh ticket.
@@ -60,7 +60,7 @@ async fn ticket(
     State(state): State<Shared>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<EventTicket>), Problem> {
-    let ticket = state.tickets.issue(&user).await?;
+    let ticket = state.auth.tickets.issue(&user).await?;
     Ok((
         StatusCode::CREATED,
         Json(EventTicket {
@@ -114,6 +114,7 @@ async fn events(
         None => latest_id(&state, &admitted.user_id).await?,
     };
     let lease = state
+        .events
         .sockets
         .open(&admitted.user_id)
         .ok_or_else(too_many_sockets)?;
@@ -134,7 +135,7 @@ fn too_many_sockets() -> Problem {
 
 /// The user a ticket admits, or 401.
 async fn admit(state: &Shared, ticket: &str) -> Result<Admitted, Problem> {
-    match state.tickets.admit(ticket).await? {
+    match state.auth.tickets.admit(ticket).await? {
         Some(admitted) if admitted.session_expires_at > now_secs() => Ok(admitted),
         _ => Err(crate::auth::unauthorized(
             "The ticket is unknown, used or expired. Get a new one from POST /v1/events/ticket.",
@@ -252,6 +253,7 @@ pub async fn aws_websocket(State(state): State<Shared>, request: Request, next: 
             connect(&state, query.as_deref(), &connection_id).await
         }
         Some("$disconnect") => state
+            .events
             .connections
             .forget(&connection_id)
             .await
@@ -274,6 +276,7 @@ async fn connect(state: &Shared, query: Option<&str>, connection_id: &str) -> Re
         .ok_or_else(|| crate::auth::unauthorized("Connect with `?ticket=<ticket>`."))?;
     let admitted = admit(state, ticket).await?;
     let remembered = state
+        .events
         .connections
         .remember(
             connection_id,
@@ -305,6 +308,7 @@ async fn catch_up(
         context.stage.as_deref().unwrap_or_default()
     );
     let (user_id, expires_at) = state
+        .events
         .connections
         .owner_of(connection_id)
         .await?
@@ -312,8 +316,8 @@ async fn catch_up(
     // The token that opened the connection has expired: it reads nothing more, and is
     // closed (the client reconnects with a fresh ticket).
     if expires_at <= now_secs() {
-        state.connections.forget(connection_id).await?;
-        crate::fanout::Pusher::new(&endpoint)
+        state.events.connections.forget(connection_id).await?;
+        crate::events::fanout::Pusher::new(&endpoint)
             .await
             .disconnect(connection_id)
             .await;
@@ -334,7 +338,7 @@ async fn catch_up(
         .ok()
         .and_then(|c| feed_id(&c.after))
         .ok_or_else(|| Problem::bad_request("Send {\"after\": \"<id>\"}."))?;
-    let pusher = crate::fanout::Pusher::new(&endpoint).await;
+    let pusher = crate::events::fanout::Pusher::new(&endpoint).await;
     for event in events_after(&state.services, &user_id, after).await? {
         if let Ok(text) = serde_json::to_string(&event) {
             pusher.push(connection_id, &text).await;

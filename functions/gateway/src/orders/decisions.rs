@@ -11,13 +11,13 @@ use saga_contract::{Decider, DeciderRole, DecisionAction, OrderDecision, SagaPha
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
 
-use super::orders::check_owner;
-use super::{ApiRoutes, Shared, path_id};
+use super::routes::check_owner;
 use crate::auth::{Admin, AuthUser, Role};
 use crate::downstream::Service;
 use crate::models::{Order, ReasonRequest, ReviewItem, ReviewQueue};
 use crate::openapi::ProblemDoc;
-use crate::saga::order_closed;
+use crate::orders::saga::order_closed;
+use crate::routes::{ApiRoutes, Shared, path_id};
 
 /// The most orders the review queue shows at once.
 const REVIEW_QUEUE_LIMIT: usize = 50;
@@ -72,7 +72,7 @@ async fn cancel(
         reason: reason(body)?,
         decided_by: Some(decider(&user)),
     };
-    Ok(Json(state.sagas.decide(&order_id, decision).await?))
+    Ok(Json(state.orders.sagas.decide(&order_id, decision).await?))
 }
 
 /// The orders awaiting review, the soonest deadline first.
@@ -82,7 +82,11 @@ async fn review_queue(
     State(state): State<Shared>,
     _reviewer: Admin,
 ) -> Result<Json<ReviewQueue>, Problem> {
-    let ids = state.sagas.awaiting_review(REVIEW_QUEUE_LIMIT).await?;
+    let ids = state
+        .orders
+        .sagas
+        .awaiting_review(REVIEW_QUEUE_LIMIT)
+        .await?;
     let items = try_join_all(ids.iter().map(|id| review_item(&state, id))).await?;
     let mut items: Vec<ReviewItem> = items.into_iter().flatten().collect();
     items.sort_by(|a, b| a.deadline.cmp(&b.deadline));
@@ -95,7 +99,7 @@ async fn review_item(state: &Shared, order_id: &str) -> Result<Option<ReviewItem
     let path = format!("/orders/{order_id}");
     let (order, saga) = tokio::join!(
         state.services.get::<Order>(Service::Order, &path),
-        state.sagas.running_status(order_id),
+        state.orders.sagas.running_status(order_id),
     );
     let order = match order {
         Ok(order) => order,
@@ -125,6 +129,7 @@ async fn review(
 ) -> Result<Json<SagaStatus>, Problem> {
     let order_id = path_id(order_id, "order")?;
     let saga = state
+        .orders
         .sagas
         .running_status(&order_id)
         .await?
@@ -135,7 +140,7 @@ async fn review(
                 .with_detail("Another reviewer must decide on an order you placed."),
         );
     }
-    Ok(Json(state.sagas.decide(&order_id, decision).await?))
+    Ok(Json(state.orders.sagas.decide(&order_id, decision).await?))
 }
 
 /// Approves an order awaiting review: it goes on to the payment.
