@@ -1,12 +1,164 @@
-//! Test support (feature `testing`): the saga worker running inside a test process.
+//! Test support (feature `testing`), for this crate's integration tests and the
+//! gateway's: the services the saga calls, on fresh tables in DynamoDB Local over real
+//! HTTP, and the saga worker running inside the test process.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use serde_json::json;
 use service_kit::payload_codec;
+use service_kit::testing::{self, Api};
 
-use crate::breaker::{BreakerSnapshot, CircuitBreaker};
-use crate::config::WorkerConfig;
+use crate::breaker::{BreakerSettings, BreakerSnapshot, CircuitBreaker};
+use crate::config::{ServiceUrls, WorkerConfig};
+
+/// Transforms a service's router before it is served (e.g. to lose responses).
+pub type Wrap = Box<dyn FnOnce(Router) -> Router>;
+
+/// How a test wants its services.
+pub struct ServiceOptions {
+    /// How long `card_slow` takes.
+    pub slow_card: Duration,
+    /// Routers to transform, by service name.
+    pub wraps: HashMap<&'static str, Wrap>,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            slow_card: Duration::from_secs(2),
+            wraps: HashMap::new(),
+        }
+    }
+}
+
+/// The five services, each on a fresh table, counting the requests it receives.
+pub struct Services {
+    pub customer: Api,
+    pub inventory: Api,
+    pub order: Api,
+    pub payment: Api,
+    pub notification: Api,
+    calls: HashMap<&'static str, Arc<AtomicUsize>>,
+}
+
+impl Services {
+    pub async fn start(dynamo: &aws_sdk_dynamodb::Client, mut options: ServiceOptions) -> Self {
+        let table = |owner: &'static str| testing::fresh_table(dynamo, owner);
+        let routers = [
+            (
+                "customer",
+                customer::router(dynamo.clone(), &table(customer::TABLE).await),
+            ),
+            (
+                "inventory",
+                inventory::router(dynamo.clone(), &table(inventory::TABLE).await),
+            ),
+            (
+                "order",
+                order::router(
+                    dynamo.clone(),
+                    &table(order::TABLE).await,
+                    order::CustomerLimits::default(),
+                ),
+            ),
+            (
+                "payment",
+                payment::router(
+                    dynamo.clone(),
+                    &table(payment::TABLE).await,
+                    options.slow_card,
+                ),
+            ),
+            (
+                "notification",
+                notification::router(dynamo.clone(), &table(notification::TABLE).await),
+            ),
+        ];
+        let mut calls = HashMap::new();
+        let mut apis = Vec::new();
+        for (name, mut router) in routers {
+            if let Some(wrap) = options.wraps.remove(name) {
+                router = wrap(router);
+            }
+            let counter = Arc::new(AtomicUsize::new(0));
+            calls.insert(name, counter.clone());
+            let counted = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+                let counter = counter.clone();
+                async move {
+                    // Switching a failure mode is the test's doing, not a call.
+                    if !request.uri().path().starts_with("/admin/") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    next.run(request).await
+                }
+            }));
+            apis.push(testing::spawn_as(name, counted).await);
+        }
+        let [customer, inventory, order, payment, notification] =
+            <[Api; 5]>::try_from(apis).unwrap_or_else(|_| unreachable!("five services"));
+        Self {
+            customer,
+            inventory,
+            order,
+            payment,
+            notification,
+            calls,
+        }
+    }
+
+    /// The requests `service` has received (failure-mode changes excluded).
+    pub fn calls(&self, service: &str) -> usize {
+        self.calls[service].load(Ordering::SeqCst)
+    }
+
+    /// A worker's configuration for these services, on `task_queue`.
+    pub fn worker_config(&self, task_queue: &str, breaker: BreakerSettings) -> WorkerConfig {
+        WorkerConfig {
+            task_queue: task_queue.to_owned(),
+            services: ServiceUrls {
+                inventory: self.inventory.base_url.clone(),
+                order: self.order.base_url.clone(),
+                payment: self.payment.base_url.clone(),
+                notification: self.notification.base_url.clone(),
+            },
+            breaker,
+            downstream_timeout: Duration::from_secs(8),
+            status_addr: None,
+            breakers_table: None,
+            metrics_addr: None,
+            deployment: None,
+        }
+    }
+
+    pub async fn add_product(&self, sku: &str, available: u32, price: u64) {
+        self.inventory
+            .post(
+                "/products",
+                json!({"sku": sku, "name": sku, "price": price, "currency": "EUR", "available": available}),
+            )
+            .await
+            .expect(201);
+    }
+
+    /// (available, reserved) of a product.
+    pub async fn stock(&self, sku: &str) -> (u64, u64) {
+        let product = self
+            .inventory
+            .get(&format!("/products/{sku}"))
+            .await
+            .expect(200);
+        (
+            product["available"].as_u64().expect("available"),
+            product["reserved"].as_u64().expect("reserved"),
+        )
+    }
+}
 
 /// A worker running in this process on a thread of its own (its run loop is not
 /// `Send`), stopped and joined on drop.

@@ -4,6 +4,8 @@
 //! `infra/test.sh` starts DynamoDB Local and exports `AWS_ENDPOINT_URL_DYNAMODB`,
 //! region and dummy credentials before running the tests.
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::Client;
 use axum::Router;
 pub use reqwest::{Method, StatusCode};
@@ -220,4 +222,23 @@ pub fn answer(status: u16, content_type: &str, body: &str) -> reqwest::Response 
         .body(body.to_owned())
         .expect("a response");
     reqwest::Response::from(response)
+}
+
+/// Polls `check` until it yields a value, failing the test once `within` has passed.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

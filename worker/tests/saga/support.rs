@@ -1,31 +1,31 @@
-//! The real stack for saga tests: the four services the saga calls, on fresh tables in
-//! DynamoDB Local, each wrapped in a layer that counts the calls it receives; a worker
-//! on a task queue of its own; a client of the Temporal dev server.
+//! The real stack for saga tests: the services (`worker::testing::Services`, the
+//! gateway's tests use them too), a worker on a task queue of its own, and a client of
+//! the Temporal dev server.
 //!
 //! `infra/test.sh` starts DynamoDB Local and the dev server and exports their addresses.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub use worker::testing::InProcessWorker;
+pub use service_kit::testing::eventually;
+use worker::testing::ServiceOptions;
+pub use worker::testing::{InProcessWorker, Services, Wrap};
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
-use axum::response::Response;
 use futures::TryStreamExt;
 use saga_contract::temporal;
 use saga_contract::{
     ApprovalPolicy, Decider, DeciderRole, Decision, DecisionAction, OrderDecision, OrderLine,
     SagaInput, SagaResult, SagaStatus,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use service_kit::payload_codec;
 use service_kit::testing::{self, Api};
 use temporalio_client::errors::WorkflowUpdateError;
@@ -36,7 +36,7 @@ use temporalio_client::{
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use tokio::sync::Semaphore;
 use worker::breaker::BreakerSettings;
-use worker::config::{ServiceUrls, WorkerConfig};
+use worker::config::WorkerConfig;
 use worker::workflow::OrderSaga;
 
 /// How long a saga may take in these tests before they give up on it.
@@ -54,18 +54,21 @@ pub fn reviewer() -> Decider {
     }
 }
 
-/// Transforms a service's router before it is served (e.g. to lose responses).
-pub type Wrap = Box<dyn FnOnce(Router) -> Router>;
-
 pub struct Stack {
-    pub inventory: Api,
-    pub order: Api,
-    pub payment: Api,
-    pub notification: Api,
-    calls: HashMap<&'static str, Arc<AtomicUsize>>,
+    /// The services (without the customer service's part in the saga).
+    pub services: Services,
     pub task_queue: String,
     pub client: Client,
     pub breaker: BreakerSettings,
+}
+
+/// A saga test reaches the services as `stack.payment`, `stack.add_product(..)`.
+impl std::ops::Deref for Stack {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl Stack {
@@ -74,59 +77,13 @@ impl Stack {
     }
 
     /// Starts the services, wrapping those named in `wraps`.
-    pub async fn start_with(mut wraps: HashMap<&'static str, Wrap>) -> Self {
-        let dynamo = testing::dynamo().await;
-        let tables = [
-            inventory::TABLE,
-            order::TABLE,
-            payment::TABLE,
-            notification::TABLE,
-        ];
-        let mut configs = Vec::new();
-        for table in tables {
-            configs.push(testing::fresh_table(&dynamo, table).await);
-        }
-        let routers = [
-            ("inventory", inventory::router(dynamo.clone(), &configs[0])),
-            (
-                "order",
-                order::router(
-                    dynamo.clone(),
-                    &configs[1],
-                    order::CustomerLimits::default(),
-                ),
-            ),
-            (
-                "payment",
-                payment::router(dynamo.clone(), &configs[2], SLOW_CARD_DELAY),
-            ),
-            (
-                "notification",
-                notification::router(dynamo.clone(), &configs[3]),
-            ),
-        ];
-        let mut calls = HashMap::new();
-        let mut apis = Vec::new();
-        for (name, mut router) in routers {
-            if let Some(wrap) = wraps.remove(name) {
-                router = wrap(router);
-            }
-            let counter = Arc::new(AtomicUsize::new(0));
-            calls.insert(name, counter.clone());
-            let counted = router.layer(middleware::from_fn(move |request: Request, next: Next| {
-                let counter = counter.clone();
-                async move { count(&counter, request, next).await }
-            }));
-            apis.push(testing::spawn(counted).await);
-        }
-        let [inventory, order, payment, notification] =
-            <[Api; 4]>::try_from(apis).unwrap_or_else(|_| unreachable!("four services"));
+    pub async fn start_with(wraps: HashMap<&'static str, Wrap>) -> Self {
+        let options = ServiceOptions {
+            slow_card: SLOW_CARD_DELAY,
+            wraps,
+        };
         Self {
-            inventory,
-            order,
-            payment,
-            notification,
-            calls,
+            services: Services::start(&testing::dynamo().await, options).await,
             task_queue: format!("saga-test-{}", uuid::Uuid::new_v4().simple()),
             client: worker::connect_with(Some(payload_codec::test_keys()))
                 .await
@@ -139,49 +96,7 @@ impl Stack {
     }
 
     pub fn worker_config(&self) -> WorkerConfig {
-        WorkerConfig {
-            task_queue: self.task_queue.clone(),
-            services: ServiceUrls {
-                inventory: self.inventory.base_url.clone(),
-                order: self.order.base_url.clone(),
-                payment: self.payment.base_url.clone(),
-                notification: self.notification.base_url.clone(),
-            },
-            breaker: self.breaker,
-            downstream_timeout: Duration::from_secs(8),
-            status_addr: None,
-            breakers_table: None,
-            metrics_addr: None,
-            deployment: None,
-        }
-    }
-
-    /// The calls `service` has received (failure-mode changes excluded).
-    pub fn calls(&self, service: &str) -> usize {
-        self.calls[service].load(Ordering::SeqCst)
-    }
-
-    pub async fn add_product(&self, sku: &str, available: u32, price: u64) {
-        self.inventory
-            .post(
-                "/products",
-                json!({"sku": sku, "name": sku, "price": price, "currency": "EUR", "available": available}),
-            )
-            .await
-            .expect(201);
-    }
-
-    /// (available, reserved) of a product.
-    pub async fn stock(&self, sku: &str) -> (u64, u64) {
-        let product = self
-            .inventory
-            .get(&format!("/products/{sku}"))
-            .await
-            .expect(200);
-        (
-            product["available"].as_u64().expect("available"),
-            product["reserved"].as_u64().expect("reserved"),
-        )
+        self.services.worker_config(&self.task_queue, self.breaker)
     }
 
     /// (charged, refunded) of an order; zeros when it has no payment at all.
@@ -455,13 +370,6 @@ pub fn histories_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
 }
 
-async fn count(counter: &AtomicUsize, request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/admin/") {
-        counter.fetch_add(1, Ordering::SeqCst);
-    }
-    next.run(request).await
-}
-
 /// Holds `method` requests whose path ends with `suffix` until the test releases them
 /// (adds permits to `gate`), counting those that `arrived`.
 pub fn hold(
@@ -510,20 +418,4 @@ pub fn saga(order_id: &str, lines: &[(&str, u32, u64)], method: &str) -> SagaInp
 
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// Polls `check` until it yields a value or `within` passes.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -100,6 +100,7 @@ async fn a_stuck_compensation_is_listed_and_an_admin_retries_it_now() {
         "{list}"
     );
     let stock = stack
+        .services
         .inventory
         .get("/products/ESPRESSO-PRO")
         .await

@@ -47,6 +47,7 @@ async fn the_catalog_is_public_and_revalidates_with_etags() {
 
     // A change of stock is a new representation.
     stack
+        .services
         .inventory
         .put("/products/MUG/stock", serde_json::json!({"available": 9}))
         .await

@@ -166,6 +166,7 @@ async fn with_jwks_keys_algorithm_confusion_and_foreign_keys_are_refused() {
     .await;
     // With an identity provider, the gateway does not log people in itself.
     let customer = stack
+        .services
         .customer
         .post(
             "/customers",
@@ -262,6 +263,7 @@ async fn cognito_access_tokens_of_the_app_client_are_accepted() {
     })
     .await;
     let customer = stack
+        .services
         .customer
         .post(
             "/customers",

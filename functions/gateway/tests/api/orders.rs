@@ -76,8 +76,7 @@ async fn twenty_concurrent_posts_with_one_key_make_one_order_and_one_workflow() 
     assert_eq!(runs.count(), 1);
     let orders = me.get("/v1/orders").await.expect(200);
     assert_eq!(orders["items"].as_array().expect("items").len(), 1);
-    let stock = stack.inventory.get("/products/MUG").await.expect(200);
-    assert_eq!(stock["available"], 9);
+    assert_eq!(stack.services.stock("MUG").await.0, 9);
 
     // The same key later still names the same order, and starts nothing.
     let again = me
@@ -267,8 +266,7 @@ async fn after_the_workflow_is_forgotten_the_key_still_names_its_order_and_start
         .await
         .expect("count workflows");
     assert_eq!(runs.count(), 0, "no second saga on a completed order");
-    let stock = stack.inventory.get("/products/MUG").await.expect(200);
-    assert_eq!(stock["available"], 9, "sold once");
+    assert_eq!(stack.services.stock("MUG").await.0, 9, "sold once");
 }
 
 #[tokio::test]
@@ -351,6 +349,7 @@ async fn a_checkout_is_answered_out_of_stock_at_once_and_a_repeat_gets_the_same_
 
     for (sku, available) in [("MUG", 1), ("TEA", 5)] {
         let stock = stack
+            .services
             .inventory
             .get(&format!("/products/{sku}"))
             .await

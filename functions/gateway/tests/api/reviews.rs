@@ -85,6 +85,7 @@ async fn a_reviewer_approves_a_large_order_from_the_queue_and_it_completes() {
 
     ada.until_completed(&order_id).await;
     let stock = stack
+        .services
         .inventory
         .get(&format!("/products/{LARGE}"))
         .await
@@ -139,6 +140,7 @@ async fn a_rejection_and_a_customers_cancellation_give_the_stock_back() {
         assert_eq!(order["order"]["cancel_reason"], reason);
     }
     let stock = stack
+        .services
         .inventory
         .get(&format!("/products/{LARGE}"))
         .await

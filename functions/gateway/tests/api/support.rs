@@ -17,15 +17,14 @@ use service_kit::payload_codec;
 use service_kit::testing::{self, Api, Method, Reply};
 use worker::breaker::BreakerSettings;
 use worker::config::WorkerConfig;
-use worker::testing::InProcessWorker;
+use worker::testing::{InProcessWorker, ServiceOptions, Services};
 
 /// The HS256 secret the test gateways sign with.
 pub const TEST_JWT_SECRET: &str = "a-test-secret-of-more-than-32-bytes-0123456789";
 
 pub struct Stack {
     pub gateway: Api,
-    pub customer: Api,
-    pub inventory: Api,
+    pub services: Services,
     pub config: GatewayConfig,
     pub temporal: temporalio_client::Client,
     /// The gateway's state, for requests that only Lambda can deliver (WebSocket API
@@ -99,75 +98,30 @@ impl Stack {
 
     pub async fn start_with(options: Options) -> Self {
         let dynamo = testing::dynamo().await;
-        let table = |owner: &'static str| {
-            let dynamo = dynamo.clone();
-            async move { testing::fresh_table(&dynamo, owner).await }
-        };
-        let customer = testing::spawn_as(
-            "customer",
-            customer::router(dynamo.clone(), &table(customer::TABLE).await),
-        )
-        .await;
-        let inventory = testing::spawn_as(
-            "inventory",
-            inventory::router(dynamo.clone(), &table(inventory::TABLE).await),
-        )
-        .await;
-        let order = testing::spawn_as(
-            "order",
-            order::router(
-                dynamo.clone(),
-                &table(order::TABLE).await,
-                order::CustomerLimits::default(),
-            ),
-        )
-        .await;
-        let payment = testing::spawn_as(
-            "payment",
-            payment::router(
-                dynamo.clone(),
-                &table(payment::TABLE).await,
-                Duration::from_secs(2),
-            ),
-        )
-        .await;
-        let notification = testing::spawn_as(
-            "notification",
-            notification::router(dynamo.clone(), &table(notification::TABLE).await),
-        )
-        .await;
+        let table = |owner: &'static str| testing::fresh_table(&dynamo, owner);
+        let services = Services::start(&dynamo, ServiceOptions::default()).await;
         let task_queue = format!("gateway-test-{}", uuid::Uuid::new_v4().simple());
         let breakers_table = table(BREAKERS_TABLE).await.table_name;
         let temporal = worker::connect_with(Some(payload_codec::test_keys()))
             .await
             .expect("connect to the Temporal dev server");
         let worker = options.worker.then(|| {
+            let breaker = BreakerSettings {
+                failure_threshold: 3,
+                cool_down: Duration::from_secs(2),
+            };
             InProcessWorker::start(WorkerConfig {
-                task_queue: task_queue.clone(),
-                services: worker::config::ServiceUrls {
-                    inventory: inventory.base_url.clone(),
-                    order: order.base_url.clone(),
-                    payment: payment.base_url.clone(),
-                    notification: notification.base_url.clone(),
-                },
-                breaker: BreakerSettings {
-                    failure_threshold: 3,
-                    cool_down: Duration::from_secs(2),
-                },
-                downstream_timeout: Duration::from_secs(8),
-                status_addr: None,
                 breakers_table: Some(breakers_table.clone()),
-                metrics_addr: None,
-                deployment: None,
+                ..services.worker_config(&task_queue, breaker)
             })
         });
         let config = GatewayConfig {
             services: DownstreamUrls {
-                customer: customer.base_url.clone(),
-                inventory: inventory.base_url.clone(),
-                order: order.base_url.clone(),
-                notification: notification.base_url.clone(),
-                payment: payment.base_url.clone(),
+                customer: services.customer.base_url.clone(),
+                inventory: services.inventory.base_url.clone(),
+                order: services.order.base_url.clone(),
+                notification: services.notification.base_url.clone(),
+                payment: services.payment.base_url.clone(),
             },
             table: table(TABLE).await.table_name,
             rate_limit_table: table(RATE_LIMIT_TABLE).await.table_name,
@@ -204,8 +158,7 @@ impl Stack {
         let gateway = testing::spawn_as("gateway", gateway::router(state.clone())).await;
         Self {
             gateway,
-            customer,
-            inventory,
+            services,
             config,
             temporal,
             state,
@@ -214,13 +167,7 @@ impl Stack {
     }
 
     pub async fn add_product(&self, sku: &str, available: u32, price: u64) {
-        self.inventory
-            .post(
-                "/products",
-                json!({"sku": sku, "name": sku, "price": price, "currency": "EUR", "available": available}),
-            )
-            .await
-            .expect(201);
+        self.services.add_product(sku, available, price).await;
     }
 
     /// Registers through the gateway and logs in: (user id, tokens).
@@ -239,7 +186,8 @@ impl Stack {
 
     /// An administrator (made in the customer service, as an admin would) and its tokens.
     pub async fn admin(&self) -> Value {
-        self.customer
+        self.services
+            .customer
             .post(
                 "/customers",
                 json!({"email": "root@example.com", "password": "a long password", "name": "Admin", "role": "admin"}),
@@ -367,22 +315,12 @@ impl Drop for GatewayProcess {
 }
 
 /// Polls `check` until it yields a value, failing after a minute.
-pub async fn wait_for<F, Fut>(what: &str, mut check: F) -> Value
+pub async fn wait_for<F, Fut>(what: &str, check: F) -> Value
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<Value>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    testing::eventually(Duration::from_secs(60), what, check).await
 }
 
 /// Calls through the gateway as someone.
