@@ -99,12 +99,15 @@ async fn place_order(
     }
     // Each order is a saga that may hold stock for a review: a customer's orders are
     // limited apart from its requests. Before the key is claimed, so that a refused
-    // order is refused again on its retry rather than started.
+    // order is refused again on its retry rather than started. A retry of an order
+    // whose key was claimed places nothing new: it is answered whatever the rate (the
+    // owner is read only then, not on every order).
     if let Admission::Limited { retry_after_ms } = state
         .orders
         .limiter
         .decide(&format!("orders:{}", user.id))
         .await
+        && state.orders.keys.owner(&order_id).await?.as_deref() != Some(user.id.as_str())
     {
         let seconds = retry_after_ms.div_ceil(1000).max(1);
         return Err(Problem::new(

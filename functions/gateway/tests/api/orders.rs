@@ -407,6 +407,23 @@ async fn a_customer_places_orders_at_most_at_its_order_rate() {
     ))
     .await
     .expect_problem(404, "not-found");
+    // A retry of a placed order places nothing new: it is answered at any rate, while
+    // the refused one is refused again.
+    me.order(
+        "first",
+        json!([{"sku": "MUG", "quantity": 1}]),
+        "card_approve",
+    )
+    .await
+    .expect(202);
+    let again = me
+        .order(
+            "third",
+            json!([{"sku": "MUG", "quantity": 1}]),
+            "card_approve",
+        )
+        .await;
+    assert_eq!(again.status, 429, "{again:?}");
     As::new(&stack.gateway, &bob)
         .order(
             "first",
