@@ -639,16 +639,41 @@ def check_compose(binaries: set[str]) -> None:
             if source.startswith(".") and not (ROOT / source).exists():
                 raise SystemExit(f"compose service {name} mounts missing {source}")
     check_local_ports(compose)
+    check_scrape_targets(compose)
     exposed = copy.deepcopy(compose)
     exposed["services"]["gateway"]["ports"] = ["3000:8080"]
     must_refuse("the port check", "a gateway published on every interface",
                 check_local_ports, exposed)
+    unscraped = copy.deepcopy(compose)
+    unscraped["services"]["payment2"] = unscraped["services"]["payment"]
+    must_refuse("the scrape check", "a service Prometheus does not scrape",
+                check_scrape_targets, unscraped)
     ignored = (ROOT / ".dockerignore").read_text().split()
     for heavy in ("target", ".local", "frontend/node_modules"):
         if heavy not in ignored:
             raise SystemExit(f".dockerignore must exclude {heavy} from the build context")
-    print(f"docker-compose.yml: valid Compose; {len(compose['services'])} services build "
-          f"from this repository, name real tables and listen on 127.0.0.1 only")
+    print(f"docker-compose.yml: valid Compose; {len(compose['services'])} services, whose "
+          f"builds are workspace binaries, whose tables are real, which listen on 127.0.0.1 "
+          f"only and are all scraped by Prometheus when they serve metrics")
+
+
+def check_scrape_targets(compose: dict) -> None:
+    """Prometheus (infra/prometheus) scrapes every process of this repository that
+    serves metrics, the worker and each function, at an address compose gives it."""
+    config = yaml.safe_load((ROOT / "infra" / "prometheus" / "prometheus.yml").read_text())
+    targets = {target for job in config["scrape_configs"]
+               for group in job["static_configs"] for target in group["targets"]}
+    for target in targets:
+        host = target.split(":")[0]
+        if host not in compose["services"]:
+            raise SystemExit(f"infra/prometheus/prometheus.yml scrapes {target}: no such service")
+    for name, service in compose["services"].items():
+        binary = (service.get("build") or {}).get("args", {}).get("BIN")
+        if binary is None:
+            continue  # not built from this repository: the UI's nginx, images
+        port = "9464" if binary == "worker" else "8080"
+        if f"{name}:{port}" not in targets:
+            raise SystemExit(f"infra/prometheus/prometheus.yml does not scrape {name}:{port}")
 
 
 def check_local_ports(compose: dict) -> None:

@@ -5,11 +5,13 @@ docs/api.md and docs/saga.md against it
 (each curl must answer 2xx, each temporal command succeed); validates the OpenAPI
 document the gateway serves; runs the browser end-to-end tests (frontend/e2e, Debian's
 Chromium) against the UI it serves; runs Schemathesis (`--checks all`, configured by
-infra/schemathesis.toml) against the gateway and its document; stops it with SIGTERM and checks that nothing it
+infra/schemathesis.toml) against the gateway and its document; checks that every
+series the Grafana dashboard charts is served; stops it with SIGTERM and checks that nothing it
 started is left running. Then starts it once more on the same data, to prove that
 setting up again is idempotent.
 """
 
+import json
 import os
 import re
 import signal
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from checklib import ROOT, free_port, free_port_run, port_free
@@ -103,6 +106,23 @@ def run_browser_tests(ui_url: str) -> None:
     if result.returncode != 0:
         raise SystemExit("browser end-to-end tests failed (screenshots in frontend/e2e/screenshots)")
     print("browser end-to-end tests passed")
+
+
+def check_dashboard(metrics_urls: list[str]) -> None:
+    """Every series the Grafana dashboard (infra/grafana) charts is one the running
+    system serves: a renamed metric, or a typo in a panel, leaves a chart empty."""
+    served = set()
+    for url in metrics_urls:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        served |= {line.split("{")[0].split(" ")[0] for line in text.splitlines()
+                   if line and not line.startswith("#")}
+    dashboard = json.loads((ROOT / "infra/grafana/dashboards/order-saga.json").read_text())
+    charted = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\b(?:saga|temporal|http)_[a-z_]+", target["expr"])}
+    if missing := sorted(charted - served):
+        raise SystemExit(f"the Grafana dashboard charts series nothing serves: {missing}")
+    print(f"the Grafana dashboard's {len(charted)} series are all served")
 
 
 def run_schemathesis(base_url: str) -> None:
@@ -194,6 +214,10 @@ def main() -> None:
             print(f"{len(examples)} documented examples passed")
             validate_openapi(f"http://localhost:{base}/v1/openapi.json")
             run_browser_tests(f"http://127.0.0.1:{ports['UI_PORT']}")
+            # After the browser tests: they complete and compensate orders and open a
+            # breaker, so that every series the dashboard charts has been recorded.
+            check_dashboard([f"http://localhost:{base + i}/metrics" for i in range(6)]
+                            + [f"http://localhost:{ports['WORKER_METRICS_PORT']}/metrics"])
             # Last: it registers accounts and changes products the browser tests use.
             run_schemathesis(f"http://localhost:{base}")
 

@@ -94,6 +94,8 @@ pub fn saga_activities(
         notification: client("notification", &config.services.notification),
         metrics: metrics.clone(),
     };
+    let services: Vec<_> = breakers.iter().map(|breaker| breaker.service()).collect();
+    metrics.start_at_zero(&config.task_queue, &services);
     Ok((activities, breakers))
 }
 

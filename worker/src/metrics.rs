@@ -159,19 +159,51 @@ impl SagaMetrics {
     }
 
     pub fn breaker_transition(&self, task_queue: &str, service: &str, state: BreakerState) {
+        self.breaker_transitions
+            .add(1, &self.transition_labels(task_queue, service, state));
+    }
+
+    /// Every saga and breaker series of `task_queue` at 0 before anything happens, as
+    /// Prometheus advises for counters: a rate, an alert (`increase(saga_stuck_total[5m])
+    /// > 0`) or a chart on a series that does not exist yet shows nothing at all.
+    pub fn start_at_zero(&self, task_queue: &str, services: &[&str]) {
+        let queue = self.labels(&[("task_queue", task_queue)]);
+        for counter in [
+            &self.started,
+            &self.completed,
+            &self.compensated,
+            &self.stuck,
+        ] {
+            counter.add(0, &queue);
+        }
+        for service in services {
+            for state in [
+                BreakerState::Open,
+                BreakerState::HalfOpen,
+                BreakerState::Closed,
+            ] {
+                self.breaker_transitions
+                    .add(0, &self.transition_labels(task_queue, service, state));
+            }
+        }
+    }
+
+    fn transition_labels(
+        &self,
+        task_queue: &str,
+        service: &str,
+        state: BreakerState,
+    ) -> MetricAttributes {
         let state = match state {
             BreakerState::Closed => "closed",
             BreakerState::Open => "open",
             BreakerState::HalfOpen => "half_open",
         };
-        self.breaker_transitions.add(
-            1,
-            &self.labels(&[
-                ("task_queue", task_queue),
-                ("service", service),
-                ("state", state),
-            ]),
-        );
+        self.labels(&[
+            ("task_queue", task_queue),
+            ("service", service),
+            ("state", state),
+        ])
     }
 }
 

@@ -65,7 +65,16 @@ async fn the_worker_serves_the_sdks_metrics_and_the_sagas() {
     });
     let queue = &stack.task_queue;
     let before = scrape(addr, queue).await;
-    assert_eq!(value(&before, "saga_started_total{}"), 0.0, "{before:#?}");
+    // Every saga series exists from the start, at 0, so that rates and alerts work.
+    for series in [
+        "saga_started_total{}",
+        "saga_completed_total{}",
+        "saga_compensated_total{}",
+        "saga_stuck_total{}",
+        "saga_breaker_transitions_total{service=\"payment\",state=\"open\"}",
+    ] {
+        assert_eq!(before.get(series), Some(&0.0), "{series}: {before:#?}");
+    }
     stack.add_product("MUG", 10, 1250).await;
 
     let completed = saga(&unique("metrics-ok"), &[("MUG", 1, 1250)], "card_approve");
