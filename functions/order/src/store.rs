@@ -12,6 +12,7 @@
 //! need no storage are unit-tested in `domain.rs`.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use service_kit::dynamo::{self, Conditional, Inserted, Item, StoreError, s};
 
@@ -192,10 +193,7 @@ impl OrderStore {
             });
         };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(open_key(&order.customer_id)))
+            .open_orders_update(order, &adds)
             .update_expression(
                 "SET #entry = :total, #orders = if_not_exists(#orders, :zero) + :one, \
                  #units = if_not_exists(#units, :zero) + :units, \
@@ -206,14 +204,7 @@ impl OrderStore {
                  AND (attribute_not_exists(#orders) OR #orders < :max_orders) \
                  AND (attribute_not_exists(#units) OR #units <= :room)",
             )
-            .expression_attribute_names("#entry", open_entry(&order.order_id))
-            .expression_attribute_names("#orders", "orders")
-            .expression_attribute_names("#units", "units")
-            .expression_attribute_names("#total", "total")
             .expression_attribute_values(":zero", dynamo::n(0))
-            .expression_attribute_values(":one", dynamo::n(1))
-            .expression_attribute_values(":units", dynamo::n(adds.units))
-            .expression_attribute_values(":total", dynamo::n(adds.total))
             .expression_attribute_values(":max_orders", dynamo::n(limits.open_orders))
             .expression_attribute_values(":room", dynamo::n(room))
             .return_values(ReturnValue::AllOld)
@@ -250,15 +241,27 @@ impl OrderStore {
     pub async fn discharge(&self, order: &Order) -> Result<(), StoreError> {
         let adds = OpenOrders::of(order);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(open_key(&order.customer_id)))
+            .open_orders_update(order, &adds)
             .update_expression(
                 "REMOVE #entry SET #orders = #orders - :one, #units = #units - :units, \
                  #total = #total - :total",
             )
             .condition_expression("attribute_exists(#entry)")
+            .send()
+            .await;
+        // Refused: counted out already, or never counted in (refused, or created
+        // before the counting began).
+        dynamo::conditional(result)?;
+        Ok(())
+    }
+
+    /// An update of `order`'s customer's open orders by `order`'s own (`:one`, `:units`,
+    /// `:total`): its attribute `#entry` and the counters `#orders`, `#units`, `#total`.
+    fn open_orders_update(&self, order: &Order, adds: &OpenOrders) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(open_key(&order.customer_id)))
             .expression_attribute_names("#entry", open_entry(&order.order_id))
             .expression_attribute_names("#orders", "orders")
             .expression_attribute_names("#units", "units")
@@ -266,12 +269,6 @@ impl OrderStore {
             .expression_attribute_values(":one", dynamo::n(1))
             .expression_attribute_values(":units", dynamo::n(adds.units))
             .expression_attribute_values(":total", dynamo::n(adds.total))
-            .send()
-            .await;
-        // Refused: counted out already, or never counted in (refused, or created
-        // before the counting began).
-        dynamo::conditional(result)?;
-        Ok(())
     }
 
     /// What `customer_id`'s open orders hold now.

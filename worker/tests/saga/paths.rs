@@ -347,14 +347,7 @@ async fn a_cancellation_before_payment_compensates() {
     );
     stack.start_saga(&input).await;
     stack.awaiting_approval(&input.order_id).await;
-    stack
-        .decide(
-            &input.order_id,
-            DecisionAction::Cancel,
-            Some("changed my mind"),
-        )
-        .await
-        .expect("the customer's cancellation is accepted");
+    stack.customer_cancels(&input.order_id).await;
 
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Cancelled);
@@ -410,14 +403,7 @@ async fn the_cancel_signal_names_nobody_and_is_ignored() {
     assert_eq!(stack.stock("ESPRESSO").await, (1, 2));
 
     // The customer's cancellation, naming them, still applies.
-    stack
-        .decide(
-            &input.order_id,
-            DecisionAction::Cancel,
-            Some("changed my mind"),
-        )
-        .await
-        .expect("the customer's cancellation is accepted");
+    stack.customer_cancels(&input.order_id).await;
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Cancelled);
     assert_eq!(stack.stock("ESPRESSO").await, (3, 0));

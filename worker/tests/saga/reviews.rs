@@ -208,14 +208,7 @@ async fn the_customer_cancels_in_review_and_an_unreviewed_order_times_out() {
     stack.start_saga(&forgotten).await;
     stack.awaiting_approval(&cancelled.order_id).await;
 
-    let status = stack
-        .decide(
-            &cancelled.order_id,
-            DecisionAction::Cancel,
-            Some("changed my mind"),
-        )
-        .await
-        .expect("the cancellation is accepted");
+    let status = stack.customer_cancels(&cancelled.order_id).await;
     assert!(status.cancel_requested);
     let result = stack.result(&cancelled.order_id).await;
     assert_eq!(result.outcome, Outcome::Cancelled);

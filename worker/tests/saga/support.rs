@@ -255,6 +255,14 @@ impl Stack {
             .expect("signal reject");
     }
 
+    /// The customer cancels through the `decide` update ("changed my mind"), which is
+    /// accepted: answers the saga's status then.
+    pub async fn customer_cancels(&self, order_id: &str) -> SagaStatus {
+        self.decide(order_id, DecisionAction::Cancel, Some("changed my mind"))
+            .await
+            .expect("the customer's cancellation is accepted")
+    }
+
     pub async fn cancel(&self, order_id: &str, reason: &str) {
         let decision = Decision {
             reason: Some(reason.to_owned()),
