@@ -41,13 +41,6 @@ impl CallError {
             Self::Unavailable { .. } => false,
         }
     }
-
-    /// The problem the service answered with, if any.
-    pub fn problem(&self) -> Option<&Problem> {
-        match self {
-            Self::Answered { problem, .. } | Self::Unavailable { problem, .. } => problem.as_ref(),
-        }
-    }
 }
 
 /// The one rule for "does not exist": a 404 with the services' `not-found` problem
@@ -85,11 +78,6 @@ impl ServiceClient {
             http,
             signer,
         }
-    }
-
-    /// The service's name, as the logs and problems say it.
-    pub fn name(&self) -> &'static str {
-        self.name
     }
 
     /// Sends one request: a success answers the response, whose body is still to read.
@@ -173,7 +161,7 @@ pub async fn classify(response: reqwest::Response) -> Result<reqwest::Response, 
 }
 
 /// Answers that say the service is overloaded or down.
-pub fn is_unavailable(status: StatusCode) -> bool {
+fn is_unavailable(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS

@@ -380,18 +380,11 @@ async fn a_customer_places_orders_at_most_at_its_order_rate() {
             .await
             .expect_problem(422, "validation-failed");
     }
+    let one_mug = |key| me.order(key, json!([{"sku": "MUG", "quantity": 1}]), "card_approve");
     for key in ["first", "second"] {
-        me.order(key, json!([{"sku": "MUG", "quantity": 1}]), "card_approve")
-            .await
-            .expect(202);
+        one_mug(key).await.expect(202);
     }
-    let limited = me
-        .order(
-            "third",
-            json!([{"sku": "MUG", "quantity": 1}]),
-            "card_approve",
-        )
-        .await;
+    let limited = one_mug("third").await;
     assert_eq!(limited.status, 429, "{limited:?}");
     assert_eq!(limited.body["type"], "/problems/order-rate-limited");
     let seconds: u64 = limited.headers["retry-after"]
@@ -409,20 +402,8 @@ async fn a_customer_places_orders_at_most_at_its_order_rate() {
     .expect_problem(404, "not-found");
     // A retry of a placed order places nothing new: it is answered at any rate, while
     // the refused one is refused again.
-    me.order(
-        "first",
-        json!([{"sku": "MUG", "quantity": 1}]),
-        "card_approve",
-    )
-    .await
-    .expect(202);
-    let again = me
-        .order(
-            "third",
-            json!([{"sku": "MUG", "quantity": 1}]),
-            "card_approve",
-        )
-        .await;
+    one_mug("first").await.expect(202);
+    let again = one_mug("third").await;
     assert_eq!(again.status, 429, "{again:?}");
     As::new(&stack.gateway, &bob)
         .order(
