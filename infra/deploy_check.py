@@ -17,7 +17,9 @@
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists; every
-  port is published on 127.0.0.1 only (and a copy publishing one more widely is refused).
+  port is published on 127.0.0.1 only (and a copy publishing one more widely is refused);
+  Prometheus scrapes every process that serves metrics, and every process built here
+  exports its traces to Jaeger (each shown to refuse a copy broken against it).
 - localstack/init: the hook that LocalStack runs is run here, twice, against DynamoDB
   Local (the same DynamoDB API), with the AWS CLI. It must create the tables exactly
   as infra/tables.json defines them, and its demo data must work with the real
@@ -640,6 +642,7 @@ def check_compose(binaries: set[str]) -> None:
                 raise SystemExit(f"compose service {name} mounts missing {source}")
     check_local_ports(compose)
     check_scrape_targets(compose)
+    check_trace_exports(compose)
     exposed = copy.deepcopy(compose)
     exposed["services"]["gateway"]["ports"] = ["3000:8080"]
     must_refuse("the port check", "a gateway published on every interface",
@@ -648,13 +651,18 @@ def check_compose(binaries: set[str]) -> None:
     unscraped["services"]["payment2"] = unscraped["services"]["payment"]
     must_refuse("the scrape check", "a service Prometheus does not scrape",
                 check_scrape_targets, unscraped)
+    untraced = copy.deepcopy(compose)
+    del untraced["services"]["payment"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    must_refuse("the trace check", "a service that exports no traces",
+                check_trace_exports, untraced)
     ignored = (ROOT / ".dockerignore").read_text().split()
     for heavy in ("target", ".local", "frontend/node_modules"):
         if heavy not in ignored:
             raise SystemExit(f".dockerignore must exclude {heavy} from the build context")
     print(f"docker-compose.yml: valid Compose; {len(compose['services'])} services, whose "
           f"builds are workspace binaries, whose tables are real, which listen on 127.0.0.1 "
-          f"only and are all scraped by Prometheus when they serve metrics")
+          f"only, are all scraped by Prometheus when they serve metrics, and all send their "
+          f"traces to Jaeger")
 
 
 def check_scrape_targets(compose: dict) -> None:
@@ -674,6 +682,20 @@ def check_scrape_targets(compose: dict) -> None:
         port = "9464" if binary == "worker" else "8080"
         if f"{name}:{port}" not in targets:
             raise SystemExit(f"infra/prometheus/prometheus.yml does not scrape {name}:{port}")
+
+
+def check_trace_exports(compose: dict) -> None:
+    """Every process of this repository sends its spans to the Jaeger service: a trace
+    with a hop missing would end at that hop."""
+    for name, service in compose["services"].items():
+        if (service.get("build") or {}).get("args", {}).get("BIN") is None:
+            continue
+        endpoint = service.get("environment", {}).get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+        host = endpoint.removeprefix("http://").split(":")[0]
+        image = compose["services"].get(host, {}).get("image", "")
+        if not (image.startswith("jaegertracing/") and endpoint.endswith(":4318")):
+            raise SystemExit(f"compose service {name} does not export its traces to Jaeger's "
+                             f"OTLP/HTTP port (OTEL_EXPORTER_OTLP_ENDPOINT={endpoint!r})")
 
 
 def check_local_ports(compose: dict) -> None:

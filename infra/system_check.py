@@ -6,7 +6,9 @@ docs/api.md and docs/saga.md against it
 document the gateway serves; runs the browser end-to-end tests (frontend/e2e, Debian's
 Chromium) against the UI it serves; runs Schemathesis (`--checks all`, configured by
 infra/schemathesis.toml) against the gateway and its document; checks that every
-series the Grafana dashboard charts is served; stops it with SIGTERM and checks that nothing it
+series the Grafana dashboard charts is served; that every process exported its spans to
+the OTLP receiver the stack was given (the browser tests check that an order shows the
+trace its checkout started); stops it with SIGTERM and checks that nothing it
 started is left running. Then starts it once more on the same data, to prove that
 setting up again is idempotent.
 """
@@ -18,8 +20,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from checklib import ROOT, free_port, free_port_run, port_free
@@ -102,7 +106,8 @@ def validate_openapi(url: str) -> None:
 
 def run_browser_tests(ui_url: str) -> None:
     result = subprocess.run(["npm", "run", "--silent", "e2e"], cwd=ROOT / "frontend",
-                            env=dict(os.environ, UI_URL=ui_url), timeout=900)
+                            env=dict(os.environ, UI_URL=ui_url, EXPECT_TRACES="1"),
+                            timeout=900)
     if result.returncode != 0:
         raise SystemExit("browser end-to-end tests failed (screenshots in frontend/e2e/screenshots)")
     print("browser end-to-end tests passed")
@@ -123,6 +128,55 @@ def check_dashboard(metrics_urls: list[str]) -> None:
     if missing := sorted(charted - served):
         raise SystemExit(f"the Grafana dashboard charts series nothing serves: {missing}")
     print(f"the Grafana dashboard's {len(charted)} series are all served")
+
+
+class TraceReceiver:
+    """An OTLP/HTTP receiver, as Jaeger or a collector would be: it keeps the bodies of
+    the `POST /v1/traces` it is sent (ExportTraceServiceRequest, protobuf)."""
+
+    def __init__(self):
+        bodies = self.bodies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path == "/v1/traces":
+                    bodies.append(body)
+                self.send_response(200 if self.path == "/v1/traces" else 404)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def services(self) -> set[bytes]:
+        """The `service.name` of each resource that sent spans, read from the protobuf:
+        KeyValue{key: "service.name", value: AnyValue{string_value: name}}."""
+        key = b"\x0a\x0cservice.name\x12"
+        names = set()
+        for body in list(self.bodies):
+            for at in (m.end() for m in re.finditer(re.escape(key), body)):
+                length = body[at + 2] if body[at + 1] == 0x0a else 0
+                names.add(body[at + 3:at + 3 + length])
+        return names
+
+
+def check_traces(receiver: TraceReceiver) -> None:
+    """Every process of the stack sent its spans to the endpoint it was given
+    (OTEL_EXPORTER_OTLP_ENDPOINT): a process that does not would break every trace
+    that crosses it."""
+    wanted = {b"gateway", b"customer", b"inventory", b"order", b"payment", b"notification",
+              b"worker"}
+    deadline = time.monotonic() + 30  # the batches leave every 0.5 s
+    while (missing := wanted - receiver.services()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if missing:
+        raise SystemExit(f"no spans exported by {sorted(m.decode() for m in missing)}")
+    print(f"every process exported spans ({len(receiver.bodies)} exports received)")
 
 
 def run_schemathesis(base_url: str) -> None:
@@ -185,8 +239,12 @@ def main() -> None:
         "UI_PORT": free_port(),
     }
     all_ports = list(ports.values()) + [base + i for i in range(0, 6)]
+    traces = TraceReceiver()
     with tempfile.TemporaryDirectory(prefix="readme-check-") as data_dir:
         env = dict(os.environ, DATA_DIR=data_dir, SERVICE_PORT_BASE=str(base),
+                   # Every process exports its spans here, soon after they end.
+                   OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint, OTEL_BSP_SCHEDULE_DELAY="500",
+                   TRACE_UI_URL="http://localhost:16686/trace/{trace_id}",
                    # A breaker that opens and probes within the browser test's patience.
                    BREAKER_FAILURE_THRESHOLD="3", BREAKER_COOL_DOWN_MS="3000",
                    # Schemathesis sends ~2000 requests as one user in under a minute; the
@@ -218,6 +276,7 @@ def main() -> None:
             # breaker, so that every series the dashboard charts has been recorded.
             check_dashboard([f"http://localhost:{base + i}/metrics" for i in range(6)]
                             + [f"http://localhost:{ports['WORKER_METRICS_PORT']}/metrics"])
+            check_traces(traces)
             # Last: it registers accounts and changes products the browser tests use.
             run_schemathesis(f"http://localhost:{base}")
 

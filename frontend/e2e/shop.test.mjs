@@ -59,18 +59,37 @@ test("a signed-out visitor's pages log no error, and a customer's pages fit a 39
   await page.close()
 })
 
-test('an order placed from the catalog completes live, without a reload', async () => {
+test('an order placed from the catalog completes live, without a reload, and shows the trace it was placed in', async () => {
   const page = await newCustomer(browser)
   let reloads = 0
   page.on('framenavigated', (frame) => {
     if (frame === page.mainFrame()) reloads++
   })
+  const untraced = []
+  page.on('request', (request) => {
+    const traceparent = request.headers()['traceparent'] ?? ''
+    if (request.url().includes('/v1/') && !/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/.test(traceparent)) {
+      untraced.push(request.url())
+    }
+  })
+  const checkout = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/v1/orders')
   await order(page, 'Classic mug', 'Test card: approved')
   const navigations = reloads
   await statusBecomes(page, 'COMPLETED')
   assert.equal(reloads, navigations, 'the page was reloaded')
   for (const name of ['create_order', 'reserve_inventory', 'charge_payment', 'confirm_order']) {
     await step(page, name).and(page.locator('[data-status=completed]')).waitFor()
+  }
+  // Every call starts a trace; the order keeps its checkout's, carried through the
+  // gateway and the saga to the order service, when the stack exports traces.
+  assert.deepEqual(untraced, [], 'API calls without a traceparent')
+  const traceId = (await checkout).headers()['traceparent'].split('-')[1]
+  if (process.env.EXPECT_TRACES) {
+    await page.getByTestId('trace').filter({ hasText: traceId }).waitFor()
+    const link = await page.getByRole('link', { name: 'Open the trace' }).getAttribute('href')
+    assert.ok(link?.endsWith(`/trace/${traceId}`), `the trace link is ${link}`)
+  } else {
+    assert.equal(await page.getByTestId('trace').count(), 0)
   }
   await page.locator('header [data-testid=connection]', { hasText: 'live' }).waitFor()
   await screenshot(page, 'order-completed')

@@ -29,6 +29,7 @@ use service_kit::sigv4::RequestSigner;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_common::telemetry::TelemetryOptions;
+use temporalio_sdk::opentelemetry::OpenTelemetryPlugin;
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -59,13 +60,19 @@ pub async fn connect() -> Result<Client, BoxError> {
 /// [`connect`] with the given payload keys (`None`: payloads in clear).
 pub async fn connect_with(payload_keys: Option<Arc<PayloadKeys>>) -> Result<Client, BoxError> {
     // The SDK's config error is not `Send`; keep its message.
-    let (connection, mut options) =
+    let (connection, loaded) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|error| format!("Temporal connection settings: {error}"))?;
-    options.data_converter = payload_codec::data_converter(payload_keys);
+    let mut options = ClientOptions::new(loaded.namespace)
+        .data_converter(payload_codec::data_converter(payload_keys));
+    if service_kit::telemetry::exporting() {
+        // Traces workflow runs, activities and the client's calls, and carries the
+        // context in each one's `_tracer-data` header (workers take the client's plugins).
+        options = options.plugin(OpenTelemetryPlugin::builder().build());
+    }
     Ok(Client::new(
         Connection::connect(connection).await?,
-        options,
+        options.build(),
     )?)
 }
 

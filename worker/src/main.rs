@@ -7,6 +7,12 @@ async fn main() -> Result<(), service_kit::serve::BoxError> {
         let port = config.status_addr.unwrap_or(DEFAULT_STATUS_ADDR).port();
         service_kit::serve::probe_and_exit(&format!("http://127.0.0.1:{port}/health")).await;
     }
-    service_kit::telemetry::init();
-    worker::run(config).await
+    // Workflow spans take their ids from the SDK's replay-safe generator.
+    service_kit::telemetry::init_with_ids(
+        "worker",
+        temporalio_sdk::opentelemetry::WorkflowIdGenerator::default(),
+    );
+    let result = worker::run(config).await;
+    service_kit::telemetry::shutdown();
+    result
 }

@@ -93,6 +93,11 @@ pub struct Order {
     pub history: Vec<StatusChange>,
     pub created_at: String,
     pub updated_at: String,
+    /// The OpenTelemetry trace the order was created in (the checkout's, from the
+    /// browser through the saga), when traces are exported: for finding it in Jaeger
+    /// or X-Ray.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// The order service's answer to a creation: the order, and the total of the

@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::Problem;
 use crate::sigv4::RequestSigner;
@@ -94,6 +95,15 @@ impl ServiceClient {
             request = request.json(body);
         }
         let mut request = request.build().map_err(unavailable)?;
+        let span = tracing::info_span!(
+            "call",
+            service = self.name,
+            otel.name = format!("{} {}", self.name, request.method()),
+            otel.kind = "client",
+            url.path = request.url().path(),
+        );
+        // Before signing: SigV4 covers the headers sent.
+        crate::telemetry::inject_trace(&span, request.headers_mut());
         if let Some(signer) = &self.signer
             && let Err(error) = signer.sign(&mut request).await
         {
@@ -104,7 +114,12 @@ impl ServiceClient {
                 problem: None,
             });
         }
-        let response = self.http.execute(request).await.map_err(unavailable)?;
+        let response = self
+            .http
+            .execute(request)
+            .instrument(span)
+            .await
+            .map_err(unavailable)?;
         classify(response).await
     }
 

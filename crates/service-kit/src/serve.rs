@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -66,7 +66,7 @@ pub async fn run_service(
 ) -> Result<(), BoxError> {
     answer_health_check_flag().await;
     mark("main");
-    crate::telemetry::init();
+    crate::telemetry::init(service);
     mark("telemetry");
     let config = ServiceConfig::from_env(table)?;
     mark("config");
@@ -98,6 +98,7 @@ pub async fn run(service: &'static str, router: Router) -> Result<(), BoxError> 
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    crate::telemetry::shutdown();
     Ok(())
 }
 
@@ -114,6 +115,7 @@ async fn run_in_lambda(app: Router) -> Result<(), BoxError> {
             };
             let response = lambda_http::IntoResponse::into_response(response).await;
             crate::metrics::flush_emf();
+            crate::telemetry::flush().await;
             Ok::<_, lambda_http::Error>(response)
         }
     });
@@ -189,7 +191,7 @@ pub fn edge(service: &'static str, router: Router) -> Router {
                     tracing::error!("request handler panicked");
                     Problem::internal().into_response()
                 }))
-                .layer(middleware::from_fn(request_span))
+                .layer(middleware::from_fn_with_state(service, request_span))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
                 .layer(middleware::map_response(method_not_allowed_as_problem)),
         )
@@ -206,8 +208,13 @@ async fn nosniff<B>(mut response: Response<B>) -> Response<B> {
 }
 
 /// One span per request carrying the request id (Lambda's, the caller's
-/// `x-request-id`, or a fresh one), echoed back in `x-request-id`.
-async fn request_span(request: Request, next: Next) -> Response {
+/// `x-request-id`, or a fresh one), echoed back in `x-request-id`. In traces it is the
+/// server span of the route, continuing the caller's trace (`traceparent`).
+async fn request_span(
+    State(service): State<&'static str>,
+    request: Request,
+    next: Next,
+) -> Response {
     let request_id = request
         .extensions()
         .get::<lambda_http::Context>()
@@ -221,14 +228,27 @@ async fn request_span(request: Request, next: Next) -> Response {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // Named for traces by the route's template, never the raw path with its ids.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
+        service,
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
+        otel.name = format!("{} {route}", request.method()),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
     );
+    crate::telemetry::continue_trace(&span, request.headers());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -5,6 +5,7 @@
 // HttpOnly cookie scoped to /v1/auth that no script here ever sees.
 import createClient from 'openapi-fetch'
 import { waitInWords } from '@/format'
+import { newTraceparent, traced } from './trace'
 import type { components, paths } from './schema'
 
 export type Schemas = components['schemas']
@@ -79,8 +80,10 @@ function withBearer(request: Request): Request {
   return request
 }
 
-/** fetch with the bearer token; a 401 triggers one refresh and one retry. */
+/** fetch with a trace and the bearer token; a 401 triggers one refresh and one retry
+ * (the same call, in the same trace). */
 async function authedFetch(request: Request): Promise<Response> {
+  traced(request)
   const auth = authCall(request)
   if (auth === 'password or cookie') return fetch(request)
   if (auth === 'signed in') return fetch(withBearer(request))
@@ -99,7 +102,8 @@ export const api = createClient<paths>({ baseUrl: apiBase, fetch: authedFetch })
  * origin, and the cookie is `SameSite=Strict` and scoped to `/v1/auth`.
  */
 export function postWithRefreshCookie(path: '/v1/auth/refresh' | '/v1/auth/logout'): Promise<Response> {
-  return fetch(`${apiBase}${path}`, { method: 'POST', credentials: 'same-origin' })
+  const headers = { traceparent: newTraceparent() }
+  return fetch(`${apiBase}${path}`, { method: 'POST', credentials: 'same-origin', headers })
 }
 
 /** The data of a call, or its problem thrown as an ApiError. */

@@ -718,6 +718,12 @@ export interface components {
              * @description Sum of quantity × unit price over the lines, in minor units.
              */
             total: number;
+            /**
+             * @description The OpenTelemetry trace the order was created in (the checkout's, from the
+             *     browser through the saga), when traces are exported: for finding it in Jaeger
+             *     or X-Ray.
+             */
+            trace_id?: string | null;
             updated_at: string;
         };
         OrderAccepted: {
@@ -735,6 +741,11 @@ export interface components {
             saga?: components["schemas"]["SagaStatus"] | null;
             /** @description The order's status; `PENDING` until the saga has created it. */
             status: components["schemas"]["OrderStatus"];
+            /**
+             * @description The order's trace in the trace viewer, where one is configured and the order
+             *     was created in a trace.
+             */
+            trace_url?: string | null;
             /** @description The workflow in the Temporal Web UI, where configured. */
             workflow_url?: string | null;
         };

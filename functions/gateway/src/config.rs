@@ -53,6 +53,9 @@ pub struct GatewayConfig {
     pub temporal_ui_url: Option<String>,
     /// `TEMPORAL_NAMESPACE` (default `default`), for those links.
     pub temporal_namespace: String,
+    /// `TRACE_UI_URL`: where order details link to their trace, if set: a URL with
+    /// `{trace_id}` in it, e.g. Jaeger's `http://localhost:16686/trace/{trace_id}`.
+    pub trace_ui_url: Option<String>,
     /// `WEBSOCKET_ENDPOINT`: on AWS, the WebSocket API's management endpoint, to close a
     /// user's connections when they log out.
     pub websocket_endpoint: Option<String>,
@@ -175,6 +178,17 @@ pub struct RateLimitConfig {
 /// such as the chaos check).
 pub const MAX_LAMBDA_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// `TRACE_UI_URL`: empty for none, else a URL with `{trace_id}` where the id goes (a
+/// link to the viewer's front page would look like a link to the trace).
+fn trace_ui_url(url: String) -> Result<Option<String>, ConfigError> {
+    match non_empty(url) {
+        Some(url) if !url.contains("{trace_id}") => Err(ConfigError::new(format!(
+            "TRACE_UI_URL={url}: put `{{trace_id}}` where the trace's id goes"
+        ))),
+        url => Ok(url),
+    }
+}
+
 /// `ACCESS_TOKEN_TTL_SECS`: at least a second, and at most [`MAX_LAMBDA_ACCESS_TTL`]
 /// under Lambda.
 fn access_ttl(seconds: u64, on_lambda: bool) -> Result<Duration, ConfigError> {
@@ -205,6 +219,7 @@ impl GatewayConfig {
         };
         let origins: String = optional("CORS_ALLOWED_ORIGINS", "http://localhost:5173".to_owned())?;
         let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
+        let trace_ui_url = trace_ui_url(optional("TRACE_UI_URL", String::new())?)?;
         Ok(Self {
             services: DownstreamUrls {
                 customer: base_url("CUSTOMER_URL")?,
@@ -255,6 +270,7 @@ impl GatewayConfig {
             checkout_wait: Duration::from_millis(optional("CHECKOUT_WAIT_MS", 3000)?),
             temporal_ui_url: non_empty(temporal_ui_url),
             temporal_namespace: optional("TEMPORAL_NAMESPACE", "default".to_owned())?,
+            trace_ui_url,
             websocket_endpoint: set("WEBSOCKET_ENDPOINT"),
         })
     }
@@ -367,6 +383,19 @@ mod tests {
         assert!(resolve(None, None, true, true).is_err());
         assert!(resolve(Some(DEV_JWT_SECRET), None, false, false).is_err());
         assert!(resolve(Some(DEV_JWT_SECRET), None, true, true).is_err());
+    }
+
+    #[test]
+    fn a_trace_link_names_where_the_trace_id_goes() {
+        assert_eq!(trace_ui_url(String::new()).expect("none"), None);
+        let jaeger = "http://localhost:16686/trace/{trace_id}";
+        assert_eq!(
+            trace_ui_url(jaeger.into())
+                .expect("a trace link")
+                .as_deref(),
+            Some(jaeger)
+        );
+        assert!(trace_ui_url("http://localhost:16686/".into()).is_err());
     }
 
     #[test]

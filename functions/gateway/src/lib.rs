@@ -164,6 +164,8 @@ fn cors(config: &GatewayConfig) -> CorsLayer {
             header::CONTENT_TYPE,
             header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
+            // The UI's trace context (W3C Trace Context), on every call.
+            HeaderName::from_static("traceparent"),
             // Sent by the Temporal Web UI to the codec endpoint.
             HeaderName::from_static("x-namespace"),
         ])
@@ -197,7 +199,7 @@ async fn with_origin_secret(trusted: TrustedProxies) -> Result<TrustedProxies, B
 /// The gateway's `main`: configuration, clients, then serve (under Lambda or HTTP).
 pub async fn run_from_env() -> Result<(), BoxError> {
     mark("main");
-    service_kit::telemetry::init();
+    service_kit::telemetry::init("gateway");
     mark("telemetry");
     let mut config = GatewayConfig::from_env()?;
     config.trusted_proxies = with_origin_secret(config.trusted_proxies).await?;

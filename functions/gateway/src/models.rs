@@ -71,6 +71,10 @@ pub struct OrderDetail {
     /// The workflow in the Temporal Web UI, where configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_url: Option<String>,
+    /// The order's trace in the trace viewer, where one is configured and the order
+    /// was created in a trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 /// A line of an order that the stock cannot cover, as the catalog has it now.

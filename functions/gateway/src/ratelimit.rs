@@ -114,6 +114,7 @@ impl RateLimiter {
 
     /// The decision for one request of `principal`: from the shared limit, or, when its
     /// store fails, from this instance's own.
+    #[tracing::instrument(name = "rate limit", skip_all)]
     pub async fn decide(&self, principal: &str) -> Admission {
         match self.check(principal).await {
             Ok(decision) => decision,

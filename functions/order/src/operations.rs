@@ -118,6 +118,7 @@ pub async fn create(
         }],
         created_at: now.clone(),
         updated_at: now,
+        trace_id: service_kit::telemetry::trace_id(&tracing::Span::current()),
     };
     let (order, outcome) = match store.create(&order).await? {
         CreateOutcome::Created(order) => (order, Outcome::Created),

@@ -202,6 +202,7 @@ impl Tokens {
         })
     }
 
+    #[tracing::instrument(name = "verify token", skip_all)]
     pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;

@@ -12,7 +12,7 @@ use service_kit::startup::mark;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     mark("main");
-    service_kit::telemetry::init();
+    service_kit::telemetry::init("gateway-fanout");
     mark("telemetry");
     let fanout = Arc::new(Fanout::from_env().await?);
     mark("fanout");
@@ -34,6 +34,8 @@ async fn main() -> Result<(), BoxError> {
                         fanout.fan_out(&user_id, seq).await;
                     }
                 }
+                // Before the environment may be frozen (see service_kit::telemetry).
+                service_kit::telemetry::flush().await;
                 Ok::<(), lambda_runtime::Error>(())
             }
         },

@@ -358,6 +358,11 @@ async fn get_order(
                 state.config.temporal_namespace
             )
         }),
+        trace_url: order
+            .as_ref()
+            .and_then(|order| order.trace_id.as_deref())
+            .zip(state.config.trace_ui_url.as_deref())
+            .map(|(trace_id, ui)| ui.replace("{trace_id}", trace_id)),
         order_id,
         order,
         saga: saga?,

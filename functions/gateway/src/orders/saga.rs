@@ -30,6 +30,7 @@ use temporalio_client::{
     WorkflowIdReusePolicy, WorkflowListOptions, WorkflowQueryOptions,
     WorkflowUpdateWithStartOptions,
 };
+use temporalio_sdk::opentelemetry::OpenTelemetryPlugin;
 use tokio::sync::OnceCell;
 
 use crate::temporal_credentials::{CredentialsError, TemporalCredentials};
@@ -121,7 +122,7 @@ impl Sagas {
     async fn client(&self) -> Result<&Client, Problem> {
         self.client
             .get_or_try_init(|| async {
-                let (mut connection, mut options) =
+                let (mut connection, loaded) =
                     ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
                         .map_err(|e| unavailable("settings", e))?;
                 if let Some(credentials) = &self.credentials {
@@ -130,11 +131,16 @@ impl Sagas {
                         .await
                         .map_err(|e| unavailable("credentials", e))?;
                 }
-                options.data_converter = payload_codec::data_converter(self.payload_keys.clone());
+                let mut options = ClientOptions::new(loaded.namespace)
+                    .data_converter(payload_codec::data_converter(self.payload_keys.clone()));
+                if service_kit::telemetry::exporting() {
+                    // Starts, updates and queries carry the request's trace into the saga.
+                    options = options.plugin(OpenTelemetryPlugin::builder().build());
+                }
                 let connection = Connection::connect(connection)
                     .await
                     .map_err(|e| unavailable("connect", e))?;
-                Client::new(connection, options).map_err(|e| unavailable("client", e))
+                Client::new(connection, options.build()).map_err(|e| unavailable("client", e))
             })
             .await
     }

@@ -143,6 +143,7 @@ impl Stack {
             event_poll_interval: Duration::from_millis(100),
             checkout_wait: Duration::from_secs(3),
             temporal_ui_url: Some("http://localhost:8233".into()),
+            trace_ui_url: Some("http://localhost:16686/trace/{trace_id}".into()),
             temporal_namespace: "default".into(),
             websocket_endpoint: options.websocket_endpoint,
         };

@@ -14,7 +14,7 @@ use service_kit::serve::BoxError;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    service_kit::telemetry::init();
+    service_kit::telemetry::init("gateway-bench");
     let gateway = required("GATEWAY_URL")?;
     let inventory = required("INVENTORY_URL")?;
     let requests: usize = optional("BENCH_REQUESTS", 2000)?;

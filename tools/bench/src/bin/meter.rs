@@ -11,7 +11,7 @@ use service_kit::serve::BoxError;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    service_kit::telemetry::init();
+    service_kit::telemetry::init("meter");
     let routes = bench::meter::parse_routes(&required("METER_ROUTES")?)?;
     let admin: SocketAddr = required("METER_ADMIN")?.parse()?;
     bench::meter::serve(routes, admin).await?;

@@ -63,7 +63,7 @@ struct Bench {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    service_kit::telemetry::init();
+    service_kit::telemetry::init("saga-bench");
     let sagas: usize = optional("BENCH_SAGAS", 200)?;
     let concurrency: usize = optional("BENCH_CONCURRENCY", 50)?;
     let warmup: usize = optional("BENCH_WARMUP", 20)?;
