@@ -56,7 +56,7 @@ import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from checklib import ROOT, Background, free_port, http, port_free, wait_until
+from checklib import ROOT, SERVICES, Background, free_port, http, port_free, wait_until
 
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "36"))
 RESTART_INFRA = os.environ.get("CHAOS_RESTART_INFRA", "1" if ORDERS > 100 else "0") == "1"
@@ -66,8 +66,6 @@ SETTLE_SECONDS = 600 + ORDERS * 2
 PREFIX = "chaos-"
 VENV = ROOT / ".local" / "venv"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
-SERVICES = {"customer": "customers", "inventory": "inventory", "order": "orders",
-            "payment": "payments", "notification": "notifications"}
 OPERATOR = "cancelled by an operator"
 # (cards, weight): most orders are approved at once; the others take every path.
 CARDS = [("card_approve", 6), ("card_decline", 1), ("card_transient_2", 2), ("card_slow", 2)]
@@ -147,23 +145,25 @@ class Stack:
                                 "--log-level", "error"],
                    {}, self.ports["temporal"])
 
-    def service_urls(self) -> dict:
-        return {f"{name.upper()}_URL": self.url(name) for name in SERVICES}
+    def service_urls(self, caller: str) -> dict:
+        """The base URL variables of the services `caller` calls (infra/services.json)."""
+        return {service["url"]: self.url(name) for name, service in SERVICES.items()
+                if caller in service["callers"]}
 
     def start_worker(self) -> None:
         self.start("worker", [str(TARGET / "worker")],
                    {"TEMPORAL_ADDRESS": self.temporal_address, "WORKER_STATUS_ADDR": "",
                     "BREAKERS_TABLE": f"{PREFIX}breakers", "BREAKER_COOL_DOWN_MS": "3000",
-                    **self.service_urls()}, None)
+                    **self.service_urls("worker")}, None)
 
     def start_all(self) -> None:
         self.start_dynamodb()
         self.start_temporal()
         subprocess.run([str(TARGET / "devstack"), "create-tables"], check=True,
                        env={**self.env, "TABLE_PREFIX": PREFIX}, stdout=subprocess.DEVNULL)
-        for name, table in SERVICES.items():
+        for name, service in SERVICES.items():
             self.start(name, [str(TARGET / name)],
-                       {"TABLE_NAME": f"{PREFIX}{table}", "PORT": str(self.ports[name]),
+                       {"TABLE_NAME": f"{PREFIX}{service['table']}", "PORT": str(self.ports[name]),
                         "FAILURE_INJECTION": "enabled",
                         # A few customers place hundreds of orders, many held in review:
                         # the limits per customer have their own tests.
@@ -181,7 +181,7 @@ class Stack:
                     "RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_BURST": "100000",
                     "ORDER_RATE_PER_MINUTE": "1000000", "ORDER_RATE_BURST": "100000",
                     "ACCESS_TOKEN_TTL_SECS": "7200", "JWT_SECRET": secrets.token_urlsafe(48),
-                    **self.service_urls()},
+                    **self.service_urls("gateway")},
                    self.ports["gateway"])
         subprocess.run([str(TARGET / "devstack"), "seed"], check=True, stdout=subprocess.DEVNULL,
                        env={**self.env, "CUSTOMER_URL": self.url("customer"),

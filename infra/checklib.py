@@ -14,6 +14,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The one declaration of the services: for each, its binary's name, its table (the
+# owner's name in infra/tables.json), the variable that gives its callers its base URL,
+# its port's offset from the gateway's in infra/run.sh, and who calls it. The scripts
+# read it; infra/deploy_check.py holds compose, the template and the code to it.
+SERVICES: dict[str, dict] = json.loads((ROOT / "infra" / "services.json").read_text())
+
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
@@ -121,10 +127,18 @@ class Background:
 
 
 if __name__ == "__main__":
-    # `checklib.py free-ports 6 1 1`: for each argument, the first port of a run of that
-    # many free ports; all different (infra/lib.sh's free_ports).
     import sys
 
+    if sys.argv[1:] == ["services"]:
+        # `checklib.py services`: one line per service for the shell scripts
+        # (infra/lib.sh's declared_services): name, table, port offset, URL variable,
+        # callers (comma-separated).
+        for name, service in SERVICES.items():
+            print(name, service["table"], service["port_offset"], service["url"],
+                  ",".join(service["callers"]))
+        sys.exit(0)
+    # `checklib.py free-ports 6 1 1`: for each argument, the first port of a run of that
+    # many free ports; all different (infra/lib.sh's free_ports).
     if sys.argv[1:2] != ["free-ports"] or not all(a.isdigit() and int(a) > 0 for a in sys.argv[2:]):
-        raise SystemExit("usage: checklib.py free-ports LENGTH...")
+        raise SystemExit("usage: checklib.py free-ports LENGTH... | checklib.py services")
     print(" ".join(str(free_port_run(int(length))) for length in sys.argv[2:]))

@@ -12,14 +12,18 @@
   CORS configuration over the gateway's own; the UI's bucket is private, read by its
   CloudFront distribution only, which serves the UI with the security headers nginx
   serves and the API under /v1/* with the origin secret the gateway checks; the
-  candidate worker of a rollout is the worker's task but for its image and build id.
-  Each rule is shown to refuse a copy of the template broken against it.
+  candidate worker of a rollout is the worker's task but for its image and build id;
+  its service functions, their tables, and the URLs the callers' code reads, are those
+  infra/services.json declares. Each rule is shown to refuse a copy of the template
+  (or of the declaration) broken against it.
 - docker-compose.yml: valid against the Compose Specification's JSON schema; every
   image is built from a Dockerfile of this repository for a binary of this workspace;
   every table it names is one of infra/tables.json; every mounted path exists; every
   port is published on 127.0.0.1 only (and a copy publishing one more widely is refused);
-  Prometheus scrapes every process that serves metrics, and every process built here
-  exports its traces to Jaeger (each shown to refuse a copy broken against it).
+  Prometheus scrapes every process that serves metrics, every process built here
+  exports its traces to Jaeger, and it runs the services of infra/services.json on
+  their tables and gives their callers their URLs (each shown to refuse a copy broken
+  against it).
 - localstack/init: the hook that LocalStack runs is run here, twice, against DynamoDB
   Local (the same DynamoDB API), with the AWS CLI. It must create the tables exactly
   as infra/tables.json defines them, and its demo data must work with the real
@@ -41,7 +45,7 @@ from pathlib import Path
 
 import yaml
 
-from checklib import ROOT, Background, free_port, http, wait_until
+from checklib import ROOT, SERVICES, Background, free_port, http, wait_until
 
 VENV_BIN = ROOT / ".local" / "venv" / "bin"
 TABLES = json.loads((ROOT / "infra" / "tables.json").read_text())
@@ -84,19 +88,20 @@ SDK_CALLS = {
 
 
 # Who calls services, and the file where it reads their URLs (`base_url("X_URL")`).
+def function_of(service: str) -> str:
+    """The template's logical id of a service's function."""
+    return f"{service.capitalize()}Function"
+
+
 SERVICE_CALLERS = {
     "GatewayFunction": "functions/gateway/src/config.rs",
     "GatewayFanoutFunction": "functions/gateway/src/events/fanout.rs",
     "worker": "worker/src/config.rs",
 }
 # A service's URL variable -> its function's logical id.
-SERVICE_FUNCTIONS = {
-    "CUSTOMER_URL": "CustomerFunction",
-    "INVENTORY_URL": "InventoryFunction",
-    "ORDER_URL": "OrderFunction",
-    "PAYMENT_URL": "PaymentFunction",
-    "NOTIFICATION_URL": "NotificationFunction",
-}
+SERVICE_FUNCTIONS = {service["url"]: function_of(name) for name, service in SERVICES.items()}
+# Who calls the services (infra/services.json's `callers`): its code, its compose service.
+CALLER_CONFIGS = {"gateway": "functions/gateway/src/config.rs", "worker": "worker/src/config.rs"}
 
 
 def run(command: list, **kwargs) -> str:
@@ -185,6 +190,11 @@ def check_template(binaries: set[str]) -> None:
                 check_dynamodb_grants, broken, kit)
     check_invocations(resources, functions)
     check_invocations_can_fail(resources, functions)
+    check_declared_functions(resources, SERVICES)
+    misdeclared = copy.deepcopy(SERVICES)
+    misdeclared["payment"]["table"] = "orders"
+    must_refuse("the declared services check", "a service declared with another's table",
+                check_declared_functions, resources, misdeclared)
     check_public_url()
     check_secrets(resources, functions)
     check_secrets_can_fail(resources, functions)
@@ -220,6 +230,54 @@ def check_template(binaries: set[str]) -> None:
 
 # The variables of Worker Versioning, as worker/src/config.rs reads them.
 VERSIONING_VARIABLES = {"WORKER_DEPLOYMENT_NAME": "WorkerDeploymentName", "BUILD_ID": None}
+
+
+def urls_read_by(caller: str) -> set[str]:
+    """The service URL variables a caller's configuration code reads."""
+    return set(re.findall(r'base_url\("([A-Z]+_URL)"\)', (ROOT / CALLER_CONFIGS[caller]).read_text()))
+
+
+def check_declared_functions(resources: dict, services: dict) -> None:
+    """The template's functions, and the callers' code, are those infra/services.json
+    declares: each service a function of its binary on its table, and each caller's
+    code reads the URLs of exactly the services declared as called by it (the
+    template's grants and URLs are held to that code by check_invocations)."""
+    for name, service in services.items():
+        function = resources.get(function_of(name), {})
+        binary = function.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        table = function.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("TABLE_NAME")
+        if binary != name or table != {"Ref": TEMPLATE_TABLES[service["table"]]}:
+            raise SystemExit(f"template.yaml: infra/services.json declares {name} on table "
+                             f"{service['table']}; {function_of(name)} builds {binary} on {table}")
+    for caller in CALLER_CONFIGS:
+        declared = {service["url"] for service in services.values() if caller in service["callers"]}
+        if urls_read_by(caller) != declared:
+            raise SystemExit(f"{CALLER_CONFIGS[caller]} reads {sorted(urls_read_by(caller))}; "
+                             f"infra/services.json declares {sorted(declared)} for the {caller}")
+
+
+def check_declared_compose(compose: dict, services: dict) -> None:
+    """Compose runs the services infra/services.json declares, each on its table, and
+    gives each caller the URLs of exactly the services declared as called by it."""
+    for name, service in compose["services"].items():
+        binary = (service.get("build") or {}).get("args", {}).get("BIN")
+        if binary and binary not in services and binary not in CALLER_CONFIGS:
+            raise SystemExit(f"compose service {name} runs {binary}, which infra/services.json "
+                             f"does not declare")
+    for name, service in services.items():
+        environment = compose["services"].get(name, {}).get("environment", {})
+        if environment.get("TABLE_NAME") != f"local-{service['table']}":
+            raise SystemExit(f"compose: infra/services.json declares {name} on table "
+                             f"{service['table']}; compose gives it {environment.get('TABLE_NAME')}")
+    urls = {service["url"] for service in services.values()} | set(SERVICE_FUNCTIONS)
+    for caller in CALLER_CONFIGS:
+        environment = compose["services"][caller]["environment"]
+        given = {key: value for key, value in environment.items() if key in urls}
+        declared = {service["url"]: f"http://{name}:8080" for name, service in services.items()
+                    if caller in service["callers"]}
+        if given != declared:
+            raise SystemExit(f"compose: the {caller} is given {given}; infra/services.json "
+                             f"declares {declared}")
 
 
 def check_candidate_worker(resources: dict) -> None:
@@ -643,6 +701,11 @@ def check_compose(binaries: set[str]) -> None:
     check_local_ports(compose)
     check_scrape_targets(compose)
     check_trace_exports(compose)
+    check_declared_compose(compose, SERVICES)
+    undeclared = copy.deepcopy(SERVICES)
+    undeclared["shipping"] = {**undeclared["payment"], "url": "SHIPPING_URL"}
+    must_refuse("the declared services check", "a declared service compose does not run",
+                check_declared_compose, compose, undeclared)
     exposed = copy.deepcopy(compose)
     exposed["services"]["gateway"]["ports"] = ["3000:8080"]
     must_refuse("the port check", "a gateway published on every interface",
@@ -661,8 +724,8 @@ def check_compose(binaries: set[str]) -> None:
             raise SystemExit(f".dockerignore must exclude {heavy} from the build context")
     print(f"docker-compose.yml: valid Compose; {len(compose['services'])} services, whose "
           f"builds are workspace binaries, whose tables are real, which listen on 127.0.0.1 "
-          f"only, are all scraped by Prometheus when they serve metrics, and all send their "
-          f"traces to Jaeger")
+          f"only, are all scraped by Prometheus when they serve metrics, all send their "
+          f"traces to Jaeger, and run the services infra/services.json declares")
 
 
 def check_scrape_targets(compose: dict) -> None:

@@ -182,6 +182,9 @@ dynamodb_dir() {
 # argument, the first port of a run of that many consecutive ones.
 #   ports=$(free_ports 6 1); read -r base other <<<"$ports"
 free_ports() { python3 "$ROOT/infra/checklib.py" free-ports "$@"; }
+# The services of infra/services.json, one per line: name, table, port offset, URL
+# variable, callers (comma-separated).
+declared_services() { python3 "$ROOT/infra/checklib.py" services; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -24,18 +24,12 @@ PROFILE=${PROFILE:-debug}
 IN_MEMORY=${IN_MEMORY:-}
 TABLE_PREFIX=local-
 
-# service name, its table's owner name in infra/tables.json, its port offset.
-SERVICES=(
-  "customer customers 1"
-  "inventory inventory 2"
-  "order orders 3"
-  "payment payments 4"
-  "notification notifications 5"
-)
+# The services of infra/services.json: name, table, port offset, URL variable, callers.
+mapfile -t SERVICES < <(declared_services)
 
 ensure_components
 
-ports=("$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$WORKER_METRICS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + 5))))
+ports=("$DYNAMODB_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$WORKER_STATUS_PORT" "$WORKER_METRICS_PORT" "$UI_PORT" $(seq "$SERVICE_PORT_BASE" $((SERVICE_PORT_BASE + ${#SERVICES[@]}))))
 for port in "${ports[@]}"; do
   port_open "$port" && die "port $port is in use (is the stack already running?)"
 done
@@ -68,25 +62,33 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 TABLE_PREFIX=$TABLE_PREFIX "$BIN/devstack" create-tables >/dev/null
 
 for entry in "${SERVICES[@]}"; do
-  read -r name table offset <<<"$entry"
+  read -r name table offset _ <<<"$entry"
   port=$((SERVICE_PORT_BASE + offset))
   start "$name" "$LOCAL/logs/$name.log" \
     env TABLE_NAME="$TABLE_PREFIX$table" PORT="$port" FAILURE_INJECTION=enabled \
     RUST_LOG="${RUST_LOG:-info}" "$BIN/$name"
 done
 for entry in "${SERVICES[@]}"; do
-  read -r name _ offset <<<"$entry"
+  read -r name _ offset _ <<<"$entry"
   wait_for_port "$name" $((SERVICE_PORT_BASE + offset))
 done
 
-service_url() { echo "http://127.0.0.1:$((SERVICE_PORT_BASE + $1))"; }
+# `VARIABLE=url` of each service that $1 (gateway, worker) calls, at its local port.
+service_urls_for() {
+  local entry name offset url callers
+  for entry in "${SERVICES[@]}"; do
+    read -r name _ offset url callers <<<"$entry"
+    [[ ",$callers," == *",$1,"* ]] && echo "$url=http://127.0.0.1:$((SERVICE_PORT_BASE + offset))"
+  done
+}
+mapfile -t WORKER_SERVICE_URLS < <(service_urls_for worker)
+mapfile -t GATEWAY_SERVICE_URLS < <(service_urls_for gateway)
 # Saga payloads are encrypted in Temporal with a key ring made once for this checkout.
 PAYLOAD_KEYS=$(local_payload_keys)
 export PAYLOAD_KEYS
 start worker "$LOCAL/logs/worker.log" \
   env TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_NAMESPACE=default \
-  INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
-  PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
+  "${WORKER_SERVICE_URLS[@]}" \
   BREAKERS_TABLE="${TABLE_PREFIX}breakers" \
   WORKER_STATUS_ADDR="127.0.0.1:$WORKER_STATUS_PORT" WORKER_METRICS_ADDR="127.0.0.1:$WORKER_METRICS_PORT" \
   RUST_LOG="${RUST_LOG:-info}" "$BIN/worker"
@@ -95,8 +97,7 @@ wait_for_port worker "$WORKER_STATUS_PORT"
 # The gateway signs tokens with a random secret made once for this checkout.
 start gateway "$LOCAL/logs/gateway.log" \
   env JWT_SECRET="$(local_secret jwt-secret)" PORT="$SERVICE_PORT_BASE" TABLE_NAME="${TABLE_PREFIX}gateway" RATE_LIMIT_TABLE="${TABLE_PREFIX}ratelimits" \
-  CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" ORDER_URL="$(service_url 3)" \
-  PAYMENT_URL="$(service_url 4)" NOTIFICATION_URL="$(service_url 5)" \
+  "${GATEWAY_SERVICE_URLS[@]}" \
   BREAKERS_TABLE="${TABLE_PREFIX}breakers" \
   TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT" TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT" \
   CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:5173}" \
@@ -110,18 +111,17 @@ start ui "$LOCAL/logs/ui.log" \
 wait_for_port ui "$UI_PORT"
 
 say "seeding demo users and catalog"
-CUSTOMER_URL="$(service_url 1)" INVENTORY_URL="$(service_url 2)" "$BIN/devstack" seed >/dev/null
+env "${GATEWAY_SERVICE_URLS[@]}" "$BIN/devstack" seed >/dev/null
 
 cat <<SUMMARY
 
   The stack is up.
     shop UI       http://localhost:$UI_PORT
     API gateway   http://localhost:$SERVICE_PORT_BASE/v1   (OpenAPI: /v1/openapi.json)
-    customer      http://localhost:$((SERVICE_PORT_BASE + 1))
-    inventory     http://localhost:$((SERVICE_PORT_BASE + 2))
-    order         http://localhost:$((SERVICE_PORT_BASE + 3))
-    payment       http://localhost:$((SERVICE_PORT_BASE + 4))
-    notification  http://localhost:$((SERVICE_PORT_BASE + 5))
+$(for entry in "${SERVICES[@]}"; do
+  read -r name _ offset _ <<<"$entry"
+  printf '    %-13s http://localhost:%s\n' "$name" $((SERVICE_PORT_BASE + offset))
+done)
     DynamoDB      http://localhost:$DYNAMODB_PORT   (tables ${TABLE_PREFIX}*)
     Temporal      localhost:$TEMPORAL_PORT, Web UI http://localhost:$TEMPORAL_UI_PORT
     saga worker   task queue order-saga, breakers at http://localhost:$WORKER_STATUS_PORT/breakers,

@@ -22,8 +22,10 @@ emulator="http://127.0.0.1:$INVOKE_PORT/lambda-url"
 export TABLE_PREFIX=${TABLE_PREFIX:-local-}
 export AWS_ENDPOINT_URL_DYNAMODB=${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:8000}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
-export CUSTOMER_URL=$emulator/customer INVENTORY_URL=$emulator/inventory \
-  ORDER_URL=$emulator/order PAYMENT_URL=$emulator/payment NOTIFICATION_URL=$emulator/notification
+# Each service of infra/services.json at its function's path in the emulator.
+while read -r name _ _ url _; do
+  export "$url=$emulator/$name"
+done < <(declared_services)
 export RUST_LOG=${RUST_LOG:-info}
 # The failure switchboard of the local stack (off unless asked for).
 export FAILURE_INJECTION=enabled
