@@ -100,7 +100,9 @@ impl ServiceClient {
             service = self.name,
             otel.name = format!("{} {}", self.name, request.method()),
             otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
             url.path = request.url().path(),
+            http.response.status_code = tracing::field::Empty,
         );
         // Before signing: SigV4 covers the headers sent.
         crate::telemetry::inject_trace(&span, request.headers_mut());
@@ -114,13 +116,27 @@ impl ServiceClient {
                 problem: None,
             });
         }
-        let response = self
+        let answer = self
             .http
             .execute(request)
-            .instrument(span)
+            .instrument(span.clone())
             .await
-            .map_err(unavailable)?;
-        classify(response).await
+            .map_err(unavailable);
+        if let Ok(response) = &answer {
+            span.record(
+                "http.response.status_code",
+                i64::from(response.status().as_u16()),
+            );
+        }
+        let answer = match answer {
+            Ok(response) => classify(response).await,
+            Err(error) => Err(error),
+        };
+        // A refusal is an answer; only a call that may succeed later is an error here.
+        if matches!(answer, Err(CallError::Unavailable { .. })) {
+            span.record("otel.status_code", "error");
+        }
+        answer
     }
 
     /// Sends one request and reads the success's JSON body.

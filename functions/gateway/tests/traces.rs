@@ -15,7 +15,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::routing::post;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use prost::Message;
 use saga_contract::temporal::OrderSaga;
 use serde_json::json;
@@ -34,6 +37,10 @@ struct Received {
     kind: SpanKind,
     /// The `service` attribute of the functions' request and call spans.
     service: Option<String>,
+    /// The answer's status, on call spans.
+    http_status: Option<i64>,
+    /// Whether the span's status is an error.
+    error: bool,
 }
 
 type Spans = Arc<Mutex<Vec<Received>>>;
@@ -56,22 +63,30 @@ fn receiver(spans: Spans) -> Router {
                     parent_span_id: hex(&span.parent_span_id),
                     name: span.name.clone(),
                     kind: span.kind(),
-                    service: span
-                        .attributes
-                        .iter()
-                        .find(|attribute| attribute.key == "service")
-                        .and_then(|attribute| attribute.value.as_ref())
-                        .and_then(|value| match &value.value {
-                            Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
-                                Some(s.clone())
-                            }
-                            _ => None,
-                        }),
+                    service: match attribute(span, "service") {
+                        Some(Value::StringValue(service)) => Some(service.clone()),
+                        _ => None,
+                    },
+                    http_status: match attribute(span, "http.response.status_code") {
+                        Some(Value::IntValue(status)) => Some(*status),
+                        _ => None,
+                    },
+                    error: span
+                        .status
+                        .as_ref()
+                        .is_some_and(|status| status.code() == StatusCode::Error),
                 });
             spans.lock().expect("spans").extend(received);
             ""
         }),
     )
+}
+
+fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.as_ref()?.value.as_ref())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -229,22 +244,35 @@ async fn one_order_is_one_trace_from_the_gateway_to_each_table() {
             "POST /users/{user_id}/notifications",
         ),
     ] {
-        let run = trace
-            .one(&format!("RunActivity:{activity}"))
-            .unwrap_or_else(|| panic!("no span of the activity {activity}"));
-        assert!(
-            trace.descends_from(run, workflow),
-            "{activity} is not under the workflow"
-        );
+        // One span per attempt: a retried step has several.
+        let runs = trace.named(&format!("RunActivity:{activity}"));
+        assert!(!runs.is_empty(), "no span of the activity {activity}");
+        for run in &runs {
+            assert!(
+                trace.descends_from(run, workflow),
+                "{activity} is not under the workflow"
+            );
+        }
         let (operation, dynamo) = trace
             .service_operation(service, route)
             .unwrap_or_else(|| panic!("no `{route}` of {service} with a DynamoDB call"));
         assert!(
-            trace.descends_from(operation, run),
+            runs.iter().any(|run| trace.descends_from(operation, run)),
             "{service}'s `{route}` is not under {activity}"
         );
         assert!(trace.descends_from(dynamo, operation));
     }
+
+    // The charge's two transient failures are failed calls; its last attempt is not.
+    let charges: Vec<_> = trace
+        .named("payment POST")
+        .into_iter()
+        .filter(|call| call.kind == SpanKind::Client)
+        .map(|call| (call.http_status, call.error))
+        .collect();
+    let failed = charges.iter().filter(|c| **c == (Some(503), true)).count();
+    assert_eq!(failed, 2, "the charge's calls: {charges:?}");
+    assert!(charges.contains(&(Some(201), false)), "{charges:?}");
 }
 
 /// The child: the whole stack in this process, exporting to the parent's receiver.
@@ -259,8 +287,9 @@ async fn place_one_order() {
         .send(
             Method::POST,
             "/v1/orders",
+            // Fails twice (503), then approves: the retries are in the trace too.
             Some(
-                json!({"lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "card_approve"}),
+                json!({"lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "card_transient_2"}),
             ),
             &[
                 ("idempotency-key", "traced-order"),
