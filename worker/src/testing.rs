@@ -37,6 +37,16 @@ impl Default for ServiceOptions {
     }
 }
 
+/// The services this stack runs, each with its table's owner in `infra/tables.json`:
+/// those `infra/services.json` declares (a test holds them to it).
+pub const SERVICES: [(&str, &str); 5] = [
+    ("customer", customer::TABLE),
+    ("inventory", inventory::TABLE),
+    ("order", order::TABLE),
+    ("payment", payment::TABLE),
+    ("notification", notification::TABLE),
+];
+
 /// The five services, each on a fresh table, counting the requests it receives.
 pub struct Services {
     pub customer: Api,
@@ -49,35 +59,34 @@ pub struct Services {
 
 impl Services {
     pub async fn start(dynamo: &aws_sdk_dynamodb::Client, mut options: ServiceOptions) -> Self {
-        let table = |owner: &'static str| testing::fresh_table(dynamo, owner);
+        let mut tables = HashMap::new();
+        for (name, owner) in SERVICES {
+            tables.insert(name, testing::fresh_table(dynamo, owner).await);
+        }
         let routers = [
             (
                 "customer",
-                customer::router(dynamo.clone(), &table(customer::TABLE).await),
+                customer::router(dynamo.clone(), &tables["customer"]),
             ),
             (
                 "inventory",
-                inventory::router(dynamo.clone(), &table(inventory::TABLE).await),
+                inventory::router(dynamo.clone(), &tables["inventory"]),
             ),
             (
                 "order",
                 order::router(
                     dynamo.clone(),
-                    &table(order::TABLE).await,
+                    &tables["order"],
                     order::CustomerLimits::default(),
                 ),
             ),
             (
                 "payment",
-                payment::router(
-                    dynamo.clone(),
-                    &table(payment::TABLE).await,
-                    options.slow_card,
-                ),
+                payment::router(dynamo.clone(), &tables["payment"], options.slow_card),
             ),
             (
                 "notification",
-                notification::router(dynamo.clone(), &table(notification::TABLE).await),
+                notification::router(dynamo.clone(), &tables["notification"]),
             ),
         ];
         let mut calls = HashMap::new();
@@ -229,5 +238,25 @@ impl Drop for InProcessWorker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    /// A service added to `infra/services.json` (and so to the scripts, compose and the
+    /// template) is one the saga's and the gateway's tests run too, on the same table.
+    #[test]
+    fn the_test_stack_runs_the_declared_services_on_their_tables() {
+        let declared: BTreeMap<String, Value> =
+            serde_json::from_str(include_str!("../../infra/services.json")).expect("JSON");
+        let declared: BTreeMap<&str, &str> = declared
+            .iter()
+            .map(|(name, service)| (name.as_str(), service["table"].as_str().expect("table")))
+            .collect();
+        assert_eq!(BTreeMap::from(super::SERVICES), declared);
     }
 }
