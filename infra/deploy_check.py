@@ -225,7 +225,8 @@ def check_template(binaries: set[str]) -> None:
           f"throttled, CORS is the gateway's alone; the UI is served from a private bucket "
           f"with nginx's security headers and the API under its origin, whose secret the "
           f"gateway checks; the alarms count lines the worker logs; a candidate worker "
-          f"is the worker but for its image and build id")
+          f"is the worker but for its image and build id; the service functions and the "
+          f"URLs their callers read are those infra/services.json declares")
 
 
 # The variables of Worker Versioning, as worker/src/config.rs reads them.
