@@ -24,15 +24,26 @@ test('a load run through a payment outage shows completions, compensations and t
   // A product of the run's own, so that the run takes no stock the other tests count on.
   const sku = `LOAD-${randomUUID().slice(0, 8)}`
   await admin.getByRole('link', { name: 'Admin' }).click()
+  await admin.locator('[data-sku=MUG-CLASSIC]').waitFor()
   await admin.getByLabel('SKU').fill(sku)
   await admin.getByLabel('Name').fill(`Load test ${sku}`)
   await admin.getByLabel('Price (cents)').fill('500')
   await admin.getByLabel('Stock', { exact: true }).fill('1000')
   await admin.getByRole('button', { name: 'Add product' }).click()
-  await admin.locator(`[data-sku=${sku}]`).waitFor()
 
+  // The catalog is cached by the browser for a few seconds (max-age, then
+  // stale-while-revalidate): the page is read again until its list has the product.
   await admin.getByRole('link', { name: 'Operations' }).click()
-  await admin.getByRole('heading', { name: 'Load generator' }).waitFor()
+  const option = admin.locator(`select[aria-label=Product] option[value=${sku}]`)
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    await admin.getByRole('heading', { name: 'Load generator' }).waitFor()
+    await admin.locator('select[aria-label=Product] option').first().waitFor({ state: 'attached' })
+    if ((await option.count()) > 0) break
+    assert.ok(Date.now() < deadline, `${sku} never reached the catalog`)
+    await admin.waitForTimeout(1000)
+    await admin.reload()
+  }
   // The first numbers are in.
   await admin.getByTestId('running').waitFor()
   await admin.getByLabel('Orders a second').fill('4')
