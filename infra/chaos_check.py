@@ -142,6 +142,7 @@ class Stack:
                                 "--db-filename", str(self.scratch / "temporal.db"),
                                 "--search-attribute", "SagaPhase=Keyword",
                                 "--search-attribute", "SagaAttention=Keyword",
+                                "--search-attribute", "SagaOutcome=Keyword",
                                 "--log-level", "error"],
                    {}, self.ports["temporal"])
 

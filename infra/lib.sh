@@ -284,14 +284,16 @@ start_secrets_manager() {
 }
 
 # start_temporal PORT UI_PORT [DB_FILE]: in memory, or persisted in DB_FILE (SQLite).
-# Registers the saga's search attributes (saga_contract::PHASE_SEARCH_ATTRIBUTE and
-# ATTENTION_SEARCH_ATTRIBUTE), which the review queue and the attention list read; on
+# Registers the saga's search attributes (saga_contract::PHASE_SEARCH_ATTRIBUTE,
+# ATTENTION_SEARCH_ATTRIBUTE and OUTCOME_SEARCH_ATTRIBUTE), which the review queue, the
+# attention list and the operations page read; on
 # every start, so an older data file gains them too.
 start_temporal() {
   local port=$1 ui_port=$2 db=${3:-} storage=()
   if [ -n "$db" ]; then mkdir -p "$(dirname "$db")"; storage=(--db-filename "$db"); fi
   start temporal "$LOCAL/logs/temporal-$port.log" \
     "$VENV/bin/temporal" server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
-    --search-attribute SagaPhase=Keyword --search-attribute SagaAttention=Keyword "${storage[@]}" --log-level warn
+    --search-attribute SagaPhase=Keyword --search-attribute SagaAttention=Keyword \
+    --search-attribute SagaOutcome=Keyword "${storage[@]}" --log-level warn
   wait_for_port temporal "$port"
 }

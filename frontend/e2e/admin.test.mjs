@@ -69,6 +69,7 @@ test('the admin pages fit a 390 px phone screen, and loading the app logs no err
   for (const [link, heading] of [
     ['Admin', 'Failure switchboard'],
     ['Reviews', 'Review queue'],
+    ['Operations', 'Load generator'],
   ]) {
     await admin.getByRole('link', { name: link }).first().click()
     await admin.getByRole('heading', { name: heading }).waitFor()

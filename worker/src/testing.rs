@@ -26,6 +26,8 @@ pub struct ServiceOptions {
     pub slow_card: Duration,
     /// Routers to transform, by service name.
     pub wraps: HashMap<&'static str, Wrap>,
+    /// The failure switchboard (`FAILURE_INJECTION`), on unless a test turns it off.
+    pub failure_injection: bool,
 }
 
 impl Default for ServiceOptions {
@@ -33,6 +35,7 @@ impl Default for ServiceOptions {
         Self {
             slow_card: Duration::from_secs(2),
             wraps: HashMap::new(),
+            failure_injection: true,
         }
     }
 }
@@ -61,7 +64,9 @@ impl Services {
     pub async fn start(dynamo: &aws_sdk_dynamodb::Client, mut options: ServiceOptions) -> Self {
         let mut tables = HashMap::new();
         for (name, owner) in SERVICES {
-            tables.insert(name, testing::fresh_table(dynamo, owner).await);
+            let mut config = testing::fresh_table(dynamo, owner).await;
+            config.failure_injection = options.failure_injection;
+            tables.insert(name, config);
         }
         let routers = [
             (

@@ -25,10 +25,11 @@
 //! `events`.
 
 use saga_contract::{
-    Decision, OrderDecision, Outcome, ReservationOutcome, SagaInput, SagaPhase, SagaResult,
-    SagaStatus, StepName,
+    Decision, OUTCOME_SEARCH_ATTRIBUTE, OrderDecision, Outcome, ReservationOutcome, SagaInput,
+    SagaOutcome, SagaPhase, SagaResult, SagaStatus, StepName,
 };
 use temporalio_common::data_converters::RawValue;
+use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
@@ -52,6 +53,8 @@ pub const OPERATOR_CANCELLATION: &str = "cancelled by an operator";
 
 /// Versions of the workflow's commands (see `ctx.patched`): sagas recorded before a
 /// change replay the old way, new ones take the new.
+const OUTCOME: SearchAttributeKey<String> = SearchAttributeKey::keyword(OUTCOME_SEARCH_ATTRIBUTE);
+
 mod patches {
     /// Short steps run as local activities, the feed gets live events only, and the
     /// order passes through PAID when it completes ([`super::Version::LocalSteps`]).
@@ -73,6 +76,8 @@ mod patches {
     /// cancel any order before its charge. The customer's cancellation is the `decide`
     /// update, which names them; the signal is noted and ignored.
     pub const SIGNED_CANCELLATIONS: &str = "signed-cancellations";
+    /// A compensated saga sets the `SagaOutcome` search attribute as it ends.
+    pub const OUTCOME_SEARCH_ATTRIBUTE: &str = "outcome-search-attribute";
 }
 
 /// How a saga runs its steps, decided once when it starts and kept for every replay.
@@ -128,6 +133,18 @@ pub struct OrderSaga {
     signed_reviews: bool,
 }
 
+impl OrderSaga {
+    /// Sets the `SagaOutcome` search attribute of a compensated saga, which the
+    /// operations page counts by cause (sagas started before it replay without it). A
+    /// saga that completes sets none: an upsert is a billed action on Temporal Cloud,
+    /// and the happy path stays at five.
+    fn mark_outcome(ctx: &WorkflowContext<Self>, outcome: SagaOutcome) {
+        if ctx.patched(patches::OUTCOME_SEARCH_ATTRIBUTE) {
+            ctx.upsert_search_attributes([OUTCOME.value_set(outcome.as_str().to_owned())]);
+        }
+    }
+}
+
 #[workflow_methods]
 impl OrderSaga {
     #[run(name = "OrderSaga")]
@@ -171,6 +188,7 @@ impl OrderSaga {
                         .get_or_insert_with(|| abort.reservation_outcome());
                 });
                 Self::compensate(ctx, &input, &abort.reason).await;
+                Self::mark_outcome(ctx, abort.outcome());
                 SagaResult {
                     order_id: input.order_id.clone(),
                     outcome: Outcome::Cancelled,

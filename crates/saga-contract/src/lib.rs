@@ -56,6 +56,13 @@ pub const ATTENTION_SEARCH_ATTRIBUTE: &str = "SagaAttention";
 /// (docs/deploy.md).
 pub const PHASE_SEARCH_ATTRIBUTE: &str = "SagaPhase";
 
+/// Search attribute (Keyword): why a saga was compensated, a [`SagaOutcome`], set by
+/// the workflow as it ends, so that visibility counts compensations by cause (the
+/// operations page). A saga that completed sets none (an upsert is a billed action on
+/// Temporal Cloud): it is one that ended `Completed` without it. Registered like
+/// [`PHASE_SEARCH_ATTRIBUTE`].
+pub const OUTCOME_SEARCH_ATTRIBUTE: &str = "SagaOutcome";
+
 /// Notifications to this user id are for administrators (e.g. a stuck compensation).
 pub const ADMIN_USER: &str = "admins";
 
@@ -340,6 +347,69 @@ impl SagaPhase {
             Self::Compensating => "COMPENSATING",
             Self::Completed => "COMPLETED",
             Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+/// How a saga ended, by cause: the value of [`OUTCOME_SEARCH_ATTRIBUTE`] (but
+/// `Completed`, which is never stored). The causes are few and fixed, so that they can
+/// be counted; the order keeps the reason in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SagaOutcome {
+    /// Every step done.
+    Completed,
+    /// Compensated: the card was declined.
+    PaymentDeclined,
+    /// Compensated: the stock was not there.
+    OutOfStock,
+    /// Compensated: another business refusal of a service (a customer's limit...).
+    Refused,
+    /// Compensated: a step failed for good, its retries spent (a service down too long).
+    StepFailed,
+    /// Compensated: a person decided (the customer or an operator cancelled, a reviewer
+    /// rejected) or the review's deadline passed.
+    Decided,
+}
+
+impl SagaOutcome {
+    pub const ALL: [SagaOutcome; 6] = [
+        Self::Completed,
+        Self::PaymentDeclined,
+        Self::OutOfStock,
+        Self::Refused,
+        Self::StepFailed,
+        Self::Decided,
+    ];
+
+    /// The name it is serialized as, and the value of the outcome search attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "COMPLETED",
+            Self::PaymentDeclined => "PAYMENT_DECLINED",
+            Self::OutOfStock => "OUT_OF_STOCK",
+            Self::Refused => "REFUSED",
+            Self::StepFailed => "STEP_FAILED",
+            Self::Decided => "DECIDED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == value)
+    }
+
+    /// The cause of a compensation: the service's refusal if there was one, else
+    /// whether a person (or the review's deadline) decided or a step gave up.
+    pub fn compensated(refusal: Option<Refusal>, decided: bool) -> Self {
+        match (refusal, decided) {
+            (Some(Refusal::PaymentDeclined), _) => Self::PaymentDeclined,
+            (Some(Refusal::OutOfStock), _) => Self::OutOfStock,
+            (Some(_), _) => Self::Refused,
+            (None, true) => Self::Decided,
+            (None, false) => Self::StepFailed,
         }
     }
 }

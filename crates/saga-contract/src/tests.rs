@@ -96,6 +96,37 @@ fn a_phase_is_named_as_it_serializes() {
 }
 
 #[test]
+fn an_outcome_is_named_as_it_serializes_and_parses_back() {
+    for outcome in SagaOutcome::ALL {
+        assert_eq!(
+            serde_json::to_value(outcome).expect("serializes"),
+            outcome.as_str()
+        );
+        assert_eq!(SagaOutcome::parse(outcome.as_str()), Some(outcome));
+    }
+    assert_eq!(SagaOutcome::parse("completed"), None);
+}
+
+#[test]
+fn a_compensation_is_counted_by_its_cause() {
+    use SagaOutcome::*;
+    assert_eq!(
+        SagaOutcome::compensated(Some(Refusal::PaymentDeclined), false),
+        PaymentDeclined
+    );
+    assert_eq!(
+        SagaOutcome::compensated(Some(Refusal::OutOfStock), false),
+        OutOfStock
+    );
+    assert_eq!(
+        SagaOutcome::compensated(Some(Refusal::OpenOrderLimit), false),
+        Refused
+    );
+    assert_eq!(SagaOutcome::compensated(None, true), Decided);
+    assert_eq!(SagaOutcome::compensated(None, false), StepFailed);
+}
+
+#[test]
 fn a_decision_is_named_as_it_serializes() {
     for action in [
         DecisionAction::Approve,

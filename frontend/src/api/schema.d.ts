@@ -100,6 +100,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The numbers of the operations page: the sagas that ended per minute by outcome with
+         *     their durations' p50 and p95, the retries of the running ones per step, the
+         *     breakers, and the task queue's backlog and pollers.
+         */
+        get: operations["stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/operations/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Places one batch of the load generator now: `orders` orders (at most 10) from
+         *     synthetic customers, each a checkout of one unit of `sku` with a card of the mix,
+         *     through the saga like a customer's. The page sends one batch a second for the
+         *     run's length (at most 60 s); a batch sent again places nothing new. Only where
+         *     failure injection is on; all runs together place at most 10 orders a second.
+         */
+        post: operations["load_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/products": {
         parameters: {
             query?: never;
@@ -650,9 +694,106 @@ export interface components {
             failure_rate?: number;
             mode: components["schemas"]["ModeName"];
         };
+        /**
+         * @description One second of the load generator: `orders` orders from synthetic customers, their
+         *     test cards drawn from the `cards` mix. The batch is named by `run` and `second`, so
+         *     that sending it again places nothing new.
+         */
+        LoadBatch: {
+            /** @description The mix of test cards: each card's weight (0 to 100; at least one above 0). */
+            cards: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int32
+             * @description Orders in this batch (the rate): 1 to 10.
+             */
+            orders: number;
+            /** @description The run's id, chosen by the caller: 1 to 32 letters, digits, '-' or '_'. */
+            run: string;
+            /**
+             * Format: int32
+             * @description Which second of the run, from 0: a run lasts at most 60 seconds.
+             */
+            second: number;
+            /** @description The product each order buys, one unit. */
+            sku: components["schemas"]["Sku"];
+        };
+        /** @description What a batch of the load generator did. */
+        LoadBatchResult: {
+            /**
+             * Format: int32
+             * @description Orders that failed otherwise (a service or Temporal unavailable).
+             */
+            failed: number;
+            /** @description The ids of the orders placed or refused. */
+            order_ids: string[];
+            /**
+             * Format: int32
+             * @description Orders whose saga holds the stock or runs (201 or 202 to a checkout).
+             */
+            placed: number;
+            /**
+             * Format: int32
+             * @description Orders not placed because the load generator's rate was spent.
+             */
+            rate_limited: number;
+            /**
+             * Format: int32
+             * @description Orders whose saga stopped before holding the stock (out of stock, a limit).
+             */
+            refused: number;
+        };
         LoginRequest: {
             email: string;
             password: string;
+        };
+        /** @description The sagas that ended within one minute, by outcome, and how long they took. */
+        MinuteStats: {
+            /** Format: int32 */
+            completed: number;
+            /**
+             * Format: int32
+             * @description Compensated: cancelled, rejected in review, or the review's deadline passed.
+             */
+            decided: number;
+            /**
+             * Format: int32
+             * @description Ended by Temporal, not by the saga: terminated, failed or timed out.
+             */
+            ended_otherwise: number;
+            /**
+             * Format: int32
+             * @description Compensated: out of stock.
+             */
+            out_of_stock: number;
+            /**
+             * Format: int64
+             * @description The median time from start to end of the sagas that ended this minute (ms).
+             */
+            p50_ms?: number | null;
+            /**
+             * Format: int64
+             * @description The 95th percentile (ms).
+             */
+            p95_ms?: number | null;
+            /**
+             * Format: int32
+             * @description Compensated: the card was declined.
+             */
+            payment_declined: number;
+            /**
+             * Format: int32
+             * @description Compensated: another business refusal (a customer's limit...).
+             */
+            refused: number;
+            /** @description The minute's start (RFC 3339). */
+            start: string;
+            /**
+             * Format: int32
+             * @description Compensated: a step gave up (a service down beyond its retries).
+             */
+            step_failed: number;
         };
         /**
          * @description The name of a failure mode, as `mode` carries it.
@@ -701,6 +842,41 @@ export interface components {
             next_after?: string | null;
             /** Format: int64 */
             unread: number;
+        };
+        /**
+         * @description What the operations page charts, read when asked from sources every deployment
+         *     has: Temporal's visibility and task queue API, and the breaker board's table.
+         */
+        OperationsStats: {
+            /** @description When these numbers were read (RFC 3339). */
+            at: string;
+            breakers: components["schemas"]["Breaker"][];
+            /**
+             * @description The sagas that ended in each minute of the window, oldest first, the current
+             *     (partial) minute last.
+             */
+            minutes: components["schemas"]["MinuteStats"][];
+            /**
+             * @description Attempts beyond the first, per step, of the sagas running now (the newest
+             *     [`OperationsStats::retries_sampled`] of them, from their status query).
+             */
+            retries: components["schemas"]["StepRetries"][];
+            /**
+             * Format: int32
+             * @description How many running sagas `retries` comes from.
+             */
+            retries_sampled: number;
+            /**
+             * Format: int64
+             * @description Sagas running now (visibility's count).
+             */
+            running: number;
+            task_queue: components["schemas"]["TaskQueueLoad"];
+            /**
+             * @description The window held more ended sagas than are read at once
+             *     (`OPERATIONS_ENDED_LIMIT`): the oldest minutes count only part of them.
+             */
+            truncated: boolean;
         };
         /** @description An order as the order service keeps it. */
         Order: {
@@ -865,6 +1041,34 @@ export interface components {
             /** @description Line breaks allowed. */
             shipping_address?: string;
         };
+        /** @description One kind of task of the queue. */
+        QueueLoad: {
+            /**
+             * Format: double
+             * @description Tasks added per second (the last 30 s).
+             */
+            add_rate: number;
+            /**
+             * Format: int64
+             * @description Tasks waiting for a worker (approximate).
+             */
+            backlog: number;
+            /**
+             * Format: int64
+             * @description How long the oldest has waited (ms).
+             */
+            backlog_age_ms: number;
+            /**
+             * Format: double
+             * @description Tasks handed to workers per second (the last 30 s).
+             */
+            dispatch_rate: number;
+            /**
+             * Format: int32
+             * @description Workers polling now.
+             */
+            pollers: number;
+        };
         ReasonRequest: {
             reason?: string | null;
         };
@@ -954,11 +1158,22 @@ export interface components {
             started_at?: string | null;
             status: components["schemas"]["StepStatus"];
         };
+        StepRetries: {
+            /** Format: int32 */
+            retries: number;
+            step: components["schemas"]["StepName"];
+        };
         /** @enum {string} */
         StepStatus: "pending" | "running" | "retrying" | "waiting" | "completed" | "failed" | "skipped";
         StockLevel: {
             /** Format: int32 */
             available: number;
+        };
+        /** @description The saga task queue, as `DescribeTaskQueue` reports it. */
+        TaskQueueLoad: {
+            activity: components["schemas"]["QueueLoad"];
+            name: string;
+            workflow: components["schemas"]["QueueLoad"];
         };
     };
     responses: {
@@ -1238,6 +1453,108 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    stats: {
+        parameters: {
+            query?: {
+                /** @description The minutes to chart, up to now: 1 to 60 (default 15). */
+                minutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The numbers, as of now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationsStats"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `minutes` out of 1 to 60 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            /** @description Temporal or the breaker board is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    load_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoadBatch"];
+            };
+        };
+        responses: {
+            /** @description What the batch did */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoadBatchResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `/problems/failure-injection-disabled`: the load generator exists only where failure injection is on */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A field out of bounds, a card that is not a test card, or an unknown product */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `/problems/load-rate-limited`: the load generator's rate (10 orders a second, all runs together) is spent; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };

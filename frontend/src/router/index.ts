@@ -21,6 +21,12 @@ export const router = createRouter({
     { path: '/account', component: AccountView, meta: { signedIn: true } },
     { path: '/admin', component: AdminView, meta: { signedIn: true, admin: true } },
     { path: '/admin/reviews', component: ReviewsView, meta: { signedIn: true, admin: true } },
+    // Loaded when first opened: its chart library is for admins, not every visitor.
+    {
+      path: '/admin/operations',
+      component: () => import('@/views/OperationsView.vue'),
+      meta: { signedIn: true, admin: true },
+    },
   ],
 })
 

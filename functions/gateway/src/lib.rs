@@ -15,6 +15,7 @@ pub mod downstream;
 pub mod events;
 pub mod models;
 pub mod openapi;
+pub mod operations;
 pub mod orders;
 pub mod ratelimit;
 pub mod temporal_credentials;

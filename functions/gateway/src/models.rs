@@ -2,6 +2,8 @@
 //! API is an explicit contract rather than whatever a service happens to return (and
 //! fields such as a product's `reserved` count stay internal).
 
+use std::collections::BTreeMap;
+
 use saga_contract::breakers::BreakerState;
 use saga_contract::calls::OrderStatus;
 use saga_contract::{EventKind, SagaStatus};
@@ -393,3 +395,122 @@ pub struct Description(String);
 #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
 #[allow(dead_code)]
 pub struct Sku(String);
+
+// The operations page (`routes/operations.rs`).
+
+/// What the operations page charts, read when asked from sources every deployment
+/// has: Temporal's visibility and task queue API, and the breaker board's table.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OperationsStats {
+    /// When these numbers were read (RFC 3339).
+    pub at: String,
+    /// The sagas that ended in each minute of the window, oldest first, the current
+    /// (partial) minute last.
+    pub minutes: Vec<MinuteStats>,
+    /// The window held more ended sagas than are read at once
+    /// (`OPERATIONS_ENDED_LIMIT`): the oldest minutes count only part of them.
+    pub truncated: bool,
+    /// Sagas running now (visibility's count).
+    pub running: u64,
+    /// Attempts beyond the first, per step, of the sagas running now (the newest
+    /// [`OperationsStats::retries_sampled`] of them, from their status query).
+    pub retries: Vec<StepRetries>,
+    /// How many running sagas `retries` comes from.
+    pub retries_sampled: u32,
+    pub breakers: Vec<Breaker>,
+    pub task_queue: TaskQueueLoad,
+}
+
+/// The sagas that ended within one minute, by outcome, and how long they took.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MinuteStats {
+    /// The minute's start (RFC 3339).
+    pub start: String,
+    pub completed: u32,
+    /// Compensated: the card was declined.
+    pub payment_declined: u32,
+    /// Compensated: out of stock.
+    pub out_of_stock: u32,
+    /// Compensated: another business refusal (a customer's limit...).
+    pub refused: u32,
+    /// Compensated: a step gave up (a service down beyond its retries).
+    pub step_failed: u32,
+    /// Compensated: cancelled, rejected in review, or the review's deadline passed.
+    pub decided: u32,
+    /// Ended by Temporal, not by the saga: terminated, failed or timed out.
+    pub ended_otherwise: u32,
+    /// The median time from start to end of the sagas that ended this minute (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<u64>,
+    /// The 95th percentile (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StepRetries {
+    pub step: saga_contract::StepName,
+    pub retries: u32,
+}
+
+/// The saga task queue, as `DescribeTaskQueue` reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskQueueLoad {
+    pub name: String,
+    pub workflow: QueueLoad,
+    pub activity: QueueLoad,
+}
+
+/// One kind of task of the queue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct QueueLoad {
+    /// Tasks waiting for a worker (approximate).
+    pub backlog: u64,
+    /// How long the oldest has waited (ms).
+    pub backlog_age_ms: u64,
+    /// Tasks added per second (the last 30 s).
+    pub add_rate: f64,
+    /// Tasks handed to workers per second (the last 30 s).
+    pub dispatch_rate: f64,
+    /// Workers polling now.
+    pub pollers: u32,
+}
+
+/// One second of the load generator: `orders` orders from synthetic customers, their
+/// test cards drawn from the `cards` mix. The batch is named by `run` and `second`, so
+/// that sending it again places nothing new.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBatch {
+    /// The run's id, chosen by the caller: 1 to 32 letters, digits, '-' or '_'.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,32}$")]
+    pub run: String,
+    /// Which second of the run, from 0: a run lasts at most 60 seconds.
+    #[serde(deserialize_with = "json::integer")]
+    #[schema(minimum = 0, maximum = 59)]
+    pub second: u32,
+    /// Orders in this batch (the rate): 1 to 10.
+    #[serde(deserialize_with = "json::integer")]
+    #[schema(minimum = 1, maximum = 10)]
+    pub orders: u32,
+    /// The product each order buys, one unit.
+    #[schema(value_type = Sku)]
+    pub sku: String,
+    /// The mix of test cards: each card's weight (0 to 100; at least one above 0).
+    pub cards: BTreeMap<String, u32>,
+}
+
+/// What a batch of the load generator did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LoadBatchResult {
+    /// Orders whose saga holds the stock or runs (201 or 202 to a checkout).
+    pub placed: u32,
+    /// Orders whose saga stopped before holding the stock (out of stock, a limit).
+    pub refused: u32,
+    /// Orders not placed because the load generator's rate was spent.
+    pub rate_limited: u32,
+    /// Orders that failed otherwise (a service or Temporal unavailable).
+    pub failed: u32,
+    /// The ids of the orders placed or refused.
+    pub order_ids: Vec<String>,
+}

@@ -14,7 +14,7 @@ use std::future::Future;
 
 use futures::FutureExt;
 use futures::future::{Fuse, FusedFuture};
-use saga_contract::{Refusal, ReservationOutcome, StepName};
+use saga_contract::{Refusal, ReservationOutcome, SagaOutcome, StepName};
 use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::error::IncomingError;
@@ -258,6 +258,7 @@ impl Call {
                     },
                     refused: error.refused,
                     kind: if by_operator { None } else { error.kind },
+                    decided: by_operator,
                 })
             }
         }
@@ -330,15 +331,25 @@ pub(super) struct Halt {
     pub(super) refused: bool,
     /// The refusal, e.g. out of stock.
     pub(super) kind: Option<Refusal>,
+    /// A person decided (a cancellation, a rejection) or the review's deadline passed,
+    /// rather than a step failing.
+    pub(super) decided: bool,
 }
 
 impl Halt {
+    /// A decision (or the review's deadline) stops the saga.
     pub(super) fn because(reason: impl Into<String>) -> Self {
         Self {
             reason: reason.into(),
             refused: false,
             kind: None,
+            decided: true,
         }
+    }
+
+    /// How the saga ends once it has compensated for this.
+    pub(super) fn outcome(&self) -> SagaOutcome {
+        SagaOutcome::compensated(self.kind, self.decided)
     }
 
     /// What a checkout waiting on the reservation is told when the saga stops first.

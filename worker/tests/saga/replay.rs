@@ -47,6 +47,24 @@ const PATHS: &[&str] = &[
     "review_of_open_total",
 ];
 
+/// Recorded before a compensated saga set its `SagaOutcome` search attribute (the
+/// `outcome-search-attribute` patch): every path that compensates
+/// (`tests/histories/before-saga-outcome/`).
+const BEFORE_SAGA_OUTCOME: &[&str] = &[
+    "out_of_stock",
+    "decline",
+    "approval_timeout",
+    "cancel",
+    "operator_cancel_during_charge",
+    "review_rejected",
+    "review_timeout",
+    "checkout_out_of_stock",
+    "compensation_stuck_then_recovered",
+    "compensation_stuck_retried_now",
+    "open_order_limit",
+    "cancel_signal_ignored",
+];
+
 /// Recorded before the `cancel` signal was ignored (the `signed-cancellations` patch):
 /// the customer's cancellation by signal (`tests/histories/before-signed-cancellations/`).
 const BEFORE_SIGNED_CANCELLATIONS: &[&str] = &["cancel"];
@@ -134,6 +152,7 @@ async fn every_recorded_saga_path_replays_deterministically() {
             .map(move |path| histories_dir().join(dir).join(format!("{path}.json")))
     };
     let files = current
+        .chain(before("before-saga-outcome", BEFORE_SAGA_OUTCOME))
         .chain(before(
             "before-signed-cancellations",
             BEFORE_SIGNED_CANCELLATIONS,

@@ -81,6 +81,7 @@ impl Stack {
         let options = ServiceOptions {
             slow_card: SLOW_CARD_DELAY,
             wraps,
+            ..ServiceOptions::default()
         };
         Self {
             services: Services::start(&testing::dynamo().await, options).await,

@@ -77,19 +77,59 @@ async fn place_order(
     body.payment_method
         .parse::<PaymentMethod>()
         .map_err(Problem::invalid)?;
+    let (status, order_id) = place(
+        &state,
+        &user.id,
+        &key,
+        quantities,
+        body.payment_method,
+        OrderRate::PerCustomer,
+    )
+    .await?;
+    let url = status_url(&order_id);
+    Ok((
+        status,
+        [(header::LOCATION, url.clone())],
+        Json(OrderAccepted {
+            order_id,
+            status_url: url,
+        }),
+    ))
+}
 
-    let order_id = order_id_for(&user.id, &key);
-    let fingerprint = fingerprint(&quantities, &body.payment_method);
+/// Whether an order counts against its customer's order rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderRate {
+    /// A customer's checkout.
+    PerCustomer,
+    /// The load generator's synthetic customers: its own shared limit bounds them.
+    Exempt,
+}
+
+/// Places the order `key` of `customer_id` (lines validated, the card a test card): the
+/// checkout's one path, for a customer's request and for the load generator alike.
+/// Answers 201 (held) or 202 (pending) with the order id, or the problem that refused
+/// it (409 with the order id when the saga stopped before holding the stock).
+pub async fn place(
+    state: &Shared,
+    customer_id: &str,
+    key: &str,
+    quantities: BTreeMap<String, u32>,
+    payment_method: String,
+    rate: OrderRate,
+) -> Result<(StatusCode, String), Problem> {
+    let order_id = order_id_for(customer_id, key);
+    let fingerprint = fingerprint(&quantities, &payment_method);
     // Everything that can refuse the request comes before the key is claimed: a key is
     // spent only on a request that could start a saga.
-    let lines = priced_lines(&state, quantities).await?;
+    let lines = priced_lines(state, quantities).await?;
     let currency = single_currency(&lines)?;
     let input = SagaInput {
         order_id: order_id.clone(),
-        customer_id: user.id.clone(),
+        customer_id: customer_id.to_owned(),
         lines: lines.into_iter().map(|(line, _)| line).collect(),
         currency,
-        payment_method: body.payment_method,
+        payment_method,
         approval: state.config.approval,
     };
     if input.total() > MAX_AMOUNT {
@@ -102,12 +142,13 @@ async fn place_order(
     // order is refused again on its retry rather than started. A retry of an order
     // whose key was claimed places nothing new: it is answered whatever the rate (the
     // owner is read only then, not on every order).
-    if let Admission::Limited { retry_after_ms } = state
-        .orders
-        .limiter
-        .decide(&format!("orders:{}", user.id))
-        .await
-        && state.orders.keys.owner(&order_id).await?.as_deref() != Some(user.id.as_str())
+    if rate == OrderRate::PerCustomer
+        && let Admission::Limited { retry_after_ms } = state
+            .orders
+            .limiter
+            .decide(&format!("orders:{customer_id}"))
+            .await
+        && state.orders.keys.owner(&order_id).await?.as_deref() != Some(customer_id)
     {
         let seconds = retry_after_ms.div_ceil(1000).max(1);
         return Err(Problem::new(
@@ -123,14 +164,14 @@ async fn place_order(
     let start = match state
         .orders
         .keys
-        .claim(&user.id, &key, &order_id, &fingerprint)
+        .claim(customer_id, key, &order_id, &fingerprint)
         .await?
     {
         Claim::Reused => return Err(key_reused()),
         Claim::New => true,
         // A repeat starts the saga only if the first request did not get that far: a
         // saga whose order exists has run, and Temporal may have forgotten it already.
-        Claim::Repeat => !order_exists(&state, &order_id).await?,
+        Claim::Repeat => !order_exists(state, &order_id).await?,
     };
     // The answer waits, within a bound, for the saga to hold the stock or not.
     let wait = state.config.checkout_wait;
@@ -140,23 +181,14 @@ async fn place_order(
     } else {
         state.orders.sagas.reservation(&order_id, wait).await?
     };
-    let status = match checkout {
-        Checkout::Held => StatusCode::CREATED,
-        Checkout::Pending => StatusCode::ACCEPTED,
+    match checkout {
+        Checkout::Held => Ok((StatusCode::CREATED, order_id)),
+        Checkout::Pending => Ok((StatusCode::ACCEPTED, order_id)),
         Checkout::NotHeld(outcome) => {
-            let problem = not_held(&state, &lines, outcome).await;
-            return Err(problem.with_extension("order_id", &order_id));
+            let problem = not_held(state, &lines, outcome).await;
+            Err(problem.with_extension("order_id", &order_id))
         }
-    };
-    let url = status_url(&order_id);
-    Ok((
-        status,
-        [(header::LOCATION, url.clone())],
-        Json(OrderAccepted {
-            order_id,
-            status_url: url,
-        }),
-    ))
+    }
 }
 
 /// The request's `Idempotency-Key`: required, and shaped like an id.

@@ -8,15 +8,14 @@
 //! are encrypted with the worker's key ring (`service_kit::payload_codec`).
 
 use std::sync::Arc;
-
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::TryStreamExt;
 use saga_contract::temporal::{Decide, OrderSaga, Reservation, RetryNow, Status};
 use saga_contract::{
-    ATTENTION_SEARCH_ATTRIBUTE, AttentionReason, OrderDecision, PHASE_SEARCH_ATTRIBUTE,
-    RESERVATION_UPDATE, ReservationOutcome, SagaInput, SagaPhase, SagaStatus, WORKFLOW_TYPE,
-    refusals,
+    ATTENTION_SEARCH_ATTRIBUTE, AttentionReason, OUTCOME_SEARCH_ATTRIBUTE, OrderDecision,
+    PHASE_SEARCH_ATTRIBUTE, RESERVATION_UPDATE, ReservationOutcome, SagaInput, SagaOutcome,
+    SagaPhase, SagaStatus, WORKFLOW_TYPE, refusals,
 };
 use service_kit::Problem;
 use service_kit::payload_codec::{self, PayloadKeys};
@@ -25,14 +24,18 @@ use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
 };
 use temporalio_client::{
-    Client, ClientOptions, Connection, RpcOptions, WorkflowDescribeOptions,
-    WorkflowExecuteUpdateOptions, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
-    WorkflowIdReusePolicy, WorkflowListOptions, WorkflowQueryOptions,
-    WorkflowUpdateWithStartOptions,
+    Client, ClientOptions, Connection, RpcOptions, WorkflowCountOptions, WorkflowDescribeOptions,
+    WorkflowExecuteUpdateOptions, WorkflowExecution, WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions, WorkflowQueryOptions,
+    WorkflowUpdateWithStartOptions, tonic,
 };
+use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
 use temporalio_sdk::opentelemetry::OpenTelemetryPlugin;
 use tokio::sync::OnceCell;
 
+use crate::models::{QueueLoad, TaskQueueLoad};
 use crate::temporal_credentials::{CredentialsError, TemporalCredentials};
 
 /// How long a decision may wait for a worker to take it: beyond this the caller is
@@ -280,6 +283,111 @@ impl Sagas {
             .map_err(|error| unavailable("list", error))
     }
 
+    /// The sagas of this gateway's task queue that ended after `since`, at most `limit`,
+    /// from Temporal's visibility: when each started and ended, and how (the
+    /// `SagaOutcome` search attribute of a compensated saga; `None` for one that
+    /// Temporal ended: terminated, failed, timed out).
+    pub async fn ended_since(
+        &self,
+        since: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<EndedSaga>, Problem> {
+        let client = self.client().await?;
+        let query = format!(
+            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}' AND ExecutionStatus != 'Running' AND CloseTime > '{}'",
+            self.task_queue,
+            service_kit::clock::format_system_time(since)
+        );
+        let options = WorkflowListOptions::builder().limit(limit).build();
+        client
+            .list_workflows(query, options)
+            .try_filter_map(|execution| async move {
+                // Completed without a recorded cause: every step done. Terminated,
+                // failed or timed out: ended by Temporal, not by the saga.
+                let outcome = (execution.status() == WorkflowExecutionStatus::Completed)
+                    .then(|| outcome_of(&execution).unwrap_or(SagaOutcome::Completed));
+                Ok(execution
+                    .start_time()
+                    .zip(execution.close_time())
+                    .map(|(started, ended)| EndedSaga {
+                        started,
+                        ended,
+                        outcome,
+                    }))
+            })
+            .try_collect()
+            .await
+            .map_err(|error| unavailable("list", error))
+    }
+
+    /// How many sagas run now on this gateway's task queue (visibility's count).
+    pub async fn running_count(&self) -> Result<u64, Problem> {
+        let client = self.client().await?;
+        let query = format!(
+            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}' AND ExecutionStatus = 'Running'",
+            self.task_queue
+        );
+        client
+            .count_workflows(query, WorkflowCountOptions::default())
+            .await
+            .map(|count| count.count() as u64)
+            .map_err(|error| unavailable("count", error))
+    }
+
+    /// The ids of the sagas running on this gateway's task queue, at most `limit`.
+    pub async fn running_ids(&self, limit: usize) -> Result<Vec<String>, Problem> {
+        let condition = format!("TaskQueue = '{}'", self.task_queue);
+        self.running(&condition, limit).await
+    }
+
+    /// The saga task queue as the server sees it, for workflow and for activity tasks:
+    /// its backlog, rates and pollers (`DescribeTaskQueue` with `report_stats`, the
+    /// current form of the API's enhanced mode).
+    pub async fn task_queue(&self) -> Result<TaskQueueLoad, Problem> {
+        let client = self.client().await?;
+        let namespace = client.options().namespace.clone();
+        let describe = |kind: TaskQueueType| {
+            let request = DescribeTaskQueueRequest {
+                namespace: namespace.clone(),
+                task_queue: Some(TaskQueue {
+                    name: self.task_queue.clone(),
+                    kind: TaskQueueKind::Normal as i32,
+                    normal_name: String::new(),
+                }),
+                task_queue_type: kind as i32,
+                report_stats: true,
+                ..DescribeTaskQueueRequest::default()
+            };
+            let mut service = client.connection().workflow_service();
+            async move {
+                let reply = service
+                    .describe_task_queue(tonic::Request::new(request))
+                    .await
+                    .map_err(|status| unavailable("describe task queue", status.message()))?
+                    .into_inner();
+                let stats = reply.stats.unwrap_or_default();
+                Ok::<_, Problem>(QueueLoad {
+                    backlog: stats.approximate_backlog_count.max(0) as u64,
+                    backlog_age_ms: stats.approximate_backlog_age.map_or(0, |age| {
+                        (age.seconds.max(0) as u64) * 1000 + (age.nanos.max(0) as u64) / 1_000_000
+                    }),
+                    add_rate: f64::from(stats.tasks_add_rate),
+                    dispatch_rate: f64::from(stats.tasks_dispatch_rate),
+                    pollers: reply.pollers.len() as u32,
+                })
+            }
+        };
+        let (workflow, activity) = tokio::try_join!(
+            describe(TaskQueueType::Workflow),
+            describe(TaskQueueType::Activity)
+        )?;
+        Ok(TaskQueueLoad {
+            name: self.task_queue.clone(),
+            workflow,
+            activity,
+        })
+    }
+
     /// An operator's "retry now" for a stuck saga: its status, or 409 with the reason
     /// there is nothing to retry.
     pub async fn retry_now(&self, order_id: &str) -> Result<SagaStatus, Problem> {
@@ -288,6 +396,28 @@ impl Sagas {
         let update = handle.execute_update(RetryNow, (), WorkflowExecuteUpdateOptions::default());
         update_answer(tokio::time::timeout(DECISION_TIMEOUT, update).await)
     }
+}
+
+/// A saga that has ended, as visibility lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSaga {
+    pub started: SystemTime,
+    pub ended: SystemTime,
+    /// `None`: ended by Temporal (terminated, failed, timed out), not by the saga.
+    pub outcome: Option<SagaOutcome>,
+}
+
+/// The `SagaOutcome` search attribute of a listed saga (search attributes are stored
+/// as JSON, never through the payload codec).
+fn outcome_of(execution: &WorkflowExecution) -> Option<SagaOutcome> {
+    let payload = execution
+        .raw()
+        .search_attributes
+        .as_ref()?
+        .indexed_fields
+        .get(OUTCOME_SEARCH_ATTRIBUTE)?;
+    let value: String = serde_json::from_slice(&payload.data).ok()?;
+    SagaOutcome::parse(&value)
 }
 
 /// The `reservation` update's answer within the wait: none in time, or none because

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod codec;
 pub mod me;
 pub mod notifications;
+pub mod operations;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub fn api() -> ApiRoutes {
         .merge(notifications::routes())
         .merge(admin::routes())
         .merge(attention::routes())
+        .merge(operations::routes())
         .merge(codec::routes())
         .merge(crate::events::routes::routes())
 }

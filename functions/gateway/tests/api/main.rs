@@ -13,6 +13,7 @@ mod jwt;
 mod limits;
 mod metrics;
 mod openapi;
+mod operations;
 mod orders;
 mod ratelimit;
 mod reviews;

@@ -6,7 +6,7 @@ use service_kit::testing::Method;
 use crate::support::Stack;
 
 /// The routes the API promises (issue: auth, catalog, profile, orders, notifications,
-/// events, admin, and the codec endpoint of the Temporal Web UI).
+/// events, admin, the codec endpoint of the Temporal Web UI, and the operations page).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/register"),
     ("post", "/v1/auth/login"),
@@ -37,6 +37,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/breakers"),
     ("get", "/v1/admin/attention"),
     ("post", "/v1/admin/attention/{order_id}/retry"),
+    ("get", "/v1/admin/operations"),
+    ("post", "/v1/admin/operations/load"),
     ("post", "/v1/admin/codec/decode"),
     ("post", "/v1/admin/codec/encode"),
 ];

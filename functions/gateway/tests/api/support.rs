@@ -42,6 +42,8 @@ pub struct Options {
     pub rate_limit: RateLimitConfig,
     pub order_rate: RateLimitConfig,
     pub approval: ApprovalPolicy,
+    /// The services' failure switchboard (and so the load generator).
+    pub failure_injection: bool,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
                 threshold: 100_000,
                 timeout_secs: 900,
             },
+            failure_injection: true,
         }
     }
 }
@@ -99,7 +102,11 @@ impl Stack {
     pub async fn start_with(options: Options) -> Self {
         let dynamo = testing::dynamo().await;
         let table = |owner: &'static str| testing::fresh_table(&dynamo, owner);
-        let services = Services::start(&dynamo, ServiceOptions::default()).await;
+        let service_options = ServiceOptions {
+            failure_injection: options.failure_injection,
+            ..ServiceOptions::default()
+        };
+        let services = Services::start(&dynamo, service_options).await;
         let task_queue = format!("gateway-test-{}", uuid::Uuid::new_v4().simple());
         let breakers_table = table(BREAKERS_TABLE).await.table_name;
         let temporal = worker::connect_with(Some(payload_codec::test_keys()))
