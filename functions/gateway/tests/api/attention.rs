@@ -4,7 +4,6 @@
 
 use saga_contract::refusals;
 use serde_json::{Value, json};
-use service_kit::testing::Method;
 
 use crate::support::{As, Stack, wait_for};
 
@@ -14,14 +13,6 @@ async fn a_stuck_compensation_is_listed_and_an_admin_retries_it_now() {
     stack.add_product("ESPRESSO-PRO", 3, 150_000).await;
     let admin = stack.admin().await;
     let admin = As::new(&stack.gateway, &admin);
-    let set_inventory = |mode: &'static str| {
-        admin.send(
-            Method::PUT,
-            "/v1/admin/services/inventory/failure-mode",
-            Some(json!({ "mode": mode })),
-            &[],
-        )
-    };
     let (_, tokens) = stack.customer("ada@example.com").await;
     let ada = As::new(&stack.gateway, &tokens);
     let placed = ada
@@ -45,7 +36,10 @@ async fn a_stuck_compensation_is_listed_and_an_admin_retries_it_now() {
     assert_eq!(refused["detail"], refusals::NOTHING_TO_RETRY);
 
     // The stock cannot be released while the inventory is down.
-    set_inventory("down").await.expect(200);
+    admin
+        .set_failure_mode("inventory", "down")
+        .await
+        .expect(200);
     admin
         .post(
             &format!("/v1/admin/reviews/{order_id}/reject"),
@@ -81,7 +75,7 @@ async fn a_stuck_compensation_is_listed_and_an_admin_retries_it_now() {
         .await
         .expect(200);
     assert_eq!(status["attention"]["step"], "release_inventory");
-    set_inventory("off").await.expect(200);
+    admin.set_failure_mode("inventory", "off").await.expect(200);
     let order = wait_for("the order to be cancelled", || async {
         let detail = ada.get(&format!("/v1/orders/{order_id}")).await.expect(200);
         (detail["status"] == "CANCELLED").then_some(detail)

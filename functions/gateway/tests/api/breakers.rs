@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use service_kit::testing::{self, Method};
+use service_kit::testing;
 use worker::board::BreakerReporter;
 use worker::breaker::{BreakerSettings, CircuitBreaker};
 
@@ -98,15 +98,7 @@ async fn a_payment_outage_opens_the_breaker_the_admin_sees_until_the_service_is_
     stack.add_product("MUG", 10, 1250).await;
     let admin = stack.admin().await;
     let admin = As::new(&stack.gateway, &admin);
-    let set_payment = |mode: &'static str| {
-        admin.send(
-            Method::PUT,
-            "/v1/admin/services/payment/failure-mode",
-            Some(json!({ "mode": mode })),
-            &[],
-        )
-    };
-    set_payment("down").await.expect(200);
+    admin.set_failure_mode("payment", "down").await.expect(200);
     let (_, tokens) = stack.customer("ola@example.com").await;
     let me = As::new(&stack.gateway, &tokens);
     let placed = me
@@ -124,7 +116,7 @@ async fn a_payment_outage_opens_the_breaker_the_admin_sees_until_the_service_is_
         (by_service(&breakers, "payment")["state"] == "open").then_some(breakers)
     })
     .await;
-    set_payment("off").await.expect(200);
+    admin.set_failure_mode("payment", "off").await.expect(200);
     me.until_completed(&order_id).await;
     let breakers = wait_for("the admin to see it closed again", || async {
         let breakers = admin.get("/v1/admin/breakers").await.expect(200);

@@ -3,7 +3,6 @@
 //! the numbers read from Temporal's visibility, task queue and the breaker board.
 
 use serde_json::{Value, json};
-use service_kit::testing::Method;
 
 use crate::support::{As, Options, Stack, wait_for};
 
@@ -280,15 +279,7 @@ async fn a_payment_outage_shows_as_retries_of_the_charge_and_an_open_breaker() {
     stack.add_product("MUG-LOAD", 100, 1_000).await;
     let admin = stack.admin().await;
     let admin = As::new(&stack.gateway, &admin);
-    let set_payment = |mode: &'static str| {
-        admin.send(
-            Method::PUT,
-            "/v1/admin/services/payment/failure-mode",
-            Some(json!({ "mode": mode })),
-            &[],
-        )
-    };
-    set_payment("down").await.expect(200);
+    admin.set_failure_mode("payment", "down").await.expect(200);
     admin
         .post(
             "/v1/admin/operations/load",
@@ -320,7 +311,7 @@ async fn a_payment_outage_shows_as_retries_of_the_charge_and_an_open_breaker() {
     assert!(stats["retries_sampled"].as_u64() >= Some(1), "{stats}");
     assert_eq!(total(&stats, "completed"), 0);
 
-    set_payment("off").await.expect(200);
+    admin.set_failure_mode("payment", "off").await.expect(200);
     wait_for("the three sagas to complete", || async {
         let stats = admin.get("/v1/admin/operations").await.expect(200);
         (total(&stats, "completed") == 3 && stats["running"] == 0).then_some(stats)

@@ -369,6 +369,13 @@ impl<'a> As<'a> {
         Api::reply(request).await
     }
 
+    /// Sets `service`'s failure mode (`down`, `off`…) through the admin API.
+    pub async fn set_failure_mode(&self, service: &str, mode: &str) -> Reply {
+        let path = format!("/v1/admin/services/{service}/failure-mode");
+        let body = json!({ "mode": mode });
+        self.send(Method::PUT, &path, Some(body), &[]).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, None, &[]).await
     }
