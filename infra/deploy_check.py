@@ -101,7 +101,7 @@ SERVICE_CALLERS = {
 # A service's URL variable -> its function's logical id.
 SERVICE_FUNCTIONS = {service["url"]: function_of(name) for name, service in SERVICES.items()}
 # Who calls the services (infra/services.json's `callers`): its code, its compose service.
-CALLER_CONFIGS = {"gateway": "functions/gateway/src/config.rs", "worker": "worker/src/config.rs"}
+CALLER_CONFIGS = {"gateway": SERVICE_CALLERS["GatewayFunction"], "worker": SERVICE_CALLERS["worker"]}
 
 
 def run(command: list, **kwargs) -> str:
@@ -233,9 +233,9 @@ def check_template(binaries: set[str]) -> None:
 VERSIONING_VARIABLES = {"WORKER_DEPLOYMENT_NAME": "WorkerDeploymentName", "BUILD_ID": None}
 
 
-def urls_read_by(caller: str) -> set[str]:
-    """The service URL variables a caller's configuration code reads."""
-    return set(re.findall(r'base_url\("([A-Z]+_URL)"\)', (ROOT / CALLER_CONFIGS[caller]).read_text()))
+def urls_read_in(source: str) -> set[str]:
+    """The service URL variables a caller's code reads (its `base_url("…_URL")`)."""
+    return set(re.findall(r'base_url\("([A-Z]+_URL)"\)', (ROOT / source).read_text()))
 
 
 def check_declared_functions(resources: dict, services: dict) -> None:
@@ -252,8 +252,9 @@ def check_declared_functions(resources: dict, services: dict) -> None:
                              f"{service['table']}; {function_of(name)} builds {binary} on {table}")
     for caller in CALLER_CONFIGS:
         declared = {service["url"] for service in services.values() if caller in service["callers"]}
-        if urls_read_by(caller) != declared:
-            raise SystemExit(f"{CALLER_CONFIGS[caller]} reads {sorted(urls_read_by(caller))}; "
+        read = urls_read_in(CALLER_CONFIGS[caller])
+        if read != declared:
+            raise SystemExit(f"{CALLER_CONFIGS[caller]} reads {sorted(read)}; "
                              f"infra/services.json declares {sorted(declared)} for the {caller}")
 
 
@@ -494,8 +495,7 @@ def check_invocations(resources: dict, functions: dict) -> None:
     may invoke none."""
     for caller, (policies, environment) in runtimes(resources, functions).items():
         source = SERVICE_CALLERS.get(caller)
-        read = set(re.findall(r'base_url\("([A-Z]+_URL)"\)',
-                              (ROOT / source).read_text())) if source else set()
+        read = urls_read_in(source) if source else set()
         needed = {SERVICE_FUNCTIONS[url] for url in read}
         given = {SERVICE_FUNCTIONS[name] for name in environment if name in SERVICE_FUNCTIONS}
         invoking = [statement for statement in statements(policies)

@@ -98,12 +98,13 @@ impl ServiceClient {
         let span = tracing::info_span!(
             "call",
             service = self.name,
-            otel.name = format!("{} {}", self.name, request.method()),
+            otel.name = tracing::field::Empty,
             otel.kind = "client",
             otel.status_code = tracing::field::Empty,
             url.path = request.url().path(),
             http.response.status_code = tracing::field::Empty,
         );
+        crate::telemetry::name_span(&span, || format!("{} {}", self.name, request.method()));
         // Before signing: SigV4 covers the headers sent.
         crate::telemetry::inject_trace(&span, request.headers_mut());
         if let Some(signer) = &self.signer

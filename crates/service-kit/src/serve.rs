@@ -239,10 +239,11 @@ async fn request_span(
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
-        otel.name = format!("{} {route}", request.method()),
+        otel.name = tracing::field::Empty,
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
     );
+    crate::telemetry::name_span(&span, || format!("{} {route}", request.method()));
     crate::telemetry::continue_trace(&span, request.headers());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;

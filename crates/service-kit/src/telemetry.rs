@@ -170,6 +170,14 @@ pub fn inject_trace(span: &tracing::Span, headers: &mut HeaderMap) {
     });
 }
 
+/// Names `span` in traces (its `otel.name` field, declared `Empty`), only when spans
+/// are exported: the name is formatted per request, which untraced processes skip.
+pub fn name_span(span: &tracing::Span, name: impl FnOnce() -> String) {
+    if exporting() {
+        span.record("otel.name", name());
+    }
+}
+
 /// The trace id of `span`, when it is part of an exported trace.
 pub fn trace_id(span: &tracing::Span) -> Option<String> {
     if !exporting() {
