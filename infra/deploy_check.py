@@ -51,27 +51,18 @@ VENV_BIN = ROOT / ".local" / "venv" / "bin"
 TABLES = json.loads((ROOT / "infra" / "tables.json").read_text())
 SEED = json.loads((ROOT / "infra" / "seed.json").read_text())
 
-# infra/tables.json's owner -> the template's logical id of that table.
-TEMPLATE_TABLES = {
-    "customers": "CustomersTable",
-    "inventory": "InventoryTable",
-    "orders": "OrdersTable",
-    "payments": "PaymentsTable",
-    "notifications": "NotificationsTable",
-    "gateway": "GatewayTable",
-    "ratelimits": "RateLimitsTable",
-    "breakers": "BreakersTable",
-}
 
-# A function's crate -> its logical id in the template.
-TEMPLATE_FUNCTIONS = {
-    "customer": "CustomerFunction",
-    "inventory": "InventoryFunction",
-    "order": "OrderFunction",
-    "payment": "PaymentFunction",
-    "notification": "NotificationFunction",
-    "gateway": "GatewayFunction",
-}
+def template_tables(resources: dict) -> dict:
+    """infra/tables.json's owner -> the template's table of the same name (`orders` ->
+    `OrdersTable`, `ratelimits` -> `RateLimitsTable`: compared without case). Refuses
+    a template whose tables are not exactly those of infra/tables.json."""
+    tables = {rid.lower(): rid for rid, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    found = {owner: tables.get(f"{owner}table") for owner in TABLES}
+    if None in found.values() or len(tables) != len(TABLES):
+        raise SystemExit(f"template.yaml's tables {sorted(tables.values())} are not "
+                         f"infra/tables.json's {sorted(TABLES)}")
+    return found
+
 
 # How the Rust SDK's calls appear in the source, and the IAM action each needs.
 SDK_CALLS = {
@@ -87,12 +78,16 @@ SDK_CALLS = {
 }
 
 
-# Who calls services, and the file where it reads their URLs (`base_url("X_URL")`).
-def function_of(service: str) -> str:
-    """The template's logical id of a service's function."""
-    return f"{service.capitalize()}Function"
+def function_of(crate: str) -> str:
+    """The template's logical id of a function's crate (`order` -> `OrderFunction`)."""
+    return f"{crate.capitalize()}Function"
 
 
+# A function's crate -> its logical id in the template: the declared services' and the
+# gateway's.
+TEMPLATE_FUNCTIONS = {crate: function_of(crate) for crate in [*SERVICES, "gateway"]}
+
+# Who calls services, and the file where it reads their URLs (see urls_read_in).
 SERVICE_CALLERS = {
     "GatewayFunction": "functions/gateway/src/config.rs",
     "GatewayFanoutFunction": "functions/gateway/src/events/fanout.rs",
@@ -159,10 +154,11 @@ def check_template(binaries: set[str]) -> None:
     run([VENV_BIN / "sam", "validate", "--lint", "--template", "template.yaml"], env=env)
 
     resources = yaml.load((ROOT / "template.yaml").read_text(), CloudFormationLoader)["Resources"]
-    tables = {rid for rid, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    if tables != set(TEMPLATE_TABLES.values()):
-        raise SystemExit(f"template.yaml's tables {sorted(tables)} are not infra/tables.json's")
-    for owner, logical_id in TEMPLATE_TABLES.items():
+    tables = template_tables(resources)
+    without_orders = {rid: r for rid, r in resources.items() if rid != tables["orders"]}
+    must_refuse("the table check", "a template without the orders table",
+                template_tables, without_orders)
+    for owner, logical_id in tables.items():
         declared = normalised(resources[logical_id]["Properties"])
         if declared != normalised(TABLES[owner]):
             raise SystemExit(f"template.yaml's {logical_id} differs from infra/tables.json's "
@@ -195,6 +191,10 @@ def check_template(binaries: set[str]) -> None:
     misdeclared["payment"]["table"] = "orders"
     must_refuse("the declared services check", "a service declared with another's table",
                 check_declared_functions, resources, misdeclared)
+    misdeclared = copy.deepcopy(SERVICES)
+    misdeclared["customer"]["callers"].append("worker")
+    must_refuse("the declared services check", "a caller whose code reads other URLs",
+                check_declared_functions, resources, misdeclared)
     check_public_url()
     check_secrets(resources, functions)
     check_secrets_can_fail(resources, functions)
@@ -216,7 +216,7 @@ def check_template(binaries: set[str]) -> None:
         "Environment"].pop(0)
     must_refuse("the candidate worker check", "a candidate worker without TEMPORAL_ADDRESS",
                 check_candidate_worker, broken)
-    print(f"template.yaml: cfn-lint and sam validate pass; {len(tables)} tables match "
+    print(f"template.yaml: cfn-lint and sam validate pass; {len(TABLES)} tables match "
           f"infra/tables.json; {len(functions)} functions build workspace binaries; the "
           f"functions and the worker are granted the DynamoDB actions they call, may "
           f"invoke exactly the services they call (both actions of a function URL; the "
@@ -234,8 +234,14 @@ VERSIONING_VARIABLES = {"WORKER_DEPLOYMENT_NAME": "WorkerDeploymentName", "BUILD
 
 
 def urls_read_in(source: str) -> set[str]:
-    """The service URL variables a caller's code reads (its `base_url("…_URL")`)."""
-    return set(re.findall(r'base_url\("([A-Z]+_URL)"\)', (ROOT / source).read_text()))
+    """The service URL variables a caller's code reads: each of its `base_url("…_URL")`,
+    and with `services::urls_from_env("<caller>")`, those infra/services.json declares
+    for that caller."""
+    code = (ROOT / source).read_text()
+    read = set(re.findall(r'base_url\("([A-Z]+_URL)"\)', code))
+    for caller in re.findall(r'services::urls_from_env\("(\w+)"\)', code):
+        read |= {service["url"] for service in SERVICES.values() if caller in service["callers"]}
+    return read
 
 
 def check_declared_functions(resources: dict, services: dict) -> None:
@@ -247,7 +253,7 @@ def check_declared_functions(resources: dict, services: dict) -> None:
         function = resources.get(function_of(name), {})
         binary = function.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
         table = function.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("TABLE_NAME")
-        if binary != name or table != {"Ref": TEMPLATE_TABLES[service["table"]]}:
+        if binary != name or table != {"Ref": template_tables(resources)[service["table"]]}:
             raise SystemExit(f"template.yaml: infra/services.json declares {name} on table "
                              f"{service['table']}; {function_of(name)} builds {binary} on {table}")
     for caller in CALLER_CONFIGS:

@@ -18,3 +18,6 @@ declare module '*.vue' {
   const component: DefineComponent<object, object, unknown>
   export default component
 }
+
+/** The services the gateway calls, from infra/services.json (vite.config.ts). */
+declare const __GATEWAY_SERVICES__: readonly string[]

@@ -13,6 +13,7 @@
 //! Each failed attempt of a step's activity is also reported to the workflow with the
 //! `attempt_failed` signal, so the saga's timeline shows retries and their errors live.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,11 +37,40 @@ use crate::services::{CallError, ServiceClient, Written};
 
 /// The clients the activities call through, one per service, each with its breaker.
 pub struct SagaActivities {
-    pub inventory: ServiceClient,
-    pub order: ServiceClient,
-    pub payment: ServiceClient,
-    pub notification: ServiceClient,
-    pub metrics: SagaMetrics,
+    inventory: ServiceClient,
+    order: ServiceClient,
+    payment: ServiceClient,
+    notification: ServiceClient,
+    /// Every client, the ones above included: an operator may reset any breaker.
+    clients: BTreeMap<&'static str, ServiceClient>,
+    metrics: SagaMetrics,
+}
+
+impl SagaActivities {
+    /// The activities over `clients`, one per service the worker is configured to call
+    /// (`infra/services.json`). Fails at the worker's start if a service the saga calls
+    /// is not among them.
+    pub fn new(
+        clients: BTreeMap<&'static str, ServiceClient>,
+        metrics: SagaMetrics,
+    ) -> Result<Self, String> {
+        let client = |service: &str| {
+            clients.get(service).cloned().ok_or_else(|| {
+                format!(
+                    "the saga calls the {service} service; \
+                     infra/services.json does not declare it as called by the worker"
+                )
+            })
+        };
+        Ok(Self {
+            inventory: client("inventory")?,
+            order: client("order")?,
+            payment: client("payment")?,
+            notification: client("notification")?,
+            clients,
+            metrics,
+        })
+    }
 }
 
 #[activities]
@@ -207,15 +237,7 @@ impl SagaActivities {
         _ctx: ActivityContext,
         service: String,
     ) -> Result<(), ActivityError> {
-        let client = [
-            &self.inventory,
-            &self.order,
-            &self.payment,
-            &self.notification,
-        ]
-        .into_iter()
-        .find(|client| client.breaker().service() == service);
-        if let Some(client) = client {
+        if let Some(client) = self.clients.get(service.as_str()) {
             client.breaker().reset();
         }
         Ok(())
@@ -362,5 +384,39 @@ async fn report_attempt_failure(ctx: &ActivityContext, attempt: u32, error: &Cal
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(%error, "could not report a failed attempt"),
         Err(_) => tracing::warn!("reporting a failed attempt timed out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::{BreakerSettings, CircuitBreaker};
+
+    fn clients(services: &[&'static str]) -> BTreeMap<&'static str, ServiceClient> {
+        let settings = BreakerSettings {
+            failure_threshold: 5,
+            cool_down: Duration::from_secs(10),
+        };
+        services
+            .iter()
+            .map(|&service| {
+                let breaker = Arc::new(CircuitBreaker::new(service, settings));
+                let url = "http://127.0.0.1:9";
+                (service, ServiceClient::new(url, reqwest::Client::new(), breaker, None))
+            })
+            .collect()
+    }
+
+    /// The worker refuses to start rather than fail every saga at its charge.
+    #[test]
+    fn a_worker_without_a_service_the_saga_calls_does_not_start() {
+        let missing = clients(&["inventory", "order", "notification"]);
+        let error = SagaActivities::new(missing, SagaMetrics::disabled())
+            .err()
+            .expect("refused");
+        assert!(error.contains("payment"), "{error}");
+
+        let all = clients(&["inventory", "order", "payment", "notification"]);
+        assert!(SagaActivities::new(all, SagaMetrics::disabled()).is_ok());
     }
 }

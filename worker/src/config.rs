@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use service_kit::config::{ConfigError, base_url, optional, table_name};
+use service_kit::config::{ConfigError, optional, table_name};
+use service_kit::services::{self, ServiceUrls};
 use temporalio_common::worker::{
     VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion, build_id_from_current_exe,
 };
@@ -16,7 +17,8 @@ use crate::breaker::BreakerSettings;
 pub struct WorkerConfig {
     /// `TASK_QUEUE` (default `order-saga`).
     pub task_queue: String,
-    /// `CUSTOMER_URL`... base URLs of the services the activities call.
+    /// `INVENTORY_URL`...: the base URL of each service `infra/services.json` declares
+    /// as called by the worker.
     pub services: ServiceUrls,
     /// `BREAKER_FAILURE_THRESHOLD` (default 5) and `BREAKER_COOL_DOWN_MS` (default 10 000).
     pub breaker: BreakerSettings,
@@ -37,24 +39,11 @@ pub struct WorkerConfig {
     pub deployment: Option<Deployment>,
 }
 
-#[derive(Debug, Clone)]
-pub struct ServiceUrls {
-    pub inventory: String,
-    pub order: String,
-    pub payment: String,
-    pub notification: String,
-}
-
 impl WorkerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             task_queue: optional("TASK_QUEUE", saga_contract::DEFAULT_TASK_QUEUE.to_owned())?,
-            services: ServiceUrls {
-                inventory: base_url("INVENTORY_URL")?,
-                order: base_url("ORDER_URL")?,
-                payment: base_url("PAYMENT_URL")?,
-                notification: base_url("NOTIFICATION_URL")?,
-            },
+            services: services::urls_from_env("worker")?,
             breaker: BreakerSettings {
                 failure_threshold: optional("BREAKER_FAILURE_THRESHOLD", 5)?,
                 cool_down: Duration::from_millis(optional("BREAKER_COOL_DOWN_MS", 10_000)?),

@@ -20,6 +20,7 @@ pub mod testing;
 pub mod timeline;
 pub mod workflow;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,7 +77,8 @@ pub async fn connect_with(payload_keys: Option<Arc<PayloadKeys>>) -> Result<Clie
     )?)
 }
 
-/// The activities and the breakers they share, one per downstream service.
+/// The activities and the breakers they share: a client and a breaker for each service
+/// the worker is configured to call.
 pub fn saga_activities(
     config: &WorkerConfig,
     signer: Option<RequestSigner>,
@@ -85,24 +87,20 @@ pub fn saga_activities(
     let http = reqwest::Client::builder()
         .timeout(config.downstream_timeout)
         .build()?;
+    let mut clients = BTreeMap::new();
     let mut breakers = Vec::new();
-    let mut client = |service: &'static str, url: &str| {
+    for (&service, url) in &config.services {
         let breaker = Arc::new(
             CircuitBreaker::new(service, config.breaker)
                 .counted(metrics.clone(), &config.task_queue),
         );
         breakers.push(breaker.clone());
-        ServiceClient::new(url, http.clone(), breaker, signer.clone())
-    };
-    let activities = SagaActivities {
-        inventory: client("inventory", &config.services.inventory),
-        order: client("order", &config.services.order),
-        payment: client("payment", &config.services.payment),
-        notification: client("notification", &config.services.notification),
-        metrics: metrics.clone(),
-    };
-    let services: Vec<_> = breakers.iter().map(|breaker| breaker.service()).collect();
+        let client = ServiceClient::new(url, http.clone(), breaker, signer.clone());
+        clients.insert(service, client);
+    }
+    let services: Vec<_> = clients.keys().copied().collect();
     metrics.start_at_zero(&config.task_queue, &services);
+    let activities = SagaActivities::new(clients, metrics)?;
     Ok((activities, breakers))
 }
 

@@ -15,7 +15,9 @@ use service_kit::payload_codec;
 use service_kit::testing::{self, Api};
 
 use crate::breaker::{BreakerSettings, BreakerSnapshot, CircuitBreaker};
-use crate::config::{ServiceUrls, WorkerConfig};
+use service_kit::services::{self, ServiceUrls};
+
+use crate::config::WorkerConfig;
 
 /// Transforms a service's router before it is served (e.g. to lose responses).
 pub type Wrap = Box<dyn FnOnce(Router) -> Router>;
@@ -57,6 +59,8 @@ pub struct Services {
     pub order: Api,
     pub payment: Api,
     pub notification: Api,
+    /// Each one's base URL, by name.
+    urls: ServiceUrls,
     calls: HashMap<&'static str, Arc<AtomicUsize>>,
 }
 
@@ -95,6 +99,7 @@ impl Services {
             ),
         ];
         let mut calls = HashMap::new();
+        let mut urls = ServiceUrls::new();
         let mut apis = Vec::new();
         for (name, mut router) in routers {
             if let Some(wrap) = options.wraps.remove(name) {
@@ -112,7 +117,9 @@ impl Services {
                     next.run(request).await
                 }
             }));
-            apis.push(testing::spawn_as(name, counted).await);
+            let api = testing::spawn_as(name, counted).await;
+            urls.insert(name, api.base_url.clone());
+            apis.push(api);
         }
         let [customer, inventory, order, payment, notification] =
             <[Api; 5]>::try_from(apis).unwrap_or_else(|_| unreachable!("five services"));
@@ -122,8 +129,17 @@ impl Services {
             order,
             payment,
             notification,
+            urls,
             calls,
         }
+    }
+
+    /// The base URLs of the services `infra/services.json` declares as called by
+    /// `caller` (`gateway`, `worker`): what its configuration reads.
+    pub fn urls_for(&self, caller: &str) -> ServiceUrls {
+        services::called_by(caller)
+            .map(|(name, _)| (name, self.urls[name].clone()))
+            .collect()
     }
 
     /// The requests `service` has received (failure-mode changes excluded).
@@ -135,12 +151,7 @@ impl Services {
     pub fn worker_config(&self, task_queue: &str, breaker: BreakerSettings) -> WorkerConfig {
         WorkerConfig {
             task_queue: task_queue.to_owned(),
-            services: ServiceUrls {
-                inventory: self.inventory.base_url.clone(),
-                order: self.order.base_url.clone(),
-                payment: self.payment.base_url.clone(),
-                notification: self.notification.base_url.clone(),
-            },
+            services: self.urls_for("worker"),
             breaker,
             downstream_timeout: Duration::from_secs(8),
             status_addr: None,
@@ -250,17 +261,14 @@ impl Drop for InProcessWorker {
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::Value;
+    use super::services;
 
     /// A service added to `infra/services.json` (and so to the scripts, compose and the
     /// template) is one the saga's and the gateway's tests run too, on the same table.
     #[test]
     fn the_test_stack_runs_the_declared_services_on_their_tables() {
-        let declared: BTreeMap<String, Value> =
-            serde_json::from_str(include_str!("../../infra/services.json")).expect("JSON");
-        let declared: BTreeMap<&str, &str> = declared
-            .iter()
-            .map(|(name, service)| (name.as_str(), service["table"].as_str().expect("table")))
+        let declared: BTreeMap<&str, &str> = services::declared()
+            .map(|(name, service)| (name, service.table.as_str()))
             .collect();
         assert_eq!(BTreeMap::from(super::SERVICES), declared);
     }

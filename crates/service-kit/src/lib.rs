@@ -20,6 +20,7 @@ pub mod payload_codec;
 pub mod problem;
 pub mod secrets;
 pub mod serve;
+pub mod services;
 pub mod sigv4;
 pub mod startup;
 pub mod tables;

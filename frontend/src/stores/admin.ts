@@ -4,8 +4,10 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { api, describe, unwrap, type AttentionItem, type Breaker, type FailureMode } from '@/api/client'
 
-export const SERVICES = ['customer', 'inventory', 'order', 'payment', 'notification'] as const
-export type ServiceName = (typeof SERVICES)[number]
+/** The services whose failure modes the gateway switches: those infra/services.json
+ * declares as called by it, in its order (see vite.config.ts). */
+export const SERVICES: readonly string[] = __GATEWAY_SERVICES__
+export type ServiceName = string
 
 export const useAdminStore = defineStore('admin', () => {
   const modes = ref<Partial<Record<ServiceName, FailureMode>>>({})

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use saga_contract::ApprovalPolicy;
-use service_kit::config::{ConfigError, base_url, optional, table_name};
+use service_kit::config::{ConfigError, optional, table_name};
+use service_kit::services::{self, ServiceUrls};
 
 pub use crate::client_ip::TrustedProxies;
 
@@ -17,7 +18,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    pub services: DownstreamUrls,
+    /// `CUSTOMER_URL`...: the base URL of each service `infra/services.json` declares
+    /// as called by the gateway.
+    pub services: ServiceUrls,
     /// `TABLE_NAME`: refresh-token families and WebSocket connections.
     pub table: String,
     /// `RATE_LIMIT_TABLE`: the shared rate-limit state.
@@ -59,15 +62,6 @@ pub struct GatewayConfig {
     /// `WEBSOCKET_ENDPOINT`: on AWS, the WebSocket API's management endpoint, to close a
     /// user's connections when they log out.
     pub websocket_endpoint: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DownstreamUrls {
-    pub customer: String,
-    pub inventory: String,
-    pub order: String,
-    pub notification: String,
-    pub payment: String,
 }
 
 #[derive(Debug, Clone)]
@@ -221,13 +215,7 @@ impl GatewayConfig {
         let temporal_ui_url: String = optional("TEMPORAL_UI_URL", String::new())?;
         let trace_ui_url = trace_ui_url(optional("TRACE_UI_URL", String::new())?)?;
         Ok(Self {
-            services: DownstreamUrls {
-                customer: base_url("CUSTOMER_URL")?,
-                inventory: base_url("INVENTORY_URL")?,
-                order: base_url("ORDER_URL")?,
-                notification: base_url("NOTIFICATION_URL")?,
-                payment: base_url("PAYMENT_URL")?,
-            },
+            services: services::urls_from_env("gateway")?,
             table: table_name("TABLE_NAME", "gateway")?,
             rate_limit_table: table_name("RATE_LIMIT_TABLE", "ratelimits")?,
             breakers_table: table_name("BREAKERS_TABLE", "breakers")?,

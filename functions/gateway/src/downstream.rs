@@ -7,40 +7,29 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service_kit::Problem;
 use service_kit::downstream::{self, ServiceClient};
+use service_kit::services::{self, ServiceUrls};
 use service_kit::sigv4::RequestSigner;
 
-use crate::config::{DownstreamUrls, GatewayConfig};
-
+/// A service of `infra/services.json`, by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Customer,
-    Inventory,
-    Order,
-    Payment,
-    Notification,
-}
+pub struct Service(&'static str);
 
 impl Service {
+    pub const CUSTOMER: Self = Self("customer");
+    pub const INVENTORY: Self = Self("inventory");
+    pub const ORDER: Self = Self("order");
+    pub const PAYMENT: Self = Self("payment");
+    pub const NOTIFICATION: Self = Self("notification");
+
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::Inventory => "inventory",
-            Self::Order => "order",
-            Self::Payment => "payment",
-            Self::Notification => "notification",
-        }
+        self.0
     }
 
+    /// A service the gateway calls, by name.
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Customer,
-            Self::Inventory,
-            Self::Order,
-            Self::Payment,
-            Self::Notification,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        services::called_by("gateway")
+            .map(|(service, _)| Self(service))
+            .find(|service| service.0 == name)
     }
 }
 
@@ -105,43 +94,18 @@ pub struct Downstream {
 }
 
 impl Downstream {
-    /// A client of every service of `config`.
+    /// A client of each service in `urls`.
     pub fn new(
-        config: &GatewayConfig,
-        signer: Option<RequestSigner>,
-    ) -> Result<Self, reqwest::Error> {
-        let DownstreamUrls {
-            customer,
-            inventory,
-            order,
-            notification,
-            payment,
-        } = config.services.clone();
-        Self::of(
-            vec![
-                (Service::Customer, customer),
-                (Service::Inventory, inventory),
-                (Service::Order, order),
-                (Service::Payment, payment),
-                (Service::Notification, notification),
-            ],
-            config.downstream_timeout,
-            signer,
-        )
-    }
-
-    /// A client of the services in `urls` only.
-    pub fn of(
-        urls: Vec<(Service, String)>,
+        urls: &ServiceUrls,
         timeout: std::time::Duration,
         signer: Option<RequestSigner>,
     ) -> Result<Self, reqwest::Error> {
         let http = downstream::http_client(timeout)?;
         let clients = urls
-            .into_iter()
-            .map(|(service, url)| {
-                let client = ServiceClient::new(service.name(), url, http.clone(), signer.clone());
-                (service, client)
+            .iter()
+            .map(|(&name, url)| {
+                let client = ServiceClient::new(name, url.clone(), http.clone(), signer.clone());
+                (Service(name), client)
             })
             .collect();
         Ok(Self { clients })

@@ -75,7 +75,7 @@ impl AppState {
         signer: Option<RequestSigner>,
     ) -> Result<Self, BoxError> {
         Ok(Self {
-            services: Downstream::new(&config, signer)?,
+            services: Downstream::new(&config.services, config.downstream_timeout, signer)?,
             limiter: Arc::new(RateLimiter::new(
                 dynamo.clone(),
                 &config.rate_limit_table,

@@ -624,7 +624,9 @@ async fn the_timeline_and_the_feed_name_the_failing_service_but_never_its_addres
     let stack = Stack::start().await;
     let mut config = stack.worker_config();
     // Nothing listens there: every charge attempt fails to connect.
-    config.services.payment = "http://127.0.0.1:9/internal-payments".to_owned();
+    config
+        .services
+        .insert("payment", "http://127.0.0.1:9/internal-payments".to_owned());
     let _worker = InProcessWorker::start(config);
     stack.add_product("MUG", 10, 1250).await;
     let input = saga(&unique("no-address"), &[("MUG", 1, 1250)], "card_approve");

@@ -26,8 +26,8 @@ use saga_contract::{
     SagaInput, SagaResult, SagaStatus,
 };
 use serde_json::Value;
-use service_kit::payload_codec;
 use service_kit::testing::{self, Api};
+use service_kit::{payload_codec, services};
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
@@ -309,10 +309,7 @@ impl WorkerProcess {
     fn spawn(config: &WorkerConfig, stdout: Stdio, level: &str) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_worker"))
             .env("TASK_QUEUE", &config.task_queue)
-            .env("INVENTORY_URL", &config.services.inventory)
-            .env("ORDER_URL", &config.services.order)
-            .env("PAYMENT_URL", &config.services.payment)
-            .env("NOTIFICATION_URL", &config.services.notification)
+            .envs(services::url_variables(&config.services))
             .env("WORKER_STATUS_ADDR", "")
             .env("PAYLOAD_KEYS", payload_codec::test_ring_json())
             .env("RUST_LOG", level)

@@ -15,10 +15,11 @@ use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use service_kit::config::{ConfigError, base_url, optional, required, table_name};
 use service_kit::serve::BoxError;
+use service_kit::services::ServiceUrls;
 use service_kit::sigv4::RequestSigner;
 
 use crate::auth::now_secs;
-use crate::downstream::{Downstream, Service};
+use crate::downstream::Downstream;
 use crate::events::connections::Connections;
 use crate::events::routes::events_after;
 use crate::routes::notifications::feed_id;
@@ -130,7 +131,11 @@ impl Fanout {
         let signer = RequestSigner::from_env().await?;
         Ok(Self::new(
             Connections::new(dynamo, table),
-            Downstream::of(vec![(Service::Notification, notification)], timeout, signer)?,
+            Downstream::new(
+                &ServiceUrls::from([("notification", notification)]),
+                timeout,
+                signer,
+            )?,
             Pusher::new(&endpoint?).await,
         ))
     }

@@ -147,7 +147,7 @@ async fn latest_id(state: &Shared, user_id: &str) -> Result<u64, Problem> {
     let page: NotificationPage = state
         .services
         .get(
-            Service::Notification,
+            Service::NOTIFICATION,
             &format!("/users/{user_id}/notifications?limit=1"),
         )
         .await?;
@@ -168,7 +168,7 @@ pub async fn events_after(
     loop {
         let limit = (MAX_REPLAY - events.len()).min(100);
         let path = format!("/users/{user_id}/notifications?after={after}&limit={limit}");
-        let page: NotificationPage = services.get(Service::Notification, &path).await?;
+        let page: NotificationPage = services.get(Service::NOTIFICATION, &path).await?;
         for notification in page.items {
             after = feed_id(&notification.id).unwrap_or(after);
             events.push(notification);

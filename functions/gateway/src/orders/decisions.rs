@@ -98,7 +98,7 @@ async fn review_queue(
 async fn review_item(state: &Shared, order_id: &str) -> Result<Option<ReviewItem>, Problem> {
     let path = format!("/orders/{order_id}");
     let (order, saga) = tokio::join!(
-        state.services.get::<Order>(Service::Order, &path),
+        state.services.get::<Order>(Service::ORDER, &path),
         state.orders.sagas.running_status(order_id),
     );
     let order = match order {

@@ -221,7 +221,7 @@ fn key_reused() -> Problem {
 async fn order_exists(state: &Shared, order_id: &str) -> Result<bool, Problem> {
     match state
         .services
-        .get::<Order>(Service::Order, &format!("/orders/{order_id}"))
+        .get::<Order>(Service::ORDER, &format!("/orders/{order_id}"))
         .await
     {
         Ok(_) => Ok(true),
@@ -275,7 +275,7 @@ async fn not_held(state: &Shared, lines: &[OrderLine], outcome: ReservationOutco
         let path = format!("/products/{}", line.sku);
         let product = state
             .services
-            .get::<Product>(Service::Inventory, &path)
+            .get::<Product>(Service::INVENTORY, &path)
             .await
             .ok()?;
         (product.available < line.quantity).then(|| Shortage {
@@ -303,7 +303,7 @@ async fn priced_lines(
             (
                 sku.clone(),
                 services
-                    .get::<Product>(Service::Inventory, &format!("/products/{sku}"))
+                    .get::<Product>(Service::INVENTORY, &format!("/products/{sku}"))
                     .await,
             )
         }
@@ -355,7 +355,7 @@ async fn list_orders(
 ) -> Result<Json<OrderPage>, Problem> {
     let query = page_query(params.limit, params.cursor.as_deref())?;
     let path = format!("/customers/{}/orders{query}", user.id);
-    Ok(Json(state.services.get(Service::Order, &path).await?))
+    Ok(Json(state.services.get(Service::ORDER, &path).await?))
 }
 
 /// An order with its saga's live timeline (while it runs) and its status history.
@@ -374,7 +374,7 @@ async fn get_order(
     check_owner(&state, &user, &order_id).await?;
     let order_path = format!("/orders/{order_id}");
     let (order, saga) = tokio::join!(
-        state.services.get::<Order>(Service::Order, &order_path),
+        state.services.get::<Order>(Service::ORDER, &order_path),
         state.orders.sagas.running_status(&order_id),
     );
     let order = match order {
@@ -417,7 +417,7 @@ pub(super) async fn check_owner(
         Some(owner) => Some(owner),
         None => match state
             .services
-            .get::<Order>(Service::Order, &format!("/orders/{order_id}"))
+            .get::<Order>(Service::ORDER, &format!("/orders/{order_id}"))
             .await
         {
             Ok(order) => Some(order.customer_id),

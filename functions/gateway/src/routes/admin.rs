@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use service_kit::Problem;
 use service_kit::extract::{Json, Path};
+use service_kit::services;
 
 use super::{ApiRoutes, Shared, path_id};
 use crate::auth::Admin;
@@ -36,7 +37,7 @@ async fn create_product(
 ) -> Result<(StatusCode, Json<Product>), Problem> {
     let product = state
         .services
-        .send(Service::Inventory, Method::POST, "/products", Some(&body))
+        .send(Service::INVENTORY, Method::POST, "/products", Some(&body))
         .await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
@@ -59,7 +60,7 @@ async fn update_product(
     Ok(Json(
         state
             .services
-            .send(Service::Inventory, Method::PATCH, &path, Some(&body))
+            .send(Service::INVENTORY, Method::PATCH, &path, Some(&body))
             .await?,
     ))
 }
@@ -82,14 +83,17 @@ async fn set_stock(
     Ok(Json(
         state
             .services
-            .send(Service::Inventory, Method::PUT, &path, Some(&body))
+            .send(Service::INVENTORY, Method::PUT, &path, Some(&body))
             .await?,
     ))
 }
 
 fn service(name: &str) -> Result<Service, Problem> {
     Service::parse(name).ok_or_else(|| {
-        Problem::not_found("Services are customer, inventory, order, payment and notification.")
+        let names: Vec<_> = services::called_by("gateway")
+            .map(|(name, _)| name)
+            .collect();
+        Problem::not_found(format!("Services are {}.", names.join(", ")))
     })
 }
 

@@ -48,7 +48,7 @@ async fn register(
     let customer: Customer = state
         .services
         .send(
-            Service::Customer,
+            Service::CUSTOMER,
             Method::POST,
             "/customers",
             Some(&request),
@@ -82,7 +82,7 @@ async fn login(
     let verified: Result<Customer, _> = state
         .services
         .send(
-            Service::Customer,
+            Service::CUSTOMER,
             Method::POST,
             "/credentials/verify",
             Some(&request),
@@ -274,7 +274,7 @@ async fn refresh(
     // The role may have changed since login: ask the customer service again.
     let customer: Customer = state
         .services
-        .get(Service::Customer, &format!("/customers/{user_id}"))
+        .get(Service::CUSTOMER, &format!("/customers/{user_id}"))
         .await
         .map_err(|error| {
             if error.is_not_found() {
@@ -331,14 +331,14 @@ async fn change_password(
     }
     let account: Customer = state
         .services
-        .get(Service::Customer, &format!("/customers/{}", user.id))
+        .get(Service::CUSTOMER, &format!("/customers/{}", user.id))
         .await
         .map_err(|error| Problem::from(error).into_response())?;
     let attempt = reserve_attempt(&state, &headers, &account.email).await?;
     let changed: Result<Customer, _> = state
         .services
         .send(
-            Service::Customer,
+            Service::CUSTOMER,
             Method::PUT,
             &format!("/customers/{}/password", user.id),
             Some(&body),

@@ -39,7 +39,7 @@ async fn list_products(
     let query = page_query(params.limit, params.cursor.as_deref())?;
     let page: ProductPage = state
         .services
-        .get(Service::Inventory, &format!("/products{query}"))
+        .get(Service::INVENTORY, &format!("/products{query}"))
         .await?;
     Ok(cacheable(&headers, &page))
 }
@@ -61,7 +61,7 @@ async fn get_product(
     let sku = path_id(&sku, "product")?;
     let product: Product = state
         .services
-        .get(Service::Inventory, &format!("/products/{sku}"))
+        .get(Service::INVENTORY, &format!("/products/{sku}"))
         .await?;
     Ok(cacheable(&headers, &product))
 }

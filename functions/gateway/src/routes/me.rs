@@ -25,7 +25,7 @@ async fn get_me(State(state): State<Shared>, user: AuthUser) -> Result<Json<Cust
     Ok(Json(
         state
             .services
-            .get(Service::Customer, &format!("/customers/{}", user.id))
+            .get(Service::CUSTOMER, &format!("/customers/{}", user.id))
             .await?,
     ))
 }
@@ -45,7 +45,7 @@ async fn update_me(
     Ok(Json(
         state
             .services
-            .send(Service::Customer, Method::PATCH, &path, Some(&body))
+            .send(Service::CUSTOMER, Method::PATCH, &path, Some(&body))
             .await?,
     ))
 }

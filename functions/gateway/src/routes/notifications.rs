@@ -59,7 +59,7 @@ async fn list_notifications(
         .unwrap_or_default();
     let path = format!("/users/{}/notifications?after={after}{limit}", user.id);
     Ok(Json(
-        state.services.get(Service::Notification, &path).await?,
+        state.services.get(Service::NOTIFICATION, &path).await?,
     ))
 }
 
@@ -80,7 +80,7 @@ async fn mark_read(
     Ok(Json(
         state
             .services
-            .send(Service::Notification, Method::POST, &path, None::<&()>)
+            .send(Service::NOTIFICATION, Method::POST, &path, None::<&()>)
             .await?,
     ))
 }

@@ -189,7 +189,7 @@ async fn load_batch(
 async fn failure_injection_on(state: &Shared) -> Result<(), Problem> {
     match state
         .services
-        .get::<FailureMode>(Service::Payment, "/admin/failure-mode")
+        .get::<FailureMode>(Service::PAYMENT, "/admin/failure-mode")
         .await
     {
         Ok(_) => Ok(()),
@@ -209,7 +209,7 @@ async fn failure_injection_on(state: &Shared) -> Result<(), Problem> {
 async fn known_product(state: &Shared, sku: &str) -> Result<(), Problem> {
     match state
         .services
-        .get::<Product>(Service::Inventory, &format!("/products/{sku}"))
+        .get::<Product>(Service::INVENTORY, &format!("/products/{sku}"))
         .await
     {
         Ok(_) => Ok(()),

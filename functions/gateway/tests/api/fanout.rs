@@ -13,7 +13,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use gateway::auth::now_secs;
 use gateway::config::TrustedProxies;
-use gateway::downstream::{Downstream, Service};
+use gateway::downstream::Downstream;
 use gateway::events::connections::Connections;
 use gateway::events::fanout::{Fanout, Pusher};
 use gateway::events::routes::{MAX_REPLAY, events_after};
@@ -23,6 +23,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequestContex
 use lambda_http::request::RequestContext;
 use lambda_http::tower::ServiceExt;
 use serde_json::json;
+use service_kit::services::ServiceUrls;
 use service_kit::testing;
 use tokio::net::TcpListener;
 
@@ -74,7 +75,7 @@ async fn a_push_reaches_live_connections_and_closes_expired_ones() {
         .await
         .expect("remember");
     let notifications = testing::Api {
-        base_url: stack.config.services.notification.clone(),
+        base_url: stack.config.services["notification"].clone(),
         http: reqwest::Client::new(),
     };
     notifications
@@ -158,8 +159,8 @@ async fn logout_closes_the_users_connections_on_aws() {
 
 /// A client of the notification service's feed, as the fan-out has one.
 fn feed_of(notifications: &testing::Api) -> Downstream {
-    Downstream::of(
-        vec![(Service::Notification, notifications.base_url.clone())],
+    Downstream::new(
+        &ServiceUrls::from([("notification", notifications.base_url.clone())]),
         Duration::from_secs(5),
         None,
     )
@@ -256,7 +257,7 @@ async fn an_expired_connection_catches_up_nothing_and_is_forgotten() {
 async fn a_replay_sends_at_most_its_bound_and_goes_on_from_its_last_event() {
     let stack = Stack::start().await;
     let notifications = testing::Api {
-        base_url: stack.config.services.notification.clone(),
+        base_url: stack.config.services["notification"].clone(),
         http: reqwest::Client::new(),
     };
     let user = "u-long-feed";

@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::config::{
-    DownstreamUrls, GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource,
-    TrustedProxies,
+    GatewayConfig, JwtConfig, JwtKeys, RateLimitConfig, SecretSource, TrustedProxies,
 };
 use gateway::orders::saga::Sagas;
 use gateway::{AppState, BREAKERS_TABLE, RATE_LIMIT_TABLE, TABLE};
 use saga_contract::ApprovalPolicy;
 use serde_json::{Value, json};
-use service_kit::payload_codec;
 use service_kit::testing::{self, Api, Method, Reply};
+use service_kit::{payload_codec, services};
 use worker::breaker::BreakerSettings;
 use worker::config::WorkerConfig;
 use worker::testing::{InProcessWorker, ServiceOptions, Services};
@@ -123,13 +122,7 @@ impl Stack {
             })
         });
         let config = GatewayConfig {
-            services: DownstreamUrls {
-                customer: services.customer.base_url.clone(),
-                inventory: services.inventory.base_url.clone(),
-                order: services.order.base_url.clone(),
-                notification: services.notification.base_url.clone(),
-                payment: services.payment.base_url.clone(),
-            },
+            services: services.urls_for("gateway"),
             table: table(TABLE).await.table_name,
             rate_limit_table: table(RATE_LIMIT_TABLE).await.table_name,
             breakers_table,
@@ -271,11 +264,7 @@ impl GatewayProcess {
             .env("PORT", port.to_string())
             .env("JWT_SECRET", TEST_JWT_SECRET)
             .env("PAYLOAD_KEYS", payload_codec::test_ring_json())
-            .env("CUSTOMER_URL", &config.services.customer)
-            .env("INVENTORY_URL", &config.services.inventory)
-            .env("ORDER_URL", &config.services.order)
-            .env("PAYMENT_URL", &config.services.payment)
-            .env("NOTIFICATION_URL", &config.services.notification)
+            .envs(services::url_variables(&config.services))
             .env("TABLE_NAME", &config.table)
             .env("RATE_LIMIT_TABLE", &config.rate_limit_table)
             .env("BREAKERS_TABLE", &config.breakers_table)
