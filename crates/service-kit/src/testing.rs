@@ -166,6 +166,13 @@ impl Api {
         Self::reply(request).await
     }
 
+    /// Switches the service's failure injection to `mode` ("down", "decline", "off"...).
+    pub async fn set_failure_mode(&self, mode: &str) {
+        self.put("/admin/failure-mode", serde_json::json!({ "mode": mode }))
+            .await
+            .expect(200);
+    }
+
     /// Asserts the answers every JSON endpoint gives to bodies that are not JSON at
     /// all: malformed (400), not declared as JSON (415) and oversized (413).
     pub async fn assert_rejects_unparseable_bodies(&self, method: Method, path: &str) {
@@ -212,6 +219,26 @@ impl Api {
             body,
         }
     }
+}
+
+/// Asserts that of the `replies` to one request sent many times at once, exactly one
+/// created (201) and every other found it created (200).
+#[track_caller]
+pub fn assert_created_once(replies: &[Reply]) {
+    let count = |status: u16| replies.iter().filter(|r| r.status == status).count();
+    assert_eq!(count(201), 1, "{replies:#?}");
+    assert_eq!(count(200), replies.len() - 1, "{replies:#?}");
+}
+
+/// The string `field` of every item of the JSON array `items`, in order: the statuses
+/// of an order's history, say.
+pub fn each_str<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|item| item[field].as_str().expect(field))
+        .collect()
 }
 
 /// An answer as a service would send it, for tests of how callers sort answers.

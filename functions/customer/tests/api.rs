@@ -213,9 +213,7 @@ async fn unknown_routes_and_methods_are_problems() {
 #[tokio::test]
 async fn when_down_it_answers_503_but_can_still_be_brought_back() {
     let api = customer_service().await;
-    api.put("/admin/failure-mode", json!({"mode": "down"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("down").await;
     api.post("/customers", ada())
         .await
         .expect_problem(503, "service-unavailable");
@@ -225,9 +223,7 @@ async fn when_down_it_answers_503_but_can_still_be_brought_back() {
         "down"
     );
 
-    api.put("/admin/failure-mode", json!({"mode": "off"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("off").await;
     api.post("/customers", ada()).await.expect(201);
 }
 

@@ -456,9 +456,7 @@ async fn unparseable_bodies_are_rejected_on_every_endpoint() {
 async fn when_down_it_answers_503_and_when_flaky_500() {
     let api = inventory_service().await;
     add_product(&api, "A", 1).await;
-    api.put("/admin/failure-mode", json!({"mode": "down"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("down").await;
     api.get("/products/A")
         .await
         .expect_problem(503, "service-unavailable");
@@ -474,8 +472,6 @@ async fn when_down_it_answers_503_and_when_flaky_500() {
     api.put("/admin/failure-mode", json!({"mode": "decline"}))
         .await
         .expect_problem(422, "validation-failed");
-    api.put("/admin/failure-mode", json!({"mode": "off"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("off").await;
     api.get("/products/A").await.expect(200);
 }

@@ -121,16 +121,7 @@ async fn concurrent_recordings_of_one_key_record_once() {
         async move { api.post("/users/u-1/notifications", event("same")).await }
     });
     let replies = futures::future::join_all(attempts).await;
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 201).count(),
-        1,
-        "{replies:#?}"
-    );
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 200).count(),
-        9,
-        "{replies:#?}"
-    );
+    testing::assert_created_once(&replies);
     let page = api.get("/users/u-1/notifications").await.expect(200);
     assert_eq!(ids(&page), [1]);
     assert_eq!(page["unread"], 1);
@@ -281,14 +272,10 @@ async fn unparseable_bodies_are_rejected() {
 #[tokio::test]
 async fn when_down_it_answers_503() {
     let api = notification_service().await;
-    api.put("/admin/failure-mode", json!({"mode": "down"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("down").await;
     api.post("/users/u-1/notifications", event("k"))
         .await
         .expect_problem(503, "service-unavailable");
-    api.put("/admin/failure-mode", json!({"mode": "off"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("off").await;
     record(&api, "u-1", "k").await;
 }

@@ -41,12 +41,7 @@ async fn move_to(api: &Api, order_id: &str, status: &str) -> Value {
 }
 
 fn statuses(order: &Value) -> Vec<&str> {
-    order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|change| change["status"].as_str().expect("status"))
-        .collect()
+    testing::each_str(&order["history"], "status")
 }
 
 #[tokio::test]
@@ -85,8 +80,7 @@ async fn concurrent_creations_of_one_order_write_it_once() {
         async move { api.put("/orders/o-1", new_order("c-1")).await }
     });
     let replies = futures::future::join_all(attempts).await;
-    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1);
-    assert_eq!(replies.iter().filter(|r| r.status == 200).count(), 19);
+    testing::assert_created_once(&replies);
     let page = api.get("/customers/c-1/orders").await.expect(200);
     assert_eq!(page["items"].as_array().expect("items").len(), 1);
 }
@@ -103,12 +97,7 @@ async fn the_happy_path_records_every_status_in_order() {
         statuses(&order),
         ["PENDING", "RESERVED", "PAID", "COMPLETED"]
     );
-    let times: Vec<&str> = order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|c| c["at"].as_str().expect("at"))
-        .collect();
+    let times = testing::each_str(&order["history"], "at");
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
 
@@ -366,15 +355,11 @@ async fn unparseable_bodies_are_rejected_on_every_endpoint() {
 #[tokio::test]
 async fn when_down_it_answers_503() {
     let api = order_service().await;
-    api.put("/admin/failure-mode", json!({"mode": "down"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("down").await;
     api.put("/orders/o-1", new_order("c-1"))
         .await
         .expect_problem(503, "service-unavailable");
-    api.put("/admin/failure-mode", json!({"mode": "off"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("off").await;
     api.put("/orders/o-1", new_order("c-1")).await.expect(201);
 }
 
@@ -388,10 +373,7 @@ async fn without_failure_injection_there_is_no_switchboard_and_a_stored_mode_is_
         order::CustomerLimits::default(),
     ))
     .await;
-    enabled
-        .put("/admin/failure-mode", json!({"mode": "down"}))
-        .await
-        .expect(200);
+    enabled.set_failure_mode("down").await;
 
     let mut production = config.clone();
     production.failure_injection = false;

@@ -75,16 +75,7 @@ async fn twenty_concurrent_identical_charges_make_one_ledger_entry() {
         }
     });
     let replies = futures::future::join_all(attempts).await;
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 201).count(),
-        1,
-        "{replies:#?}"
-    );
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 200).count(),
-        19,
-        "{replies:#?}"
-    );
+    testing::assert_created_once(&replies);
     let first = &replies[0].body;
     assert!(replies.iter().all(|r| &r.body == first));
     assert_eq!(totals(&ledger(&api, "o-1").await), (3300, 0, 3300));
@@ -123,15 +114,11 @@ async fn a_declined_card_is_declined_every_time_and_charges_nothing() {
 #[tokio::test]
 async fn the_decline_mode_declines_a_good_card() {
     let api = payment_service().await;
-    api.put("/admin/failure-mode", json!({"mode": "decline"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("decline").await;
     api.post("/payments/o-1/charge", charge_with("card_approve"))
         .await
         .expect_problem(402, "payment-declined");
-    api.put("/admin/failure-mode", json!({"mode": "off"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("off").await;
     api.post("/payments/o-2/charge", charge_with("card_approve"))
         .await
         .expect(201);
@@ -195,16 +182,7 @@ async fn concurrent_refunds_refund_once() {
         async move { api.post("/payments/o-1/refund", json!(null)).await }
     });
     let replies = futures::future::join_all(refunds).await;
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 201).count(),
-        1,
-        "{replies:#?}"
-    );
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 200).count(),
-        9,
-        "{replies:#?}"
-    );
+    testing::assert_created_once(&replies);
     assert_eq!(totals(&ledger(&api, "o-1").await), (3300, 3300, 0));
 }
 
@@ -308,15 +286,11 @@ async fn unparseable_bodies_are_rejected() {
 #[tokio::test]
 async fn when_down_it_answers_503_and_charges_nothing() {
     let api = payment_service().await;
-    api.put("/admin/failure-mode", json!({"mode": "down"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("down").await;
     api.post("/payments/o-1/charge", charge_with("card_approve"))
         .await
         .expect_problem(503, "service-unavailable");
-    api.put("/admin/failure-mode", json!({"mode": "off"}))
-        .await
-        .expect(200);
+    api.set_failure_mode("off").await;
     api.get("/payments/o-1")
         .await
         .expect_problem(404, "not-found");
@@ -518,16 +492,7 @@ async fn concurrent_slow_charges_reach_the_provider_together_and_capture_once() 
         }
     });
     let replies = futures::future::join_all(attempts).await;
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 201).count(),
-        1,
-        "{replies:#?}"
-    );
-    assert_eq!(
-        replies.iter().filter(|r| r.status == 200).count(),
-        4,
-        "{replies:#?}"
-    );
+    testing::assert_created_once(&replies);
     let first = &replies[0].body;
     assert!(replies.iter().all(|r| &r.body == first), "{replies:#?}");
     let recorded = payments.provider_outcome("o-1").await.expect("an outcome");

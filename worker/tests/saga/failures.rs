@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use worker::breaker::BreakerState;
 
 use crate::support::{
-    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, hold, saga, unique,
+    CUSTOMER, InProcessWorker, Stack, WorkerProcess, Wrap, eventually, hold, saga, statuses, unique,
 };
 
 /// Lets the service handle the first matching request, then throws its successful
@@ -112,13 +112,10 @@ async fn a_worker_killed_mid_saga_is_replaced_and_effects_happen_exactly_once() 
     assert_eq!(stack.ledger(&input.order_id).await, (2500, 0));
     assert_eq!(stack.stock("MUG").await, (8, 0));
     let order = stack.order(&input.order_id).await;
-    let history: Vec<&str> = order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|c| c["status"].as_str().expect("status"))
-        .collect();
-    assert_eq!(history, ["PENDING", "RESERVED", "PAID", "COMPLETED"]);
+    assert_eq!(
+        statuses(&order),
+        ["PENDING", "RESERVED", "PAID", "COMPLETED"]
+    );
     let notifications = stack.notifications(CUSTOMER).await;
     let keys: HashSet<&str> = notifications
         .iter()

@@ -6,21 +6,12 @@ use std::time::Duration;
 use saga_contract::{DecisionAction, Outcome, SagaPhase, StepName, StepStatus, refusals};
 use serde_json::Value;
 
-use crate::support::{CUSTOMER, InProcessWorker, Stack, eventually, saga, unique};
+use crate::support::{CUSTOMER, InProcessWorker, Stack, eventually, saga, statuses, unique};
 
 fn kinds(notifications: &[Value]) -> Vec<&str> {
     notifications
         .iter()
         .map(|n| n["kind"].as_str().expect("kind"))
-        .collect()
-}
-
-fn statuses(order: &Value) -> Vec<&str> {
-    order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|change| change["status"].as_str().expect("status"))
         .collect()
 }
 

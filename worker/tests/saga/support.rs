@@ -372,6 +372,11 @@ impl Drop for WorkerProcess {
     }
 }
 
+/// The statuses of an order's history (the order service's answer), oldest first.
+pub fn statuses(order: &Value) -> Vec<&str> {
+    testing::each_str(&order["history"], "status")
+}
+
 pub fn histories_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
 }
