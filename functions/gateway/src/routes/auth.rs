@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reqwest::Method;
+use serde::Serialize;
 use serde_json::json;
 use service_kit::Problem;
 use service_kit::extract::Json;
@@ -79,17 +80,14 @@ async fn login(
     let device_cookie = device_cookie_name(&body.email);
     let attempt = reserve_attempt(&state, &headers, &body.email).await?;
     let request = json!({"email": body.email, "password": body.password});
-    let verified: Result<Customer, _> = state
-        .services
-        .send(
-            Service::CUSTOMER,
-            Method::POST,
-            "/credentials/verify",
-            Some(&request),
-        )
-        .await;
-    settle(&state, &attempt, &verified).await;
-    let customer = verified.map_err(|error| Problem::from(error).into_response())?;
+    let customer = check_password(
+        &state,
+        &attempt,
+        Method::POST,
+        "/credentials/verify",
+        &request,
+    )
+    .await?;
     let device_token = state
         .auth
         .login_throttle
@@ -102,15 +100,7 @@ async fn login(
         .read(&customer.id)
         .await
         .map_err(|error| Problem::from(error).into_response())?;
-    let refresh_token = state
-        .auth
-        .sessions
-        .start(&customer.id, version)
-        .await
-        .map_err(|error| Problem::from(error).into_response())?;
-    let (mut headers, access) = signed_in(&state, &customer, &refresh_token, version)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let (mut headers, access) = new_session(&state, &customer, version).await?;
     append_cookie(
         &mut headers,
         &format!(
@@ -134,6 +124,23 @@ async fn settle<T>(state: &Shared, attempt: &Attempt, checked: &Result<T, Downst
     if give_back && let Err(error) = state.auth.login_throttle.give_back(attempt).await {
         tracing::error!(%error, "cannot give a login attempt back");
     }
+}
+
+/// Sends a request that checks a password (`body` holds it) to the customer service,
+/// and settles `attempt` with the answer: the customer when the password was right.
+async fn check_password(
+    state: &Shared,
+    attempt: &Attempt,
+    method: Method,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<Customer, Response> {
+    let checked: Result<Customer, _> = state
+        .services
+        .send(Service::CUSTOMER, method, path, Some(body))
+        .await;
+    settle(state, attempt, &checked).await;
+    checked.map_err(|error| Problem::from(error).into_response())
 }
 
 /// Reserves an attempt at `email`'s password for a request with `headers` (its device
@@ -193,6 +200,24 @@ async fn signed_in(
     // Tokens are never kept by a cache on the way, nor by the browser's.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((headers, Json(access)))
+}
+
+/// Starts a login session for `customer` (a new refresh token family) and signs them in
+/// with it.
+async fn new_session(
+    state: &Shared,
+    customer: &Customer,
+    version: u64,
+) -> Result<(HeaderMap, Json<AccessToken>), Response> {
+    let refresh_token = state
+        .auth
+        .sessions
+        .start(&customer.id, version)
+        .await
+        .map_err(|error| Problem::from(error).into_response())?;
+    signed_in(state, customer, &refresh_token, version)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 fn refresh_cookie(value: &str, max_age: u64) -> String {
@@ -335,17 +360,8 @@ async fn change_password(
         .await
         .map_err(|error| Problem::from(error).into_response())?;
     let attempt = reserve_attempt(&state, &headers, &account.email).await?;
-    let changed: Result<Customer, _> = state
-        .services
-        .send(
-            Service::CUSTOMER,
-            Method::PUT,
-            &format!("/customers/{}/password", user.id),
-            Some(&body),
-        )
-        .await;
-    settle(&state, &attempt, &changed).await;
-    let customer = changed.map_err(|error| Problem::from(error).into_response())?;
+    let path = format!("/customers/{}/password", user.id);
+    let customer = check_password(&state, &attempt, Method::PUT, &path, &body).await?;
     let version = state
         .auth
         .token_versions
@@ -353,15 +369,7 @@ async fn change_password(
         .await
         .map_err(|error| Problem::from(error).into_response())?;
     close_event_streams(&state, &customer.id).await;
-    let refresh_token = state
-        .auth
-        .sessions
-        .start(&customer.id, version)
-        .await
-        .map_err(|error| Problem::from(error).into_response())?;
-    signed_in(&state, &customer, &refresh_token, version)
-        .await
-        .map_err(IntoResponse::into_response)
+    new_session(&state, &customer, version).await
 }
 
 /// Closes every event stream of `user_id`: on this instance, and on AWS its WebSocket
