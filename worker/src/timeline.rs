@@ -48,18 +48,7 @@ impl Timeline {
         customer_id: &str,
         steps: impl IntoIterator<Item = StepName>,
     ) -> Self {
-        let steps = steps
-            .into_iter()
-            .map(|name| StepRecord {
-                name,
-                status: StepStatus::Pending,
-                attempts: 0,
-                started_at: None,
-                finished_at: None,
-                last_error: None,
-                decided_by: None,
-            })
-            .collect();
+        let steps = steps.into_iter().map(pending_step).collect();
         Self {
             order_id: order_id.to_owned(),
             customer_id: customer_id.to_owned(),
@@ -137,15 +126,7 @@ impl Timeline {
             Some(index) => index,
             None => {
                 // Compensation steps join the timeline when compensation starts.
-                self.steps.push(StepRecord {
-                    name,
-                    status: StepStatus::Pending,
-                    attempts: 0,
-                    started_at: None,
-                    finished_at: None,
-                    last_error: None,
-                    decided_by: None,
-                });
+                self.steps.push(pending_step(name));
                 self.steps.len() - 1
             }
         };
@@ -310,6 +291,19 @@ fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
+    }
+}
+
+/// A step on the timeline that has not started.
+fn pending_step(name: StepName) -> StepRecord {
+    StepRecord {
+        name,
+        status: StepStatus::Pending,
+        attempts: 0,
+        started_at: None,
+        finished_at: None,
+        last_error: None,
+        decided_by: None,
     }
 }
 
