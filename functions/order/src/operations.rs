@@ -174,22 +174,23 @@ pub async fn transition(
     via: Vec<OrderStatus>,
     reason: Option<String>,
 ) -> Result<Order, OrderError> {
-    let order = move_order(store, order_id, to, via, reason).await?;
+    let path: Vec<OrderStatus> = via.into_iter().chain([to]).collect();
+    let order = move_along(store, order_id, &path, to, reason).await?;
     if order.status.is_final() {
         store.discharge(&order).await?;
     }
     Ok(order)
 }
 
-async fn move_order(
+/// [`transition`]'s move, along `path` (its last status `to`).
+async fn move_along(
     store: &OrderStore,
     order_id: &str,
+    path: &[OrderStatus],
     to: OrderStatus,
-    via: Vec<OrderStatus>,
     reason: Option<String>,
 ) -> Result<Order, OrderError> {
     let at = service_kit::clock::now();
-    let path: Vec<OrderStatus> = via.into_iter().chain([to]).collect();
     let changes = |from: usize| -> Vec<StatusChange> {
         path[from..]
             .iter()
