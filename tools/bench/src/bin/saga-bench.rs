@@ -345,160 +345,102 @@ fn print_per_saga(paths: &[&PerSaga]) {
             .map(|h| format!("{h:>34}"))
             .collect::<String>()
     );
-    let row = |name: &str, values: Vec<String>| {
+    // A row: `value` of each path.
+    let row = |name: &str, value: &dyn Fn(&PerSaga) -> String| {
         println!(
             "  {name:<38} {}",
-            values
+            paths
                 .iter()
-                .map(|v| format!("{v:>34}"))
+                .map(|p| format!("{:>34}", value(p)))
                 .collect::<String>()
         );
     };
     let figure = |f: fn(&HistoryFigures) -> usize| {
-        paths
-            .iter()
-            .map(|p| range(f(&p.history), f(&p.history_max)))
-            .collect()
+        move |p: &PerSaga| range(f(&p.history), f(&p.history_max))
     };
-    row("history events", figure(|h| h.events));
-    row("workflow tasks", figure(|h| h.workflow_tasks));
-    row("activities (task queue)", figure(|h| h.activities));
-    row("local activities", figure(|h| h.local_activities));
+    row("history events", &figure(|h| h.events));
+    row("workflow tasks", &figure(|h| h.workflow_tasks));
+    row("activities (task queue)", &figure(|h| h.activities));
+    row("local activities", &figure(|h| h.local_activities));
     row(
         "billable Temporal Cloud actions",
-        figure(|h| h.billable_actions as usize),
+        &figure(|h| h.billable_actions as usize),
     );
-    row(
-        "history size",
-        paths
-            .iter()
-            .map(|p| format!("{:.0} B", p.history_bytes))
-            .collect(),
-    );
+    row("history size", &|p| format!("{:.0} B", p.history_bytes));
     let operations: BTreeMap<&String, ()> = paths
         .iter()
         .flat_map(|p| p.tally.dynamodb.keys())
         .map(|op| (op, ()))
         .collect();
-    row(
-        "DynamoDB requests",
-        paths
-            .iter()
-            .map(|p| {
-                format!(
-                    "{:.1} ({:.1} transactions)",
-                    p.per(p.tally.dynamodb_requests() as f64),
-                    p.per(p.tally.transactions() as f64)
-                )
-            })
-            .collect(),
-    );
+    row("DynamoDB requests", &|p| {
+        format!(
+            "{:.1} ({:.1} transactions)",
+            p.per(p.tally.dynamodb_requests() as f64),
+            p.per(p.tally.transactions() as f64)
+        )
+    });
     for op in operations.keys() {
-        row(
-            &format!("  {op}"),
-            paths
-                .iter()
-                .map(|p| {
-                    let t = p.tally.dynamodb.get(*op).copied().unwrap_or_default();
-                    format!(
-                        "{:.1} ({:.1} RCU, {:.1} WCU)",
-                        p.per(t.requests as f64),
-                        p.per(t.read_units),
-                        p.per(t.write_units)
-                    )
-                })
-                .collect(),
-        );
+        row(&format!("  {op}"), &|p| {
+            let t = p.tally.dynamodb.get(*op).copied().unwrap_or_default();
+            format!(
+                "{:.1} ({:.1} RCU, {:.1} WCU)",
+                p.per(t.requests as f64),
+                p.per(t.read_units),
+                p.per(t.write_units)
+            )
+        });
     }
-    row(
-        "read / write capacity units",
-        paths
-            .iter()
-            .map(|p| {
-                format!(
-                    "{:.1} / {:.1}",
-                    p.per(p.tally.read_units()),
-                    p.per(p.tally.write_units())
-                )
-            })
-            .collect(),
-    );
+    row("read / write capacity units", &|p| {
+        format!(
+            "{:.1} / {:.1}",
+            p.per(p.tally.read_units()),
+            p.per(p.tally.write_units())
+        )
+    });
     let tables: BTreeMap<&String, ()> = paths
         .iter()
         .flat_map(|p| p.tally.tables.keys())
         .map(|table| (table, ()))
         .collect();
     for table in tables.keys() {
-        row(
-            &format!("  {table}"),
-            paths
-                .iter()
-                .map(|p| {
-                    let t = p.tally.tables.get(*table).copied().unwrap_or_default();
-                    format!(
-                        "{:.1} units ({:.1} indexes)",
-                        p.per(t.units),
-                        p.per(t.index_units)
-                    )
-                })
-                .collect(),
-        );
+        row(&format!("  {table}"), &|p| {
+            let t = p.tally.tables.get(*table).copied().unwrap_or_default();
+            format!(
+                "{:.1} units ({:.1} indexes)",
+                p.per(t.units),
+                p.per(t.index_units)
+            )
+        });
     }
-    row(
-        "service calls (Lambda invocations)",
-        paths
+    row("service calls (Lambda invocations)", &|p| {
+        let calls: Vec<String> = p
+            .tally
+            .calls
             .iter()
-            .map(|p| {
-                let calls: Vec<String> = p
-                    .tally
-                    .calls
-                    .iter()
-                    .map(|(service, c)| {
-                        format!("{} {:.1}", &service[..1], p.per(c.requests as f64))
-                    })
-                    .collect();
-                format!(
-                    "{:.1} ({})",
-                    p.per(p.tally.service_calls() as f64),
-                    calls.join(" ")
-                )
-            })
-            .collect(),
-    );
-    row(
-        "mean service call",
-        paths
-            .iter()
-            .map(|p| format!("{:.1} ms", p.tally.mean_call_millis()))
-            .collect(),
-    );
-    row(
-        "worker CPU",
-        paths
-            .iter()
-            .map(|p| format!("{:.1} ms", p.per(p.worker_cpu.as_secs_f64() * 1000.0)))
-            .collect(),
-    );
-    row(
-        "log lines written (services, worker)",
-        paths
-            .iter()
-            .map(|p| format!("{:.0} B", p.log_bytes))
-            .collect(),
-    );
-    row(
-        "latency, one at a time: p50 / p99",
-        paths
-            .iter()
-            .map(|p| {
-                format!(
-                    "{:.0} / {:.0} ms",
-                    p.latency.quantile(0.5).as_secs_f64() * 1000.0,
-                    p.latency.quantile(0.99).as_secs_f64() * 1000.0
-                )
-            })
-            .collect(),
-    );
+            .map(|(service, c)| format!("{} {:.1}", &service[..1], p.per(c.requests as f64)))
+            .collect();
+        format!(
+            "{:.1} ({})",
+            p.per(p.tally.service_calls() as f64),
+            calls.join(" ")
+        )
+    });
+    row("mean service call", &|p| {
+        format!("{:.1} ms", p.tally.mean_call_millis())
+    });
+    row("worker CPU", &|p| {
+        format!("{:.1} ms", p.per(p.worker_cpu.as_secs_f64() * 1000.0))
+    });
+    row("log lines written (services, worker)", &|p| {
+        format!("{:.0} B", p.log_bytes)
+    });
+    row("latency, one at a time: p50 / p99", &|p| {
+        format!(
+            "{:.0} / {:.0} ms",
+            p.latency.quantile(0.5).as_secs_f64() * 1000.0,
+            p.latency.quantile(0.99).as_secs_f64() * 1000.0
+        )
+    });
 }
 
 fn range(min: usize, max: usize) -> String {

@@ -83,32 +83,15 @@ fn a_tally_since_an_earlier_one_holds_only_what_happened_between() {
             index_units: 0.0,
         }]
     };
+    let calls = |requests, millis| CallTally { requests, millis };
     earlier.record_dynamodb("PutItem", &units("orders", 1.0));
     earlier.record_dynamodb("GetItem", &units("orders", 0.5));
-    earlier.calls.insert(
-        "order".into(),
-        CallTally {
-            requests: 3,
-            millis: 30.0,
-        },
-    );
+    earlier.calls.insert("order".into(), calls(3, 30.0));
     let mut later = earlier.clone();
     later.record_dynamodb("PutItem", &units("orders", 2.0));
     later.record_dynamodb("TransactWriteItems", &units("payments", 6.0));
-    later.calls.insert(
-        "order".into(),
-        CallTally {
-            requests: 5,
-            millis: 40.0,
-        },
-    );
-    later.calls.insert(
-        "payment".into(),
-        CallTally {
-            requests: 1,
-            millis: 20.0,
-        },
-    );
+    later.calls.insert("order".into(), calls(5, 40.0));
+    later.calls.insert("payment".into(), calls(1, 20.0));
 
     let delta = later.since(&earlier);
     assert_eq!(delta.dynamodb_requests(), 2);
