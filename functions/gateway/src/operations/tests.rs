@@ -150,47 +150,24 @@ fn a_mix_is_followed_over_a_run() {
 
 #[test]
 fn a_batch_out_of_bounds_is_refused_with_the_rule() {
+    // A valid batch with one field out of bounds.
+    let with = |field: &str, value: serde_json::Value| {
+        let mut body =
+            json!({"run": "r", "second": 0, "orders": 1, "sku": "S", "cards": {"card_approve": 1}});
+        body[field] = value;
+        body
+    };
     let cases = [
-        (
-            json!({"run": "", "second": 0, "orders": 1, "sku": "S", "cards": {"card_approve": 1}}),
-            "`run`",
-        ),
-        (
-            json!({"run": "a b", "second": 0, "orders": 1, "sku": "S", "cards": {"card_approve": 1}}),
-            "`run`",
-        ),
-        (
-            json!({"run": "r", "second": 60, "orders": 1, "sku": "S", "cards": {"card_approve": 1}}),
-            "`second`",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 0, "sku": "S", "cards": {"card_approve": 1}}),
-            "`orders`",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 11, "sku": "S", "cards": {"card_approve": 1}}),
-            "`orders`",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 1, "sku": "S", "cards": {"card_gold": 1}}),
-            "card_gold",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 1, "sku": "S", "cards": {"card_approve": 101}}),
-            "at most 100",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 1, "sku": "S", "cards": {"card_approve": 0}}),
-            "`cards`",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 1, "sku": "S", "cards": {}}),
-            "`cards`",
-        ),
-        (
-            json!({"run": "r", "second": 0, "orders": 1, "sku": "no sku", "cards": {"card_approve": 1}}),
-            "sku",
-        ),
+        (with("run", json!("")), "`run`"),
+        (with("run", json!("a b")), "`run`"),
+        (with("second", json!(60)), "`second`"),
+        (with("orders", json!(0)), "`orders`"),
+        (with("orders", json!(11)), "`orders`"),
+        (with("cards", json!({"card_gold": 1})), "card_gold"),
+        (with("cards", json!({"card_approve": 101})), "at most 100"),
+        (with("cards", json!({"card_approve": 0})), "`cards`"),
+        (with("cards", json!({})), "`cards`"),
+        (with("sku", json!("no sku")), "sku"),
     ];
     for (body, rule) in cases {
         let problem = batch(body.clone()).expect_err("refused");

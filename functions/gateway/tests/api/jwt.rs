@@ -142,6 +142,35 @@ async fn jwks_server() -> String {
     format!("{}/.well-known/jwks.json", api.base_url)
 }
 
+/// The stack with an identity provider's RS256 keys (from [`jwks_server`]), and an app
+/// client that access tokens must name where `cognito_client_id` is given.
+async fn stack_with_jwks(cognito_client_id: Option<&str>) -> Stack {
+    Stack::start_with(Options {
+        keys: JwtKeys::Jwks {
+            url: jwks_server().await,
+            algorithms: vec![Algorithm::RS256],
+            cognito_client_id: cognito_client_id.map(str::to_owned),
+        },
+        ..Options::default()
+    })
+    .await
+}
+
+/// Registers Ada at the customer service itself and answers her id: with an identity
+/// provider, the gateway does not register or log people in.
+async fn registered_without_the_gateway(stack: &Stack) -> String {
+    let customer = stack
+        .services
+        .customer
+        .post(
+            "/customers",
+            json!({"email": "ada@example.com", "password": "a long password", "name": "Ada"}),
+        )
+        .await
+        .expect(201);
+    customer["id"].as_str().expect("id").to_owned()
+}
+
 fn rs256(claims: &Value, pem: &str, kid: &str) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.to_owned());
@@ -155,26 +184,8 @@ fn rs256(claims: &Value, pem: &str, kid: &str) -> String {
 
 #[tokio::test]
 async fn with_jwks_keys_algorithm_confusion_and_foreign_keys_are_refused() {
-    let stack = Stack::start_with(Options {
-        keys: JwtKeys::Jwks {
-            url: jwks_server().await,
-            algorithms: vec![Algorithm::RS256],
-            cognito_client_id: None,
-        },
-        ..Options::default()
-    })
-    .await;
-    // With an identity provider, the gateway does not log people in itself.
-    let customer = stack
-        .services
-        .customer
-        .post(
-            "/customers",
-            json!({"email": "ada@example.com", "password": "a long password", "name": "Ada"}),
-        )
-        .await
-        .expect(201);
-    let id = customer["id"].as_str().expect("id");
+    let stack = stack_with_jwks(None).await;
+    let id = &registered_without_the_gateway(&stack).await;
     let api = &stack.gateway;
     let private = include_str!("../fixtures/rs256-private.pem");
     let valid = rs256(&claims(id), private, "test-key-1");
@@ -235,15 +246,7 @@ async fn with_jwks_keys_algorithm_confusion_and_foreign_keys_are_refused() {
 
 #[tokio::test]
 async fn with_jwks_a_subject_that_is_no_id_is_refused() {
-    let stack = Stack::start_with(Options {
-        keys: JwtKeys::Jwks {
-            url: jwks_server().await,
-            algorithms: vec![Algorithm::RS256],
-            cognito_client_id: None,
-        },
-        ..Options::default()
-    })
-    .await;
+    let stack = stack_with_jwks(None).await;
     let private = include_str!("../fixtures/rs256-private.pem");
     for sub in ["../admin", "a b", "", &"x".repeat(65)] {
         let token = rs256(&claims(sub), private, "test-key-1");
@@ -253,25 +256,8 @@ async fn with_jwks_a_subject_that_is_no_id_is_refused() {
 
 #[tokio::test]
 async fn cognito_access_tokens_of_the_app_client_are_accepted() {
-    let stack = Stack::start_with(Options {
-        keys: JwtKeys::Jwks {
-            url: jwks_server().await,
-            algorithms: vec![Algorithm::RS256],
-            cognito_client_id: Some("app-client-1".into()),
-        },
-        ..Options::default()
-    })
-    .await;
-    let customer = stack
-        .services
-        .customer
-        .post(
-            "/customers",
-            json!({"email": "ada@example.com", "password": "a long password", "name": "Ada"}),
-        )
-        .await
-        .expect(201);
-    let id = customer["id"].as_str().expect("id");
+    let stack = stack_with_jwks(Some("app-client-1")).await;
+    let id = &registered_without_the_gateway(&stack).await;
     let private = include_str!("../fixtures/rs256-private.pem");
     let now = now_secs();
     let access = |client: &str| {

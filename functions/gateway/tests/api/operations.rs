@@ -16,6 +16,24 @@ fn batch(run: &str, second: u32, orders: u32, cards: Value) -> Value {
     json!({"run": run, "second": second, "orders": orders, "sku": "MUG-LOAD", "cards": cards})
 }
 
+/// The product the batches order, as the inventory service has it.
+async fn load_product(stack: &Stack) -> Value {
+    stack
+        .services
+        .inventory
+        .get("/products/MUG-LOAD")
+        .await
+        .expect(200)
+}
+
+/// Sends a load batch the gateway accepts, answering what it placed.
+async fn load(admin: &As<'_>, batch: Value) -> Value {
+    admin
+        .post("/v1/admin/operations/load", batch)
+        .await
+        .expect(200)
+}
+
 /// The sum of one field over the stats' minutes.
 fn total(stats: &Value, field: &str) -> u64 {
     stats["minutes"]
@@ -74,12 +92,7 @@ async fn the_load_generator_is_off_where_failure_injection_is_off() {
         "{refused}"
     );
     // Nothing was placed: the product's stock is whole.
-    let product = stack
-        .services
-        .inventory
-        .get("/products/MUG-LOAD")
-        .await
-        .expect(200);
+    let product = load_product(&stack).await;
     assert_eq!(product["reserved"], 0);
     assert_eq!(stack.services.calls("order"), 0);
 }
@@ -181,30 +194,16 @@ async fn load_batches_become_sagas_and_the_numbers_show_how_they_ended() {
     let admin = As::new(&stack.gateway, &admin);
 
     let run = run_id("ends");
-    let approved = admin
-        .post(
-            "/v1/admin/operations/load",
-            batch(&run, 0, 3, json!({"card_approve": 1, "card_decline": 0})),
-        )
-        .await
-        .expect(200);
+    let approved = load(
+        &admin,
+        batch(&run, 0, 3, json!({"card_approve": 1, "card_decline": 0})),
+    )
+    .await;
     assert_eq!(approved["placed"], 3, "{approved}");
-    let declined = admin
-        .post(
-            "/v1/admin/operations/load",
-            batch(&run, 1, 2, json!({"card_decline": 5})),
-        )
-        .await
-        .expect(200);
+    let declined = load(&admin, batch(&run, 1, 2, json!({"card_decline": 5}))).await;
     assert_eq!(declined["placed"], 2, "{declined}");
     // Sent again: the same orders, nothing new.
-    let again = admin
-        .post(
-            "/v1/admin/operations/load",
-            batch(&run, 1, 2, json!({"card_decline": 5})),
-        )
-        .await
-        .expect(200);
+    let again = load(&admin, batch(&run, 1, 2, json!({"card_decline": 5}))).await;
     assert_eq!(again["order_ids"], declined["order_ids"]);
 
     // Each order is a saga of its synthetic customer, placed like a checkout (a 202
@@ -264,12 +263,7 @@ async fn load_batches_become_sagas_and_the_numbers_show_how_they_ended() {
         stats["task_queue"]["workflow"]["pollers"].as_u64() >= Some(1),
         "the worker polls: {stats}"
     );
-    let product = stack
-        .services
-        .inventory
-        .get("/products/MUG-LOAD")
-        .await
-        .expect(200);
+    let product = load_product(&stack).await;
     assert_eq!(product["available"], 97, "three sold, two given back");
 }
 
@@ -280,13 +274,11 @@ async fn a_payment_outage_shows_as_retries_of_the_charge_and_an_open_breaker() {
     let admin = stack.admin().await;
     let admin = As::new(&stack.gateway, &admin);
     admin.set_failure_mode("payment", "down").await.expect(200);
-    admin
-        .post(
-            "/v1/admin/operations/load",
-            batch(&run_id("outage"), 0, 3, json!({"card_approve": 1})),
-        )
-        .await
-        .expect(200);
+    load(
+        &admin,
+        batch(&run_id("outage"), 0, 3, json!({"card_approve": 1})),
+    )
+    .await;
     wait_for("the payment breaker to open", || async {
         let stats = admin.get("/v1/admin/operations").await.expect(200);
         let payment = stats["breakers"]

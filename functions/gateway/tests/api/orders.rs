@@ -6,6 +6,16 @@ use temporalio_client::WorkflowCountOptions;
 
 use crate::support::{As, GatewayProcess, Options, Stack, wait_for};
 
+/// How many workflows the dev server has that match `query` (its visibility query).
+async fn count_workflows(stack: &Stack, query: String) -> usize {
+    stack
+        .temporal
+        .count_workflows(query, WorkflowCountOptions::default())
+        .await
+        .expect("count workflows")
+        .count()
+}
+
 #[tokio::test]
 async fn an_order_is_accepted_then_completed_by_the_saga() {
     let stack = Stack::with_worker().await;
@@ -65,15 +75,8 @@ async fn twenty_concurrent_posts_with_one_key_make_one_order_and_one_workflow() 
     let order_id = &ids[0];
 
     me.until_completed(order_id).await;
-    let runs = stack
-        .temporal
-        .count_workflows(
-            format!("WorkflowId = '{order_id}'"),
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .expect("count workflows");
-    assert_eq!(runs.count(), 1);
+    let runs = count_workflows(&stack, format!("WorkflowId = '{order_id}'")).await;
+    assert_eq!(runs, 1);
     let orders = me.get("/v1/orders").await.expect(200);
     assert_eq!(orders["items"].as_array().expect("items").len(), 1);
     assert_eq!(stack.services.stock("MUG").await.0, 9);
@@ -148,15 +151,8 @@ async fn invalid_orders_are_refused_before_any_saga_starts() {
         )
         .await
         .expect_problem(401, "unauthorized");
-    let runs = stack
-        .temporal
-        .count_workflows(
-            format!("TaskQueue = '{}'", stack.config.task_queue),
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .expect("count workflows");
-    assert_eq!(runs.count(), 0, "no saga started");
+    let runs = count_workflows(&stack, format!("TaskQueue = '{}'", stack.config.task_queue)).await;
+    assert_eq!(runs, 0, "no saga started");
 }
 
 #[tokio::test]
@@ -195,15 +191,8 @@ async fn a_key_reused_for_another_order_is_refused_and_starts_nothing() {
             .await
             .expect_problem(422, "idempotency-key-reused");
     }
-    let runs = stack
-        .temporal
-        .count_workflows(
-            format!("TaskQueue = '{}'", stack.config.task_queue),
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .expect("count workflows");
-    assert_eq!(runs.count(), 1, "one saga for the key");
+    let runs = count_workflows(&stack, format!("TaskQueue = '{}'", stack.config.task_queue)).await;
+    assert_eq!(runs, 1, "one saga for the key");
 }
 
 /// Deletes a workflow as Temporal does once its retention has passed, and waits until
@@ -227,15 +216,8 @@ async fn forget_workflow(stack: &Stack, workflow_id: &str) {
         .expect("run the temporal CLI");
     assert!(status.success(), "temporal workflow delete failed");
     wait_for("the workflow to be deleted", || async {
-        let runs = stack
-            .temporal
-            .count_workflows(
-                format!("WorkflowId = '{workflow_id}'"),
-                WorkflowCountOptions::default(),
-            )
-            .await
-            .expect("count workflows");
-        (runs.count() == 0).then_some(json!(null))
+        let runs = count_workflows(stack, format!("WorkflowId = '{workflow_id}'")).await;
+        (runs == 0).then_some(json!(null))
     })
     .await;
 }
@@ -257,15 +239,8 @@ async fn after_the_workflow_is_forgotten_the_key_still_names_its_order_and_start
 
     let again = me.order("kept", line, "card_approve").await.expect(202);
     assert_eq!(again["order_id"], order_id.as_str());
-    let runs = stack
-        .temporal
-        .count_workflows(
-            format!("WorkflowId = '{order_id}'"),
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .expect("count workflows");
-    assert_eq!(runs.count(), 0, "no second saga on a completed order");
+    let runs = count_workflows(&stack, format!("WorkflowId = '{order_id}'")).await;
+    assert_eq!(runs, 0, "no second saga on a completed order");
     assert_eq!(stack.services.stock("MUG").await.0, 9, "sold once");
 }
 
