@@ -97,6 +97,14 @@ function gateway(options: { cookie?: boolean; throttled?: boolean; down?: boolea
   }
 }
 
+/** The fake gateway, and the store logged in to it with the account's password. */
+async function signedIn(options: Parameters<typeof gateway>[0] = {}) {
+  const server = gateway(options)
+  const auth = useAuthStore()
+  await auth.login('a@example.com', 'a long password')
+  return { server, auth }
+}
+
 function storedValues(): string[] {
   return [localStorage, sessionStorage].flatMap((storage) =>
     Object.keys(storage).map((key) => `${key}=${storage.getItem(key)}`),
@@ -116,9 +124,7 @@ describe('auth store', () => {
 
   it('keeps the access token in memory only: never in localStorage or sessionStorage', async () => {
     const writes = vi.spyOn(Storage.prototype, 'setItem')
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     expect(auth.signedIn).toBe(true)
     server.expire()
     await auth.loadProfile()
@@ -147,9 +153,7 @@ describe('auth store', () => {
   })
 
   it('refreshes with the cookie only: a POST with no body and no bearer', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     expect(await auth.refresh()).toBe(true)
     const [refresh] = server.refreshes()
     expect(refresh).toEqual({
@@ -163,9 +167,7 @@ describe('auth store', () => {
   })
 
   it('shares one refresh among concurrent 401s, then retries each call with the new token', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server } = await signedIn()
     server.expire()
     const answers = await Promise.all([1, 2, 3, 4].map(() => api.GET('/v1/me')))
     expect(answers.map((a) => a.response.status)).toEqual([200, 200, 200, 200])
@@ -210,9 +212,7 @@ describe('auth store', () => {
   })
 
   it('signs out when the refresh is refused, and does not refresh for a 401 of the refresh itself', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     await auth.logout()
     expect(auth.signedIn).toBe(false)
     expect(await auth.refresh()).toBe(false)
@@ -220,9 +220,7 @@ describe('auth store', () => {
   })
 
   it('stays signed in when the gateway cannot be reached for a refresh', async () => {
-    gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { auth } = await signedIn()
     vi.stubGlobal(
       'fetch',
       vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))),
@@ -232,9 +230,7 @@ describe('auth store', () => {
   })
 
   it('logs out with the cookie (no body) and forgets the token', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     await auth.logout()
     const logout = server.calls.find((c) => c.path === '/v1/auth/logout')
     expect(logout).toMatchObject({ method: 'POST', body: '', authorization: null })
@@ -243,9 +239,7 @@ describe('auth store', () => {
   })
 
   it('does not sign back in with a refresh that was under way at logout', async () => {
-    gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { auth } = await signedIn()
     const refreshing = auth.refresh()
     await auth.logout()
     await refreshing
@@ -253,9 +247,7 @@ describe('auth store', () => {
   })
 
   it('changes the password with the bearer token, and stays signed in with the new token', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     await auth.changePassword('a long password', 'another long password')
     const [change] = server.to('/v1/auth/password')
     expect(change).toMatchObject({ method: 'POST', authorization: `Bearer ${token(1)}` })
@@ -271,9 +263,7 @@ describe('auth store', () => {
   })
 
   it('says a wrong current password as such, and stays signed in as before, with no refresh', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     const refused = await auth.changePassword('not my password', 'another long password').catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(ApiError)
     expect((refused as ApiError).status).toBe(401)
@@ -285,9 +275,7 @@ describe('auth store', () => {
   })
 
   it('renews an expired access token, then sends the password change again', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     server.expire()
     await auth.changePassword('a long password', 'another long password')
     expect(server.refreshes()).toHaveLength(1)
@@ -299,9 +287,7 @@ describe('auth store', () => {
   })
 
   it('keeps the wait of a throttled password change (Retry-After) and stays signed in', async () => {
-    gateway({ throttled: true })
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { auth } = await signedIn({ throttled: true })
     const refused = await auth.changePassword('a long password', 'another long password').catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(ApiError)
     expect((refused as ApiError).retryAfter).toBe(30)
@@ -310,9 +296,7 @@ describe('auth store', () => {
   })
 
   it('signs out everywhere with the bearer token: signed out here, and the cookie no longer refreshes', async () => {
-    const server = gateway()
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { server, auth } = await signedIn()
     await auth.logoutEverywhere()
     const [call] = server.to('/v1/auth/logout-everywhere')
     expect(call).toMatchObject({ method: 'POST', authorization: `Bearer ${token(1)}`, body: '' })
@@ -323,9 +307,7 @@ describe('auth store', () => {
   })
 
   it('stays signed in when signing out everywhere fails', async () => {
-    gateway({ down: true })
-    const auth = useAuthStore()
-    await auth.login('a@example.com', 'a long password')
+    const { auth } = await signedIn({ down: true })
     await expect(auth.logoutEverywhere()).rejects.toThrow('Try later.')
     expect(auth.signedIn).toBe(true)
     expect(auth.accessToken).toBe(token(1))
