@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
@@ -73,6 +74,24 @@ pub fn to_item<T: serde::Serialize>(
 pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item)
         .map_err(|error| StoreError::Corrupt(format!("cannot read stored item: {error}")))
+}
+
+/// Deserialises the items of a query's answer, absent when it found none.
+pub fn from_items<T: serde::de::DeserializeOwned>(
+    items: Option<Vec<Item>>,
+) -> Result<Vec<T>, StoreError> {
+    items
+        .unwrap_or_default()
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+/// One page of a query: its items deserialised, and the key to continue from.
+pub fn page<T: serde::de::DeserializeOwned>(
+    output: QueryOutput,
+) -> Result<(Vec<T>, Option<Item>), StoreError> {
+    Ok((from_items(output.items)?, output.last_evaluated_key))
 }
 
 /// Serialises one value (e.g. an enum) as an attribute value for an expression.

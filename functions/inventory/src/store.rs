@@ -130,13 +130,7 @@ impl InventoryStore {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let products = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(dynamo::from_item)
-            .collect::<Result<_, _>>()?;
-        Ok((products, output.last_evaluated_key))
+        dynamo::page(output)
     }
 
     pub async fn update_product(

@@ -248,12 +248,7 @@ impl NotificationStore {
             .limit(limit)
             .send()
             .await?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(dynamo::from_item)
-            .collect()
+        dynamo::from_items(output.items)
     }
 
     pub async fn feed(&self, user_id: &str) -> Result<FeedState, StoreError> {

@@ -170,13 +170,7 @@ impl OrderStore {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let orders = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(dynamo::from_item)
-            .collect::<Result<_, _>>()?;
-        Ok((orders, output.last_evaluated_key))
+        dynamo::page(output)
     }
 
     /// Counts `order` among its customer's open orders, within `limits`.
