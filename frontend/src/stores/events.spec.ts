@@ -5,10 +5,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 // needs absolute URLs).
 vi.hoisted(() => vi.stubEnv('VITE_API_BASE', 'http://localhost:3000'))
 
-import type { Notification } from '@/api/client'
 import { useAuthStore } from './auth'
 import { backoff, eventsUrl, LOGGED_OUT, TOKEN_EXPIRED, useEventsStore } from './events'
 import { useNotificationsStore } from './notifications'
+import { notification } from './testing'
 
 describe('event connection URL', () => {
   it('carries the ticket and resumes after the last id, over ws or wss as the page', () => {
@@ -91,18 +91,6 @@ function gateway() {
   return { ticketRequests, refreshes }
 }
 
-function event(id: number): Notification {
-  return {
-    id: String(id),
-    kind: 'order.step',
-    title: `event ${id}`,
-    body: '',
-    order_id: 'o-1',
-    data: {},
-    created_at: '',
-  }
-}
-
 describe('event connection', () => {
   beforeEach(() => {
     FakeSocket.all = []
@@ -119,7 +107,7 @@ describe('event connection', () => {
   it('opens the socket with a fresh ticket, never with the access token', async () => {
     const server = gateway()
     const events = useEventsStore()
-    useNotificationsStore().receive(event(5))
+    useNotificationsStore().receive(notification(5))
     await events.connect()
     expect(server.ticketRequests).toEqual(['Bearer access-1'])
     const url = new URL(FakeSocket.last().url)
@@ -139,8 +127,8 @@ describe('event connection', () => {
     await events.connect()
     const first = FakeSocket.last()
     first.open()
-    first.onmessage?.({ data: JSON.stringify(event(1)) })
-    first.onmessage?.({ data: JSON.stringify(event(2)) })
+    first.onmessage?.({ data: JSON.stringify(notification(1)) })
+    first.onmessage?.({ data: JSON.stringify(notification(2)) })
     expect(feed.lastId).toBe(2)
 
     first.end(TOKEN_EXPIRED)

@@ -4,24 +4,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 // An absolute API base: jsdom's Request needs absolute URLs.
 vi.hoisted(() => vi.stubEnv('VITE_API_BASE', 'http://localhost:3000'))
 
-import type { Notification } from '@/api/client'
 import { useNotificationsStore } from './notifications'
 import { useOrdersStore } from './orders'
+import { notification } from './testing'
 
 function detail(status: string) {
   return { order_id: 'o-1', status, order: null, saga: null }
-}
-
-function cancelled(id: string): Notification {
-  return {
-    id,
-    kind: 'order.cancelled',
-    title: 'Order cancelled',
-    body: '',
-    order_id: 'o-1',
-    data: {},
-    created_at: '2026-01-01T00:00:00.000Z',
-  }
 }
 
 describe('orders store', () => {
@@ -47,7 +35,7 @@ describe('orders store', () => {
     const orders = useOrdersStore()
     const first = orders.load('o-1')
     await vi.waitFor(() => expect(answers).toHaveLength(1))
-    useNotificationsStore().receive(cancelled('1'))
+    useNotificationsStore().receive(notification('1', 'order.cancelled', 'Order cancelled'))
     await vi.waitFor(() => expect(answers).toHaveLength(2))
     answers[1]('CANCELLED')
     await vi.waitFor(() => expect(orders.details['o-1']?.status).toBe('CANCELLED'))
@@ -60,7 +48,7 @@ describe('orders store', () => {
     const fetch = vi.fn()
     vi.stubGlobal('fetch', fetch)
     useOrdersStore()
-    useNotificationsStore().receive(cancelled('1'))
+    useNotificationsStore().receive(notification('1', 'order.cancelled', 'Order cancelled'))
     expect(fetch).not.toHaveBeenCalled()
   })
 })
