@@ -25,23 +25,14 @@ pub fn decode<T: TemporalDeserializable + 'static>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use saga_contract::Decision;
+    use service_kit::payload_codec::test_payload;
     use temporalio_common::protos::temporal::api::common::v1::Payload;
 
     use super::*;
 
-    fn payload(encoding: &str, data: &[u8]) -> Payload {
-        Payload {
-            metadata: HashMap::from([("encoding".to_owned(), encoding.as_bytes().to_vec())]),
-            data: data.to_vec(),
-            ..Default::default()
-        }
-    }
-
     fn json(data: &str) -> Payload {
-        payload("json/plain", data.as_bytes())
+        test_payload("json/plain", data.as_bytes())
     }
 
     fn raw(payloads: Vec<Payload>) -> RawValue {
@@ -53,7 +44,7 @@ mod tests {
         let converter = PayloadConverter::default();
         assert_eq!(decode::<()>(&converter, raw(vec![])), Some(()));
         assert_eq!(
-            decode::<()>(&converter, raw(vec![payload("binary/null", b"")])),
+            decode::<()>(&converter, raw(vec![test_payload("binary/null", b"")])),
             Some(())
         );
         assert_eq!(
@@ -74,8 +65,8 @@ mod tests {
         let bad = [
             vec![json(r#""garbage""#)],
             vec![json("{not json")],
-            vec![payload("binary/plain", &[0xff, 0x00])],
-            vec![payload("binary/protobuf", &[0x08, 0x01])],
+            vec![test_payload("binary/plain", &[0xff, 0x00])],
+            vec![test_payload("binary/protobuf", &[0x08, 0x01])],
             vec![json("{}"), json("{}")],
             vec![Payload::default()],
         ];

@@ -279,6 +279,17 @@ pub fn test_keys() -> Arc<PayloadKeys> {
     .clone()
 }
 
+/// A payload of `data` in `encoding` ("json/plain", "binary/null"...), as a client
+/// that bypasses the typed API sends it, for tests of what the receiver makes of it.
+#[cfg(feature = "test-support")]
+pub fn test_payload(encoding: &str, data: &[u8]) -> Payload {
+    Payload {
+        metadata: HashMap::from([("encoding".to_owned(), encoding.as_bytes().to_vec())]),
+        data: data.to_vec(),
+        external_payloads: Vec::new(),
+    }
+}
+
 /// The Temporal codec over [`PayloadKeys`].
 pub struct EncryptionCodec(pub Arc<PayloadKeys>);
 

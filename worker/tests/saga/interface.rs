@@ -15,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use saga_contract::{DecisionAction, Outcome, Refusal, SagaPhase, StepName, StepStatus};
 use serde_json::Value;
+use service_kit::payload_codec::test_payload;
 use temporalio_client::{WorkflowCancelOptions, WorkflowQueryOptions, WorkflowSignalOptions};
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
@@ -68,16 +69,8 @@ impl HasWorkflowDefinition for NoSuchWorkflow {
     type Run = Self;
 }
 
-fn payload(encoding: &str, data: &[u8]) -> Payload {
-    Payload {
-        metadata: HashMap::from([("encoding".to_owned(), encoding.as_bytes().to_vec())]),
-        data: data.to_vec(),
-        ..Default::default()
-    }
-}
-
 fn json_payload(text: &str) -> Payload {
-    payload("json/plain", text.as_bytes())
+    test_payload("json/plain", text.as_bytes())
 }
 
 async fn send_raw(stack: &Stack, order_id: &str, signal: &'static str, payloads: Vec<Payload>) {
@@ -293,7 +286,7 @@ async fn malformed_and_unknown_input_is_noted_and_dropped_and_the_saga_goes_on()
             &stack,
             order_id,
             "approve",
-            vec![payload("binary/plain", &[0xff])],
+            vec![test_payload("binary/plain", &[0xff])],
         )
         .await;
         send_raw(

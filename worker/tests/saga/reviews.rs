@@ -9,10 +9,10 @@ use saga_contract::{
     Decider, DeciderRole, DecisionAction, OrderDecision, Outcome, SagaPhase, SagaStatus, StepName,
     StepRecord, StepStatus, refusals,
 };
+use service_kit::payload_codec::test_payload;
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowStartOptions};
 use temporalio_common::data_converters::RawValue;
-use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
 use worker::workflow::OrderSaga;
@@ -93,11 +93,7 @@ async fn a_review_is_an_update_validated_before_it_enters_the_history() {
         .get_workflow_handle::<OrderSaga>(order.order_id.as_str())
         .execute_update(
             RawDecide,
-            RawValue::new(vec![Payload {
-                metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
-                data: br#""garbage""#.to_vec(),
-                ..Default::default()
-            }]),
+            RawValue::new(vec![test_payload("json/plain", br#""garbage""#)]),
             WorkflowExecuteUpdateOptions::default(),
         )
         .await;

@@ -1,11 +1,7 @@
 use super::*;
 
 fn json_payload(text: &str) -> Payload {
-    Payload {
-        metadata: HashMap::from([("encoding".to_owned(), b"json/plain".to_vec())]),
-        data: text.as_bytes().to_vec(),
-        external_payloads: Vec::new(),
-    }
+    test_payload("json/plain", text.as_bytes())
 }
 
 fn ring_with(current: &str, keys: &[(&str, [u8; 32])]) -> KeyRing {

@@ -125,11 +125,10 @@ async fn payloads_in_clear_pass_through_encode_round_trips_and_bad_payloads_are_
     // An encrypted payload whose bytes were changed, or under a key the gateway lacks.
     let keys = service_kit::payload_codec::test_keys();
     let ring = keys.ring().await.expect("the test ring");
-    let sealed = ring.encrypt(&service_kit::payload_codec::Payload {
-        metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
-        data: b"1".to_vec(),
-        external_payloads: Vec::new(),
-    });
+    let sealed = ring.encrypt(&service_kit::payload_codec::test_payload(
+        "json/plain",
+        b"1",
+    ));
     let as_json = |payload: &service_kit::payload_codec::Payload| {
         use base64::Engine;
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
