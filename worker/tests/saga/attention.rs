@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use saga_contract::temporal::{OrderSaga as SagaDefinition, RetryNow};
 use saga_contract::{AttentionReason, DecisionAction, Outcome, StepName, refusals};
-use serde_json::json;
 use temporalio_client::WorkflowExecuteUpdateOptions;
 use temporalio_client::errors::WorkflowUpdateError;
 
@@ -58,9 +57,7 @@ async fn a_stuck_compensation_is_listed_and_an_operator_retries_it_now() {
         other => panic!("not a refusal: {other}"),
     }
 
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "down"}))
-        .await;
+    stack.inventory.set_failure_mode("down").await;
     stack
         .decide(&input.order_id, DecisionAction::Reject, Some("fraud check"))
         .await
@@ -89,9 +86,7 @@ async fn a_stuck_compensation_is_listed_and_an_operator_retries_it_now() {
     })
     .await;
 
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "off"}))
-        .await;
+    stack.inventory.set_failure_mode("off").await;
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Cancelled);
     assert_eq!(stack.stock("ESPRESSO").await, (3, 0));

@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use saga_contract::{ADMIN_USER, DecisionAction, Outcome, SagaPhase, StepName};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use worker::breaker::BreakerState;
 
@@ -248,9 +248,7 @@ async fn the_breaker_spares_a_service_that_is_down_and_closes_when_it_is_back() 
     let stack = Stack::start().await;
     let worker = InProcessWorker::start(stack.worker_config());
     stack.add_product("MUG", 100, 1250).await;
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "down"}))
-        .await;
+    stack.inventory.set_failure_mode("down").await;
     let calls_before = stack.calls("inventory");
 
     let orders: Vec<_> = (0..8)
@@ -287,9 +285,7 @@ async fn the_breaker_spares_a_service_that_is_down_and_closes_when_it_is_back() 
             .expect("reserve step");
         attempts_while_down += reserve.attempts as usize;
     }
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "off"}))
-        .await;
+    stack.inventory.set_failure_mode("off").await;
 
     for input in &orders {
         assert_eq!(
@@ -318,9 +314,7 @@ async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
     stack.start_saga(&input).await;
     stack.awaiting_approval(&input.order_id).await;
     // The release will fail until the inventory comes back.
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "down"}))
-        .await;
+    stack.inventory.set_failure_mode("down").await;
     stack
         .decide(
             &input.order_id,
@@ -343,9 +337,7 @@ async fn a_stuck_compensation_alerts_the_admins_and_keeps_trying() {
     let status = stack.status(&input.order_id).await;
     assert_eq!(status.phase, SagaPhase::Compensating);
 
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "off"}))
-        .await;
+    stack.inventory.set_failure_mode("off").await;
     let result = stack.result(&input.order_id).await;
     assert_eq!(result.outcome, Outcome::Cancelled);
     assert_eq!(

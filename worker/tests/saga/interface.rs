@@ -602,9 +602,7 @@ async fn only_the_services_business_refusals_are_final() {
         matches!(&missing, Err(error) if error.is_not_found()),
         "{missing:?}"
     );
-    stack
-        .set_failure(&stack.order, serde_json::json!({"mode": "down"}))
-        .await;
+    stack.order.set_failure_mode("down").await;
     let down = order.get::<Ignored>("/orders/no-such-order").await;
     assert!(
         matches!(down, Err(CallError::Unavailable { .. })),

@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use saga_contract::Outcome;
-use serde_json::json;
 
 use crate::support::{InProcessWorker, Stack, eventually, saga, unique};
 
@@ -96,9 +95,7 @@ async fn the_worker_serves_the_sdks_metrics_and_the_sagas() {
     );
 
     // A service down long enough to open its breaker, then back.
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "down"}))
-        .await;
+    stack.inventory.set_failure_mode("down").await;
     let outage = saga(
         &unique("metrics-outage"),
         &[("MUG", 1, 1250)],
@@ -109,9 +106,7 @@ async fn the_worker_serves_the_sdks_metrics_and_the_sagas() {
         (worker.breaker("inventory").times_opened >= 1).then_some(())
     })
     .await;
-    stack
-        .set_failure(&stack.inventory, json!({"mode": "off"}))
-        .await;
+    stack.inventory.set_failure_mode("off").await;
     assert_eq!(
         stack.result(&outage.order_id).await.outcome,
         Outcome::Completed

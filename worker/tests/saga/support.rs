@@ -26,13 +26,14 @@ use saga_contract::{
     SagaInput, SagaResult, SagaStatus,
 };
 use serde_json::Value;
-use service_kit::testing::{self, Api};
+use service_kit::testing;
 use service_kit::{payload_codec, services};
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
     WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
+use temporalio_common::SignalDefinition;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use tokio::sync::Semaphore;
 use worker::breaker::BreakerSettings;
@@ -127,10 +128,6 @@ impl Stack {
             .await
             .expect(200);
         page["items"].as_array().cloned().unwrap_or_default()
-    }
-
-    pub async fn set_failure(&self, api: &Api, mode: Value) {
-        api.put("/admin/failure-mode", mode).await.expect(200);
     }
 
     pub async fn start_saga(&self, input: &SagaInput) {
@@ -246,14 +243,8 @@ impl Stack {
     }
 
     pub async fn reject(&self, order_id: &str, reason: &str) {
-        let decision = Decision {
-            reason: Some(reason.to_owned()),
-        };
-        self.client
-            .get_workflow_handle::<temporal::OrderSaga>(order_id)
-            .signal(temporal::Reject, decision, WorkflowSignalOptions::default())
-            .await
-            .expect("signal reject");
+        self.signal_decision(order_id, temporal::Reject, reason)
+            .await;
     }
 
     /// The customer cancels through the `decide` update ("changed my mind"), which is
@@ -265,14 +256,24 @@ impl Stack {
     }
 
     pub async fn cancel(&self, order_id: &str, reason: &str) {
+        self.signal_decision(order_id, temporal::Cancel, reason)
+            .await;
+    }
+
+    /// Sends a decision signal (`reject`, `cancel`) with its reason.
+    async fn signal_decision<S>(&self, order_id: &str, signal: S, reason: &str)
+    where
+        S: SignalDefinition<Workflow = temporal::OrderSaga, Input = Decision>,
+    {
+        let name = signal.name().to_owned();
         let decision = Decision {
             reason: Some(reason.to_owned()),
         };
         self.client
             .get_workflow_handle::<temporal::OrderSaga>(order_id)
-            .signal(temporal::Cancel, decision, WorkflowSignalOptions::default())
+            .signal(signal, decision, WorkflowSignalOptions::default())
             .await
-            .expect("signal cancel");
+            .unwrap_or_else(|error| panic!("signal {name}: {error}"));
     }
 
     /// Saves the saga's history under `worker/tests/histories/<name>.json` when
