@@ -11,15 +11,6 @@ use temporalio_client::errors::WorkflowUpdateError;
 
 use crate::support::{InProcessWorker, Stack, eventually, saga, unique};
 
-async fn listed_as_stuck(stack: &Stack, order_id: &str) -> bool {
-    let query = format!(
-        "{} = '{}'",
-        saga_contract::ATTENTION_SEARCH_ATTRIBUTE,
-        AttentionReason::CompensationStuck.as_str()
-    );
-    stack.listed(&query).await.iter().any(|id| id == order_id)
-}
-
 /// Whether the saga has run its `reset_breaker` activity (locally, as it does since
 /// local steps).
 async fn breaker_reset(stack: &Stack, order_id: &str) -> bool {
@@ -65,7 +56,7 @@ async fn a_stuck_compensation_is_listed_and_an_operator_retries_it_now() {
     eventually(
         Duration::from_secs(90),
         "the saga listed as stuck",
-        || async { listed_as_stuck(&stack, &input.order_id).await.then_some(()) },
+        || async { stack.listed_as_stuck(&input.order_id).await.then_some(()) },
     )
     .await;
     let attention = stack
@@ -94,7 +85,7 @@ async fn a_stuck_compensation_is_listed_and_an_operator_retries_it_now() {
     eventually(
         Duration::from_secs(10),
         "the attention list to drop it",
-        || async { (!listed_as_stuck(&stack, &input.order_id).await).then_some(()) },
+        || async { (!stack.listed_as_stuck(&input.order_id).await).then_some(()) },
     )
     .await;
     stack

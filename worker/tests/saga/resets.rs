@@ -4,7 +4,7 @@
 //! success, so a reset saga ends where it was: the same ledger and stock, one final
 //! notification, and nothing for an operator to look at.
 
-use saga_contract::{AttentionReason, DecisionAction, Outcome, SagaResult};
+use saga_contract::{DecisionAction, Outcome, SagaResult};
 use serde_json::Value;
 use temporalio_client::tonic;
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
@@ -37,22 +37,13 @@ async fn settled(stack: &Stack, order_id: &str, sku: &str) -> Settled {
         .filter(|kind| matches!(*kind, "order.completed" | "order.cancelled"))
         .map(str::to_owned)
         .collect();
-    let attention = format!(
-        "{} = '{}'",
-        saga_contract::ATTENTION_SEARCH_ATTRIBUTE,
-        AttentionReason::CompensationStuck.as_str()
-    );
     Settled {
         outcome: result.outcome,
         ledger: stack.ledger(order_id).await,
         stock: stack.stock(sku).await,
         order_status: stack.order(order_id).await["status"].clone(),
         final_notifications,
-        needs_attention: stack
-            .listed(&attention)
-            .await
-            .iter()
-            .any(|id| id == order_id)
+        needs_attention: stack.listed_as_stuck(order_id).await
             || stack.status(order_id).await.attention.is_some(),
     }
 }

@@ -42,12 +42,10 @@ fn refusal(error: WorkflowUpdateError) -> String {
 
 /// Whether visibility lists the order among those awaiting review.
 async fn in_review_queue(stack: &Stack, order_id: &str) -> bool {
-    let query = format!(
-        "{} = '{}'",
-        saga_contract::PHASE_SEARCH_ATTRIBUTE,
-        SagaPhase::AwaitingApproval.as_str()
-    );
-    stack.listed(&query).await.iter().any(|id| id == order_id)
+    let awaiting = SagaPhase::AwaitingApproval.as_str();
+    stack
+        .is_listed(order_id, saga_contract::PHASE_SEARCH_ATTRIBUTE, awaiting)
+        .await
 }
 
 fn review_step(status: &SagaStatus) -> StepRecord {

@@ -22,8 +22,8 @@ use axum::middleware::{self, Next};
 use futures::TryStreamExt;
 use saga_contract::temporal;
 use saga_contract::{
-    ApprovalPolicy, Decider, DeciderRole, Decision, DecisionAction, OrderDecision, OrderLine,
-    SagaInput, SagaResult, SagaStatus,
+    ApprovalPolicy, AttentionReason, Decider, DeciderRole, Decision, DecisionAction, OrderDecision,
+    OrderLine, SagaInput, SagaResult, SagaStatus,
 };
 use serde_json::Value;
 use service_kit::testing;
@@ -183,14 +183,30 @@ impl Stack {
             .expect("fetch history")
     }
 
-    /// The ids of the workflows visibility lists for a search attribute `condition`.
-    pub async fn listed(&self, condition: &str) -> Vec<String> {
-        self.client
-            .list_workflows(condition, WorkflowListOptions::default())
+    /// Whether visibility lists `order_id` among the sagas whose search `attribute` is
+    /// `value`.
+    pub async fn is_listed(&self, order_id: &str, attribute: &str, value: &str) -> bool {
+        let ids: Vec<String> = self
+            .client
+            .list_workflows(
+                format!("{attribute} = '{value}'"),
+                WorkflowListOptions::default(),
+            )
             .map_ok(|execution| execution.id().to_owned())
             .try_collect()
             .await
-            .expect("list workflows")
+            .expect("list workflows");
+        ids.iter().any(|id| id == order_id)
+    }
+
+    /// Whether visibility lists the saga as needing attention: a stuck compensation.
+    pub async fn listed_as_stuck(&self, order_id: &str) -> bool {
+        self.is_listed(
+            order_id,
+            saga_contract::ATTENTION_SEARCH_ATTRIBUTE,
+            AttentionReason::CompensationStuck.as_str(),
+        )
+        .await
     }
 
     /// Sends a decision as the gateway does: the contract's `decide` update, by the
