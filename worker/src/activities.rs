@@ -392,6 +392,9 @@ mod tests {
     use super::*;
     use crate::breaker::{BreakerSettings, CircuitBreaker};
 
+    /// Nothing listens there; these clients are never called.
+    const URL: &str = "http://127.0.0.1:9";
+
     fn clients(services: &[&'static str]) -> BTreeMap<&'static str, ServiceClient> {
         let settings = BreakerSettings {
             failure_threshold: 5,
@@ -401,8 +404,8 @@ mod tests {
             .iter()
             .map(|&service| {
                 let breaker = Arc::new(CircuitBreaker::new(service, settings));
-                let url = "http://127.0.0.1:9";
-                (service, ServiceClient::new(url, reqwest::Client::new(), breaker, None))
+                let client = ServiceClient::new(URL, reqwest::Client::new(), breaker, None);
+                (service, client)
             })
             .collect()
     }
