@@ -269,10 +269,13 @@ impl Sagas {
         self.running(&condition, limit).await
     }
 
+    /// The running sagas of this gateway's task queue that meet `condition`. Another
+    /// deployment in the same namespace has its own queue, and its sagas are its own.
     async fn running(&self, condition: &str, limit: usize) -> Result<Vec<String>, Problem> {
         let client = self.client().await?;
         let query = format!(
-            "WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND {condition}"
+            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}' AND ExecutionStatus = 'Running' AND {condition}",
+            self.task_queue
         );
         let options = WorkflowListOptions::builder().limit(limit).build();
         client

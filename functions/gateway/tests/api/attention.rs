@@ -1,6 +1,7 @@
 //! Sagas that need an operator: a compensation stuck on a service that is down is
 //! listed with its step, error and attempts, an admin may retry it now, and it leaves
 //! the list once the service is back; a saga that is not stuck has nothing to retry.
+//! Another deployment in the same namespace does not list it.
 
 use saga_contract::refusals;
 use serde_json::{Value, json};
@@ -67,6 +68,14 @@ async fn a_stuck_compensation_is_listed_and_an_admin_retries_it_now() {
         "{item}"
     );
     assert!(item["since"].is_string(), "{item}");
+    // Another deployment in the same namespace (its own task queue) lists only its own.
+    let elsewhere = Stack::start().await;
+    let their_admin = elsewhere.admin().await;
+    let theirs = As::new(&elsewhere.gateway, &their_admin)
+        .get("/v1/admin/attention")
+        .await
+        .expect(200);
+    assert!(!theirs.to_string().contains(order_id.as_str()), "{theirs}");
 
     // A retry while it is still stuck: accepted (the worker's breaker reset, the step
     // retried); it stays stuck until the inventory is back, then completes.
