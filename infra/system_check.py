@@ -26,7 +26,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from checklib import ROOT, free_port, free_port_run, port_free
+from checklib import ROOT, SERVICES, free_port, free_port_run, port_free
 
 STARTUP_SECONDS = 900  # the first run may compile the services
 STOP_SECONDS = 30
@@ -169,8 +169,7 @@ def check_traces(receiver: TraceReceiver) -> None:
     """Every process of the stack sent its spans to the endpoint it was given
     (OTEL_EXPORTER_OTLP_ENDPOINT): a process that does not would break every trace
     that crosses it."""
-    wanted = {b"gateway", b"customer", b"inventory", b"order", b"payment", b"notification",
-              b"worker"}
+    wanted = {b"gateway", b"worker", *(name.encode() for name in SERVICES)}
     deadline = time.monotonic() + 30  # the batches leave every 0.5 s
     while (missing := wanted - receiver.services()) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -227,9 +226,13 @@ def refuses_clashing_ports(env: dict, base: int) -> None:
     print("infra/run.sh refuses a port given to two servers")
 
 
+# The gateway's port, then each service's at its offset (infra/services.json).
+FUNCTION_PORTS = 1 + max(service["port_offset"] for service in SERVICES.values())
+
+
 def main() -> None:
     examples = readme_examples()
-    base = free_port_run(6)  # the gateway, then the five services
+    base = free_port_run(FUNCTION_PORTS)
     ports = {
         "DYNAMODB_PORT": free_port(),
         "TEMPORAL_PORT": free_port(),
@@ -238,7 +241,7 @@ def main() -> None:
         "WORKER_METRICS_PORT": free_port(),
         "UI_PORT": free_port(),
     }
-    all_ports = list(ports.values()) + [base + i for i in range(0, 6)]
+    all_ports = list(ports.values()) + [base + i for i in range(FUNCTION_PORTS)]
     traces = TraceReceiver()
     with tempfile.TemporaryDirectory(prefix="readme-check-") as data_dir:
         env = dict(os.environ, DATA_DIR=data_dir, SERVICE_PORT_BASE=str(base),
@@ -274,7 +277,7 @@ def main() -> None:
             run_browser_tests(f"http://127.0.0.1:{ports['UI_PORT']}")
             # After the browser tests: they complete and compensate orders and open a
             # breaker, so that every series the dashboard charts has been recorded.
-            check_dashboard([f"http://localhost:{base + i}/metrics" for i in range(6)]
+            check_dashboard([f"http://localhost:{base + i}/metrics" for i in range(FUNCTION_PORTS)]
                             + [f"http://localhost:{ports['WORKER_METRICS_PORT']}/metrics"])
             check_traces(traces)
             # Last: it registers accounts and changes products the browser tests use.

@@ -51,10 +51,11 @@ use calls::{Halt, shielded_wait};
 /// The reason a saga gives when a Temporal cancellation request stops it.
 pub const OPERATOR_CANCELLATION: &str = "cancelled by an operator";
 
-/// Versions of the workflow's commands (see `ctx.patched`): sagas recorded before a
-/// change replay the old way, new ones take the new.
+/// Why a compensated saga ended, for visibility (see [`OrderSaga::mark_outcome`]).
 const OUTCOME: SearchAttributeKey<String> = SearchAttributeKey::keyword(OUTCOME_SEARCH_ATTRIBUTE);
 
+/// Versions of the workflow's commands (see `ctx.patched`): sagas recorded before a
+/// change replay the old way, new ones take the new.
 mod patches {
     /// Short steps run as local activities, the feed gets live events only, and the
     /// order passes through PAID when it completes ([`super::Version::LocalSteps`]).

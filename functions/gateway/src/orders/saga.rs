@@ -38,6 +38,10 @@ use tokio::sync::OnceCell;
 use crate::models::{QueueLoad, TaskQueueLoad};
 use crate::temporal_credentials::{CredentialsError, TemporalCredentials};
 
+/// How long one saga's status may take when it is an entry of a list: a busy worker
+/// answers queries late, and a saga whose workflow tasks fail may not answer at all.
+const LISTED_STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long a decision may wait for a worker to take it: beyond this the caller is
 /// told to retry (a retry is the same update, so it is applied at most once).
 const DECISION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -209,6 +213,17 @@ impl Sagas {
         reservation_answer(tokio::time::timeout(wait, update).await)
     }
 
+    /// [`Self::running_status`] for an entry of a list, within [`LISTED_STATUS_TIMEOUT`]:
+    /// one saga that does not answer must not hold up the list.
+    pub async fn listed_status(&self, order_id: &str) -> Result<Option<SagaStatus>, Problem> {
+        tokio::time::timeout(LISTED_STATUS_TIMEOUT, self.running_status(order_id))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!(order_id, "the saga's status took too long for a list");
+                Err(Problem::unavailable("The saga did not answer in time."))
+            })
+    }
+
     /// The saga's status while it runs; `None` once it has finished or if it never
     /// existed (then the order service has the last word).
     pub async fn running_status(&self, order_id: &str) -> Result<Option<SagaStatus>, Problem> {
@@ -256,7 +271,7 @@ impl Sagas {
             "{PHASE_SEARCH_ATTRIBUTE} = '{}'",
             SagaPhase::AwaitingApproval.as_str()
         );
-        self.running(&condition, limit).await
+        self.running(Some(&condition), limit).await
     }
 
     /// The ids of the orders whose sagas need an operator (the `SagaAttention` search
@@ -266,17 +281,27 @@ impl Sagas {
             "{ATTENTION_SEARCH_ATTRIBUTE} = '{}'",
             AttentionReason::CompensationStuck.as_str()
         );
-        self.running(&condition, limit).await
+        self.running(Some(&condition), limit).await
     }
 
-    /// The running sagas of this gateway's task queue that meet `condition`. Another
-    /// deployment in the same namespace has its own queue, and its sagas are its own.
-    async fn running(&self, condition: &str, limit: usize) -> Result<Vec<String>, Problem> {
-        let client = self.client().await?;
-        let query = format!(
-            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}' AND ExecutionStatus = 'Running' AND {condition}",
+    /// Visibility's predicate for this gateway's sagas: the saga's type on its task
+    /// queue. Another deployment in the same namespace has its own queue, and its
+    /// sagas are its own.
+    fn ours(&self) -> String {
+        format!(
+            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}'",
             self.task_queue
-        );
+        )
+    }
+
+    /// The ids of this gateway's running sagas (those that meet `condition`, if
+    /// given), at most `limit`.
+    async fn running(&self, condition: Option<&str>, limit: usize) -> Result<Vec<String>, Problem> {
+        let client = self.client().await?;
+        let mut query = format!("{} AND ExecutionStatus = 'Running'", self.ours());
+        if let Some(condition) = condition {
+            query = format!("{query} AND {condition}");
+        }
         let options = WorkflowListOptions::builder().limit(limit).build();
         client
             .list_workflows(query, options)
@@ -297,8 +322,8 @@ impl Sagas {
     ) -> Result<Vec<EndedSaga>, Problem> {
         let client = self.client().await?;
         let query = format!(
-            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}' AND ExecutionStatus != 'Running' AND CloseTime > '{}'",
-            self.task_queue,
+            "{} AND ExecutionStatus != 'Running' AND CloseTime > '{}'",
+            self.ours(),
             service_kit::clock::format_system_time(since)
         );
         let options = WorkflowListOptions::builder().limit(limit).build();
@@ -326,10 +351,7 @@ impl Sagas {
     /// How many sagas run now on this gateway's task queue (visibility's count).
     pub async fn running_count(&self) -> Result<u64, Problem> {
         let client = self.client().await?;
-        let query = format!(
-            "WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{}' AND ExecutionStatus = 'Running'",
-            self.task_queue
-        );
+        let query = format!("{} AND ExecutionStatus = 'Running'", self.ours());
         client
             .count_workflows(query, WorkflowCountOptions::default())
             .await
@@ -339,8 +361,7 @@ impl Sagas {
 
     /// The ids of the sagas running on this gateway's task queue, at most `limit`.
     pub async fn running_ids(&self, limit: usize) -> Result<Vec<String>, Problem> {
-        let condition = format!("TaskQueue = '{}'", self.task_queue);
-        self.running(&condition, limit).await
+        self.running(None, limit).await
     }
 
     /// The saga task queue as the server sees it, for workflow and for activity tasks:

@@ -2,8 +2,6 @@
 //! search attribute) with the step, its last error, its attempts and since when; an
 //! admin may retry a stuck one now (the saga's `retry_now` update).
 
-use std::time::Duration;
-
 use axum::extract::State;
 use futures::future::join_all;
 use saga_contract::{AttentionReason, SagaStatus};
@@ -17,8 +15,6 @@ use crate::openapi::ProblemDoc;
 
 /// The most sagas the list shows at once.
 const ATTENTION_LIMIT: usize = 50;
-/// How long one saga's status may take: a saga whose workflow tasks fail may not answer.
-const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
@@ -39,15 +35,13 @@ async fn attention(
         .needing_attention(ATTENTION_LIMIT)
         .await?;
     let items = join_all(ids.into_iter().map(|id| async {
-        let status =
-            tokio::time::timeout(STATUS_TIMEOUT, state.orders.sagas.running_status(&id)).await;
-        match status {
-            Ok(Ok(Some(status))) => item(status),
+        match state.orders.sagas.listed_status(&id).await {
+            Ok(Some(status)) => item(status),
             // Ended meanwhile.
-            Ok(Ok(None)) => None,
+            Ok(None) => None,
             // A saga that cannot answer needs attention all the more: it is listed
             // with what visibility knows.
-            Ok(Err(_)) | Err(_) => Some(AttentionItem::unreadable(id)),
+            Err(_) => Some(AttentionItem::unreadable(id)),
         }
     }))
     .await;
